@@ -1,0 +1,41 @@
+# `make test` and `make quickstart` work on a fresh Debian machine as root: they install what is
+# missing, configure, build and run.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
+                  libgtest-dev libbenchmark-dev
+PEER_PACKAGES = python3-torch python3-h5py python3-numpy
+
+.PHONY: deps configure build test test-sanitize bench golden clean
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# ASan + UBSan build of the whole suite (CI's sanitizer configuration).
+test-sanitize:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTESSERA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+bench: build
+	$(BUILD)/bench/tessera_bench_ops
+
+# Regenerates the PyTorch golden files in tests/parity/golden/ (needs python3-torch, python3-h5py).
+golden:
+	@for p in $(PEER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES); break; }; done
+	for s in tests/parity/gen_*.py; do python3 $$s || exit 1; done
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,122 @@
+#pragma once
+// Elementwise loop engine (a small TensorIterator): inputs are broadcast to the output shape
+// with zero strides, adjacent dimensions that are contiguous for every operand are merged, and
+// the innermost dimension runs as a tight loop (vectorisable when all operands are unit-stride).
+// Work is split across threads by outer index, statically, so results are deterministic.
+#include <array>
+#include <cstdint>
+#include <utility>
+
+#include "core/tensor.h"
+#include "core/threading.h"
+
+namespace tessera::kernels {
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Zero-stride view of t with shape `to` (t's shape must broadcast to it).
+Tensor broadcast_to_raw(const Tensor& t, const Shape& to, const char* op);
+
+constexpr int64_t kParallelGrain = 32768;
+
+template <size_t K>
+struct LoopPlan {
+  Shape shape;                          // coalesced, innermost last
+  std::array<Shape, K> strides;         // per operand, in elements
+};
+
+template <size_t K>
+LoopPlan<K> make_loop_plan(const Shape& shape, const std::array<const Tensor*, K>& ops) {
+  LoopPlan<K> p;
+  // Drop size-1 dims, then merge dim d into d+1 when every operand is contiguous across them.
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    bool merge = !p.shape.empty();
+    if (merge)
+      for (size_t k = 0; k < K; ++k)
+        if (p.strides[k].back() != ops[k]->strides()[d] * shape[d]) merge = false;
+    if (merge) {
+      p.shape.back() *= shape[d];
+      for (size_t k = 0; k < K; ++k) p.strides[k].back() = ops[k]->strides()[d];
+    } else {
+      p.shape.push_back(shape[d]);
+      for (size_t k = 0; k < K; ++k) p.strides[k].push_back(ops[k]->strides()[d]);
+    }
+  }
+  if (p.shape.empty()) {
+    p.shape.push_back(1);
+    for (size_t k = 0; k < K; ++k) p.strides[k].push_back(0);
+  }
+  return p;
+}
+
+// Runs row(ptrs, inner_strides, n) over every innermost row. ptrs[k] is operand k's first element.
+template <size_t K, typename Row>
+void for_each_row(const LoopPlan<K>& p, const std::array<char*, K>& base, const std::array<size_t, K>& esize,
+                  Row&& row) {
+  const int64_t nd = int64_t(p.shape.size());
+  const int64_t inner = p.shape.back();
+  int64_t outer = 1;
+  for (int64_t d = 0; d + 1 < nd; ++d) outer *= p.shape[d];
+  std::array<int64_t, K> istr;
+  for (size_t k = 0; k < K; ++k) istr[k] = p.strides[k].back();
+
+  auto run_rows = [&](int64_t r0, int64_t r1, int64_t i0, int64_t i1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      std::array<char*, K> ptr = base;
+      int64_t rem = r;
+      for (int64_t d = nd - 2; d >= 0; --d) {
+        int64_t idx = rem % p.shape[d];
+        rem /= p.shape[d];
+        for (size_t k = 0; k < K; ++k) ptr[k] += idx * p.strides[k][d] * int64_t(esize[k]);
+      }
+      for (size_t k = 0; k < K; ++k) ptr[k] += i0 * istr[k] * int64_t(esize[k]);
+      row(ptr, istr, i1 - i0);
+    }
+  };
+  const int64_t total = outer * inner;
+  if (total < kParallelGrain) {
+    run_rows(0, outer, 0, inner);
+  } else if (outer >= get_num_threads()) {
+    parallel_for(outer, std::max<int64_t>(1, kParallelGrain / inner), [&](int64_t b, int64_t e) { run_rows(b, e, 0, inner); });
+  } else {
+    // Few long rows: split inside each row.
+    for (int64_t r = 0; r < outer; ++r)
+      parallel_for(inner, kParallelGrain, [&](int64_t b, int64_t e) { run_rows(r, r + 1, b, e); });
+  }
+}
+
+// out[i] = f(in0[i], in1[i], ...) with broadcasting of inputs to out's shape. Inputs are read as
+// their own C++ types In..., the output written as R; f works on whatever it is given.
+template <typename R, typename... In, typename F>
+void map_kernel(const Tensor& out, F f, const std::array<Tensor, sizeof...(In)>& ins) {
+  constexpr size_t K = 1 + sizeof...(In);
+  std::array<Tensor, sizeof...(In)> bins;
+  for (size_t i = 0; i < sizeof...(In); ++i) bins[i] = broadcast_to_raw(ins[i], out.shape(), "elementwise");
+  std::array<const Tensor*, K> ops;
+  ops[0] = &out;
+  for (size_t i = 0; i < sizeof...(In); ++i) ops[i + 1] = &bins[i];
+  auto plan = make_loop_plan<K>(out.shape(), ops);
+  std::array<char*, K> base;
+  std::array<size_t, K> es;
+  for (size_t k = 0; k < K; ++k) {
+    base[k] = static_cast<char*>(ops[k]->raw_data());
+    es[k] = ops[k]->element_size();
+  }
+  if (out.numel() == 0) return;
+  for_each_row<K>(plan, base, es, [&](const std::array<char*, K>& p, const std::array<int64_t, K>& s, int64_t n) {
+    R* o = reinterpret_cast<R*>(p[0]);
+    [&]<size_t... I>(std::index_sequence<I...>) {
+      [[maybe_unused]] auto in_ptr = [&]<size_t J>() { return reinterpret_cast<const std::tuple_element_t<J, std::tuple<In...>>*>(p[J + 1]); };
+      bool unit = s[0] == 1 && ((s[I + 1] == 1) && ...);
+      if (unit) {
+        [[maybe_unused]] auto ptrs = std::make_tuple(in_ptr.template operator()<I>()...);
+        for (int64_t i = 0; i < n; ++i) o[i] = R(f(std::get<I>(ptrs)[i]...));
+      } else {
+        [[maybe_unused]] auto ptrs = std::make_tuple(in_ptr.template operator()<I>()...);
+        for (int64_t i = 0; i < n; ++i) o[i * s[0]] = R(f(std::get<I>(ptrs)[i * s[I + 1]]...));
+      }
+    }(std::index_sequence_for<In...>{});
+  });
+}
+
+}  // namespace tessera::kernels

@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+
+#include "autograd/tessera.h"
+#include "core/allocator.h"
+#include "core/kernels/copy.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+
+TEST(Tensor, FactoriesShapeAndDtype) {
+  Tensor z = zeros({2, 3});
+  EXPECT_EQ(z.shape(), (Shape{2, 3}));
+  EXPECT_EQ(z.strides(), (Shape{3, 1}));
+  EXPECT_EQ(z.dtype(), DType::Float32);
+  EXPECT_TRUE(z.is_contiguous());
+  Tensor f = full({4}, 2.5, {.dtype = DType::Float64});
+  EXPECT_DOUBLE_EQ(get_value(f, 3), 2.5);
+  Tensor a = arange(5);
+  EXPECT_EQ(a.dtype(), DType::Int64);
+  EXPECT_EQ(get_value(a, 4), 4);
+  Tensor l = linspace(0, 1, 5);
+  EXPECT_FLOAT_EQ(get_value(l, 1), 0.25f);
+  EXPECT_FLOAT_EQ(get_value(l, 4), 1.0f);
+  Tensor e = eye(3);
+  EXPECT_EQ(get_value(e, 4), 1);
+  EXPECT_EQ(get_value(e, 1), 0);
+  EXPECT_THROW(empty({-1}), std::invalid_argument);
+}
+
+TEST(Tensor, AllocatorIs64ByteAlignedAndReuses) {
+  Tensor a = empty({1000});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a.raw_data()) % 64, 0u);
+  void* p = a.raw_data();
+  a = Tensor();
+  Tensor b = empty({1000});
+  EXPECT_EQ(b.raw_data(), p);  // same size class comes back from the cache
+}
+
+TEST(Tensor, BFloat16RoundsToNearestEven) {
+  EXPECT_EQ(BFloat16(1.0f).bits, 0x3f80);
+  EXPECT_EQ(float(BFloat16(3.140625f)), 3.140625f);
+  // 1 + 2^-8 is halfway between two bf16 values: ties go to even (1.0).
+  EXPECT_EQ(float(BFloat16(1.00390625f)), 1.0f);
+  Tensor t = kernels::to_dtype(tensor({1.5, -2.25}), DType::BFloat16);
+  EXPECT_EQ(get_value(t, 1), -2.25);
+}
+
+TEST(Tensor, ViewsShareStorage) {
+  Tensor x = arange(0, 24, 1, {.dtype = DType::Float32});
+  Tensor v = view(x, {2, 3, 4});
+  EXPECT_TRUE(v.shares_storage(x));
+  Tensor p = permute(v, {2, 0, 1});
+  EXPECT_EQ(p.shape(), (Shape{4, 2, 3}));
+  EXPECT_FALSE(p.is_contiguous());
+  EXPECT_EQ(get_value(p, 1), 4);  // p[0,0,1] = v[0,1,0]
+  Tensor s = select(v, 1, 2);     // v[:, 2, :]
+  EXPECT_EQ(s.shape(), (Shape{2, 4}));
+  EXPECT_EQ(get_value(s, 0), 8);
+  Tensor sl = slice(x, 0, 1, 10, 3);  // 1, 4, 7
+  EXPECT_EQ(sl.shape(), (Shape{3}));
+  EXPECT_EQ(get_value(sl, 2), 7);
+  Tensor e = expand(view(arange(0, 3, 1, {.dtype = DType::Float32}), {3, 1}), {3, 4});
+  EXPECT_EQ(e.strides(), (Shape{1, 0}));
+  EXPECT_EQ(get_value(e, 7), 1);
+  Tensor u = unsqueeze(x, 0);
+  EXPECT_EQ(u.shape(), (Shape{1, 24}));
+  EXPECT_EQ(squeeze(u).shape(), (Shape{24}));
+  Tensor w = unfold(x, 0, 5, 4);  // windows [0..4], [4..8], ...
+  EXPECT_EQ(w.shape(), (Shape{5, 5}));
+  EXPECT_EQ(get_value(w, 5), 4);
+  // view of a non-contiguous tensor that can't be expressed fails; reshape copies.
+  EXPECT_THROW(view(p, {24}), std::invalid_argument);
+  Tensor r = reshape(p, {24});
+  EXPECT_FALSE(r.shares_storage(x));
+  EXPECT_EQ(get_value(r, 1), 4);
+}
+
+TEST(Tensor, ErrorsNameTheOpAndShapes) {
+  try {
+    add(zeros({2, 3}), zeros({4}));
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[4]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(select(zeros({2}), 0, 5), std::out_of_range);
+  EXPECT_THROW(permute(zeros({2, 3}), {0, 0}), std::invalid_argument);
+  EXPECT_THROW(view(zeros({6}), {4, -1}), std::invalid_argument);
+}
+
+TEST(Tensor, TypePromotion) {
+  Tensor i = arange(3);
+  Tensor f = ones({3});
+  EXPECT_EQ(add(i, f).dtype(), DType::Float32);
+  EXPECT_EQ(add(f, to(ones({3}), DType::Float64)).dtype(), DType::Float64);
+  EXPECT_EQ(div(i, i).dtype(), DType::Float32);  // true division
+  EXPECT_EQ(mul(i, 2.0).dtype(), DType::Int64);  // whole-number scalar keeps int
+  EXPECT_EQ(mul(i, 0.5).dtype(), DType::Float32);
+  EXPECT_EQ(mul(f, 2.5).dtype(), DType::Float32);  // python-scalar rule: no promotion to f64
+}
+
+TEST(Random, SeededAndThreadCountIndependent) {
+  Generator g1(42), g2(42);
+  Tensor a = randn({1000}, {}, &g1);
+  set_num_threads(1);
+  Tensor b = randn({1000}, {}, &g2);
+  set_num_threads(2);
+  EXPECT_TRUE(test::allclose(a, b, 0, 0));
+  Tensor c = randn({1000}, {}, &g1);  // the generator advanced
+  EXPECT_NE(get_value(a, 0), get_value(c, 0));
+  // Statistics: mean ~ 0, var ~ 1 for 100k draws.
+  Generator g(7);
+  Tensor n = randn({100000}, {.dtype = DType::Float64}, &g);
+  double m = mean(n).item_double();
+  double v = mean(mul(n, n)).item_double() - m * m;
+  EXPECT_NEAR(m, 0.0, 0.02);
+  EXPECT_NEAR(v, 1.0, 0.02);
+  Tensor u = rand({100000}, {.dtype = DType::Float64}, &g);
+  EXPECT_NEAR(mean(u).item_double(), 0.5, 0.01);
+  Tensor ri = randint(3, 7, {1000}, {}, &g);
+  for (int64_t k = 0; k < 1000; ++k) {
+    ASSERT_GE(get_value(ri, k), 3);
+    ASSERT_LT(get_value(ri, k), 7);
+  }
+  Tensor p = randperm(50, {}, &g);
+  std::vector<int> seen(50, 0);
+  for (int64_t k = 0; k < 50; ++k) seen[size_t(get_value(p, k))]++;
+  for (int s : seen) EXPECT_EQ(s, 1);
+  Tensor bern = bernoulli({10000}, 0.3, {.dtype = DType::Float64}, &g);
+  EXPECT_NEAR(mean(bern).item_double(), 0.3, 0.02);
+}
+
+TEST(Threading, ResultsIdenticalRunToRun) {
+  Generator g(3);
+  Tensor x = randn({300, 400}, {}, &g);
+  Tensor a = sum(mul(x, x), {1});
+  Tensor b = sum(mul(x, x), {1});
+  EXPECT_TRUE(test::allclose(a, b, 0, 0));
+}

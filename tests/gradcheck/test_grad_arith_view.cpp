@@ -1,0 +1,65 @@
+// Finite-difference checks for arithmetic, views and sum/mean, with broadcasting and
+// non-contiguous inputs, first and second order.
+#include <gtest/gtest.h>
+
+#include "autograd/tessera.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+using tessera::test::gradcheck;
+using tessera::test::gradgradcheck;
+using tessera::test::leaf;
+using tessera::test::noncontiguous;
+
+TEST(GradArith, BinaryOpsWithBroadcasting) {
+  Tensor a = leaf({3, 4}, 1), b = leaf({4}, 2), c = leaf({3, 1}, 3, 0.5, 2.0);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return add(x[0], x[1], 0.7); }, {a, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return sub(x[0], x[1]); }, {a, c}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(x[0], x[1]); }, {a, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return div(x[0], x[1]); }, {a, c}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return neg(x[0]); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return rdiv(x[0], 2.0); }, {c}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return rsub(mul(x[0], 3.0), 2.0); }, {a}));
+}
+
+TEST(GradArith, NonContiguousInputs) {
+  Tensor a = noncontiguous(leaf({3, 4}, 4)), b = noncontiguous(leaf({3, 4}, 5, 0.5, 1.5));
+  ASSERT_FALSE(a.is_contiguous());
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return div(mul(x[0], x[1]), x[1] + 1.0); }, {a, b}));
+  Tensor m = leaf({4, 3}, 6);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(t(x[0]), x[1]); }, {m, a}));
+}
+
+TEST(GradArith, SecondOrder) {
+  Tensor a = leaf({2, 3}, 7), b = leaf({3}, 8, 0.5, 1.5);
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return mul(x[0], x[1]); }, {a, b}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return div(x[0], x[1]); }, {a, b}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return add(mul(x[0], x[0]), x[1], 2.0); }, {a, b}));
+}
+
+TEST(GradView, ShapeOps) {
+  Tensor a = leaf({2, 3, 4}, 9);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(reshape(x[0], {6, 4}), 2.0); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(permute(x[0], {2, 0, 1}), permute(x[0], {2, 0, 1})); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(transpose(x[0], 0, 2), 1.5); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(slice(x[0], 2, 1, 4, 2), 3.0); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(select(x[0], 1, -1), 3.0); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(narrow(x[0], 0, 1, 1), 3.0); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(flatten(x[0], 1), 3.0); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(unsqueeze(x[0], 1), 3.0); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(unfold(x[0], 2, 2, 1), 3.0); }, {a}));
+  Tensor b = leaf({3, 1}, 10);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(expand(x[0], {2, 3, 5}), 3.0); }, {b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mul(squeeze(x[0]), 3.0); }, {b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return contiguous(transpose(x[0], 0, 1)); }, {b}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return mul(slice(x[0], 2, 0, 4, 3), slice(x[0], 2, 0, 4, 3)); }, {a}));
+}
+
+TEST(GradReduce, SumMean) {
+  Tensor a = leaf({2, 3, 4}, 11);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return sum(x[0]); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return sum(x[0], {0, 2}); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return sum(x[0], {-1}, true); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return mean(x[0], {1}); }, {noncontiguous(a)}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return mean(mul(x[0], x[0]), {1}); }, {a}));
+}
