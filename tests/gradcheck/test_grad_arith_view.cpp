@@ -63,3 +63,42 @@ TEST(GradReduce, SumMean) {
   EXPECT_TRUE(gradcheck([](const TensorList& x) { return mean(x[0], {1}); }, {noncontiguous(a)}));
   EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return mean(mul(x[0], x[0]), {1}); }, {a}));
 }
+
+TEST(GradUnary, MathAndActivationsFirstAndSecondOrder) {
+  Tensor a = leaf({2, 5}, 21, -2.0, 2.0), pos = leaf({2, 5}, 22, 0.3, 2.0);
+  Tensor nc = noncontiguous(leaf({3, 4}, 23, -2.0, 2.0));
+  using F = Tensor (*)(const Tensor&);
+  std::vector<std::pair<const char*, F>> any_x = {
+      {"exp", exp}, {"sin", sin}, {"cos", cos}, {"tanh", tanh}, {"sigmoid", sigmoid}, {"silu", silu},
+      {"erf", erf}, {"square", square}, {"expm1", expm1}};
+  for (auto& [name, f] : any_x) {
+    SCOPED_TRACE(name);
+    auto fn = [f](const TensorList& x) { return f(x[0]); };
+    EXPECT_TRUE(gradcheck(fn, {a}));
+    EXPECT_TRUE(gradcheck(fn, {nc}));
+    EXPECT_TRUE(gradgradcheck(fn, {a}));
+  }
+  std::vector<std::pair<const char*, F>> pos_x = {
+      {"log", log}, {"log1p", log1p}, {"sqrt", sqrt}, {"rsqrt", rsqrt}, {"reciprocal", reciprocal}, {"tan", tan},
+      {"abs", abs}, {"relu", relu}};
+  for (auto& [name, f] : pos_x) {  // away from kinks and poles
+    SCOPED_TRACE(name);
+    auto fn = [f](const TensorList& x) { return f(x[0]); };
+    EXPECT_TRUE(gradcheck(fn, {pos}));
+    EXPECT_TRUE(gradgradcheck(fn, {pos}));
+  }
+  Tensor negs = leaf({2, 5}, 24, -2.0, -0.3);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return abs(x[0]); }, {negs}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return relu(x[0]); }, {negs}));
+  for (const char* approx : {"none", "tanh"}) {
+    SCOPED_TRACE(approx);
+    auto fn = [approx](const TensorList& x) { return gelu(x[0], approx); };
+    EXPECT_TRUE(gradcheck(fn, {a}));
+    EXPECT_TRUE(gradgradcheck(fn, {a}));
+  }
+  auto sp = [](const TensorList& x) { return softplus(x[0], 2.0, 3.0); };
+  EXPECT_TRUE(gradcheck(sp, {a}));
+  EXPECT_TRUE(gradgradcheck(sp, {a}));
+  auto zero = [](const TensorList& x) { return add(floor(x[0]), add(ceil(x[0]), add(round(x[0]), sign(x[0])))); };
+  EXPECT_TRUE(gradcheck(zero, {leaf({4}, 25, 0.1, 0.4)}));
+}

@@ -108,8 +108,9 @@ Tensor noncontiguous(const Tensor& t) {
     return s;
   };
   Tensor hs = h(inputs);
-  if (!hs.requires_grad()) return ::testing::AssertionFailure() << "first derivative is not differentiable";
-  TensorList gg = grad({hs}, want, {}, {.allow_unused = true});
+  // A first derivative that does not depend on x (relu, linear ops) has zero second derivative;
+  // the finite differences below must then agree with zero.
+  TensorList gg = hs.requires_grad() ? grad({hs}, want, {}, {.allow_unused = true}) : TensorList(want.size());
   TensorList analytic;
   size_t k = 0;
   for (const auto& x : inputs) analytic.push_back(x.requires_grad() ? gg[k++] : Tensor());
