@@ -4,7 +4,9 @@
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/arith.h"
+#include "autograd/ops/conv.h"
 #include "autograd/ops/index.h"  // also brings in autograd/ops/shape.h
+#include "autograd/ops/linalg.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
