@@ -6,7 +6,10 @@
 #include "autograd/ops/arith.h"
 #include "autograd/ops/conv.h"
 #include "autograd/ops/index.h"  // also brings in autograd/ops/shape.h
+#include "autograd/ops/interpolate.h"
 #include "autograd/ops/linalg.h"
+#include "autograd/ops/norm.h"
+#include "autograd/ops/pool.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
