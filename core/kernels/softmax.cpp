@@ -53,9 +53,9 @@ void softmax_row(const A* x, A* y, int64_t D) {
   if constexpr (Log) {
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < D; ++i) s += exp_nonpos(x[i] - m);
-    A sub = m + std::log(s);
+    A ls = std::log(s);  // (x - m) - log(s): exact shift first, as torch (large |x| keeps precision)
 #pragma omp simd
-    for (int64_t i = 0; i < D; ++i) y[i] = x[i] - sub;
+    for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - m) - ls;
   } else {
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < D; ++i) {
@@ -122,7 +122,7 @@ void softmax_middle(const T* x, T* y, int64_t outer, int64_t D, int64_t inner) {
                      }
                    }
                    if constexpr (Log) {
-                     for (int64_t j = 0; j < n; ++j) s[j] = m[j] + std::log(s[j]);
+                     for (int64_t j = 0; j < n; ++j) s[j] = std::log(s[j]);
                    } else {
                      for (int64_t j = 0; j < n; ++j) s[j] = A(1) / s[j];
                    }
@@ -131,7 +131,7 @@ void softmax_middle(const T* x, T* y, int64_t outer, int64_t D, int64_t inner) {
                      T* yr = yb + d * inner;
                      if constexpr (Log) {
 #pragma omp simd
-                       for (int64_t j = 0; j < n; ++j) yr[j] = T(A(xr[j]) - s[j]);
+                       for (int64_t j = 0; j < n; ++j) yr[j] = T((A(xr[j]) - m[j]) - s[j]);
                      } else if constexpr (std::is_same_v<T, A>) {
 #pragma omp simd
                        for (int64_t j = 0; j < n; ++j) yr[j] = yr[j] * s[j];
