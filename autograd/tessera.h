@@ -11,6 +11,7 @@
 #include "autograd/ops/norm.h"
 #include "autograd/ops/pool.h"
 #include "autograd/ops/reduce.h"
+#include "autograd/ops/softmax.h"
 #include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
