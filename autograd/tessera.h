@@ -5,6 +5,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops/arith.h"
 #include "autograd/ops/conv.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"  // also brings in autograd/ops/shape.h
 #include "autograd/ops/interpolate.h"
 #include "autograd/ops/linalg.h"

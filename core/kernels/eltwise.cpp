@@ -1,5 +1,6 @@
 #include "core/kernels/eltwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -7,6 +8,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
+#include "core/threading.h"
 
 namespace tessera::kernels {
 
@@ -196,16 +198,160 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor clamp(const Tensor& a, double lo, double hi) {
-  Tensor out = empty(a.shape(), {.dtype = a.dtype()});
-  dispatch_arith(a.dtype(), "clamp", [&]<typename T>() {
+  if (a.dtype() == DType::Bool) throw_dtype_error("clamp", a.dtype(), "a numeric dtype");
+  DType dt = a.dtype();
+  auto fractional = [](double v) { return std::isfinite(v) && std::floor(v) != v; };
+  if (!is_floating(dt) && (fractional(lo) || fractional(hi) || std::isnan(lo) || std::isnan(hi))) dt = DType::Float32;
+  Tensor ca = to_dtype(a, dt);
+  Tensor out = empty(a.shape(), {.dtype = dt});
+  dispatch_arith(dt, "clamp", [&]<typename T>() {
     using A = acc_t<T>;
-    A l = lo < double(std::numeric_limits<A>::lowest()) ? std::numeric_limits<A>::lowest() : A(lo);
-    A h = hi > double(std::numeric_limits<A>::max()) ? std::numeric_limits<A>::max() : A(hi);
-    map_kernel<T, T>(out, [l, h](T x) {
-      A v = A(x);
-      if constexpr (std::is_floating_point_v<A>) { if (std::isnan(v)) return T(v); }
-      return T(v < l ? l : (v > h ? h : v));
-    }, {a});
+    if constexpr (std::is_floating_point_v<A>) {
+      // Bounds are cast to the tensor's dtype (as PyTorch); infinities stay infinite, so an open
+      // side never changes x.
+      const A l = A(T(lo)), h = A(T(hi));
+      map_kernel<T, T>(out, [l, h](T x) {
+        A v = A(x);
+        if (std::isnan(v)) return T(v);
+        v = v < l ? l : v;
+        return T(v > h ? h : v);
+      }, {ca});
+    } else {
+      // Integer bounds saturate to the type's range (an open side is +-inf).
+      auto sat = [](double b) {
+        if (b <= double(std::numeric_limits<A>::lowest())) return std::numeric_limits<A>::lowest();
+        if (b >= double(std::numeric_limits<A>::max())) return std::numeric_limits<A>::max();
+        return A(b);
+      };
+      const A l = sat(lo), h = sat(hi);
+      map_kernel<T, T>(out, [l, h](T x) {
+        A v = A(x);
+        v = v < l ? l : v;
+        return T(v > h ? h : v);
+      }, {ca});
+    }
+  });
+  return out;
+}
+
+Tensor pow_scalar(const Tensor& a, double e) {
+  Tensor s = scalar_like(a, e);
+  DType rt = result_type(BinaryOp::Pow, a.dtype(), s.dtype());
+  if (!is_floating(rt)) {
+    if (e < 0)
+      throw std::invalid_argument("pow: integers to negative integer powers are not allowed (" +
+                                  std::string(dtype_name(a.dtype())) + " tensor ** " + std::to_string(e) + ")");
+    return binary(BinaryOp::Pow, a, s);
+  }
+  Tensor ca = to_dtype(a, rt);
+  Tensor out = empty(a.shape(), {.dtype = rt});
+  dispatch_floating(rt, "pow", [&]<typename T>() {
+    using A = acc_t<T>;
+    if (e == 0) map_kernel<T, T>(out, [](T) { return A(1); }, {ca});
+    else if (e == 1) map_kernel<T, T>(out, [](T x) { return x; }, {ca});
+    else if (e == 2) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v; }, {ca});
+    else if (e == 3) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v * v; }, {ca});
+    else if (e == 0.5) map_kernel<T, T>(out, [](T x) { return std::sqrt(A(x)); }, {ca});
+    else if (e == -0.5) map_kernel<T, T>(out, [](T x) { return A(1) / std::sqrt(A(x)); }, {ca});
+    else if (e == -1) map_kernel<T, T>(out, [](T x) { return A(1) / A(x); }, {ca});
+    else if (e == -2) map_kernel<T, T>(out, [](T x) { A v = A(x); return A(1) / (v * v); }, {ca});
+    else {
+      const A ev = A(T(e));  // the exponent is first cast to the tensor's dtype, as PyTorch does
+      map_kernel<T, T>(out, [ev](T x) { return std::pow(A(x), ev); }, {ca});
+    }
+  });
+  return out;
+}
+
+Tensor classify(FloatClass c, const Tensor& a) {
+  Tensor out = empty(a.shape(), {.dtype = DType::Bool});
+  if (!a.is_floating_point()) {
+    fill_(out, c == FloatClass::IsFinite ? 1.0 : 0.0);
+    return out;
+  }
+  dispatch_floating(a.dtype(), "isnan", [&]<typename T>() {
+    using A = acc_t<T>;
+    switch (c) {
+      case FloatClass::IsNan: map_kernel<bool, T>(out, [](T x) { return std::isnan(A(x)); }, {a}); break;
+      case FloatClass::IsInf: map_kernel<bool, T>(out, [](T x) { return std::isinf(A(x)); }, {a}); break;
+      case FloatClass::IsPosInf:
+        map_kernel<bool, T>(out, [](T x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
+        break;
+      case FloatClass::IsNegInf:
+        map_kernel<bool, T>(out, [](T x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
+        break;
+      case FloatClass::IsFinite: map_kernel<bool, T>(out, [](T x) { return std::isfinite(A(x)); }, {a}); break;
+    }
+  });
+  return out;
+}
+
+Tensor in_range_mask(const Tensor& a, double lo, double hi) {
+  Tensor out = empty(a.shape(), {.dtype = DType::Bool});
+  dispatch_arith(a.dtype(), "clamp backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    if constexpr (std::is_floating_point_v<A>) {
+      // Compare with the bounds as the forward saw them (cast to the tensor's dtype), so x equal
+      // to a bound gets gradient 1.
+      const A l = A(T(lo)), h = A(T(hi));
+      map_kernel<bool, T>(out, [l, h](T x) { return A(x) >= l && A(x) <= h; }, {a});
+    } else {
+      map_kernel<bool, T>(out, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, {a});
+    }
+  });
+  return out;
+}
+
+Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
+  Shape shape = broadcast_shapes(x.shape(), y.shape(), greater ? "maximum" : "minimum");
+  DType ct = promote_types(x.dtype(), y.dtype());
+  Tensor cx = to_dtype(x, ct), cy = to_dtype(y, ct);
+  Tensor out = empty(shape, {.dtype = dt});
+  dispatch_floating(dt, "maximum/minimum backward", [&]<typename R>() {
+    using AR = acc_t<R>;
+    dispatch_all(ct, [&]<typename T>() {
+      using A = acc_t<T>;
+      if (greater)
+        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+      else
+        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+    });
+  });
+  return out;
+}
+
+Tensor dropout_mask(const Shape& shape, double keep, Generator* gen) {
+  if (!(keep >= 0 && keep <= 1)) throw std::invalid_argument("dropout: keep probability must be in [0, 1], got " + std::to_string(keep));
+  Tensor m = empty(shape, {.dtype = DType::Bool});
+  const int64_t n = m.numel();
+  const int64_t blocks = (n + 3) / 4;
+  Generator& g = gen ? *gen : default_generator();
+  const uint64_t base = g.reserve(uint64_t(blocks));
+  const uint64_t key = g.seed();
+  // Keep when the top 24 bits, read as a fraction in [0, 1), are < keep.
+  const uint32_t th = uint32_t(std::min(16777216.0, std::ceil(keep * 16777216.0)));
+  bool* p = m.data_ptr<bool>();
+  parallel_for(blocks, 2048, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      auto w = philox4x32(base + uint64_t(c), 0, key);
+      const int64_t i0 = c * 4;
+      const int64_t cnt = std::min<int64_t>(4, n - i0);
+      for (int64_t j = 0; j < cnt; ++j) p[i0 + j] = (w[size_t(j)] >> 8) < th;
+    }
+  });
+  return m;
+}
+
+Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale) {
+  if (x.shape() != mask.shape())
+    throw std::invalid_argument("dropout: mask shape " + shape_str(mask.shape()) + " != input shape " + shape_str(x.shape()));
+  if (mask.dtype() != DType::Bool) throw_dtype_error("dropout mask", mask.dtype(), "bool");
+  Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+  dispatch_floating(x.dtype(), "dropout", [&]<typename T>() {
+    using A = acc_t<T>;
+    const A s = A(scale);
+    // x * 0 (not a plain 0) where dropped, so NaN/inf propagate as in PyTorch's x * mask.
+    map_kernel<T, T, bool>(out, [s](T v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
   });
   return out;
 }

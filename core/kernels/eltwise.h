@@ -1,6 +1,7 @@
 #pragma once
 // Raw elementwise kernels with broadcasting and PyTorch type promotion. No autograd here:
 // autograd/ops/ wraps these with backward rules.
+#include "core/generator.h"
 #include "core/tensor.h"
 
 namespace tessera::kernels {
@@ -23,7 +24,9 @@ Tensor logical(LogicalOp op, const Tensor& a, const Tensor& b);  // bool result
 Tensor logical_not(const Tensor& a);
 Tensor unary(UnaryOp op, const Tensor& a);  // floating ops require a floating input
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
-Tensor clamp(const Tensor& a, double lo, double hi);  // pass +-inf to leave a side open
+// min(max(a, lo), hi) like torch.clamp (so lo > hi gives hi); pass +-inf to leave a side open. NaN
+// inputs stay NaN. Integer tensors with a non-integral bound are computed in float32 (as PyTorch).
+Tensor clamp(const Tensor& a, double lo, double hi);
 Tensor softplus(const Tensor& a, double beta, double threshold);
 
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
@@ -32,6 +35,25 @@ inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mu
 inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, a, b); }
 inline void add_(const Tensor& a, const Tensor& b) { binary_(BinaryOp::Add, a, b); }
 inline void mul_(const Tensor& a, const Tensor& b) { binary_(BinaryOp::Mul, a, b); }
+
+// a ** e for a scalar exponent, with PyTorch's fast paths (e in {0, 1, 2, 3, 0.5, -0.5, -1, -2}).
+// Integer tensors: integral e >= 0 stays integral; a fractional e gives float32.
+Tensor pow_scalar(const Tensor& a, double e);
+
+enum class FloatClass { IsNan, IsInf, IsPosInf, IsNegInf, IsFinite };
+Tensor classify(FloatClass c, const Tensor& a);  // bool result; integer inputs are finite
+
+// lo <= a <= hi (false at NaN): the gradient mask of clamp. Bool result.
+Tensor in_range_mask(const Tensor& a, double lo, double hi);
+// Gradient weight of x in maximum(x, y) (greater=true) or minimum(x, y): 0 where x loses,
+// 0.5 at ties, 1 otherwise (also where either is NaN), as PyTorch. Broadcast shape, dtype dt.
+Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt);
+
+// Dropout: a bool keep-mask, true with probability keep (Philox, 4 elements per counter, so
+// independent of the thread count), and out = x * (mask ? scale : 0) in x's dtype (x broadcast
+// to the mask's shape is not done: shapes must match).
+Tensor dropout_mask(const Shape& shape, double keep, Generator* gen);
+Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale);
 
 // A 0-d tensor holding v, typed to combine with t the way a Python scalar does in PyTorch:
 // t's dtype, or float32 when t is integral and v is not a whole number.
