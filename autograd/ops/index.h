@@ -27,10 +27,6 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // int64 one-hot encoding; num_classes -1 infers max + 1. Not differentiable.
 Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
 
-struct ValuesIndices {
-  Tensor values;   // differentiable
-  Tensor indices;  // int64
-};
 // Stable sort (ties keep their input order, as torch.sort(stable=True)); NaN sorts as largest.
 ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false);
 Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false);

@@ -15,9 +15,6 @@ Tensor max(const Tensor& x);
 Tensor min(const Tensor& x);
 // max/min along dim: values and int64 indices (first extreme; NaN propagates). The gradient
 // flows to the selected index only.
-struct ValuesIndices {
-  Tensor values, indices;
-};
 ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
 ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false);
 // Reductions to the extreme value over dims; gradient split evenly among ties.

@@ -42,7 +42,9 @@ struct Stream {
     return t;
   }
   void expect_consumed() const {
-    if (data.defined()) EXPECT_EQ(pos, data.numel()) << "golden stream not fully used";
+    if (data.defined()) {
+      EXPECT_EQ(pos, data.numel()) << "golden stream not fully used";
+    }
   }
 };
 
@@ -100,7 +102,9 @@ void run_reduce_cases(const std::string& name, int64_t dims_col, const Op& op, b
     Tensor y = op(x, c, dims, &ind);
     Tol tl = tol_for(y.dtype());
     EXPECT_TRUE(allclose(as_f64(y), out.next(y.shape()), tl.rtol, tl.atol));
-    if (ind.defined()) EXPECT_TRUE(allclose(ind, idx.next(ind.shape()), 0, 0));
+    if (ind.defined()) {
+      EXPECT_TRUE(allclose(ind, idx.next(ind.shape()), 0, 0));
+    }
     if (diff) {
       Tensor g = y.requires_grad() ? grad({y}, {x}, {cotangent(y)})[0] : zeros_like(x);
       Tol tg = tol_for(x.dtype());
@@ -223,7 +227,9 @@ TEST(ParityLoss, NllLossAndCrossEntropy) {
       TensorList wrt = prob ? TensorList{x, t} : TensorList{x};
       TensorList g = grad({y}, wrt, {cotangent(y)});
       EXPECT_TRUE(allclose(as_f64(g[0]), gx.next(x.shape()), tl.rtol, tl.atol)) << "input gradient";
-      if (prob) EXPECT_TRUE(allclose(as_f64(g[1]), gt.next(t.shape()), tl.rtol, tl.atol)) << "target gradient";
+      if (prob) {
+        EXPECT_TRUE(allclose(as_f64(g[1]), gt.next(t.shape()), tl.rtol, tl.atol)) << "target gradient";
+      }
     }
     out.expect_consumed();
     gx.expect_consumed();
