@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "autograd/tessera.h"
 #include "core/kernels/conv.h"
@@ -113,6 +114,22 @@ TEST(MatmulBackends, PrimitivesAreCachedAndBackendSwitches) {
   EXPECT_EQ(k::matmul_primitive_cache_size(), before);  // OpenBLAS: no oneDNN primitive made
   k::set_matmul_backend(k::MatmulBackend::OneDNN);
   EXPECT_TRUE(allclose(r, k::matmul_naive(rnd({9, 13}, 50), rnd({13, 3}, 51)), 1e-4, 1e-5));
+}
+
+TEST(MatmulBackends, ConcurrentCallsShareTheCache) {
+  // Several threads create and reuse primitives at once; every result must be right.
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < 20; ++i) {
+        int64_t m = 5 + (i % 5), k = 7 + t, n = 3 + (i % 3);
+        Tensor a = rnd({m, k}, 1000 + 100 * t + i), b = rnd({k, n}, 2000 + 100 * t + i);
+        if (!allclose(k::matmul(a, b, k::MatmulBackend::OneDNN), k::matmul_naive(a, b), 1e-4, 1e-5)) ++failures[t];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
 }
 
 TEST(MatmulBackends, BFloat16CloseToFloat32) {
