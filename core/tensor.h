@@ -131,6 +131,12 @@ class Tensor {
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 using TensorList = std::vector<Tensor>;
 
+// Result of max/min over a dim, sort and topk: values (differentiable) and int64 indices.
+struct ValuesIndices {
+  Tensor values;
+  Tensor indices;
+};
+
 // Read/write one element by multi-index (slow; for tests and printing).
 double get_value(const Tensor& t, int64_t flat_index);  // flat index in logical row-major order
 void set_value(const Tensor& t, int64_t flat_index, double v);

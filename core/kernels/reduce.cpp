@@ -1,9 +1,13 @@
 #include "core/kernels/reduce.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
 
 namespace tessera::kernels {
 
@@ -70,6 +74,310 @@ Tensor mean(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
                         [](double a, int64_t n) { return T(acc_t<T>(a / double(n))); });
   });
   return out;
+}
+
+}  // namespace tessera::kernels
+
+// ---------------------------------------------------------------------------------------------
+// max / min / amax / amin / argmax / argmin
+
+namespace tessera::kernels {
+namespace {
+
+template <typename A> inline bool is_nan(A v) {
+  if constexpr (std::is_floating_point_v<A>) return v != v;
+  else return false;
+}
+
+// True when x should replace the current extreme `best` (NaN wins and then sticks).
+template <bool IsMax, typename A> inline bool better(A x, A best) {
+  if (is_nan(best)) return false;
+  if (is_nan(x)) return true;
+  if constexpr (IsMax) return x > best;
+  else return x < best;
+}
+
+void check_nonempty(const ReducePlan& p, const Tensor& in, const char* op) {
+  if (p.red_numel == 0)
+    throw std::invalid_argument(std::string(op) + ": cannot reduce over a zero-size dimension of input " +
+                                shape_str(in.shape()) + " (the operation has no identity)");
+}
+
+template <bool IsMax>
+Tensor extreme_reduce(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim, const char* op) {
+  auto p = make_reduce_plan(in, dims, keepdim, op);
+  check_nonempty(p, in, op);
+  Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
+  dispatch_arith(in.dtype(), op, [&]<typename T>() {
+    using A = acc_t<T>;
+    struct Acc { A best; bool any; };
+    reduce_kernel<T, T>(in, p, out, Acc{A(0), false},
+                        [](Acc a, T x, int64_t) { return (!a.any || better<IsMax>(A(x), a.best)) ? Acc{A(x), true} : a; },
+                        [](Acc a, int64_t) { return T(a.best); });
+  });
+  return out;
+}
+
+template <bool IsMax>
+Tensor arg_reduce(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim, const char* op, Tensor* values) {
+  auto p = make_reduce_plan(in, dims, keepdim, op);
+  check_nonempty(p, in, op);
+  Tensor idx = empty(p.out_shape, {.dtype = DType::Int64});
+  if (values) *values = empty(p.out_shape, {.dtype = in.dtype()});
+  dispatch_arith(in.dtype(), op, [&]<typename T>() {
+    using A = acc_t<T>;
+    struct Acc { A best; int64_t i; };
+    T* vals = values ? values->data_ptr<T>() : nullptr;
+    reduce_kernel<T, int64_t>(
+        in, p, idx, Acc{A(0), -1},
+        [](Acc a, T x, int64_t r) { return (a.i < 0 || better<IsMax>(A(x), a.best)) ? Acc{A(x), r} : a; },
+        [vals](Acc a, int64_t, int64_t oi) {
+          if (vals) vals[oi] = T(a.best);
+          return a.i;
+        });
+  });
+  return idx;
+}
+
+}  // namespace
+
+Tensor max_all(const Tensor& in) {
+  if (in.numel() == 0) throw std::invalid_argument("max: input " + shape_str(in.shape()) + " has no elements; specify a dim");
+  return extreme_reduce<true>(in, {}, false, "max");
+}
+Tensor min_all(const Tensor& in) {
+  if (in.numel() == 0) throw std::invalid_argument("min: input " + shape_str(in.shape()) + " has no elements; specify a dim");
+  return extreme_reduce<false>(in, {}, false, "min");
+}
+std::pair<Tensor, Tensor> max_dim(const Tensor& in, int64_t dim, bool keepdim) {
+  Tensor v;
+  Tensor i = arg_reduce<true>(in, {wrap_dim(dim, in.dim(), "max")}, keepdim, "max", &v);
+  return {v, i};
+}
+std::pair<Tensor, Tensor> min_dim(const Tensor& in, int64_t dim, bool keepdim) {
+  Tensor v;
+  Tensor i = arg_reduce<false>(in, {wrap_dim(dim, in.dim(), "min")}, keepdim, "min", &v);
+  return {v, i};
+}
+Tensor amax(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme_reduce<true>(in, dims, keepdim, "amax");
+}
+Tensor amin(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
+  return extreme_reduce<false>(in, dims, keepdim, "amin");
+}
+Tensor argmax(const Tensor& in, std::optional<int64_t> dim, bool keepdim) {
+  if (dim) return arg_reduce<true>(in, {wrap_dim(*dim, in.dim(), "argmax")}, keepdim, "argmax", nullptr);
+  if (in.numel() == 0) throw std::invalid_argument("argmax: input " + shape_str(in.shape()) + " has no elements");
+  return arg_reduce<true>(in, {}, keepdim, "argmax", nullptr);
+}
+Tensor argmin(const Tensor& in, std::optional<int64_t> dim, bool keepdim) {
+  if (dim) return arg_reduce<false>(in, {wrap_dim(*dim, in.dim(), "argmin")}, keepdim, "argmin", nullptr);
+  if (in.numel() == 0) throw std::invalid_argument("argmin: input " + shape_str(in.shape()) + " has no elements");
+  return arg_reduce<false>(in, {}, keepdim, "argmin", nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// var / std / logsumexp / norm / prod
+
+namespace {
+struct Welford {
+  double n = 0, mean = 0, m2 = 0;
+};
+inline Welford welford_step(Welford a, double x) {
+  a.n += 1;
+  double d = x - a.mean;
+  a.mean += d / a.n;
+  a.m2 += d * (x - a.mean);
+  return a;
+}
+
+template <bool Sqrt>
+Tensor var_impl(const Tensor& in, const std::vector<int64_t>& dims, double correction, bool keepdim, const char* op) {
+  auto p = make_reduce_plan(in, dims, keepdim, op);
+  Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
+  dispatch_floating(in.dtype(), op, [&]<typename T>() {
+    reduce_kernel<T, T>(in, p, out, Welford{}, [](Welford a, T x, int64_t) { return welford_step(a, double(x)); },
+                        [correction](Welford a, int64_t n) {
+                          double v = a.m2 / std::max(0.0, double(n) - correction);
+                          return T(acc_t<T>(Sqrt ? std::sqrt(v) : v));
+                        });
+  });
+  return out;
+}
+}  // namespace
+
+Tensor var(const Tensor& in, const std::vector<int64_t>& dims, double correction, bool keepdim) {
+  return var_impl<false>(in, dims, correction, keepdim, "var");
+}
+Tensor std(const Tensor& in, const std::vector<int64_t>& dims, double correction, bool keepdim) {
+  return var_impl<true>(in, dims, correction, keepdim, "std");
+}
+
+Tensor logsumexp(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
+  auto p = make_reduce_plan(in, dims, keepdim, "logsumexp");
+  Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
+  dispatch_floating(in.dtype(), "logsumexp", [&]<typename T>() {
+    struct Acc { double m, s; };
+    constexpr double ninf = -std::numeric_limits<double>::infinity();
+    reduce_kernel<T, T>(
+        in, p, out, Acc{ninf, 0.0},
+        [](Acc a, T xv, int64_t) {
+          double x = double(xv);
+          if (x > a.m) return Acc{x, a.s * std::exp(a.m - x) + 1.0};
+          if (x == a.m) return Acc{a.m, a.s + 1.0};  // also covers +-inf == +-inf
+          return Acc{a.m, a.s + std::exp(x - a.m)};  // NaN x poisons s
+        },
+        [](Acc a, int64_t) { return T(acc_t<T>(a.s == 0 ? ninf : a.m + std::log(a.s))); });
+  });
+  return out;
+}
+
+Tensor norm(const Tensor& in, double pn, const std::vector<int64_t>& dims, bool keepdim) {
+  auto p = make_reduce_plan(in, dims, keepdim, "norm");
+  Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
+  if (std::isinf(pn) && p.red_numel == 0 && !p.red_shape.empty())
+    throw std::invalid_argument("norm: p = inf over a zero-size dimension of input " + shape_str(in.shape()));
+  dispatch_floating(in.dtype(), "norm", [&]<typename T>() {
+    auto run = [&](auto step, auto finish, double init) { reduce_kernel<T, T>(in, p, out, init, step, finish); };
+    auto ident = [](double a, int64_t) { return T(acc_t<T>(a)); };
+    if (pn == 2) {
+      run([](double a, T x, int64_t) { return a + double(x) * double(x); },
+          [](double a, int64_t) { return T(acc_t<T>(std::sqrt(a))); }, 0.0);
+    } else if (pn == 1) {
+      run([](double a, T x, int64_t) { return a + std::abs(double(x)); }, ident, 0.0);
+    } else if (pn == 0) {
+      run([](double a, T x, int64_t) { return a + (double(x) != 0 ? 1.0 : 0.0); }, ident, 0.0);
+    } else if (std::isinf(pn) && pn > 0) {
+      run([](double a, T x, int64_t) { double v = std::abs(double(x)); return better<true>(v, a) ? v : a; }, ident, 0.0);
+    } else if (std::isinf(pn)) {
+      run([](double a, T x, int64_t) { double v = std::abs(double(x)); return better<false>(v, a) ? v : a; }, ident,
+          std::numeric_limits<double>::infinity());
+    } else {
+      run([pn](double a, T x, int64_t) { return a + std::pow(std::abs(double(x)), pn); },
+          [pn](double a, int64_t) { return T(acc_t<T>(std::pow(a, 1.0 / pn))); }, 0.0);
+    }
+  });
+  return out;
+}
+
+Tensor prod(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
+  auto p = make_reduce_plan(in, dims, keepdim, "prod");
+  DType rt = is_floating(in.dtype()) ? in.dtype() : DType::Int64;
+  Tensor out = empty(p.out_shape, {.dtype = rt});
+  dispatch_arith(in.dtype(), "prod", [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<acc_t<T>>) {
+      reduce_kernel<T, T>(in, p, out, 1.0, [](double a, T x, int64_t) { return a * double(x); },
+                          [](double a, int64_t) { return T(acc_t<T>(a)); });
+    } else {
+      reduce_kernel<T, int64_t>(in, p, out, int64_t(1), [](int64_t a, T x, int64_t) { return a * int64_t(x); },
+                                [](int64_t a, int64_t) { return a; });
+    }
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scans along one dim
+
+namespace {
+// The input (made contiguous) is viewed as [outer, D, inner]; each (outer, inner) line is scanned
+// along D (from the end when reverse) with acc = init; out = step(acc, x) (step updates acc).
+template <typename T, typename R, typename Acc, typename Step>
+void scan_kernel(const Tensor& in_, const Tensor& out, int64_t dim, bool reverse, Acc init, Step step) {
+  Tensor in = contiguous(in_);
+  int64_t D = in.dim() ? in.shape()[dim] : 1, outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= in.shape()[d];
+  for (int64_t d = dim + 1; d < in.dim(); ++d) inner *= in.shape()[d];
+  if (in.numel() == 0) return;
+  const T* x = in.data_ptr<T>();
+  R* o = static_cast<R*>(out.raw_data());
+  constexpr int64_t kChunk = 256;
+  int64_t nchunks = (inner + kChunk - 1) / kChunk;
+  parallel_for(outer * nchunks, std::max<int64_t>(1, 16384 / std::max<int64_t>(D * std::min(inner, kChunk), 1)),
+               [&](int64_t b, int64_t e) {
+                 Acc acc[kChunk];
+                 for (int64_t t = b; t < e; ++t) {
+                   int64_t oi = t / nchunks, j0 = (t % nchunks) * kChunk, j1 = std::min(inner, j0 + kChunk);
+                   for (int64_t j = j0; j < j1; ++j) acc[j - j0] = init;
+                   for (int64_t k = 0; k < D; ++k) {
+                     int64_t kk = reverse ? D - 1 - k : k;
+                     int64_t base = (oi * D + kk) * inner;
+                     for (int64_t j = j0; j < j1; ++j) o[base + j] = step(acc[j - j0], x[base + j]);
+                   }
+                 }
+               });
+}
+
+template <bool IsSum>
+Tensor scan_op(const Tensor& in, int64_t dim_in, bool reverse, const char* op) {
+  int64_t dim = in.dim() ? wrap_dim(dim_in, in.dim(), op) : (wrap_dim(dim_in, 1, op), 0);
+  DType rt = is_floating(in.dtype()) ? in.dtype() : DType::Int64;
+  Tensor out = empty(in.shape(), {.dtype = rt});
+  dispatch_arith(in.dtype(), op, [&]<typename T>() {
+    if constexpr (std::is_floating_point_v<acc_t<T>>) {
+      scan_kernel<T, T>(in, out, dim, reverse, IsSum ? 0.0 : 1.0, [](double& a, T x) {
+        a = IsSum ? a + double(x) : a * double(x);
+        return T(acc_t<T>(a));
+      });
+    } else {
+      scan_kernel<T, int64_t>(in, out, dim, reverse, int64_t(IsSum ? 0 : 1), [](int64_t& a, T x) {
+        a = IsSum ? a + int64_t(x) : a * int64_t(x);
+        return a;
+      });
+    }
+  });
+  return out;
+}
+
+template <bool First>
+Tensor zero_scan_mask(const Tensor& in, int64_t dim_in, const char* op) {
+  int64_t dim = in.dim() ? wrap_dim(dim_in, in.dim(), op) : 0;
+  Tensor out = empty(in.shape(), {.dtype = DType::Bool});
+  dispatch_arith(in.dtype(), op, [&]<typename T>() {
+    scan_kernel<T, bool>(in, out, dim, false, 0, [](int& seen, T x) {
+      bool z = acc_t<T>(x) == acc_t<T>(0);
+      bool r = First ? (z && seen == 0) : (!z && seen == 0);
+      if (z) seen = 1;
+      return r;
+    });
+  });
+  return out;
+}
+}  // namespace
+
+Tensor cumsum(const Tensor& in, int64_t dim, bool reverse) { return scan_op<true>(in, dim, reverse, "cumsum"); }
+Tensor cumprod(const Tensor& in, int64_t dim, bool reverse) { return scan_op<false>(in, dim, reverse, "cumprod"); }
+
+Tensor first_zero_mask(const Tensor& in, int64_t dim) { return zero_scan_mask<true>(in, dim, "first_zero_mask"); }
+Tensor before_first_zero_mask(const Tensor& in, int64_t dim) {
+  return zero_scan_mask<false>(in, dim, "before_first_zero_mask");
+}
+
+bool any_zero(const Tensor& in) {
+  auto p = make_reduce_plan(in, {}, false, "any_zero");
+  Tensor out = empty({}, {.dtype = DType::Int64});
+  dispatch_all(in.dtype(), [&]<typename T>() {
+    reduce_kernel<T, int64_t>(in, p, out, int64_t(0),
+                              [](int64_t a, T x, int64_t) { return a | int64_t(acc_t<T>(x) == acc_t<T>(0)); },
+                              [](int64_t a, int64_t) { return a; });
+  });
+  return out.item<int64_t>() != 0;
+}
+
+Tensor one_hot_mask(const Shape& in_shape, const Tensor& idx, int64_t dim) {
+  int64_t nd = int64_t(in_shape.size());
+  Shape as(nd, 1);
+  int64_t n = nd ? in_shape[dim] : 1;
+  if (nd) as[dim] = n;
+  Tensor r = arange(double(n));
+  r = r.as_strided(as, contiguous_strides(as), 0);
+  Tensor m = compare(CompareOp::Eq, r, idx);
+  if (m.shape() != in_shape) {
+    Tensor full = empty(in_shape, {.dtype = DType::Bool});
+    copy_(full, m);
+    return full;
+  }
+  return m;
 }
 
 }  // namespace tessera::kernels

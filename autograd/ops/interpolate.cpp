@@ -1,0 +1,75 @@
+#include "autograd/ops/interpolate.h"
+
+#include <cmath>
+#include <memory>
+#include <stdexcept>
+
+#include "autograd/record.h"
+#include "core/kernels/interpolate.h"
+
+namespace tessera {
+
+using autograd::make_node;
+using autograd::Node;
+using autograd::set_history;
+namespace k = kernels;
+
+namespace {
+
+using Plan = std::shared_ptr<const k::Interp2dPlan>;
+Tensor interp_t(const Tensor& g, const Plan& plan);
+
+Tensor interp(const Tensor& x, const Plan& plan) {
+  Tensor out = k::interp2d(x, *plan);
+  if (auto node = make_node(plan->nearest ? "UpsampleNearest2DBackward" : "UpsampleBilinear2DBackward", {x})) {
+    node->set_backward([plan](const TensorList& g, const Node&) { return TensorList{interp_t(g[0], plan)}; });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+Tensor interp_t(const Tensor& g, const Plan& plan) {
+  Tensor out = k::interp2d_transpose(g, *plan);
+  if (auto node = make_node("UpsampleBackwardBackward", {g})) {
+    node->set_backward([plan](const TensorList& gg, const Node&) { return TensorList{interp(gg[0], plan)}; });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor interpolate(const Tensor& x, const InterpolateOptions& opt) {
+  if (x.dim() != 4)
+    throw std::invalid_argument("interpolate: expected a 4-d [N, C, H, W] input, got " + shape_str(x.shape()));
+  if (opt.mode != "nearest" && opt.mode != "bilinear")
+    throw std::invalid_argument("interpolate: mode must be 'nearest' or 'bilinear', got '" + opt.mode + "'");
+  if (opt.mode == "nearest" && opt.align_corners.has_value())
+    throw std::invalid_argument("interpolate: align_corners can only be set with mode 'bilinear'");
+  if (opt.size.empty() == opt.scale_factor.empty())
+    throw std::invalid_argument("interpolate: exactly one of size or scale_factor must be given");
+  int64_t H = x.size(2), W = x.size(3), OH, OW;
+  double sh = 0, sw = 0;
+  if (!opt.size.empty()) {
+    if (opt.size.size() > 2)
+      throw std::invalid_argument("interpolate: size must have 1 or 2 values for a 4-d input, got " +
+                                  std::to_string(opt.size.size()));
+    OH = opt.size[0];
+    OW = opt.size.size() == 2 ? opt.size[1] : opt.size[0];
+  } else {
+    if (opt.scale_factor.size() > 2)
+      throw std::invalid_argument("interpolate: scale_factor must have 1 or 2 values for a 4-d input, got " +
+                                  std::to_string(opt.scale_factor.size()));
+    sh = opt.scale_factor[0];
+    sw = opt.scale_factor.size() == 2 ? opt.scale_factor[1] : opt.scale_factor[0];
+    if (!(sh > 0) || !(sw > 0)) throw std::invalid_argument("interpolate: scale_factor must be positive");
+    OH = int64_t(std::floor(double(H) * sh));
+    OW = int64_t(std::floor(double(W) * sw));
+    if (opt.recompute_scale_factor) sh = sw = 0;
+  }
+  auto plan = std::make_shared<const k::Interp2dPlan>(
+      k::interp2d_plan(H, W, OH, OW, opt.mode, opt.align_corners.value_or(false), sh, sw, x.dtype()));
+  return interp(x, plan);
+}
+
+}  // namespace tessera

@@ -1,0 +1,92 @@
+#include "autograd/ops/linalg.h"
+
+#include <stdexcept>
+
+#include "autograd/ops/reduce.h"
+#include "autograd/ops/view.h"
+#include "autograd/record.h"
+#include "core/kernels/matmul.h"
+
+namespace tessera {
+
+using autograd::make_node;
+using autograd::Node;
+using autograd::save;
+using autograd::set_history;
+
+namespace {
+
+// Gradients of out = a @ b (torch.matmul shapes) for the output gradient g.
+TensorList matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b, const Shape& as, const Shape& bs,
+                           bool need_a, bool need_b) {
+  // Work on the matrix forms: 1-d operands become [1, K] / [K, 1] and g gets those dims back.
+  Tensor g2 = g;
+  if (as.size() == 1) g2 = unsqueeze(g2, g2.dim() - (bs.size() == 1 ? 0 : 1));
+  if (bs.size() == 1) g2 = unsqueeze(g2, -1);
+  Tensor ga, gb;
+  if (need_a) {
+    Tensor b2 = bs.size() == 1 ? unsqueeze(b, -1) : b;
+    Shape a2s = as.size() == 1 ? Shape{1, as[0]} : as;
+    ga = reshape(sum_to(matmul(g2, transpose(b2, -1, -2)), a2s), as);
+  }
+  if (need_b) {
+    Tensor a2 = as.size() == 1 ? unsqueeze(a, 0) : a;
+    Shape b2s = bs.size() == 1 ? Shape{bs[0], 1} : bs;
+    if (b2s.size() == 2 && a2.dim() > 2) {
+      // Shared weight: one [K, rows] x [rows, N] product instead of a batch summed afterwards.
+      int64_t K = a2.shape().back(), N = g2.shape().back();
+      gb = matmul(t(reshape(a2, {-1, K})), reshape(g2, {-1, N}));
+    } else {
+      gb = sum_to(matmul(transpose(a2, -1, -2), g2), b2s);
+    }
+    gb = reshape(gb, bs);
+  }
+  return {ga, gb};
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  Tensor out = kernels::matmul(a, b);
+  if (auto node = make_node("MatmulBackward", {a, b})) {
+    auto sa = b.requires_grad() ? save(a) : autograd::SavedTensor();
+    auto sb = a.requires_grad() ? save(b) : autograd::SavedTensor();
+    node->set_backward([sa, sb, as = a.shape(), bs = b.shape()](const TensorList& g, const Node& n) {
+      Tensor A = n.needs_input_grad(1) ? sa.unpack(n.name()) : Tensor();
+      Tensor B = n.needs_input_grad(0) ? sb.unpack(n.name()) : Tensor();
+      return matmul_backward(g[0], A, B, as, bs, n.needs_input_grad(0), n.needs_input_grad(1));
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 3 || b.dim() != 3 || a.shape()[0] != b.shape()[0])
+    throw std::invalid_argument("bmm: " + shape_str(a.shape()) + " x " + shape_str(b.shape()) +
+                                ": expected 3-d tensors [B, M, K] and [B, K, N] with the same batch size");
+  return matmul(a, b);
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  Tensor out = kernels::linear(x, w, bias);
+  TensorList inputs{x, w};
+  if (bias.defined()) inputs.push_back(bias);
+  if (auto node = make_node("LinearBackward", inputs)) {
+    auto sx = w.requires_grad() ? save(x) : autograd::SavedTensor();
+    auto sw = x.requires_grad() ? save(w) : autograd::SavedTensor();
+    node->set_backward([sx, sw, xs = x.shape(), ws = w.shape()](const TensorList& g, const Node& n) {
+      TensorList r(n.next_edges.size());
+      const int64_t out_f = ws[0], in_f = ws[1];
+      if (n.needs_input_grad(0)) r[0] = reshape(matmul(g[0], sw.unpack(n.name())), xs);
+      if (n.needs_input_grad(1))
+        r[1] = matmul(t(reshape(g[0], {-1, out_f})), reshape(sx.unpack(n.name()), {-1, in_f}));
+      if (n.needs_input_grad(2)) r[2] = sum_to(g[0], {out_f});
+      return r;
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+}  // namespace tessera

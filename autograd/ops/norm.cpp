@@ -1,0 +1,208 @@
+#include "autograd/ops/norm.h"
+
+#include <limits>
+#include <stdexcept>
+
+#include "autograd/ops/arith.h"
+#include "autograd/ops/reduce.h"
+#include "autograd/ops/unary.h"
+#include "autograd/ops/view.h"
+#include "autograd/record.h"
+#include "core/kernels/norm.h"
+
+namespace tessera {
+
+using autograd::make_node;
+using autograd::Node;
+using autograd::save;
+using autograd::SavedTensor;
+using autograd::set_history;
+
+namespace {
+
+// How one normalisation layer sees its input: x is viewed as `view`, statistics are taken over
+// `red` (dims of view, kept as size 1 -> `stat_shape`), and weight/bias broadcast as `wview`
+// against x, their gradients summing over `wred` (dims of x).
+struct NormSpec {
+  Shape view;
+  std::vector<int64_t> red;
+  Shape stat_shape;
+  Shape wview;
+  std::vector<int64_t> wred;
+  bool center = true;      // subtract the mean (false: RMS norm)
+  bool const_stats = false;  // statistics do not depend on x (batch norm in eval mode)
+  double eps = 0;
+};
+
+Tensor sum_over(const Tensor& t, const std::vector<int64_t>& dims) { return dims.empty() ? t : sum(t, dims); }
+
+// Gradients of y = xhat * w + b with xhat = (x - mean) * rstd (or x * rstd), w.r.t. x, w, b.
+// Under create_graph the statistics are recomputed from x with differentiable ops so that the
+// result is differentiable in x as well; otherwise the forward's statistics are reused.
+TensorList norm_backward(const NormSpec& s, const Tensor& g, const Tensor& x, const Tensor& w, const Shape& wshape,
+                         const Shape& bshape, const Tensor& mean_c, const Tensor& rstd_c, bool nx, bool nw, bool nb) {
+  Tensor gx, gw, gb;
+  if (nb) gb = reshape(sum_over(g, s.wred), bshape);
+  if (!nx && !nw) return {gx, gw, gb};
+  Tensor mu, rs;
+  if (s.const_stats || !GradMode::is_enabled()) {
+    if (s.center) mu = reshape(mean_c, s.stat_shape);
+    rs = reshape(rstd_c, s.stat_shape);
+  }
+  Tensor xv, xhat_v;
+  if (nw || !s.const_stats) {
+    xv = reshape(x, s.view);
+    if (!rs.defined()) {  // create_graph: statistics as differentiable functions of x
+      Tensor var;
+      if (s.center) {
+        mu = mean(xv, s.red, true);
+        Tensor xc = sub(xv, mu);
+        var = mean(mul(xc, xc), s.red, true);
+      } else {
+        var = mean(mul(xv, xv), s.red, true);
+      }
+      rs = rsqrt(add(var, s.eps));
+    }
+    xhat_v = s.center ? mul(sub(xv, mu), rs) : mul(xv, rs);
+  }
+  if (nw) gw = reshape(sum_over(mul(g, reshape(xhat_v, g.shape())), s.wred), wshape);
+  if (nx) {
+    Tensor dxhat = w.defined() ? mul(g, reshape(w, s.wview)) : g;
+    Tensor dv = reshape(dxhat, s.view);
+    Tensor r;
+    if (s.const_stats) {
+      r = mul(dv, rs);
+    } else {
+      Tensor proj = mul(xhat_v, mean(mul(dv, xhat_v), s.red, true));
+      Tensor inner = s.center ? sub(sub(dv, mean(dv, s.red, true)), proj) : sub(dv, proj);
+      r = mul(inner, rs);
+    }
+    gx = reshape(r, g.shape());
+  }
+  return {gx, gw, gb};
+}
+
+// Records the node of a normalisation layer with inputs (x, weight, bias).
+void record_norm(const char* name, const Tensor& out, const Tensor& x, const Tensor& w, const Tensor& b, NormSpec spec,
+                 const Tensor& mean_c, const Tensor& rstd_c) {
+  auto node = make_node(name, {x, w, b});
+  if (!node) return;
+  set_history(node, {out});
+  // x is needed for dw and for dx (except with constant statistics); w only for dx.
+  bool need_x = (w.defined() && w.requires_grad()) || (x.requires_grad() && !spec.const_stats);
+  SavedTensor sx = need_x ? save(x) : SavedTensor(), sw = (w.defined() && x.requires_grad()) ? save(w) : SavedTensor();
+  Shape wshape = w.defined() ? w.shape() : Shape{}, bshape = b.defined() ? b.shape() : Shape{};
+  node->set_backward([spec = std::move(spec), sx, sw, wshape, bshape, mean_c, rstd_c](const TensorList& g, const Node& n) {
+    Tensor x = sx.defined() ? sx.unpack(n.name()) : Tensor();
+    Tensor w = sw.defined() ? sw.unpack(n.name()) : Tensor();
+    return norm_backward(spec, g[0], x, w, wshape, bshape, mean_c, rstd_c, n.needs_input_grad(0), n.needs_input_grad(1),
+                         n.needs_input_grad(2));
+  });
+}
+
+void check_trailing(const Tensor& x, const Shape& ns, const char* op) {
+  if (ns.empty() || int64_t(ns.size()) > x.dim() ||
+      !std::equal(ns.begin(), ns.end(), x.shape().end() - int64_t(ns.size())))
+    throw std::invalid_argument(std::string(op) + ": normalized_shape " + shape_str(ns) +
+                                " must be non-empty and match the trailing dims of input " + shape_str(x.shape()));
+}
+
+void check_param_shape(const Tensor& p, const Shape& want, const char* op, const char* what) {
+  if (p.defined() && p.shape() != want)
+    throw std::invalid_argument(std::string(op) + ": " + what + " of shape " + shape_str(p.shape()) + ", expected " +
+                                shape_str(want));
+}
+
+// Spec for statistics over the trailing k dims (layer_norm / rms_norm).
+NormSpec trailing_spec(const Tensor& x, size_t k, bool center, double eps) {
+  NormSpec s;
+  s.view = x.shape();
+  s.stat_shape = x.shape();
+  int64_t lead = x.dim() - int64_t(k);
+  for (int64_t d = lead; d < x.dim(); ++d) {
+    s.red.push_back(d);
+    s.stat_shape[size_t(d)] = 1;
+  }
+  s.wview = Shape(x.shape().begin() + lead, x.shape().end());
+  for (int64_t d = 0; d < lead; ++d) s.wred.push_back(d);
+  s.center = center;
+  s.eps = eps;
+  return s;
+}
+
+// Spec for per-channel parameters of an [N, C, *] input.
+void channel_params(NormSpec& s, const Tensor& x) {
+  s.wview = Shape(size_t(x.dim() - 1), 1);
+  s.wview[0] = x.size(1);
+  s.wred.clear();
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != 1) s.wred.push_back(d);
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& weight, const Tensor& bias, double eps) {
+  check_trailing(x, ns, "layer_norm");
+  check_param_shape(weight, ns, "layer_norm", "weight");
+  check_param_shape(bias, ns, "layer_norm", "bias");
+  Tensor mean_c, rstd_c;
+  Tensor out = kernels::layer_norm(x, shape_numel(ns), weight, bias, eps, mean_c, rstd_c);
+  record_norm("LayerNormBackward", out, x, weight, bias, trailing_spec(x, ns.size(), true, eps), mean_c, rstd_c);
+  return out;
+}
+
+Tensor rms_norm(const Tensor& x, const Shape& ns, const Tensor& weight, std::optional<double> eps_in) {
+  check_trailing(x, ns, "rms_norm");
+  check_param_shape(weight, ns, "rms_norm", "weight");
+  double eps = eps_in ? *eps_in : dispatch_floating(x.dtype(), "rms_norm", [&]<typename T>() {
+    if constexpr (std::is_same_v<T, BFloat16>) return 0.0078125;  // torch.finfo(torch.bfloat16).eps
+    else return double(std::numeric_limits<T>::epsilon());
+  });
+  Tensor rstd_c;
+  Tensor out = kernels::rms_norm(x, shape_numel(ns), weight, eps, rstd_c);
+  record_norm("RmsNormBackward", out, x, weight, Tensor(), trailing_spec(x, ns.size(), false, eps), Tensor(), rstd_c);
+  return out;
+}
+
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  Tensor mean_c, rstd_c;
+  Tensor out = kernels::group_norm(x, num_groups, weight, bias, eps, mean_c, rstd_c);  // validates x and groups
+  check_param_shape(weight, {x.size(1)}, "group_norm", "weight");
+  check_param_shape(bias, {x.size(1)}, "group_norm", "bias");
+  NormSpec s;
+  int64_t ng = x.size(0) * num_groups;
+  s.view = {x.size(0), num_groups, ng > 0 ? x.numel() / ng : 0};
+  s.red = {2};
+  s.stat_shape = {x.size(0), num_groups, 1};
+  channel_params(s, x);
+  s.eps = eps;
+  record_norm("GroupNormBackward", out, x, weight, bias, std::move(s), mean_c, rstd_c);
+  return out;
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  if (x.dim() >= 2) {
+    check_param_shape(weight, {x.size(1)}, "batch_norm", "weight");
+    check_param_shape(bias, {x.size(1)}, "batch_norm", "bias");
+  }
+  Tensor mean_c, rstd_c;
+  Tensor out;
+  {
+    NoGradGuard ng;  // running statistics are updated without recording
+    out = kernels::batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, mean_c, rstd_c);
+  }
+  NormSpec s;
+  s.view = x.shape();
+  s.stat_shape = Shape(size_t(x.dim()), 1);
+  s.stat_shape[1] = x.size(1);
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (d != 1) s.red.push_back(d);
+  channel_params(s, x);
+  s.const_stats = !training;
+  s.eps = eps;
+  record_norm("BatchNormBackward", out, x, weight, bias, std::move(s), mean_c, rstd_c);
+  return out;
+}
+
+}  // namespace tessera

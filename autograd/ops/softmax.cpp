@@ -1,0 +1,135 @@
+#include "autograd/ops/softmax.h"
+
+#include <stdexcept>
+
+#include "autograd/ops/arith.h"
+#include "autograd/ops/reduce.h"
+#include "autograd/ops/unary.h"
+#include "autograd/ops/view.h"
+#include "autograd/record.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
+#include "core/kernels/softmax.h"
+
+namespace tessera {
+
+using autograd::make_node;
+using autograd::Node;
+using autograd::save_output;
+using autograd::set_history;
+namespace k = kernels;
+
+namespace {
+int64_t softmax_dim(const Tensor& x, int64_t dim, const char* op) {
+  return x.dim() ? wrap_dim(dim, x.dim(), op) : (wrap_dim(dim, 1, op), 0);
+}
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim_in) {
+  Tensor out = k::softmax(x, dim_in);
+  if (auto node = make_node("SoftmaxBackward", {x})) {
+    set_history(node, {out});
+    int64_t dim = softmax_dim(x, dim_in, "softmax");
+    node->set_backward([so = save_output(out), dim](const TensorList& g, const Node& n) {
+      Tensor y = so.unpack(n.name());
+      // y * (g - sum(g * y, dim))
+      return TensorList{mul(y, sub(g[0], sum(mul(g[0], y), {dim}, true)))};
+    });
+  }
+  return out;
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim_in) {
+  Tensor out = k::log_softmax(x, dim_in);
+  if (auto node = make_node("LogSoftmaxBackward", {x})) {
+    set_history(node, {out});
+    int64_t dim = softmax_dim(x, dim_in, "log_softmax");
+    node->set_backward([so = save_output(out), dim](const TensorList& g, const Node& n) {
+      Tensor y = so.unpack(n.name());
+      // g - exp(y) * sum(g, dim)
+      return TensorList{sub(g[0], mul(exp(y), sum(g[0], {dim}, true)))};
+    });
+  }
+  return out;
+}
+
+Tensor nll_loss(const Tensor& x, const Tensor& target, const NllLossOptions& opt) {
+  auto red = k::parse_reduction(opt.reduction, "nll_loss");
+  double tw = 0;
+  Tensor out = k::nll_loss(x, target, opt.weight, opt.ignore_index, red, &tw);
+  if (auto node = make_node("NllLossBackward", {x})) {
+    set_history(node, {out});
+    // The loss is linear in x: its gradient is g times a constant tensor with -w[t] at the
+    // target positions, built when backward runs.
+    node->set_backward([target, weight = opt.weight, ii = opt.ignore_index, red, tw, shape = x.shape(),
+                        dt = x.dtype()](const TensorList& g, const Node&) {
+      double scale = red == k::Reduction::Mean ? 1.0 / tw : 1.0;
+      Tensor w = k::nll_loss_grad_weights(shape, dt, target, weight, ii, scale);
+      Tensor gg = red == k::Reduction::None ? unsqueeze(g[0], shape.size() == 1 ? 0 : 1) : g[0];
+      return TensorList{mul(gg, w)};
+    });
+  }
+  return out;
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& opt) {
+  const char* op = "cross_entropy";
+  auto red = k::parse_reduction(opt.reduction, op);
+  if (input.dim() < 1)
+    throw std::invalid_argument("cross_entropy: input must have shape [C], [N, C] or [N, C, d1, ...], got " +
+                                shape_str(input.shape()));
+  if (!(opt.label_smoothing >= 0.0 && opt.label_smoothing <= 1.0))
+    throw std::invalid_argument("cross_entropy: label_smoothing must be in [0, 1], got " +
+                                std::to_string(opt.label_smoothing));
+  int64_t cd = input.dim() == 1 ? 0 : 1;
+  int64_t C = input.shape()[size_t(cd)];
+  if (opt.weight.defined() && (opt.weight.dim() != 1 || opt.weight.numel() != C))
+    throw std::invalid_argument("cross_entropy: weight must have shape [" + std::to_string(C) +
+                                "] (one per class), got " + shape_str(opt.weight.shape()));
+  Tensor wview;
+  if (opt.weight.defined()) {
+    Shape ws(size_t(input.dim()), 1);
+    ws[size_t(cd)] = C;
+    wview = reshape(opt.weight.detach(), ws);
+  }
+  double ls = opt.label_smoothing;
+  Tensor lp = log_softmax(input, cd);
+
+  if (target.is_floating_point()) {
+    // Class probabilities.
+    if (target.shape() != input.shape())
+      throw std::invalid_argument("cross_entropy: probability target must have input's shape " +
+                                  shape_str(input.shape()) + ", got " + shape_str(target.shape()));
+    if (opt.ignore_index >= 0)
+      throw std::invalid_argument("cross_entropy: ignore_index is not supported for probability targets");
+    Tensor t = ls > 0 ? add(mul(target, 1.0 - ls), ls / double(C)) : target;
+    Tensor prodt = mul(lp, t);
+    if (wview.defined()) prodt = mul(prodt, wview);
+    switch (red) {
+      case k::Reduction::None: return neg(sum(prodt, {cd}));
+      case k::Reduction::Sum: return neg(sum(prodt));
+      case k::Reduction::Mean: return div(neg(sum(prodt)), double(input.numel() / std::max<int64_t>(C, 1)));
+    }
+  }
+
+  // Class indices.
+  Tensor nll = nll_loss(lp, target, {.weight = opt.weight, .ignore_index = opt.ignore_index, .reduction = opt.reduction});
+  if (ls == 0) return nll;
+  Tensor smooth = wview.defined() ? neg(sum(mul(lp, wview), {cd})) : neg(sum(lp, {cd}));
+  Tensor keep = k::to_dtype(k::logical_not(k::ignore_mask(target, opt.ignore_index)), smooth.dtype());
+  smooth = mul(smooth, keep);
+  Tensor ret;
+  switch (red) {
+    case k::Reduction::None: ret = smooth; break;
+    case k::Reduction::Sum: ret = sum(smooth); break;
+    case k::Reduction::Mean: {
+      double tw = 0;
+      k::nll_loss(lp.detach(), target, opt.weight, opt.ignore_index, k::Reduction::Sum, &tw);
+      ret = div(sum(smooth), tw);
+      break;
+    }
+  }
+  return add(mul(nll, 1.0 - ls), mul(ret, ls / double(C)));
+}
+
+}  // namespace tessera

@@ -1,0 +1,172 @@
+// Per-op benchmarks. Threads: TESSERA_NUM_THREADS (default 2). Matmul is measured three ways on
+// the same data: through the Tensor API, a raw oneDNN matmul primitive created once, and
+// cblas_sgemm, reporting GFLOP/s; the others report time per call.
+//   build/bench/tessera_bench_ops --benchmark_format=json > tessera.json
+//   python3 bench/torch_ops.py --tessera tessera.json     (PyTorch figures and ratios)
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <cstdlib>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "autograd/tessera.h"
+#if __has_include("autograd/ops/softmax.h")
+#include "autograd/ops/softmax.h"
+#define TESSERA_HAS_SOFTMAX 1
+#endif
+#if __has_include("autograd/ops/norm.h")
+#include "autograd/ops/norm.h"
+#define TESSERA_HAS_NORM 1
+#endif
+
+using namespace tessera;
+
+namespace {
+
+Tensor rnd(const Shape& s, uint64_t seed, bool requires_grad = false) {
+  Generator g(seed);
+  return uniform(s, -1.0, 1.0, {.dtype = DType::Float32, .requires_grad = requires_grad}, &g);
+}
+
+void set_flops(benchmark::State& st, double flops) {
+  st.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Args: M, K, N.
+void BM_MatmulTessera(benchmark::State& st) {
+  int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor a = rnd({M, K}, 1), b = rnd({K, N}, 2);
+  matmul(a, b);  // creates the cached primitive, as the raw benchmark does before timing
+  for (auto _ : st) {
+    Tensor c = matmul(a, b);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_flops(st, 2.0 * M * N * K);
+}
+
+void BM_MatmulOneDNNRaw(benchmark::State& st) {
+  int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor a = rnd({M, K}, 1), b = rnd({K, N}, 2), c = empty({M, N});
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream s(eng);
+  dnnl::memory::desc amd({M, K}, dt::f32, tag::ab), bmd({K, N}, dt::f32, tag::ab), cmd({M, N}, dt::f32, tag::ab);
+  dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, cmd), eng));
+  dnnl::memory am(amd, eng, a.raw_data()), bm(bmd, eng, b.raw_data()), cm(cmd, eng, c.raw_data());
+  for (auto _ : st) {
+    prim.execute(s, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+    s.wait();
+    benchmark::ClobberMemory();
+  }
+  set_flops(st, 2.0 * M * N * K);
+}
+
+void BM_MatmulOpenBLAS(benchmark::State& st) {
+  int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor a = rnd({M, K}, 1), b = rnd({K, N}, 2), c = empty({M, N});
+  for (auto _ : st) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(N), int(K), 1.0f, a.data_ptr<float>(), int(K),
+                b.data_ptr<float>(), int(N), 0.0f, c.data_ptr<float>(), int(N));
+    benchmark::ClobberMemory();
+  }
+  set_flops(st, 2.0 * M * N * K);
+}
+
+void matmul_args(benchmark::internal::Benchmark* b) {
+  b->Args({1024, 1024, 1024})->Args({4160, 192, 576})->Args({4160, 768, 192})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+}
+BENCHMARK(BM_MatmulTessera)->Apply(matmul_args);
+BENCHMARK(BM_MatmulOneDNNRaw)->Apply(matmul_args);
+BENCHMARK(BM_MatmulOpenBLAS)->Apply(matmul_args);
+
+// Args: N, C, H, O, stride (3x3, padding 1), as in ResNet-18 on CIFAR.
+double conv_flops(benchmark::State& st) {
+  int64_t N = st.range(0), C = st.range(1), H = st.range(2), O = st.range(3), s = st.range(4);
+  int64_t OH = (H + 2 - 3) / s + 1;
+  return 2.0 * N * O * OH * OH * C * 9;
+}
+
+void BM_Conv2dForward(benchmark::State& st) {
+  int64_t N = st.range(0), C = st.range(1), H = st.range(2), O = st.range(3), s = st.range(4);
+  Tensor x = rnd({N, C, H, H}, 3), w = rnd({O, C, 3, 3}, 4);
+  Conv2dParams p{.stride = {s, s}, .padding = {1, 1}};
+  for (auto _ : st) {
+    Tensor y = conv2d(x, w, Tensor(), p);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_flops(st, conv_flops(st));
+}
+
+void BM_Conv2dForwardBackward(benchmark::State& st) {
+  int64_t N = st.range(0), C = st.range(1), H = st.range(2), O = st.range(3), s = st.range(4);
+  Tensor x = rnd({N, C, H, H}, 3, true), w = rnd({O, C, 3, 3}, 4, true);
+  Conv2dParams p{.stride = {s, s}, .padding = {1, 1}};
+  Tensor go = rnd(kernels::conv2d_output_shape(x.shape(), w.shape(), p), 5);
+  for (auto _ : st) {
+    Tensor y = conv2d(x, w, Tensor(), p);
+    backward(y, go);
+    benchmark::DoNotOptimize(x.grad().raw_data());
+  }
+  set_flops(st, 3 * conv_flops(st));
+}
+BENCHMARK(BM_Conv2dForward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+BENCHMARK(BM_Conv2dForwardBackward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+
+#ifdef TESSERA_HAS_SOFTMAX
+void BM_Softmax(benchmark::State& st) {
+  Tensor x = rnd({64 * 3, 65, 65}, 6);
+  for (auto _ : st) {
+    Tensor y = softmax(x, -1);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+}
+BENCHMARK(BM_Softmax)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+#endif
+
+#ifdef TESSERA_HAS_NORM
+void BM_LayerNorm(benchmark::State& st) {
+  Tensor x = rnd({64 * 65, 192}, 7), w = rnd({192}, 8), b = rnd({192}, 9);
+  for (auto _ : st) {
+    Tensor y = layer_norm(x, {192}, w, b);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+}
+BENCHMARK(BM_LayerNorm)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+#endif
+
+void BM_Add1M(benchmark::State& st) {
+  Tensor a = rnd({1 << 20}, 10), b = rnd({1 << 20}, 11);
+  for (auto _ : st) benchmark::DoNotOptimize(add(a, b).raw_data());
+}
+void BM_Mul1M(benchmark::State& st) {
+  Tensor a = rnd({1 << 20}, 10), b = rnd({1 << 20}, 11);
+  for (auto _ : st) benchmark::DoNotOptimize(mul(a, b).raw_data());
+}
+void BM_Gelu1M(benchmark::State& st) {
+  Tensor a = rnd({1 << 20}, 10);
+  for (auto _ : st) benchmark::DoNotOptimize(gelu(a).raw_data());
+}
+BENCHMARK(BM_Add1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_Mul1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_Gelu1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+
+// Fixed cost of one recorded op: add of two 16-element tensors that require grad.
+void BM_AddOverhead16(benchmark::State& st) {
+  Tensor a = rnd({16}, 12, true), b = rnd({16}, 13, true);
+  for (auto _ : st) benchmark::DoNotOptimize(add(a, b).raw_data());
+}
+BENCHMARK(BM_AddOverhead16)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* env = std::getenv("TESSERA_NUM_THREADS");
+  set_num_threads(env ? std::atoi(env) : 2);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("threads", std::to_string(get_num_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

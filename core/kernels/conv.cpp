@@ -1,0 +1,331 @@
+#include "core/kernels/conv.h"
+
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/onednn_util.h"
+#include "core/threading.h"
+
+namespace tessera::kernels {
+
+namespace {
+
+struct Geo {
+  int64_t N, C, H, W, O, Cg, Og, KH, KW, OH, OW, G, sh, sw, ph, pw, dh, dw;
+};
+
+std::string shapes_str(const Shape& x, const Shape& w) { return "input " + shape_str(x) + ", weight " + shape_str(w); }
+
+Geo geometry(const Shape& x, const Shape& w, const Conv2dParams& p, const char* op) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument(std::string(op) + ": " + shapes_str(x, w) + ": " + why);
+  };
+  if (x.size() != 4) fail("expected a 4-d input [N, C, H, W]");
+  if (w.size() != 4) fail("expected a 4-d weight [out_channels, in_channels / groups, kh, kw]");
+  if (p.groups < 1) fail("groups must be >= 1, got " + std::to_string(p.groups));
+  for (int i = 0; i < 2; ++i) {
+    if (p.stride[i] < 1) fail("stride must be >= 1");
+    if (p.dilation[i] < 1) fail("dilation must be >= 1");
+    if (p.padding[i] < 0) fail("padding must be >= 0");
+  }
+  Geo g{};
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.O = w[0], g.Cg = w[1], g.KH = w[2], g.KW = w[3], g.G = p.groups;
+  if (g.C != g.Cg * g.G)
+    fail("input channels " + std::to_string(g.C) + " != weight.shape[1] * groups = " + std::to_string(g.Cg) + " * " +
+         std::to_string(g.G));
+  if (g.O % g.G != 0)
+    fail("out channels " + std::to_string(g.O) + " not divisible by groups " + std::to_string(g.G));
+  g.Og = g.O / g.G;
+  g.sh = p.stride[0], g.sw = p.stride[1], g.ph = p.padding[0], g.pw = p.padding[1];
+  g.dh = p.dilation[0], g.dw = p.dilation[1];
+  int64_t eh = g.dh * (g.KH - 1) + 1, ew = g.dw * (g.KW - 1) + 1;
+  if (g.H + 2 * g.ph < eh || g.W + 2 * g.pw < ew)
+    fail("padded input " + std::to_string(g.H + 2 * g.ph) + "x" + std::to_string(g.W + 2 * g.pw) +
+         " is smaller than the dilated kernel " + std::to_string(eh) + "x" + std::to_string(ew));
+  g.OH = (g.H + 2 * g.ph - eh) / g.sh + 1;
+  g.OW = (g.W + 2 * g.pw - ew) / g.sw + 1;
+  return g;
+}
+
+void check_dtypes(const Tensor& a, const Tensor& b, const char* op) {
+  if (!is_floating(a.dtype())) throw_dtype_error(op, a.dtype(), "a floating dtype (float32, float64, bfloat16)");
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(std::string(op) + ": dtypes differ (" + dtype_name(a.dtype()) + " vs " +
+                                dtype_name(b.dtype()) + ")");
+}
+
+void check_grad_shape(const Tensor& go, const Geo& g, const char* op) {
+  Shape want{g.N, g.O, g.OH, g.OW};
+  if (go.shape() != want)
+    throw std::invalid_argument(std::string(op) + ": grad_output " + shape_str(go.shape()) + ", expected " +
+                                shape_str(want));
+}
+
+// ---- reference (direct loops, double accumulation) -----------------------------------------
+
+template <typename T> void ref_forward(const Geo& g, const T* x, const T* w, const T* b, T* y) {
+  parallel_for(g.N * g.O, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t n = i / g.O, o = i % g.O, grp = o / g.Og;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          double acc = b ? double(b[o]) : 0.0;
+          for (int64_t c = 0; c < g.Cg; ++c) {
+            const T* xc = x + ((n * g.C + grp * g.Cg + c) * g.H) * g.W;
+            const T* wc = w + (o * g.Cg + c) * g.KH * g.KW;
+            for (int64_t kh = 0; kh < g.KH; ++kh) {
+              int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t kw = 0; kw < g.KW; ++kw) {
+                int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+                if (iw < 0 || iw >= g.W) continue;
+                acc += double(xc[ih * g.W + iw]) * double(wc[kh * g.KW + kw]);
+              }
+            }
+          }
+          y[((n * g.O + o) * g.OH + oh) * g.OW + ow] = T(acc);
+        }
+    }
+  });
+}
+
+template <typename T> void ref_backward_input(const Geo& g, const T* gy, const T* w, T* gx) {
+  parallel_for(g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t n = i / g.C, ci = i % g.C, grp = ci / g.Cg, c = ci % g.Cg;
+      for (int64_t ih = 0; ih < g.H; ++ih)
+        for (int64_t iw = 0; iw < g.W; ++iw) {
+          double acc = 0;
+          for (int64_t kh = 0; kh < g.KH; ++kh) {
+            int64_t th = ih + g.ph - kh * g.dh;
+            if (th < 0 || th % g.sh) continue;
+            int64_t oh = th / g.sh;
+            if (oh >= g.OH) continue;
+            for (int64_t kw = 0; kw < g.KW; ++kw) {
+              int64_t tw = iw + g.pw - kw * g.dw;
+              if (tw < 0 || tw % g.sw) continue;
+              int64_t ow = tw / g.sw;
+              if (ow >= g.OW) continue;
+              for (int64_t oo = 0; oo < g.Og; ++oo) {
+                int64_t o = grp * g.Og + oo;
+                acc += double(gy[((n * g.O + o) * g.OH + oh) * g.OW + ow]) *
+                       double(w[((o * g.Cg + c) * g.KH + kh) * g.KW + kw]);
+              }
+            }
+          }
+          gx[(i * g.H + ih) * g.W + iw] = T(acc);
+        }
+    }
+  });
+}
+
+template <typename T> void ref_backward_weight(const Geo& g, const T* gy, const T* x, T* gw) {
+  parallel_for(g.O * g.Cg, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t o = i / g.Cg, c = i % g.Cg, grp = o / g.Og;
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          double acc = 0;
+          for (int64_t n = 0; n < g.N; ++n) {
+            const T* xc = x + ((n * g.C + grp * g.Cg + c) * g.H) * g.W;
+            const T* gyo = gy + ((n * g.O + o) * g.OH) * g.OW;
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t ow = 0; ow < g.OW; ++ow) {
+                int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+                if (iw < 0 || iw >= g.W) continue;
+                acc += double(gyo[oh * g.OW + ow]) * double(xc[ih * g.W + iw]);
+              }
+            }
+          }
+          gw[(i * g.KH + kh) * g.KW + kw] = T(acc);
+        }
+    }
+  });
+}
+
+// ---- oneDNN ---------------------------------------------------------------------------------
+
+enum class Kind { Forward, BackwardData, BackwardWeights };
+
+// Inputs 1 and 2 and the output of one primitive, in the layouts oneDNN chose.
+struct DnnlConv {
+  bool ok = false;  // false: oneDNN rejected the problem, use the reference
+  dnnl::primitive prim;
+  int arg1 = 0, arg2 = 0, arg_out = 0;
+  dnnl::memory::desc md1, md2, md_out;
+};
+
+onednn::PrimitiveCache<DnnlConv>& conv_cache() {
+  static onednn::PrimitiveCache<DnnlConv> c;
+  return c;
+}
+
+dnnl::memory::desc user_weight_desc(const Geo& g, DType dt) {
+  if (g.G == 1) return onednn::contiguous_desc({g.O, g.Cg, g.KH, g.KW}, dt);
+  return onednn::contiguous_desc({g.G, g.Og, g.Cg, g.KH, g.KW}, dt);
+}
+
+std::shared_ptr<const DnnlConv> dnnl_conv(Kind kind, const Geo& g, DType dt, bool has_bias) {
+  onednn::KeyBuilder key;
+  key.add(int64_t(kind)).add(int64_t(dt)).add(int64_t(has_bias));
+  key.add(Shape{g.N, g.C, g.H, g.W, g.O, g.Cg, g.KH, g.KW, g.G, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw});
+  return conv_cache().get(key.str(), [&] {
+    using dims = dnnl::memory::dims;
+    using tag = dnnl::memory::format_tag;
+    auto ddt = onednn::data_type(dt);
+    DnnlConv c;
+    dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pl{g.ph, g.pw};
+    dims pr{(g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1 - g.H - g.ph, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1 - g.W - g.pw};
+    dnnl::memory::desc src(dims{g.N, g.C, g.H, g.W}, ddt, tag::any), dst(dims{g.N, g.O, g.OH, g.OW}, ddt, tag::any);
+    dims wd = g.G == 1 ? dims{g.O, g.Cg, g.KH, g.KW} : dims{g.G, g.Og, g.Cg, g.KH, g.KW};
+    dnnl::memory::desc wei(wd, ddt, tag::any), bias(dims{g.O}, ddt, tag::a);
+    try {
+      auto algo = dnnl::algorithm::convolution_direct;
+      auto fdesc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei, bias,
+                                                              dst, strides, dil, pl, pr)
+                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei, dst,
+                                                              strides, dil, pl, pr);
+      dnnl::convolution_forward::primitive_desc fpd(fdesc, onednn::engine());
+      if (kind == Kind::Forward) {
+        c.prim = dnnl::convolution_forward(fpd);
+        c.arg1 = DNNL_ARG_SRC, c.md1 = fpd.src_desc();
+        c.arg2 = DNNL_ARG_WEIGHTS, c.md2 = fpd.weights_desc();
+        c.arg_out = DNNL_ARG_DST, c.md_out = fpd.dst_desc();
+      } else if (kind == Kind::BackwardData) {
+        dnnl::convolution_backward_data::desc bd(algo, src, wei, dst, strides, dil, pl, pr);
+        dnnl::convolution_backward_data::primitive_desc pd(bd, onednn::engine(), fpd);
+        c.prim = dnnl::convolution_backward_data(pd);
+        c.arg1 = DNNL_ARG_DIFF_DST, c.md1 = pd.diff_dst_desc();
+        c.arg2 = DNNL_ARG_WEIGHTS, c.md2 = pd.weights_desc();
+        c.arg_out = DNNL_ARG_DIFF_SRC, c.md_out = pd.diff_src_desc();
+      } else {
+        dnnl::convolution_backward_weights::desc bw(algo, src, wei, dst, strides, dil, pl, pr);
+        dnnl::convolution_backward_weights::primitive_desc pd(bw, onednn::engine(), fpd);
+        c.prim = dnnl::convolution_backward_weights(pd);
+        c.arg1 = DNNL_ARG_DIFF_DST, c.md1 = pd.diff_dst_desc();
+        c.arg2 = DNNL_ARG_SRC, c.md2 = pd.src_desc();
+        c.arg_out = DNNL_ARG_DIFF_WEIGHTS, c.md_out = pd.diff_weights_desc();
+      }
+      c.ok = true;
+    } catch (const dnnl::error&) {
+      c.ok = false;
+    }
+    return c;
+  });
+}
+
+// Runs a cached primitive on plain (contiguous, PyTorch-layout) tensors, reordering to and from
+// the layouts oneDNN picked.
+void run_dnnl(const DnnlConv& c, const Tensor& in1, const dnnl::memory::desc& u1, const Tensor& in2,
+              const dnnl::memory::desc& u2, const Tensor& out, const dnnl::memory::desc& uo, const Tensor& bias) {
+  Tensor k1, k2, k3;
+  dnnl::memory m1 = onednn::reorder_to(onednn::wrap(u1, in1), c.md1, k1);
+  dnnl::memory m2 = onednn::reorder_to(onednn::wrap(u2, in2), c.md2, k2);
+  dnnl::memory user_out = onednn::wrap(uo, out);
+  bool direct = c.md_out == uo;
+  dnnl::memory mo = direct ? user_out : onednn::wrap(c.md_out, (k3 = onednn::scratch_for(c.md_out)).raw_data());
+  std::unordered_map<int, dnnl::memory> args{{c.arg1, m1}, {c.arg2, m2}, {c.arg_out, mo}};
+  if (bias.defined()) args.emplace(DNNL_ARG_BIAS, onednn::wrap(onednn::contiguous_desc(bias.shape(), bias.dtype()), bias));
+  auto& s = onednn::stream();
+  c.prim.execute(s, args);
+  if (!direct) onednn::reorder(mo, user_out);
+  s.wait();
+}
+
+}  // namespace
+
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  Geo g = geometry(x, w, p, "conv2d");
+  return {g.N, g.O, g.OH, g.OW};
+}
+
+Tensor conv2d_reference(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2dParams& p) {
+  check_dtypes(x0, w0, "conv2d");
+  Geo g = geometry(x0.shape(), w0.shape(), p, "conv2d");
+  if (b0.defined() && (b0.shape() != Shape{g.O} || b0.dtype() != x0.dtype()))
+    throw std::invalid_argument("conv2d: " + shapes_str(x0.shape(), w0.shape()) + ": bias " + shape_str(b0.shape()) +
+                                " must be [" + std::to_string(g.O) + "] of the input's dtype");
+  Tensor x = contiguous(x0), w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
+  Tensor y = empty({g.N, g.O, g.OH, g.OW}, {.dtype = x.dtype()});
+  dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
+    ref_forward<T>(g, x.data_ptr<T>(), w.data_ptr<T>(), b.defined() ? b.data_ptr<T>() : nullptr, y.data_ptr<T>());
+  });
+  return y;
+}
+
+Tensor conv2d_backward_input_reference(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p) {
+  check_dtypes(gy0, w0, "conv2d_backward_input");
+  Geo g = geometry(in_shape, w0.shape(), p, "conv2d_backward_input");
+  check_grad_shape(gy0, g, "conv2d_backward_input");
+  Tensor gy = contiguous(gy0), w = contiguous(w0);
+  Tensor gx = empty(in_shape, {.dtype = gy.dtype()});
+  dispatch_floating(gy.dtype(), "conv2d_backward_input", [&]<typename T>() {
+    ref_backward_input<T>(g, gy.data_ptr<T>(), w.data_ptr<T>(), gx.data_ptr<T>());
+  });
+  return gx;
+}
+
+Tensor conv2d_backward_weight_reference(const Tensor& gy0, const Tensor& x0, const Shape& w_shape, const Conv2dParams& p) {
+  check_dtypes(gy0, x0, "conv2d_backward_weight");
+  Geo g = geometry(x0.shape(), w_shape, p, "conv2d_backward_weight");
+  check_grad_shape(gy0, g, "conv2d_backward_weight");
+  Tensor gy = contiguous(gy0), x = contiguous(x0);
+  Tensor gw = empty(w_shape, {.dtype = gy.dtype()});
+  dispatch_floating(gy.dtype(), "conv2d_backward_weight", [&]<typename T>() {
+    ref_backward_weight<T>(g, gy.data_ptr<T>(), x.data_ptr<T>(), gw.data_ptr<T>());
+  });
+  return gw;
+}
+
+Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2dParams& p) {
+  if (!onednn::supports(x0.dtype())) return conv2d_reference(x0, w0, b0, p);
+  check_dtypes(x0, w0, "conv2d");
+  Geo g = geometry(x0.shape(), w0.shape(), p, "conv2d");
+  if (b0.defined() && (b0.shape() != Shape{g.O} || b0.dtype() != x0.dtype()))
+    return conv2d_reference(x0, w0, b0, p);  // reports the bias error
+  auto c = dnnl_conv(Kind::Forward, g, x0.dtype(), b0.defined());
+  if (!c->ok) return conv2d_reference(x0, w0, b0, p);
+  Tensor x = contiguous(x0), w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
+  Tensor y = empty({g.N, g.O, g.OH, g.OW}, {.dtype = x.dtype()});
+  if (y.numel() == 0) return y;
+  run_dnnl(*c, x, onednn::contiguous_desc(x.shape(), x.dtype()), w, user_weight_desc(g, w.dtype()), y,
+           onednn::contiguous_desc(y.shape(), y.dtype()), b);
+  return y;
+}
+
+Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p) {
+  if (!onednn::supports(gy0.dtype())) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
+  check_dtypes(gy0, w0, "conv2d_backward_input");
+  Geo g = geometry(in_shape, w0.shape(), p, "conv2d_backward_input");
+  check_grad_shape(gy0, g, "conv2d_backward_input");
+  auto c = dnnl_conv(Kind::BackwardData, g, gy0.dtype(), false);
+  if (!c->ok) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
+  Tensor gy = contiguous(gy0), w = contiguous(w0);
+  Tensor gx = empty(in_shape, {.dtype = gy.dtype()});
+  if (gx.numel() == 0) return gx;
+  run_dnnl(*c, gy, onednn::contiguous_desc(gy.shape(), gy.dtype()), w, user_weight_desc(g, w.dtype()), gx,
+           onednn::contiguous_desc(in_shape, gx.dtype()), Tensor());
+  return gx;
+}
+
+Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& w_shape, const Conv2dParams& p) {
+  if (!onednn::supports(gy0.dtype())) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
+  check_dtypes(gy0, x0, "conv2d_backward_weight");
+  Geo g = geometry(x0.shape(), w_shape, p, "conv2d_backward_weight");
+  check_grad_shape(gy0, g, "conv2d_backward_weight");
+  auto c = dnnl_conv(Kind::BackwardWeights, g, gy0.dtype(), false);
+  if (!c->ok) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
+  Tensor gy = contiguous(gy0), x = contiguous(x0);
+  Tensor gw = empty(w_shape, {.dtype = gy.dtype()});
+  if (gw.numel() == 0) return gw;
+  if (gy.numel() == 0) { fill_(gw, 0.0); return gw; }
+  run_dnnl(*c, gy, onednn::contiguous_desc(gy.shape(), gy.dtype()), x, onednn::contiguous_desc(x.shape(), x.dtype()), gw,
+           user_weight_desc(g, gw.dtype()), Tensor());
+  return gw;
+}
+
+}  // namespace tessera::kernels

@@ -1,0 +1,42 @@
+#pragma once
+// 2-d convolution (NCHW input, weight [out, in / groups, kh, kw], PyTorch semantics) and its two
+// backward kernels. float32/bfloat16 run on oneDNN (primitives cached per problem, blocked
+// layouts chosen by oneDNN and reordered internally); float64 runs on the direct-loop reference,
+// which tests also use to check the oneDNN path.
+#include <array>
+
+#include "core/tensor.h"
+
+namespace tessera {
+
+// Lives in namespace tessera (not kernels) so that argument-dependent lookup on it finds the
+// differentiable ops, not the raw kernels of the same name.
+struct Conv2dParams {
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> padding{0, 0};
+  std::array<int64_t, 2> dilation{1, 1};
+  int64_t groups = 1;
+};
+
+}  // namespace tessera
+
+namespace tessera::kernels {
+
+// Output shape of conv2d; throws std::invalid_argument naming both shapes for bad channel/group
+// counts, ranks or parameters.
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p);
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+// Gradient w.r.t. the input: the adjoint of conv2d(., w) applied to grad_out.
+Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Shape& input_shape, const Conv2dParams& p);
+// Gradient w.r.t. the weight: the adjoint of conv2d(x, .) applied to grad_out.
+Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape, const Conv2dParams& p);
+
+// Direct-loop reference implementations (any floating dtype, double accumulation).
+Tensor conv2d_reference(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+Tensor conv2d_backward_input_reference(const Tensor& grad_out, const Tensor& w, const Shape& input_shape,
+                                       const Conv2dParams& p);
+Tensor conv2d_backward_weight_reference(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape,
+                                        const Conv2dParams& p);
+
+}  // namespace tessera::kernels

@@ -1,0 +1,418 @@
+#include "core/kernels/matmul.h"
+
+#include <cblas.h>
+
+#include <atomic>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/loops.h"
+#include "core/kernels/onednn_util.h"
+#include "core/threading.h"
+
+namespace tessera::kernels {
+
+namespace {
+
+std::atomic<MatmulBackend> g_backend{MatmulBackend::OneDNN};
+
+std::string pair_str(const Shape& a, const Shape& b) { return shape_str(a) + " x " + shape_str(b); }
+
+// One gemm problem, possibly repeated over batches: out[i] = a[i] (MxK) @ b[i] (KxN) (+ bias),
+// for i < B (batch strides a_bs/b_bs, 0 = shared), and again for every index of the outer
+// `loop` dims (element offsets la/lb/lo per loop dim). out is contiguous.
+struct Plan {
+  Tensor a, b, bias;
+  Shape out_shape;
+  int64_t M = 0, N = 0, K = 0, B = 1;
+  int64_t a_bs = 0, b_bs = 0, a_rs = 0, a_cs = 0, b_rs = 0, b_cs = 0;
+  Shape loop, la, lb, lo;
+};
+
+// Makes a (R x C, strides rs/cs) matrix describable to gemm: row-major (cs == 1, rs >= C) or
+// column-major (rs == 1, cs >= R). Strides of size-1 dims are free and are chosen to fit.
+bool normalize_layout(int64_t R, int64_t C, int64_t& rs, int64_t& cs) {
+  if (R == 1 && C == 1) { rs = cs = 1; return true; }
+  if (R == 1) {
+    if (cs == 1) { rs = C; return true; }
+    rs = 1;
+    return cs >= 1;
+  }
+  if (C == 1) {
+    cs = 1;
+    return rs >= 1;
+  }
+  return (cs == 1 && rs >= C) || (rs == 1 && cs >= R);
+}
+bool is_trans(int64_t C, int64_t rs, int64_t cs) { return !(cs == 1 && rs >= C); }
+bool dense(int64_t rs, int64_t cs, int64_t C) { return cs == 1 && rs == C; }
+
+// Views a 1-d operand as a matrix and broadcasts batch dims; fills everything but the layout.
+Plan plan_matmul(const Tensor& a, const Tensor& b) {
+  Plan p;
+  p.a = a;
+  p.b = b;
+  p.out_shape = matmul_shape(a.shape(), b.shape());
+  Shape ash = a.shape(), ast = a.strides(), bsh = b.shape(), bst = b.strides();
+  if (a.dim() == 1) { ash = {1, ash[0]}; ast = {0, ast[0]}; }
+  if (b.dim() == 1) { bsh = {bsh[0], 1}; bst = {bst[0], 0}; }
+  const int64_t na = int64_t(ash.size()), nb = int64_t(bsh.size());
+  p.M = ash[na - 2];
+  p.K = ash[na - 1];
+  p.N = bsh[nb - 1];
+  p.a_rs = ast[na - 2]; p.a_cs = ast[na - 1];
+  p.b_rs = bst[nb - 2]; p.b_cs = bst[nb - 1];
+  const int64_t nbat = std::max(na, nb) - 2;
+  // Batch dims, innermost first: (size, a stride, b stride, out stride); broadcast dims get 0.
+  struct Dim { int64_t size, sa, sb, so; };
+  std::vector<Dim> dims;
+  int64_t ostride = p.M * p.N;
+  for (int64_t i = 0; i < nbat; ++i) {
+    int64_t da = na - 3 - i, db = nb - 3 - i;
+    int64_t szA = da >= 0 ? ash[da] : 1, szB = db >= 0 ? bsh[db] : 1;
+    int64_t size = std::max(szA, szB);
+    Dim d{size, szA == 1 ? 0 : ast[da], szB == 1 ? 0 : bst[db], ostride};
+    ostride *= size;
+    if (size == 1) continue;
+    // Merge into the previous (inner) dim when every operand steps evenly across both.
+    if (!dims.empty()) {
+      Dim& in = dims.back();
+      if (d.sa == in.sa * in.size && d.sb == in.sb * in.size && d.so == in.so * in.size) {
+        in.size *= size;
+        continue;
+      }
+    }
+    dims.push_back(d);
+  }
+  if (!dims.empty()) {
+    p.B = dims[0].size;
+    p.a_bs = dims[0].sa;
+    p.b_bs = dims[0].sb;
+    for (size_t i = dims.size(); i-- > 1;) {
+      p.loop.push_back(dims[i].size);
+      p.la.push_back(dims[i].sa);
+      p.lb.push_back(dims[i].sb);
+      p.lo.push_back(dims[i].so);
+    }
+  }
+  // A weight shared across the batch with evenly spaced rows of a: one tall gemm instead of B.
+  if (p.B > 1 && p.b_bs == 0 && (p.a_cs == 1 || p.K == 1) && p.a_bs == p.M * p.a_rs) {
+    if (p.K == 1) p.a_cs = 1;
+    p.M *= p.B;
+    p.B = 1;
+    p.a_bs = 0;
+  }
+  return p;
+}
+
+// Normalises layouts; copies an operand whose layout gemm can't take (returns false if it did).
+void finalize(Plan& p, const std::function<Plan(const Tensor&, const Tensor&)>& replan) {
+  bool oka = normalize_layout(p.M, p.K, p.a_rs, p.a_cs);
+  bool okb = normalize_layout(p.K, p.N, p.b_rs, p.b_cs);
+  if (!oka || !okb) {
+    Plan q = replan(oka ? p.a : contiguous(p.a), okb ? p.b : contiguous(p.b));
+    q.bias = p.bias;
+    p = std::move(q);
+    normalize_layout(p.M, p.K, p.a_rs, p.a_cs);
+    normalize_layout(p.K, p.N, p.b_rs, p.b_cs);
+  }
+  if (p.B == 1) p.a_bs = p.b_bs = 0;
+}
+
+// Calls f(a_off, b_off, out_off) for every index of the outer loop dims.
+template <typename F> void for_each_loop(const Plan& p, F&& f) {
+  int64_t n = shape_numel(p.loop);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rem = i, oa = 0, ob = 0, oo = 0;
+    for (int64_t d = int64_t(p.loop.size()) - 1; d >= 0; --d) {
+      int64_t idx = rem % p.loop[d];
+      rem /= p.loop[d];
+      oa += idx * p.la[d];
+      ob += idx * p.lb[d];
+      oo += idx * p.lo[d];
+    }
+    f(oa, ob, oo);
+  }
+}
+
+// ---- oneDNN -------------------------------------------------------------------------------
+
+struct DnnlMatmul {
+  dnnl::matmul prim;
+  dnnl::memory::desc src, wei, dst, bias;
+  bool fast = true;  // false when oneDNN could only offer its reference implementation
+};
+
+onednn::PrimitiveCache<DnnlMatmul>& dnnl_cache() {
+  static onednn::PrimitiveCache<DnnlMatmul> c;
+  return c;
+}
+
+std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
+  DType dt = p.a.dtype();
+  const bool batched = p.B > 1;
+  const bool has_bias = p.bias.defined();
+  onednn::KeyBuilder key;
+  key.add(int64_t(dt)).add(p.B).add(p.M).add(p.N).add(p.K).add(p.a_bs).add(p.b_bs);
+  key.add(p.a_rs).add(p.a_cs).add(p.b_rs).add(p.b_cs).add(has_bias ? int64_t(p.bias.dtype()) : -1);
+  return dnnl_cache().get(key.str(), [&] {
+    using dims = dnnl::memory::dims;
+    auto ddt = onednn::data_type(dt);
+    DnnlMatmul m;
+    if (!batched) {
+      m.src = dnnl::memory::desc(dims{p.M, p.K}, ddt, dims{p.a_rs, p.a_cs});
+      m.wei = dnnl::memory::desc(dims{p.K, p.N}, ddt, dims{p.b_rs, p.b_cs});
+      m.dst = dnnl::memory::desc(dims{p.M, p.N}, ddt, dims{p.N, 1});
+      if (has_bias) m.bias = dnnl::memory::desc(dims{1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, 1});
+    } else {
+      // A shared operand is a batch of one, which oneDNN broadcasts.
+      int64_t asz = p.a_bs ? p.B : 1, bsz = p.b_bs ? p.B : 1;
+      int64_t abs = p.a_bs ? p.a_bs : p.M * p.K * std::max(p.a_rs, p.a_cs);
+      int64_t bbs = p.b_bs ? p.b_bs : p.K * p.N * std::max(p.b_rs, p.b_cs);
+      m.src = dnnl::memory::desc(dims{asz, p.M, p.K}, ddt, dims{abs, p.a_rs, p.a_cs});
+      m.wei = dnnl::memory::desc(dims{bsz, p.K, p.N}, ddt, dims{bbs, p.b_rs, p.b_cs});
+      m.dst = dnnl::memory::desc(dims{p.B, p.M, p.N}, ddt, dims{p.M * p.N, p.N, 1});
+      if (has_bias)
+        m.bias = dnnl::memory::desc(dims{1, 1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, p.N, 1});
+    }
+    auto desc = has_bias ? dnnl::matmul::desc(m.src, m.wei, m.bias, m.dst) : dnnl::matmul::desc(m.src, m.wei, m.dst);
+    dnnl::matmul::primitive_desc pd(desc, onednn::engine());
+    m.fast = std::string(pd.impl_info_str()).find("ref") == std::string::npos;
+    m.prim = dnnl::matmul(pd);
+    return m;
+  });
+}
+
+void run_onednn(const Plan& p, const Tensor& out) {
+  auto prim = dnnl_primitive(p);
+  if (!prim->fast && p.loop.empty() && !(dense(p.a_rs, p.a_cs, p.K) && dense(p.b_rs, p.b_cs, p.N))) {
+    // oneDNN only offers its slow reference kernel for this stride pattern: use dense copies.
+    Plan q = p;
+    int64_t ba = p.a_bs ? p.B : 1, bb = p.b_bs ? p.B : 1;
+    q.a = contiguous(p.a.as_strided({ba, p.M, p.K}, {p.a_bs, p.a_rs, p.a_cs}, p.a.storage_offset()));
+    q.b = contiguous(p.b.as_strided({bb, p.K, p.N}, {p.b_bs, p.b_rs, p.b_cs}, p.b.storage_offset()));
+    q.a_bs = p.a_bs ? p.M * p.K : 0;
+    q.b_bs = p.b_bs ? p.K * p.N : 0;
+    q.a_rs = p.K, q.a_cs = 1, q.b_rs = p.N, q.b_cs = 1;
+    normalize_layout(q.M, q.K, q.a_rs, q.a_cs);
+    normalize_layout(q.K, q.N, q.b_rs, q.b_cs);
+    return run_onednn(q, out);
+  }
+  auto& s = onednn::stream();
+  const size_t es = p.a.element_size();
+  char* A = static_cast<char*>(p.a.raw_data());
+  char* Bp = static_cast<char*>(p.b.raw_data());
+  char* O = static_cast<char*>(out.raw_data());
+  dnnl::memory bias_mem;
+  if (p.bias.defined()) bias_mem = onednn::wrap(prim->bias, p.bias);
+  for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
+    dnnl::memory src = onednn::wrap(prim->src, A + oa * es), wei = onednn::wrap(prim->wei, Bp + ob * es),
+                 dst = onednn::wrap(prim->dst, O + oo * es);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+    if (p.bias.defined()) args.emplace(DNNL_ARG_BIAS, bias_mem);
+    prim->prim.execute(s, args);
+  });
+  s.wait();
+}
+
+// ---- OpenBLAS -----------------------------------------------------------------------------
+
+template <typename T>
+void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
+               T beta, T* C) {
+  auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), 1.0f, A, int(lda), B, int(ldb), beta, C, int(N));
+  else
+    cblas_dgemm(CblasRowMajor, TA, TB, int(M), int(N), int(K), 1.0, A, int(lda), B, int(ldb), beta, C, int(N));
+}
+
+template <typename T> void run_blas(const Plan& p, const Tensor& out) {
+  const bool ta = is_trans(p.K, p.a_rs, p.a_cs), tb = is_trans(p.N, p.b_rs, p.b_cs);
+  const int64_t lda = ta ? p.a_cs : p.a_rs, ldb = tb ? p.b_cs : p.b_rs;
+  const T* A = static_cast<const T*>(p.a.raw_data());
+  const T* Bp = static_cast<const T*>(p.b.raw_data());
+  const T* bias = p.bias.defined() ? static_cast<const T*>(p.bias.raw_data()) : nullptr;
+  T* O = static_cast<T*>(out.raw_data());
+  const int64_t M = p.M, N = p.N, K = p.K;
+  auto one = [&](const T* a, const T* b, T* c) {
+    if (bias)
+      for (int64_t i = 0; i < M; ++i) std::copy(bias, bias + N, c + i * N);
+    blas_gemm<T>(ta, tb, M, N, K, a, lda, b, ldb, bias ? T(1) : T(0), c);
+  };
+  for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
+    // Many small matrices: one per thread (OpenBLAS runs single-threaded inside a parallel region).
+    int64_t grain = M * N * K >= (1 << 18) ? p.B : 1;
+    parallel_for(p.B, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i) one(A + oa + i * p.a_bs, Bp + ob + i * p.b_bs, O + oo + i * M * N);
+    });
+  });
+}
+
+// ---- dispatch -----------------------------------------------------------------------------
+
+void check_operands(const Tensor& a, const Tensor& b, const char* op) {
+  if (a.dtype() != b.dtype())
+    throw std::invalid_argument(std::string(op) + ": " + pair_str(a.shape(), b.shape()) + ": dtypes differ (" +
+                                dtype_name(a.dtype()) + " vs " + dtype_name(b.dtype()) + ")");
+  if (!is_floating(a.dtype())) throw_dtype_error(op, a.dtype(), "a floating dtype (float32, float64, bfloat16)");
+}
+
+Tensor run(Plan& p, MatmulBackend backend) {
+  DType dt = p.a.dtype();
+  Shape full = p.out_shape;
+  Tensor out = empty(full, {.dtype = dt});
+  if (out.numel() == 0) return out;
+  if (p.K == 0) {
+    if (p.bias.defined()) copy_(out, p.bias);
+    else fill_(out, 0.0);
+    return out;
+  }
+  if (dt == DType::Float64 || backend == MatmulBackend::OpenBLAS) {
+    if (dt == DType::BFloat16) {
+      // OpenBLAS has no bf16 gemm with our semantics: compute in float32 and round once.
+      Plan q = p;
+      q.a = to_dtype(p.a, DType::Float32);
+      q.b = to_dtype(p.b, DType::Float32);
+      if (p.bias.defined()) q.bias = to_dtype(p.bias, DType::Float32);
+      Tensor o32 = run(q, MatmulBackend::OpenBLAS);
+      return to_dtype(o32, DType::BFloat16);
+    }
+    if (dt == DType::Float64) run_blas<double>(p, out);
+    else run_blas<float>(p, out);
+    return out;
+  }
+  run_onednn(p, out);
+  return out;
+}
+
+}  // namespace
+
+void set_matmul_backend(MatmulBackend b) { g_backend.store(b); }
+MatmulBackend get_matmul_backend() { return g_backend.load(); }
+size_t matmul_primitive_cache_size() { return dnnl_cache().size(); }
+
+Shape matmul_shape(const Shape& a, const Shape& b) {
+  if (a.empty() || b.empty())
+    throw std::invalid_argument("matmul: " + pair_str(a, b) + ": both arguments need at least 1 dimension");
+  const int64_t na = int64_t(a.size()), nb = int64_t(b.size());
+  int64_t ka = a[na - 1], kb = nb == 1 ? b[0] : b[nb - 2];
+  if (ka != kb)
+    throw std::invalid_argument("matmul: " + pair_str(a, b) + ": inner dims " + std::to_string(ka) +
+                                " != " + std::to_string(kb));
+  Shape out;
+  int64_t nbat = std::max(na, nb) - 2;
+  for (int64_t i = nbat - 1; i >= 0; --i) {
+    int64_t da = na - 3 - i, db = nb - 3 - i;
+    int64_t sa = da >= 0 ? a[da] : 1, sb = db >= 0 ? b[db] : 1;
+    if (sa != sb && sa != 1 && sb != 1)
+      throw std::invalid_argument("matmul: " + pair_str(a, b) + ": batch dims don't broadcast (" +
+                                  std::to_string(sa) + " vs " + std::to_string(sb) + ")");
+    out.push_back(std::max(sa, sb));
+  }
+  if (na >= 2) out.push_back(a[na - 2]);
+  if (nb >= 2) out.push_back(b[nb - 1]);
+  return out;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, get_matmul_backend()); }
+
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) {
+  check_operands(a, b, "matmul");
+  Plan p = plan_matmul(a, b);
+  finalize(p, plan_matmul);
+  return run(p, backend);
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) { return linear(x, w, bias, get_matmul_backend()); }
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBackend backend) {
+  check_operands(x, w, "linear");
+  if (w.dim() != 2 || x.dim() < 1 || x.shape().back() != w.shape()[1])
+    throw std::invalid_argument("linear: input " + shape_str(x.shape()) + ", weight " + shape_str(w.shape()) +
+                                ": expected weight [out, in] with in == input.shape[-1]");
+  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != w.shape()[0] || bias.dtype() != w.dtype()))
+    throw std::invalid_argument("linear: bias " + shape_str(bias.shape()) + " (" + dtype_name(bias.dtype()) +
+                                ") must be [" + std::to_string(w.shape()[0]) + "] of the weight's dtype");
+  // Leading dims of x must fold into evenly spaced rows; otherwise copy x.
+  auto plan = [&](const Tensor& xx, const Tensor& ww) {
+    Plan p;
+    p.a = xx;
+    p.b = ww;
+    p.bias = bias;
+    p.K = w.shape()[1];
+    p.N = w.shape()[0];
+    p.M = xx.numel() / std::max<int64_t>(p.K, 1);
+    if (p.K == 0) {
+      p.M = 1;
+      for (int64_t d = 0; d + 1 < xx.dim(); ++d) p.M *= xx.shape()[d];
+    }
+    p.out_shape = xx.shape();
+    p.out_shape.back() = p.N;
+    p.a_cs = xx.strides().back();
+    p.a_rs = 0;
+    int64_t rows = 1;
+    bool even = true;
+    for (int64_t d = xx.dim() - 2; d >= 0; --d) {
+      if (xx.shape()[d] == 1) continue;
+      if (rows == 1) p.a_rs = xx.strides()[d];
+      else if (xx.strides()[d] != p.a_rs * rows) even = false;
+      rows *= xx.shape()[d];
+    }
+    if (!even) return Plan{};
+    p.b_rs = ww.strides()[1];  // b = w^T
+    p.b_cs = ww.strides()[0];
+    return p;
+  };
+  Plan p = plan(x, w);
+  if (!p.a.defined()) p = plan(contiguous(x), w);
+  finalize(p, [&](const Tensor& xx, const Tensor& ww) {
+    Plan q = plan(xx, ww);
+    return q.a.defined() ? q : plan(contiguous(xx), ww);
+  });
+  return run(p, backend);
+}
+
+Tensor matmul_naive(const Tensor& a, const Tensor& b) {
+  check_operands(a, b, "matmul");
+  Shape out_shape = matmul_shape(a.shape(), b.shape());
+  Tensor A = a.dim() == 1 ? a.as_strided({1, a.shape()[0]}, {0, a.strides()[0]}, a.storage_offset()) : a;
+  Tensor B = b.dim() == 1 ? b.as_strided({b.shape()[0], 1}, {b.strides()[0], 0}, b.storage_offset()) : b;
+  const int64_t M = A.shape()[A.dim() - 2], K = A.shape()[A.dim() - 1], N = B.shape()[B.dim() - 1];
+  Shape batch = broadcast_shapes(Shape(A.shape().begin(), A.shape().end() - 2), Shape(B.shape().begin(), B.shape().end() - 2),
+                                 "matmul");
+  Shape sa = batch, sb = batch, so = batch;
+  sa.insert(sa.end(), {M, K});
+  sb.insert(sb.end(), {K, N});
+  so.insert(so.end(), {M, N});
+  Tensor Ae = broadcast_to_raw(A, sa, "matmul"), Be = broadcast_to_raw(B, sb, "matmul");
+  Tensor out = empty(so, {.dtype = a.dtype()});
+  const int64_t nd = int64_t(so.size());
+  dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {
+    const T* pa = static_cast<const T*>(Ae.raw_data());
+    const T* pb = static_cast<const T*>(Be.raw_data());
+    T* po = static_cast<T*>(out.raw_data());
+    parallel_for(out.numel(), 256, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        int64_t rem = i, oa = 0, ob = 0;
+        int64_t n = rem % N; rem /= N;
+        int64_t m = rem % M; rem /= M;
+        for (int64_t d = nd - 3; d >= 0; --d) {
+          int64_t idx = rem % so[d];
+          rem /= so[d];
+          oa += idx * Ae.strides()[d];
+          ob += idx * Be.strides()[d];
+        }
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k)
+          acc += double(pa[oa + m * Ae.strides()[nd - 2] + k * Ae.strides()[nd - 1]]) *
+                 double(pb[ob + k * Be.strides()[nd - 2] + n * Be.strides()[nd - 1]]);
+        po[i] = T(acc);
+      }
+    });
+  });
+  return out.as_strided(out_shape, contiguous_strides(out_shape), 0);
+}
+
+}  // namespace tessera::kernels

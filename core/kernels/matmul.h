@@ -1,0 +1,30 @@
+#pragma once
+// Matrix products with torch.matmul semantics (1-d dot / promotion, N-d with broadcast batch
+// dims) and linear (x @ w^T + bias). Strided inputs (e.g. transposed views) are passed to the
+// backend as they are when the inner dimension is unit-stride; other layouts are copied.
+//
+// Backends: oneDNN (default for float32/bfloat16; primitives cached per problem) and OpenBLAS
+// (sgemm/dgemm; always used for float64). matmul_naive is a plain-loop reference for tests.
+#include "core/tensor.h"
+
+namespace tessera::kernels {
+
+enum class MatmulBackend { OneDNN, OpenBLAS };
+void set_matmul_backend(MatmulBackend b);  // global; float64 always runs on OpenBLAS
+MatmulBackend get_matmul_backend();
+
+// Result shape of matmul(a, b); throws std::invalid_argument naming both shapes.
+Shape matmul_shape(const Shape& a, const Shape& b);
+
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend);
+Tensor matmul_naive(const Tensor& a, const Tensor& b);  // reference: loops, double accumulation
+
+// x [..., in] @ weight[out, in]^T + bias[out] (bias may be undefined); bias fused into the gemm.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulBackend backend);
+
+// Number of cached oneDNN matmul primitives (for tests of the cache).
+size_t matmul_primitive_cache_size();
+
+}  // namespace tessera::kernels

@@ -1,0 +1,28 @@
+#pragma once
+// Fused forward kernels of the normalisation layers (one pass for statistics, one to write the
+// output). Statistics are accumulated in double; the per-row/per-group/per-channel mean and
+// 1/sqrt(var + eps) are returned so autograd can reuse them for first-order backward.
+// Inputs are taken in any layout (a contiguous copy is made when needed); weight and bias, when
+// defined, must have x's dtype. No autograd here: autograd/ops/norm.cpp wraps these.
+#include "core/tensor.h"
+
+namespace tessera::kernels {
+
+// x viewed as [rows, cols] (cols = the trailing normalized elements); weight/bias have `cols`
+// elements or are undefined. mean and rstd get shape [rows] in x's dtype.
+Tensor layer_norm(const Tensor& x, int64_t cols, const Tensor& weight, const Tensor& bias, double eps, Tensor& mean,
+                  Tensor& rstd);
+// y = x / sqrt(mean(x^2) + eps) * weight; rstd gets shape [rows].
+Tensor rms_norm(const Tensor& x, int64_t cols, const Tensor& weight, double eps, Tensor& rstd);
+// x [N, C, *]; statistics per (sample, group of C/groups channels); weight/bias [C].
+// mean and rstd get shape [N, groups].
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps, Tensor& mean,
+                  Tensor& rstd);
+// x [N, C, *]. training: batch statistics (biased variance for normalisation), and when the
+// running tensors are defined they are updated in place with
+//   running = (1 - momentum) * running + momentum * batch_stat   (unbiased variance for running_var).
+// eval: running statistics. mean and rstd get shape [C] (the statistics actually used).
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps, Tensor& mean, Tensor& rstd);
+
+}  // namespace tessera::kernels

@@ -1,0 +1,281 @@
+#include "core/kernels/softmax.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
+#include "core/threading.h"
+
+namespace tessera::kernels {
+
+namespace {
+
+// exp for arguments x <= 0 (or NaN), written so that `omp simd` loops vectorise it: range
+// reduction x = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r (Cephes coefficients,
+// about 1 ulp), and 2^n built in the exponent bits. Below -87 the result flushes to 0.
+inline float exp_nonpos(float x) {
+  float xc = std::max(x, -87.0f);
+  float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * r * r + r + 1.0f;
+  float scale = std::bit_cast<float>((int32_t(n) + 127) << 23);
+  y *= scale;
+  y = x < -87.0f ? 0.0f : y;
+  return x != x ? x : y;
+}
+inline double exp_nonpos(double x) { return std::exp(x); }
+
+// Compute type: float for float32/bfloat16, double for float64.
+template <typename T> using ctype = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+// Softmax of `rows` contiguous rows of length D. src/dst may be the compute type (bf16 is
+// converted row by row through a scratch buffer).
+template <bool Log, typename A>
+void softmax_row(const A* x, A* y, int64_t D) {
+  A m = -std::numeric_limits<A>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t i = 0; i < D; ++i) m = x[i] > m ? x[i] : m;
+  A s = 0;
+  if constexpr (Log) {
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < D; ++i) s += exp_nonpos(x[i] - m);
+    A ls = std::log(s);  // (x - m) - log(s): exact shift first, as torch (large |x| keeps precision)
+#pragma omp simd
+    for (int64_t i = 0; i < D; ++i) y[i] = (x[i] - m) - ls;
+  } else {
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < D; ++i) {
+      A e = exp_nonpos(x[i] - m);
+      y[i] = e;
+      s += e;
+    }
+    A inv = A(1) / s;
+#pragma omp simd
+    for (int64_t i = 0; i < D; ++i) y[i] *= inv;
+  }
+}
+
+template <bool Log, typename T>
+void softmax_lastdim(const T* x, T* y, int64_t rows, int64_t D) {
+  using A = ctype<T>;
+  parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+    if constexpr (std::is_same_v<T, A>) {
+      for (int64_t r = b; r < e; ++r) softmax_row<Log>(x + r * D, y + r * D, D);
+    } else {
+      std::vector<A> buf(size_t(2 * D));
+      for (int64_t r = b; r < e; ++r) {
+        for (int64_t i = 0; i < D; ++i) buf[size_t(i)] = A(x[r * D + i]);
+        softmax_row<Log>(buf.data(), buf.data() + D, D);
+        for (int64_t i = 0; i < D; ++i) y[r * D + i] = T(buf[size_t(D + i)]);
+      }
+    }
+  });
+}
+
+// Softmax along the middle dim of [outer, D, inner] (inner > 1): columns in chunks, vectorised
+// across the inner dim.
+template <bool Log, typename T>
+void softmax_middle(const T* x, T* y, int64_t outer, int64_t D, int64_t inner) {
+  using A = ctype<T>;
+  constexpr int64_t kChunk = 128;
+  int64_t nchunks = (inner + kChunk - 1) / kChunk;
+  parallel_for(outer * nchunks, std::max<int64_t>(1, 8192 / std::max<int64_t>(D * std::min(inner, kChunk), 1)),
+               [&](int64_t b, int64_t e) {
+                 A m[kChunk], s[kChunk];
+                 for (int64_t t = b; t < e; ++t) {
+                   int64_t o = t / nchunks, j0 = (t % nchunks) * kChunk, n = std::min(inner, j0 + kChunk) - j0;
+                   const T* xb = x + o * D * inner + j0;
+                   T* yb = y + o * D * inner + j0;
+                   for (int64_t j = 0; j < n; ++j) m[j] = -std::numeric_limits<A>::infinity(), s[j] = 0;
+                   for (int64_t d = 0; d < D; ++d) {
+                     const T* xr = xb + d * inner;
+#pragma omp simd
+                     for (int64_t j = 0; j < n; ++j) m[j] = A(xr[j]) > m[j] ? A(xr[j]) : m[j];
+                   }
+                   for (int64_t d = 0; d < D; ++d) {
+                     const T* xr = xb + d * inner;
+                     T* yr = yb + d * inner;
+                     if constexpr (Log) {
+#pragma omp simd
+                       for (int64_t j = 0; j < n; ++j) s[j] += exp_nonpos(A(xr[j]) - m[j]);
+                     } else {
+#pragma omp simd
+                       for (int64_t j = 0; j < n; ++j) {
+                         A ev = exp_nonpos(A(xr[j]) - m[j]);
+                         s[j] += ev;
+                         if constexpr (std::is_same_v<T, A>) yr[j] = ev;
+                       }
+                     }
+                   }
+                   if constexpr (Log) {
+                     for (int64_t j = 0; j < n; ++j) s[j] = std::log(s[j]);
+                   } else {
+                     for (int64_t j = 0; j < n; ++j) s[j] = A(1) / s[j];
+                   }
+                   for (int64_t d = 0; d < D; ++d) {
+                     const T* xr = xb + d * inner;
+                     T* yr = yb + d * inner;
+                     if constexpr (Log) {
+#pragma omp simd
+                       for (int64_t j = 0; j < n; ++j) yr[j] = T((A(xr[j]) - m[j]) - s[j]);
+                     } else if constexpr (std::is_same_v<T, A>) {
+#pragma omp simd
+                       for (int64_t j = 0; j < n; ++j) yr[j] = yr[j] * s[j];
+                     } else {
+                       for (int64_t j = 0; j < n; ++j) yr[j] = T(exp_nonpos(A(xr[j]) - m[j]) * s[j]);
+                     }
+                   }
+                 }
+               });
+}
+
+template <bool Log>
+Tensor softmax_impl(const Tensor& in_, int64_t dim_in, const char* op) {
+  int64_t dim = in_.dim() ? wrap_dim(dim_in, in_.dim(), op) : (wrap_dim(dim_in, 1, op), 0);
+  Tensor in = contiguous(in_);
+  Tensor out = empty(in.shape(), {.dtype = in.dtype()});
+  if (in.numel() == 0) return out;
+  int64_t D = in.dim() ? in.shape()[dim] : 1, outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= in.shape()[d];
+  for (int64_t d = dim + 1; d < in.dim(); ++d) inner *= in.shape()[d];
+  dispatch_floating(in.dtype(), op, [&]<typename T>() {
+    const T* x = in.data_ptr<T>();
+    T* y = out.data_ptr<T>();
+    if (inner == 1) softmax_lastdim<Log>(x, y, outer, D);
+    else softmax_middle<Log>(x, y, outer, D, inner);
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& in, int64_t dim) { return softmax_impl<false>(in, dim, "softmax"); }
+Tensor log_softmax(const Tensor& in, int64_t dim) { return softmax_impl<true>(in, dim, "log_softmax"); }
+
+// ---------------------------------------------------------------------------------------------
+// nll_loss
+
+Reduction parse_reduction(const std::string& r, const char* op) {
+  if (r == "mean") return Reduction::Mean;
+  if (r == "sum") return Reduction::Sum;
+  if (r == "none") return Reduction::None;
+  throw std::invalid_argument(std::string(op) + ": unknown reduction '" + r + "' (expected 'mean', 'sum' or 'none')");
+}
+
+NllGeometry check_nll_args(const Shape& in_shape, DType in_dtype, const Tensor& target, const Tensor& weight,
+                           int64_t ignore_index, const char* op) {
+  std::string o(op);
+  if (!is_floating(in_dtype))
+    throw std::invalid_argument(o + ": input must be floating point, got " + dtype_name(in_dtype));
+  int64_t nd = int64_t(in_shape.size());
+  if (nd < 1)
+    throw std::invalid_argument(o + ": input must have shape [C], [N, C] or [N, C, d1, ...], got " +
+                                shape_str(in_shape));
+  if (!is_integral(target.dtype()) || target.dtype() == DType::Bool)
+    throw std::invalid_argument(o + ": class-index target must be an integer tensor (int64), got " +
+                                std::string(dtype_name(target.dtype())));
+  NllGeometry g;
+  int64_t cd = nd == 1 ? 0 : 1;
+  g.C = in_shape[cd];
+  Shape expect;
+  for (int64_t d = 0; d < nd; ++d)
+    if (d != cd) expect.push_back(in_shape[d]);
+  if (target.shape() != expect)
+    throw std::invalid_argument(o + ": input " + shape_str(in_shape) + " needs target of shape " +
+                                shape_str(expect) + ", got " + shape_str(target.shape()));
+  g.outer = cd == 1 ? in_shape[0] : 1;
+  for (int64_t d = 2; d < nd; ++d) g.inner *= in_shape[d];
+  if (weight.defined() && (weight.dim() != 1 || weight.numel() != g.C))
+    throw std::invalid_argument(o + ": weight must have shape [" + std::to_string(g.C) + "] (one per class), got " +
+                                shape_str(weight.shape()));
+  Tensor t = to_dtype(contiguous(target), DType::Int64);
+  const int64_t* tp = t.data_ptr<int64_t>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (tp[i] != ignore_index && (tp[i] < 0 || tp[i] >= g.C))
+      throw std::out_of_range(o + ": target value " + std::to_string(tp[i]) + " is out of range [0, " +
+                              std::to_string(g.C) + ") for C = " + std::to_string(g.C) + " classes (input " +
+                              shape_str(in_shape) + ", ignore_index " + std::to_string(ignore_index) + ")");
+  return g;
+}
+
+namespace {
+std::vector<double> weights_vec(const Tensor& weight, int64_t C) {
+  std::vector<double> w(size_t(C), 1.0);
+  if (weight.defined()) {
+    Tensor wc = to_dtype(contiguous(weight), DType::Float64);
+    const double* p = wc.data_ptr<double>();
+    for (int64_t c = 0; c < C; ++c) w[size_t(c)] = p[c];
+  }
+  return w;
+}
+}  // namespace
+
+Tensor nll_loss(const Tensor& input_, const Tensor& target_, const Tensor& weight, int64_t ignore_index,
+                Reduction reduction, double* total_weight) {
+  auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "nll_loss");
+  Tensor input = contiguous(input_);
+  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  auto w = weights_vec(weight, g.C);
+  const int64_t* tp = target.data_ptr<int64_t>();
+  Tensor out = reduction == Reduction::None ? empty(target.shape(), {.dtype = input.dtype()})
+                                            : empty({}, {.dtype = input.dtype()});
+  double tw = 0, total = 0;
+  dispatch_floating(input.dtype(), "nll_loss", [&]<typename T>() {
+    const T* x = input.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    for (int64_t n = 0; n < g.outer; ++n)
+      for (int64_t j = 0; j < g.inner; ++j) {
+        int64_t i = n * g.inner + j, t = tp[i];
+        double l = 0;
+        if (t != ignore_index) {
+          double wt = w[size_t(t)];
+          l = -wt * double(x[(n * g.C + t) * g.inner + j]);
+          tw += wt;
+        }
+        if (reduction == Reduction::None) o[i] = T(acc_t<T>(l));
+        else total += l;
+      }
+    if (reduction == Reduction::Sum) o[0] = T(acc_t<T>(total));
+    if (reduction == Reduction::Mean) o[0] = T(acc_t<T>(total / tw));
+  });
+  if (total_weight) *total_weight = tw;
+  return out;
+}
+
+Tensor nll_loss_grad_weights(const Shape& in_shape, DType in_dtype, const Tensor& target_, const Tensor& weight,
+                             int64_t ignore_index, double scale) {
+  auto g = check_nll_args(in_shape, in_dtype, target_, weight, ignore_index, "nll_loss_backward");
+  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  auto w = weights_vec(weight, g.C);
+  const int64_t* tp = target.data_ptr<int64_t>();
+  Tensor out = zeros(in_shape, {.dtype = in_dtype});
+  dispatch_floating(in_dtype, "nll_loss_backward", [&]<typename T>() {
+    T* o = out.data_ptr<T>();
+    for (int64_t n = 0; n < g.outer; ++n)
+      for (int64_t j = 0; j < g.inner; ++j) {
+        int64_t t = tp[n * g.inner + j];
+        if (t != ignore_index) o[(n * g.C + t) * g.inner + j] = T(acc_t<T>(-w[size_t(t)] * scale));
+      }
+  });
+  return out;
+}
+
+Tensor ignore_mask(const Tensor& target, int64_t ignore_index) {
+  return compare(CompareOp::Eq, target, scalar_tensor(double(ignore_index), {.dtype = target.dtype()}));
+}
+
+}  // namespace tessera::kernels

@@ -1,0 +1,39 @@
+#pragma once
+// Fused, numerically stable softmax / log_softmax along one dim, and the raw pieces of
+// nll_loss (forward values and the constant per-element weights of its gradient).
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace tessera::kernels {
+
+// y = exp(x - max) / sum(exp(x - max)) along dim; contiguous output. float32 and bfloat16 are
+// computed in float, float64 in double. The innermost-dim case is one pass per row, rows in parallel.
+Tensor softmax(const Tensor& in, int64_t dim);
+Tensor log_softmax(const Tensor& in, int64_t dim);
+
+enum class Reduction { None, Mean, Sum };
+Reduction parse_reduction(const std::string& r, const char* op);
+
+// Geometry of a class-index loss: input [C] (target 0-d) or [N, C, d1, ...] (target [N, d1, ...]).
+// Validates shapes, target dtype (integral), weight ([C], or undefined) and target values
+// (each in [0, C) unless equal to ignore_index; std::out_of_range otherwise).
+struct NllGeometry {
+  int64_t outer = 1, C = 1, inner = 1;  // input viewed as [outer, C, inner]
+};
+NllGeometry check_nll_args(const Shape& input_shape, DType input_dtype, const Tensor& target, const Tensor& weight,
+                           int64_t ignore_index, const char* op);
+
+// Per-element losses -w[t] * x[n, t, j] (0 where ignored) with the reduction applied; for Mean the
+// sum is divided by the total weight of the non-ignored targets (NaN when that is 0, as torch).
+// *total_weight receives that total (for every reduction).
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                Reduction reduction, double* total_weight);
+// Tensor of input's shape and dtype: -w[t] * scale at each (n, t, j), 0 elsewhere (and where ignored).
+Tensor nll_loss_grad_weights(const Shape& input_shape, DType input_dtype, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                             double scale);
+// Bool tensor of target's shape: target == ignore_index.
+Tensor ignore_mask(const Tensor& target, int64_t ignore_index);
+
+}  // namespace tessera::kernels

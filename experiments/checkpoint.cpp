@@ -1,0 +1,140 @@
+#include "experiments/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "experiments/hdf5_io.h"
+
+namespace tessera {
+
+namespace {
+void fsync_path(const std::string& p) {
+  int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+}  // namespace
+
+void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+  std::filesystem::path target(path);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    write(tmp);
+    fsync_path(tmp);
+    std::filesystem::rename(tmp, target);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  fsync_path(target.parent_path().empty() ? "." : target.parent_path().string());
+}
+
+void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
+  write_atomically(path, [&](const std::string& tmp) {
+    io::H5File f(tmp, io::H5File::Truncate);
+    f.set_attr("tessera_checkpoint_format", kCheckpointFormatVersion);
+    f.set_attr("step", c.step);
+    f.set_attr("epoch", c.epoch);
+    f.write_string("config", c.config);
+    f.create_group("model");
+    for (const auto& [k, v] : c.model) f.write_tensor("model/" + k, v);
+    f.create_group("optimizers");
+    for (size_t i = 0; i < c.optimizers.size(); ++i) {
+      std::string g = "optimizers/" + std::to_string(i);
+      f.create_group(g);
+      f.create_group(g + "/tensors");
+      f.create_group(g + "/scalars");
+      for (const auto& [k, v] : c.optimizers[i].tensors) f.write_tensor(g + "/tensors/" + k, v);
+      for (const auto& [k, v] : c.optimizers[i].scalars) f.write_scalar(g + "/scalars/" + k, v);
+    }
+    f.create_group("schedulers");
+    for (size_t i = 0; i < c.schedulers.size(); ++i) {
+      std::string g = "schedulers/" + std::to_string(i);
+      f.create_group(g);
+      for (const auto& [k, v] : c.schedulers[i]) f.write_scalar(g + "/" + k, v);
+    }
+    f.create_group("rng");
+    for (const auto& [name, s] : c.rng) {
+      Tensor t = empty({2}, {.dtype = DType::Int64});
+      t.data_ptr<int64_t>()[0] = int64_t(s.seed);
+      t.data_ptr<int64_t>()[1] = int64_t(s.offset);
+      f.write_tensor("rng/" + name, t);
+    }
+    f.create_group("metrics");
+    for (const auto& [k, v] : c.metrics) f.write_scalar("metrics/" + k, v);
+    f.close();
+  });
+}
+
+TrainingCheckpoint load_checkpoint(const std::string& path) {
+  io::H5File f(path, io::H5File::Read);
+  if (!f.has_attr("tessera_checkpoint_format"))
+    throw std::runtime_error(path + ": not a Tessera training checkpoint (no 'tessera_checkpoint_format' attribute)");
+  int64_t v = f.get_attr("tessera_checkpoint_format");
+  if (v != kCheckpointFormatVersion)
+    throw std::runtime_error(path + ": checkpoint format version " + std::to_string(v) + ", this build reads version " +
+                             std::to_string(kCheckpointFormatVersion));
+  for (const char* g : {"model", "optimizers", "schedulers", "rng", "metrics", "config"})
+    if (!f.exists(g)) throw std::runtime_error(path + ": checkpoint is missing '" + g + "'");
+  TrainingCheckpoint c;
+  c.step = f.get_attr("step");
+  c.epoch = f.get_attr("epoch");
+  c.config = f.read_string("config");
+  for (const auto& k : f.list("model")) c.model.insert(k, f.read_tensor("model/" + k));
+  auto indexed = [&](const std::string& group) {
+    // Children are "0", "1", ...: order them numerically and require no gaps.
+    auto names = f.list(group);
+    for (size_t i = 0; i < names.size(); ++i)
+      if (!f.exists(group + "/" + std::to_string(i)))
+        throw std::runtime_error(path + ": '" + group + "' entries are not numbered 0.." + std::to_string(names.size() - 1));
+    return names.size();
+  };
+  for (size_t i = 0, n = indexed("optimizers"); i < n; ++i) {
+    std::string g = "optimizers/" + std::to_string(i);
+    optim::OptimizerState s;
+    for (const auto& k : f.list(g + "/tensors")) s.tensors[k] = f.read_tensor(g + "/tensors/" + k);
+    for (const auto& k : f.list(g + "/scalars")) s.scalars[k] = f.read_scalar(g + "/scalars/" + k);
+    c.optimizers.push_back(std::move(s));
+  }
+  for (size_t i = 0, n = indexed("schedulers"); i < n; ++i) {
+    std::string g = "schedulers/" + std::to_string(i);
+    std::map<std::string, double> s;
+    for (const auto& k : f.list(g)) s[k] = f.read_scalar(g + "/" + k);
+    c.schedulers.push_back(std::move(s));
+  }
+  for (const auto& name : f.list("rng")) {
+    Tensor t = f.read_tensor("rng/" + name);
+    if (t.dtype() != DType::Int64 || t.numel() != 2)
+      throw std::runtime_error(path + ": 'rng/" + name + "' should be 2 int64 values (seed, offset)");
+    c.rng[name] = {uint64_t(t.data_ptr<int64_t>()[0]), uint64_t(t.data_ptr<int64_t>()[1])};
+  }
+  for (const auto& k : f.list("metrics")) c.metrics[k] = f.read_scalar("metrics/" + k);
+  return c;
+}
+
+void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
+  write_atomically(path, [&](const std::string& tmp) {
+    io::H5File f(tmp, io::H5File::Truncate);
+    for (const auto& [k, v] : sd)
+      f.write_tensor(k, v.dtype() == DType::BFloat16 ? kernels::to_dtype(v, DType::Float32) : v);
+    f.close();
+  });
+}
+
+nn::StateDict import_pytorch_h5(const std::string& path) {
+  io::H5File f(path, io::H5File::Read);
+  nn::StateDict sd;
+  for (const auto& k : f.list("/")) sd.insert(k, f.read_tensor(k));
+  return sd;
+}
+
+}  // namespace tessera

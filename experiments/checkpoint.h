@@ -1,0 +1,47 @@
+#pragma once
+// Training checkpoints (resume a run exactly) and weights-only export/import in the layout
+// PyTorch users load with h5py: one dataset per state_dict key, same shapes and dtypes.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nn/module.h"
+#include "optim/optimizer.h"
+
+namespace tessera {
+
+constexpr int64_t kCheckpointFormatVersion = 1;
+
+struct RngState {
+  uint64_t seed = 0, offset = 0;
+};
+
+struct TrainingCheckpoint {
+  nn::StateDict model;
+  std::vector<optim::OptimizerState> optimizers;            // several for gradient routing
+  std::vector<std::map<std::string, double>> schedulers;
+  std::map<std::string, RngState> rng;                      // e.g. "global", "loader"
+  int64_t step = 0, epoch = 0;
+  std::string config;                                       // the resolved config text
+  std::map<std::string, double> metrics;                    // e.g. best validation accuracy
+};
+
+// Writes atomically: a temporary file beside `path` is written, fsynced and renamed over it, so
+// an existing checkpoint survives any failure.
+void save_checkpoint(const std::string& path, const TrainingCheckpoint& ckpt);
+// Errors name the file and the missing or malformed entry; a file of another format version is
+// rejected with both versions.
+TrainingCheckpoint load_checkpoint(const std::string& path);
+
+// Weights only: datasets named exactly by the state_dict keys (bfloat16 is written as float32 so
+// that numpy/PyTorch read it). Atomic like save_checkpoint.
+void export_pytorch_h5(const std::string& path, const nn::StateDict& sd);
+// Reads such a file (written by Tessera or by h5py from a PyTorch state_dict).
+nn::StateDict import_pytorch_h5(const std::string& path);
+
+// Writes with `write(tmp_path)`, fsyncs, and renames onto path (used by every writer here).
+void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
+
+}  // namespace tessera

@@ -1,0 +1,97 @@
+#pragma once
+// nn.Module: a tree of named parameters, buffers and submodules. state_dict keys are the dotted
+// paths PyTorch uses ("layer1.0.conv1.weight"), so weights move one-to-one between Tessera and
+// PyTorch/timm models of the same architecture.
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tessera::nn {
+
+// Insertion-ordered name -> Tensor map (PyTorch's OrderedDict of a state dict).
+class StateDict {
+ public:
+  void insert(const std::string& key, const Tensor& t);  // replaces an existing key in place
+  bool contains(const std::string& key) const;
+  const Tensor& at(const std::string& key) const;  // throws std::out_of_range naming the key
+  size_t size() const { return items_.size(); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+  std::vector<std::string> keys() const;
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> items_;
+};
+
+struct LoadResult {
+  std::vector<std::string> missing_keys, unexpected_keys, mismatched_keys;  // mismatched: "key: [a] vs [b]"
+  bool ok() const { return missing_keys.empty() && unexpected_keys.empty() && mismatched_keys.empty(); }
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // The module's class name as PyTorch prints it ("Linear", "Sequential").
+  virtual std::string type_name() const = 0;
+  // One-argument forward, used by Sequential and operator(); modules with other signatures
+  // define their own forward overloads.
+  virtual Tensor forward(const Tensor& x);
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  const Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  const Tensor& register_buffer(const std::string& name, Tensor t, bool persistent = true);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    add_child(name, m);
+    return m;
+  }
+
+  std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const { return children_; }
+  // Every module in the tree (prefix "" for this one), depth first in registration order.
+  std::vector<std::pair<std::string, Module*>> named_modules(const std::string& prefix = "");
+  int64_t num_parameters(bool only_trainable = false) const;
+
+  StateDict state_dict() const;  // parameters and persistent buffers, detached, sharing storage
+  // Copies values into this module's tensors. strict: any missing/unexpected/mismatched key is an
+  // error listing all of them; non-strict: loads what matches and reports the rest. Shape
+  // mismatches are always errors for the keys that exist in both, and nothing is modified
+  // unless every such key matches.
+  LoadResult load_state_dict(const StateDict& sd, bool strict = true);
+
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad(bool set_to_none = true);
+  void apply(const std::function<void(Module&)>& fn);
+
+  // PyTorch-style tree printout: "Sequential(\n  (0): Linear(in_features=4, ...)\n)".
+  std::string to_string() const;
+  virtual std::string extra_repr() const { return ""; }
+
+ protected:
+  void add_child(const std::string& name, std::shared_ptr<Module> m);
+  bool training_ = true;
+
+ private:
+  void collect(const std::string& prefix, bool params, bool recurse, bool persistent_only,
+               std::vector<std::pair<std::string, Tensor>>& out) const;
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::string> non_persistent_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+using ModulePtr = std::shared_ptr<Module>;
+
+}  // namespace tessera::nn

@@ -1,0 +1,27 @@
+#include "nn/normalization.h"
+
+#include "autograd/ops/norm.h"
+#include "core/factory.h"
+
+namespace tessera::nn {
+
+LayerNorm::LayerNorm(Shape normalized_shape, LayerNormOptions o) : shape_(std::move(normalized_shape)), o_(o) {
+  if (o.elementwise_affine) {
+    weight = register_parameter("weight", ones(shape_));
+    if (o.bias) bias = register_parameter("bias", zeros(shape_));
+  }
+}
+std::string LayerNorm::extra_repr() const {
+  std::string s = "(";
+  for (size_t i = 0; i < shape_.size(); ++i) s += std::to_string(shape_[i]) + (shape_.size() == 1 ? "," : (i + 1 < shape_.size() ? ", " : ""));
+  return s + "), eps=" + std::to_string(o_.eps) + ", elementwise_affine=" + (o_.elementwise_affine ? "True" : "False");
+}
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, shape_, weight, bias, o_.eps); }
+
+RMSNorm::RMSNorm(Shape normalized_shape, std::optional<double> eps, bool elementwise_affine)
+    : shape_(std::move(normalized_shape)), eps_(eps) {
+  if (elementwise_affine) weight = register_parameter("weight", ones(shape_));
+}
+Tensor RMSNorm::forward(const Tensor& x) { return rms_norm(x, shape_, weight, eps_); }
+
+}  // namespace tessera::nn

@@ -1,0 +1,43 @@
+#pragma once
+#include <optional>
+
+#include "nn/module.h"
+
+namespace tessera::nn {
+
+struct LayerNormOptions {
+  double eps = 1e-5;
+  bool elementwise_affine = true;
+  bool bias = true;
+};
+
+// torch.nn.LayerNorm: weight ones, bias zeros.
+class LayerNorm : public Module {
+ public:
+  LayerNorm(Shape normalized_shape, LayerNormOptions o = {});
+  explicit LayerNorm(int64_t dim, LayerNormOptions o = {}) : LayerNorm(Shape{dim}, o) {}
+  std::string type_name() const override { return "LayerNorm"; }
+  std::string extra_repr() const override;
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;
+
+ private:
+  Shape shape_;
+  LayerNormOptions o_;
+};
+
+// torch.nn.RMSNorm: weight ones; eps unset means the dtype's machine epsilon.
+class RMSNorm : public Module {
+ public:
+  RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true);
+  explicit RMSNorm(int64_t dim, std::optional<double> eps = std::nullopt) : RMSNorm(Shape{dim}, eps) {}
+  std::string type_name() const override { return "RMSNorm"; }
+  Tensor forward(const Tensor& x) override;
+  Tensor weight;
+
+ private:
+  Shape shape_;
+  std::optional<double> eps_;
+};
+
+}  // namespace tessera::nn

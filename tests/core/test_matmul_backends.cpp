@@ -1,0 +1,182 @@
+// The matmul and conv backends agree: oneDNN vs OpenBLAS vs the naive loops (float32, several
+// shapes, transposed/strided/broadcast operands), bfloat16 close to float32, and oneDNN conv
+// (forward and both backward kernels) vs the float64 reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+#include "autograd/tessera.h"
+#include "core/kernels/conv.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
+#include "core/kernels/matmul.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+namespace k = tessera::kernels;
+using tessera::test::allclose;
+
+namespace {
+
+Tensor rnd(const Shape& s, uint64_t seed, DType dt = DType::Float32) {
+  Generator g(seed);
+  return uniform(s, -1.0, 1.0, {.dtype = dt}, &g);
+}
+
+// Makes a view with the given shape whose storage is laid out per `layout`:
+// "c" contiguous, "t" last two dims transposed in memory, "s" every other element of the last dim.
+Tensor make(const Shape& s, const std::string& layout, uint64_t seed) {
+  if (layout == "c" || s.size() < 2) {
+    if (layout == "s") {
+      Shape w = s;
+      w.back() *= 2;
+      Tensor buf = rnd(w, seed);
+      Shape st = buf.strides();
+      st.back() = 2;
+      return buf.as_strided(s, st, 1);
+    }
+    return rnd(s, seed);
+  }
+  if (layout == "t") {
+    Shape ts = s;
+    std::swap(ts[ts.size() - 1], ts[ts.size() - 2]);
+    return transpose(rnd(ts, seed), -1, -2);
+  }
+  Shape w = s;
+  w.back() *= 2;
+  Tensor buf = rnd(w, seed);
+  Shape st = buf.strides();
+  st.back() = 2;
+  return buf.as_strided(s, st, 0);
+}
+
+}  // namespace
+
+TEST(MatmulBackends, OneDnnOpenBlasNaiveAgreeFloat32) {
+  struct Case { Shape a, b; std::string la, lb; };
+  std::vector<Case> cases = {
+      {{64, 48}, {48, 32}, "c", "c"},      {{130, 70}, {70, 90}, "c", "c"},   {{130, 70}, {70, 90}, "t", "c"},
+      {{130, 70}, {70, 90}, "c", "t"},     {{33, 17}, {17, 65}, "t", "t"},    {{40, 30}, {30, 20}, "s", "c"},
+      {{40, 30}, {30, 20}, "c", "s"},      {{1, 64}, {64, 1}, "c", "c"},      {{100}, {100}, "c", "c"},
+      {{100}, {100}, "s", "s"},            {{50}, {50, 30}, "c", "t"},        {{30, 50}, {50}, "t", "c"},
+      {{4, 33, 20}, {20, 17}, "c", "c"},   {{4, 33, 20}, {20, 17}, "t", "t"}, {{33, 20}, {4, 20, 17}, "c", "c"},
+      {{3, 8, 16}, {3, 16, 8}, "c", "t"},  {{2, 1, 9, 7}, {3, 7, 5}, "c", "c"}, {{3, 1, 9, 7}, {1, 4, 7, 5}, "t", "c"},
+      {{5, 9, 7}, {7}, "c", "c"},          {{7}, {5, 7, 9}, "c", "c"},        {{6, 0}, {0, 4}, "c", "c"},
+      {{300, 64}, {64, 200}, "c", "c"},
+  };
+  uint64_t seed = 1;
+  for (auto& c : cases) {
+    SCOPED_TRACE(shape_str(c.a) + c.la + " x " + shape_str(c.b) + c.lb);
+    Tensor a = make(c.a, c.la, seed++), b = make(c.b, c.lb, seed++);
+    Tensor ref = k::matmul_naive(a, b);
+    Tensor d = k::matmul(a, b, k::MatmulBackend::OneDNN);
+    Tensor o = k::matmul(a, b, k::MatmulBackend::OpenBLAS);
+    ASSERT_EQ(d.shape(), k::matmul_shape(c.a, c.b));
+    ASSERT_EQ(ref.shape(), d.shape());
+    EXPECT_TRUE(allclose(d, ref, 1e-4, 1e-4));
+    EXPECT_TRUE(allclose(o, ref, 1e-4, 1e-4));
+  }
+}
+
+TEST(MatmulBackends, Float64MatchesNaive) {
+  Tensor a = rnd({3, 20, 30}, 7, DType::Float64), b = rnd({30, 10}, 8, DType::Float64);
+  EXPECT_TRUE(allclose(k::matmul(a, b), k::matmul_naive(a, b), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(k::matmul(transpose(a, 1, 2), rnd({20, 5}, 9, DType::Float64)),
+                       k::matmul_naive(transpose(a, 1, 2), rnd({20, 5}, 9, DType::Float64)), 1e-12, 1e-12));
+}
+
+TEST(MatmulBackends, LinearWithFusedBias) {
+  Tensor x = rnd({2, 37, 24}, 10), w = rnd({19, 24}, 11), b = rnd({19}, 12);
+  Tensor ref = k::add(k::matmul_naive(x, transpose(w, 0, 1)), b);
+  for (auto be : {k::MatmulBackend::OneDNN, k::MatmulBackend::OpenBLAS}) {
+    EXPECT_TRUE(allclose(k::linear(x, w, b, be), ref, 1e-4, 1e-4));
+    EXPECT_TRUE(allclose(k::linear(x, w, Tensor(), be), k::matmul_naive(x, transpose(w, 0, 1)), 1e-4, 1e-4));
+    // Rows not evenly spaced (x transposed in its leading dims): copied, same result.
+    Tensor xt = transpose(rnd({37, 2, 24}, 13), 0, 1);
+    EXPECT_TRUE(allclose(k::linear(xt, w, b, be), k::add(k::matmul_naive(xt, transpose(w, 0, 1)), b), 1e-4, 1e-4));
+  }
+}
+
+TEST(MatmulBackends, PrimitivesAreCachedAndBackendSwitches) {
+  Tensor a = rnd({21, 13}, 20), b = rnd({13, 11}, 21);
+  k::matmul(a, b, k::MatmulBackend::OneDNN);
+  size_t n = k::matmul_primitive_cache_size();
+  for (int i = 0; i < 3; ++i) k::matmul(rnd({21, 13}, 30 + i), b, k::MatmulBackend::OneDNN);
+  EXPECT_EQ(k::matmul_primitive_cache_size(), n);
+  k::matmul(rnd({21, 14}, 40), rnd({14, 11}, 41), k::MatmulBackend::OneDNN);
+  EXPECT_EQ(k::matmul_primitive_cache_size(), n + 1);
+  EXPECT_EQ(k::get_matmul_backend(), k::MatmulBackend::OneDNN);
+  k::set_matmul_backend(k::MatmulBackend::OpenBLAS);
+  EXPECT_EQ(k::get_matmul_backend(), k::MatmulBackend::OpenBLAS);
+  size_t before = k::matmul_primitive_cache_size();
+  Tensor r = matmul(rnd({9, 13}, 50), rnd({13, 3}, 51));
+  EXPECT_EQ(k::matmul_primitive_cache_size(), before);  // OpenBLAS: no oneDNN primitive made
+  k::set_matmul_backend(k::MatmulBackend::OneDNN);
+  EXPECT_TRUE(allclose(r, k::matmul_naive(rnd({9, 13}, 50), rnd({13, 3}, 51)), 1e-4, 1e-5));
+}
+
+TEST(MatmulBackends, ConcurrentCallsShareTheCache) {
+  // Several threads create and reuse primitives at once; every result must be right.
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < 20; ++i) {
+        int64_t m = 5 + (i % 5), k = 7 + t, n = 3 + (i % 3);
+        Tensor a = rnd({m, k}, 1000 + 100 * t + i), b = rnd({k, n}, 2000 + 100 * t + i);
+        if (!allclose(k::matmul(a, b, k::MatmulBackend::OneDNN), k::matmul_naive(a, b), 1e-4, 1e-5)) ++failures[t];
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+}
+
+TEST(MatmulBackends, BFloat16CloseToFloat32) {
+  Tensor a = rnd({2, 64, 96}, 60), b = rnd({96, 48}, 61);
+  Tensor ab = k::to_dtype(a, DType::BFloat16), bb = k::to_dtype(b, DType::BFloat16);
+  // Reference: float32 product of the bf16-rounded inputs; the bf16 result adds one rounding.
+  Tensor ref = k::matmul(k::to_dtype(ab, DType::Float32), k::to_dtype(bb, DType::Float32));
+  for (auto be : {k::MatmulBackend::OneDNN, k::MatmulBackend::OpenBLAS}) {
+    Tensor r = k::matmul(ab, bb, be);
+    ASSERT_EQ(r.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(k::to_dtype(r, DType::Float32), ref, 1e-2, 2e-2));
+  }
+  Tensor lb = k::linear(ab, k::to_dtype(rnd({10, 96}, 62), DType::BFloat16), k::to_dtype(rnd({10}, 63), DType::BFloat16));
+  EXPECT_EQ(lb.dtype(), DType::BFloat16);
+  EXPECT_EQ(lb.shape(), (Shape{2, 64, 10}));
+}
+
+TEST(ConvBackends, OneDnnFloat32MatchesFloat64Reference) {
+  struct Case { Shape x, w; Conv2dParams p; };
+  std::vector<Case> cases = {
+      {{2, 16, 12, 12}, {32, 16, 3, 3}, {.padding = {1, 1}}},
+      {{2, 8, 11, 13}, {16, 8, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}}},
+      {{1, 8, 10, 10}, {8, 8, 3, 3}, {.padding = {2, 2}, .dilation = {2, 2}}},
+      {{2, 8, 9, 9}, {8, 4, 3, 3}, {.padding = {1, 0}, .groups = 2}},
+      {{2, 16, 10, 10}, {16, 1, 3, 3}, {.padding = {1, 1}, .groups = 16}},   // depthwise
+      {{1, 3, 11, 11}, {4, 3, 2, 2}, {.stride = {2, 3}}},                   // right padding < 0 for oneDNN
+      {{2, 64, 8, 8}, {64, 64, 1, 1}, {}},
+  };
+  uint64_t seed = 100;
+  auto f64 = [](const Tensor& t) { return k::to_dtype(t, DType::Float64); };
+  for (auto& c : cases) {
+    SCOPED_TRACE(shape_str(c.x) + " * " + shape_str(c.w));
+    Tensor x = rnd(c.x, seed++), w = rnd(c.w, seed++), b = rnd({c.w[0]}, seed++);
+    Tensor y = k::conv2d(x, w, b, c.p);
+    Tensor yr = k::conv2d_reference(f64(x), f64(w), f64(b), c.p);
+    EXPECT_TRUE(allclose(f64(y), yr, 1e-4, 1e-4));
+    Tensor gy = rnd(y.shape(), seed++);
+    EXPECT_TRUE(allclose(f64(k::conv2d_backward_input(gy, w, c.x, c.p)),
+                         k::conv2d_backward_input_reference(f64(gy), f64(w), c.x, c.p), 1e-4, 1e-4));
+    EXPECT_TRUE(allclose(f64(k::conv2d_backward_weight(gy, x, c.w, c.p)),
+                         k::conv2d_backward_weight_reference(f64(gy), f64(x), c.w, c.p), 1e-4, 1e-4));
+    // bf16 runs on oneDNN too: close to float32 at bf16 precision.
+    Tensor yb = k::conv2d(k::to_dtype(x, DType::BFloat16), k::to_dtype(w, DType::BFloat16), k::to_dtype(b, DType::BFloat16), c.p);
+    EXPECT_TRUE(allclose(f64(yb), yr, 3e-2, 1e-1));
+  }
+  // Non-contiguous input gives the same result.
+  Tensor xn = transpose(rnd({2, 8, 9, 9}, 300), 2, 3);
+  Tensor w = rnd({4, 8, 3, 3}, 301);
+  EXPECT_TRUE(allclose(f64(k::conv2d(xn, w, Tensor(), {})), k::conv2d_reference(f64(xn), f64(w), Tensor(), {}), 1e-4, 1e-4));
+}

@@ -1,0 +1,141 @@
+// Finite-difference checks for batch_norm, layer_norm, rms_norm and group_norm (first order for
+// all; second order w.r.t. input, weight and bias), plus running-statistics updates and errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "autograd/tessera.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+using tessera::test::allclose;
+using tessera::test::gradcheck;
+using tessera::test::gradgradcheck;
+using tessera::test::leaf;
+using tessera::test::noncontiguous;
+
+namespace {
+// Square the output so that second derivatives involve the cotangent non-trivially.
+Tensor sq(const Tensor& y) { return mul(y, y); }
+}  // namespace
+
+TEST(GradNorm, LayerNormFirstOrder) {
+  Tensor x = leaf({3, 2, 4}, 1), w = leaf({2, 4}, 2, 0.5, 1.5), b = leaf({2, 4}, 3);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return layer_norm(t[0], {4}, t[1], t[2]); },
+                        {x, leaf({4}, 4, 0.5, 1.5), leaf({4}, 5)}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return layer_norm(t[0], {2, 4}, t[1], t[2], 1e-3); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return layer_norm(t[0], {3, 2, 4}); }, {x}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return layer_norm(t[0], {4}, t[1]); },
+                        {noncontiguous(leaf({3, 4}, 6)), noncontiguous(leaf({4}, 7))}));
+  // Only the parameters require grad.
+  Tensor xc = leaf({3, 4}, 8).detach();
+  EXPECT_TRUE(gradcheck([xc](const TensorList& t) { return layer_norm(xc, {4}, t[0], t[1]); },
+                        {leaf({4}, 9), leaf({4}, 10)}));
+}
+
+TEST(GradNorm, LayerNormSecondOrder) {
+  Tensor x = leaf({3, 4}, 11), w = leaf({4}, 12, 0.5, 1.5), b = leaf({4}, 13);
+  auto f = [](const TensorList& t) { return sq(layer_norm(t[0], {4}, t[1], t[2])); };
+  EXPECT_TRUE(gradgradcheck(f, {x, w, b}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return layer_norm(t[0], {4}, t[1], t[2]); }, {x, w, b}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(layer_norm(t[0], {2, 3})); },
+                            {noncontiguous(leaf({2, 2, 3}, 14))}));
+}
+
+TEST(GradNorm, RmsNormFirstAndSecondOrder) {
+  Tensor x = leaf({3, 4}, 21), w = leaf({4}, 22, 0.5, 1.5);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return rms_norm(t[0], {4}, t[1], 1e-6); }, {x, w}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return rms_norm(t[0], {2, 4}); }, {leaf({2, 2, 4}, 23)}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return rms_norm(t[0], {4}, t[1]); },
+                        {noncontiguous(leaf({3, 4}, 24)), noncontiguous(leaf({4}, 25))}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(rms_norm(t[0], {4}, t[1], 1e-6)); }, {x, w}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return rms_norm(t[0], {4}, t[1], 1e-6); }, {x, w}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(rms_norm(t[0], {4})); }, {x}));
+}
+
+TEST(GradNorm, GroupNorm) {
+  Tensor x = leaf({2, 4, 3}, 31), w = leaf({4}, 32, 0.5, 1.5), b = leaf({4}, 33);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 2, t[1], t[2]); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 4, t[1], t[2], 1e-3); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 1); }, {leaf({2, 4, 2, 2}, 34)}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 2, t[1]); },
+                        {noncontiguous(leaf({2, 4, 3}, 35)), w}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(group_norm(t[0], 2, t[1], t[2])); }, {x, w, b}));
+}
+
+TEST(GradNorm, BatchNormTrainingAndEval) {
+  Tensor x = leaf({3, 2, 2, 2}, 41), w = leaf({2}, 42, 0.5, 1.5), b = leaf({2}, 43);
+  Tensor rm = zeros({2}, {.dtype = DType::Float64}), rv = ones({2}, {.dtype = DType::Float64});
+  // Training (running stats are updated on every evaluation; the output does not depend on them).
+  EXPECT_TRUE(gradcheck([rm, rv](const TensorList& t) { return batch_norm(t[0], rm, rv, t[1], t[2], true); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return batch_norm(t[0], Tensor(), Tensor(), t[1], t[2], true, 0.1, 1e-3); },
+                        {leaf({4, 3}, 44), leaf({3}, 45), leaf({3}, 46)}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return batch_norm(t[0], Tensor(), Tensor(), Tensor(), Tensor(), true); },
+                        {noncontiguous(leaf({3, 2, 3}, 47))}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(batch_norm(t[0], Tensor(), Tensor(), t[1], t[2], true)); },
+                            {x, w, b}));
+  // Eval: running statistics are constants.
+  Tensor erm = tensor({0.3, -0.2}, {.dtype = DType::Float64}), erv = tensor({0.7, 1.4}, {.dtype = DType::Float64});
+  EXPECT_TRUE(gradcheck([erm, erv](const TensorList& t) { return batch_norm(t[0], erm, erv, t[1], t[2], false); }, {x, w, b}));
+  EXPECT_TRUE(gradgradcheck([erm, erv](const TensorList& t) { return sq(batch_norm(t[0], erm, erv, t[1], t[2], false)); },
+                            {x, w, b}));
+}
+
+// The create_graph path recomputes statistics with differentiable ops; it must agree with the
+// first-order path that reuses the forward's statistics.
+TEST(GradNorm, CreateGraphGradientsMatchFirstOrder) {
+  Tensor x = leaf({2, 4, 3}, 51), w = leaf({4}, 52), b = leaf({4}, 53), v = leaf({2, 4, 3}, 54).detach();
+  std::vector<std::function<Tensor()>> fs = {
+      [&] { return layer_norm(x, {4, 3}, reshape(expand(reshape(w, {4, 1}), {4, 3}), {4, 3}), Tensor()); },
+      [&] { return rms_norm(x, {3}, slice(w, 0, 0, 3)); },
+      [&] { return group_norm(x, 2, w, b); },
+      [&] { return batch_norm(x, Tensor(), Tensor(), w, b, true); },
+  };
+  for (size_t i = 0; i < fs.size(); ++i) {
+    SCOPED_TRACE(i);
+    TensorList g1 = grad({fs[i]()}, {x, w}, {v}, {.allow_unused = true});
+    TensorList g2 = grad({fs[i]()}, {x, w}, {v}, {.create_graph = true, .allow_unused = true});
+    EXPECT_TRUE(g2[0].requires_grad());
+    EXPECT_TRUE(allclose(g2[0], g1[0], 1e-10, 1e-12));
+    EXPECT_TRUE(allclose(g2[1], g1[1], 1e-10, 1e-12));
+  }
+}
+
+TEST(Norm, BatchNormRunningStatsUpdate) {
+  Tensor x = leaf({4, 2, 3}, 61).detach();
+  Tensor rm = tensor({0.5, -1.0}, {.dtype = DType::Float64}), rv = tensor({2.0, 0.5}, {.dtype = DType::Float64});
+  batch_norm(x, rm, rv, Tensor(), Tensor(), true, 0.25);
+  for (int64_t c = 0; c < 2; ++c) {
+    double s = 0, q = 0;
+    int64_t n = 12;
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 3; ++j) s += get_value(x, (i * 2 + c) * 3 + j);
+    double m = s / n;
+    for (int64_t i = 0; i < 4; ++i)
+      for (int64_t j = 0; j < 3; ++j) q += std::pow(get_value(x, (i * 2 + c) * 3 + j) - m, 2);
+    double old_m = c == 0 ? 0.5 : -1.0, old_v = c == 0 ? 2.0 : 0.5;
+    EXPECT_NEAR(get_value(rm, c), 0.75 * old_m + 0.25 * m, 1e-12);
+    EXPECT_NEAR(get_value(rv, c), 0.75 * old_v + 0.25 * q / (n - 1), 1e-12);
+  }
+  // Eval output uses the running stats: (x - rm) / sqrt(rv + eps).
+  Tensor y = batch_norm(x, rm, rv, Tensor(), Tensor(), false);
+  EXPECT_NEAR(get_value(y, 4), (get_value(x, 4) - get_value(rm, 1)) / std::sqrt(get_value(rv, 1) + 1e-5), 1e-12);
+}
+
+TEST(Norm, DtypesAndErrors) {
+  for (DType dt : {DType::Float32, DType::BFloat16}) {
+    Tensor x = to(leaf({2, 4, 3}, 71).detach(), dt);
+    Tensor ref = layer_norm(leaf({2, 4, 3}, 71).detach(), {3});
+    EXPECT_TRUE(allclose(to(layer_norm(x, {3}), DType::Float64), ref, dt == DType::BFloat16 ? 2e-2 : 1e-5, 2e-2));
+    EXPECT_EQ(group_norm(x, 2).dtype(), dt);
+    EXPECT_EQ(rms_norm(x, {3}).dtype(), dt);
+    EXPECT_EQ(batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true).dtype(), dt);
+  }
+  Tensor x = leaf({2, 4, 3}, 72);
+  EXPECT_THROW(layer_norm(x, {4}), std::invalid_argument);
+  EXPECT_THROW(layer_norm(x, {3}, leaf({4}, 1)), std::invalid_argument);
+  EXPECT_THROW(group_norm(x, 3), std::invalid_argument);
+  EXPECT_THROW(batch_norm(x, Tensor(), Tensor()), std::invalid_argument);  // eval without running stats
+  EXPECT_THROW(batch_norm(leaf({1, 4}, 73), Tensor(), Tensor(), Tensor(), Tensor(), true), std::invalid_argument);
+  EXPECT_THROW(layer_norm(to(x.detach(), DType::Int64), {3}), std::invalid_argument);
+}

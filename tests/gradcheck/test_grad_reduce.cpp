@@ -1,0 +1,274 @@
+// Finite-difference checks for reductions, scans, softmax and the classification losses.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/tessera.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+using tessera::test::allclose;
+using tessera::test::gradcheck;
+using tessera::test::gradgradcheck;
+using tessera::test::leaf;
+using tessera::test::noncontiguous;
+
+namespace {
+Tensor f64(std::initializer_list<double> v, const Shape& shape, bool rg = true) {
+  Tensor t = from_vector(std::vector<double>(v), shape);
+  if (rg) t.set_requires_grad(true);
+  return t;
+}
+Tensor i64(std::initializer_list<int64_t> v, const Shape& shape) { return from_vector(std::vector<int64_t>(v), shape); }
+Tensor grad_of(const Tensor& y, const Tensor& x) { return grad({y}, {x})[0]; }
+}  // namespace
+
+TEST(GradReduce, MaxMinFirstOrder) {
+  Tensor a = leaf({3, 4}, 31), b = leaf({2, 3, 4}, 32);
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return max(x[0]); }, {a}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return min(x[0]); }, {noncontiguous(a)}));
+  for (bool kd : {false, true}) {
+    SCOPED_TRACE(kd);
+    EXPECT_TRUE(gradcheck([kd](const TensorList& x) { return max(x[0], 1, kd).values; }, {b}));
+    EXPECT_TRUE(gradcheck([kd](const TensorList& x) { return min(x[0], -1, kd).values; }, {b}));
+    EXPECT_TRUE(gradcheck([kd](const TensorList& x) { return max(x[0], 0, kd).values; }, {noncontiguous(a)}));
+    EXPECT_TRUE(gradcheck([kd](const TensorList& x) { return amax(x[0], {0, -1}, kd); }, {b}));
+    EXPECT_TRUE(gradcheck([kd](const TensorList& x) { return amin(x[0], {1}, kd); }, {noncontiguous(b)}));
+    EXPECT_TRUE(gradcheck([kd](const TensorList& x) { return amax(x[0], {}, kd); }, {a}));
+  }
+}
+
+TEST(GradReduce, MaxMinTies) {
+  // All-element max/min and amax/amin split the gradient evenly among ties; max(dim) sends it
+  // to the returned (first) index only, as torch.
+  Tensor x = f64({3, 3, 1, 3, 0, 2}, {2, 3});
+  EXPECT_TRUE(allclose(grad_of(max(x), x), f64({1. / 3, 1. / 3, 0, 1. / 3, 0, 0}, {2, 3}, false)));
+  EXPECT_TRUE(allclose(grad_of(min(x), x), f64({0, 0, 0, 0, 1, 0}, {2, 3}, false)));
+  EXPECT_TRUE(allclose(grad_of(sum(amax(x, {1})), x), f64({.5, .5, 0, 1, 0, 0}, {2, 3}, false)));
+  EXPECT_TRUE(allclose(grad_of(sum(amax(x, {0})), x), f64({.5, 1, 0, .5, 0, 1}, {2, 3}, false)));
+  auto [v, i] = max(x, 1);
+  EXPECT_TRUE(allclose(i, i64({0, 0}, {2})));
+  EXPECT_TRUE(allclose(grad_of(sum(v), x), f64({1, 0, 0, 1, 0, 0}, {2, 3}, false)));
+  auto [vk, ik] = min(x, 0, true);
+  EXPECT_EQ(vk.shape(), (Shape{1, 3}));
+  EXPECT_TRUE(allclose(ik, i64({0, 1, 0}, {1, 3})));
+  EXPECT_TRUE(allclose(argmax(x), i64({0}, {})));
+  EXPECT_TRUE(allclose(argmin(x, 1, true), i64({2, 1}, {2, 1})));
+  EXPECT_EQ(argmax(x, std::nullopt, true).shape(), (Shape{1, 1}));
+}
+
+TEST(GradReduce, VarStd) {
+  Tensor a = leaf({3, 4}, 41), b = leaf({2, 3, 4}, 42);
+  for (double c : {0.0, 1.0, 2.0}) {
+    for (bool kd : {false, true}) {
+      SCOPED_TRACE(c);
+      auto v = [c, kd](const TensorList& x) { return var(x[0], {1}, c, kd); };
+      auto s = [c, kd](const TensorList& x) { return tessera::std(x[0], {0, -1}, c, kd); };
+      EXPECT_TRUE(gradcheck(v, {b}));
+      EXPECT_TRUE(gradcheck(s, {b}));
+      EXPECT_TRUE(gradgradcheck(v, {b}));
+      EXPECT_TRUE(gradgradcheck(s, {b}));
+    }
+  }
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return var(x[0]); }, {noncontiguous(a)}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return tessera::std(x[0]); }, {noncontiguous(a)}));
+  // std of a constant has zero gradient (not NaN), as torch.
+  Tensor z = f64({2, 2, 2}, {3});
+  EXPECT_TRUE(allclose(grad_of(tessera::std(z), z), f64({0, 0, 0}, {3}, false)));
+}
+
+TEST(GradReduce, Logsumexp) {
+  Tensor b = leaf({2, 3, 4}, 43, -3, 3);
+  for (bool kd : {false, true}) {
+    auto f = [kd](const TensorList& x) { return logsumexp(x[0], {-1}, kd); };
+    EXPECT_TRUE(gradcheck(f, {b}));
+    EXPECT_TRUE(gradgradcheck(f, {b}));
+    auto g = [kd](const TensorList& x) { return logsumexp(x[0], {0, 2}, kd); };
+    EXPECT_TRUE(gradcheck(g, {noncontiguous(b)}));
+    EXPECT_TRUE(gradgradcheck(g, {b}));
+  }
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return logsumexp(x[0]); }, {b}));
+}
+
+TEST(GradReduce, Norm) {
+  Tensor b = leaf({2, 3, 4}, 44, 0.2, 1.5);
+  Tensor s = leaf({2, 3, 4}, 45, -1.5, 1.5);
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double p : {2.0, 1.0, 3.0, 1.5, 0.5, inf, -inf}) {
+    SCOPED_TRACE(p);
+    for (bool kd : {false, true}) {
+      auto f = [p, kd](const TensorList& x) { return norm(x[0], p, {1}, kd); };
+      EXPECT_TRUE(gradcheck(f, {s}));
+      EXPECT_TRUE(gradcheck(f, {noncontiguous(b)}));
+    }
+    EXPECT_TRUE(gradcheck([p](const TensorList& x) { return norm(x[0], p); }, {s}));
+    if (!std::isinf(p)) {
+      EXPECT_TRUE(gradgradcheck([p](const TensorList& x) { return norm(x[0], p, {0, 2}); }, {s}));
+      EXPECT_TRUE(gradgradcheck([p](const TensorList& x) { return norm(x[0], p); }, {b}));
+    }
+  }
+  // Gradient at zero is zero for p = 2 (and the other p), not NaN.
+  Tensor z = f64({0, 0, 0, 1, 2, 2}, {2, 3});
+  EXPECT_TRUE(allclose(grad_of(sum(norm(z, 2, {1})), z), f64({0, 0, 0, 1. / 3, 2. / 3, 2. / 3}, {2, 3}, false)));
+  for (double p : {1.0, 3.0, 0.5, inf}) {
+    SCOPED_TRACE(p);
+    Tensor gz = grad_of(sum(norm(z, p, {1})), z);
+    for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(get_value(gz, i), 0.0);
+  }
+}
+
+TEST(GradReduce, Prod) {
+  Tensor b = leaf({2, 3, 4}, 46, 0.5, 1.5);
+  for (bool kd : {false, true}) {
+    auto f = [kd](const TensorList& x) { return prod(x[0], {1}, kd); };
+    EXPECT_TRUE(gradcheck(f, {b}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(b)}));
+    EXPECT_TRUE(gradgradcheck(f, {b}));
+    auto g = [kd](const TensorList& x) { return prod(x[0], {0, -1}, kd); };
+    EXPECT_TRUE(gradcheck(g, {b}));
+    EXPECT_TRUE(gradgradcheck(g, {b}));
+  }
+  EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return prod(x[0]); }, {leaf({5}, 47, 0.5, 1.5)}));
+  // Zeros: prod is a polynomial, so finite differences are exact there too. Rows with no zero,
+  // one zero and several zeros.
+  Tensor z = f64({1.5, 0, -2, 0.5, 0, 1.2, 0, 0.7, 0.9, -1.1, 1.3, 0.8}, {3, 4});
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return prod(x[0], {1}); }, {z}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return prod(x[0], {0}); }, {z}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return prod(x[0]); }, {z}));
+  Tensor one = f64({2, 0, 3, 4}, {4});
+  EXPECT_TRUE(allclose(grad_of(prod(one), one), f64({0, 24, 0, 0}, {4}, false)));
+  Tensor two = f64({2, 0, 3, 0}, {4});
+  EXPECT_TRUE(allclose(grad_of(prod(two), two), f64({0, 0, 0, 0}, {4}, false)));
+}
+
+TEST(GradReduce, Cumsum) {
+  Tensor b = leaf({2, 3, 4}, 48);
+  for (int64_t d : {0, 1, -1}) {
+    SCOPED_TRACE(d);
+    auto f = [d](const TensorList& x) { return cumsum(x[0], d); };
+    EXPECT_TRUE(gradcheck(f, {b}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(b)}));
+    EXPECT_TRUE(gradgradcheck([d](const TensorList& x) { return cumsum(mul(x[0], x[0]), d); }, {b}));
+  }
+}
+
+TEST(GradReduce, Cumprod) {
+  Tensor b = leaf({2, 3, 4}, 49, 0.5, 1.5);
+  for (int64_t d : {0, 1, -1}) {
+    SCOPED_TRACE(d);
+    auto f = [d](const TensorList& x) { return cumprod(x[0], d); };
+    EXPECT_TRUE(gradcheck(f, {b}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(b)}));
+    EXPECT_TRUE(gradgradcheck(f, {b}));
+  }
+  // First order with zeros (one and several per line): exact.
+  Tensor z = f64({1.5, 0, -2, 0.5, 0, 1.2, 0, 0.7, 0.9, -1.1, 1.3, 0.8, 0, 0, 2, 1}, {4, 4});
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return cumprod(x[0], 1); }, {z}));
+  EXPECT_TRUE(gradcheck([](const TensorList& x) { return cumprod(x[0], 0); }, {z}));
+  Tensor x = f64({3, 0, 1, 2, 0, 4}, {6});
+  Tensor g = grad({cumprod(x, 0)}, {x}, {arange(6.0, {.dtype = DType::Float64})})[0];
+  EXPECT_TRUE(allclose(g, f64({0, 27, 0, 0, 0, 0}, {6}, false)));
+}
+
+TEST(GradSoftmax, SoftmaxLogSoftmax) {
+  Tensor b = leaf({2, 3, 4}, 51, -2, 2);
+  for (int64_t d : {0, 1, -1}) {
+    SCOPED_TRACE(d);
+    auto s = [d](const TensorList& x) { return softmax(x[0], d); };
+    auto l = [d](const TensorList& x) { return log_softmax(x[0], d); };
+    EXPECT_TRUE(gradcheck(s, {b}));
+    EXPECT_TRUE(gradcheck(l, {b}));
+    EXPECT_TRUE(gradcheck(s, {noncontiguous(b)}));
+    EXPECT_TRUE(gradcheck(l, {noncontiguous(b)}));
+    EXPECT_TRUE(gradgradcheck(s, {b}));
+    EXPECT_TRUE(gradgradcheck(l, {b}));
+  }
+}
+
+TEST(GradLoss, NllLoss) {
+  Tensor x = leaf({4, 3}, 61), x3 = leaf({2, 3, 2}, 62), x1 = leaf({5}, 63);
+  Tensor t = i64({0, 2, -100, 1}, {4}), t3 = i64({2, 0, 1, 1}, {2, 2}), t1 = i64({3}, {});
+  Tensor w = from_vector(std::vector<double>{0.3, 1.7, 0.9}, {3});
+  for (const char* red : {"mean", "sum", "none"}) {
+    SCOPED_TRACE(red);
+    for (bool use_w : {false, true}) {
+      NllLossOptions o{.weight = use_w ? w : Tensor(), .reduction = red};
+      auto f = [&](const TensorList& a) { return nll_loss(a[0], t, o); };
+      EXPECT_TRUE(gradcheck(f, {x}));
+      EXPECT_TRUE(gradgradcheck(f, {x}));
+      auto f3 = [&](const TensorList& a) { return nll_loss(a[0], t3, o); };
+      EXPECT_TRUE(gradcheck(f3, {x3}));
+      EXPECT_TRUE(gradcheck(f3, {noncontiguous(x3)}));
+      EXPECT_TRUE(gradgradcheck(f3, {x3}));
+    }
+    NllLossOptions o1{.reduction = red};
+    EXPECT_TRUE(gradcheck([&](const TensorList& a) { return nll_loss(a[0], t1, o1); }, {x1}));
+  }
+}
+
+TEST(GradLoss, CrossEntropyIndices) {
+  Tensor x = leaf({4, 3}, 64, -2, 2), x3 = leaf({2, 3, 2}, 65, -2, 2), x1 = leaf({5}, 66, -2, 2);
+  Tensor t = i64({0, 2, 1, 1}, {4}), t3 = i64({2, 0, 1, 1}, {2, 2}), t1 = i64({3}, {});
+  Tensor w = from_vector(std::vector<double>{0.3, 1.7, 0.9}, {3});
+  for (const char* red : {"mean", "sum", "none"}) {
+    for (double ls : {0.0, 0.2}) {
+      for (int64_t ii : {-100, 1}) {
+        for (bool use_w : {false, true}) {
+          SCOPED_TRACE(std::string(red) + " ls " + std::to_string(ls) + " ii " + std::to_string(ii) + " w " +
+                       std::to_string(use_w));
+          CrossEntropyOptions o{.weight = use_w ? w : Tensor(), .ignore_index = ii, .reduction = red, .label_smoothing = ls};
+          auto f = [&](const TensorList& a) { return cross_entropy(a[0], t, o); };
+          EXPECT_TRUE(gradcheck(f, {x}));
+          EXPECT_TRUE(gradgradcheck(f, {x}));
+          auto f3 = [&](const TensorList& a) { return cross_entropy(a[0], t3, o); };
+          EXPECT_TRUE(gradcheck(f3, {noncontiguous(x3)}));
+          EXPECT_TRUE(gradgradcheck(f3, {x3}));
+        }
+      }
+      CrossEntropyOptions o1{.reduction = red, .label_smoothing = ls};
+      EXPECT_TRUE(gradgradcheck([&](const TensorList& a) { return cross_entropy(a[0], t1, o1); }, {x1}));
+    }
+  }
+}
+
+TEST(GradLoss, CrossEntropyProbabilities) {
+  Tensor x = leaf({4, 3}, 67, -2, 2), x3 = leaf({2, 3, 2}, 68, -2, 2);
+  Tensor p = softmax(leaf({4, 3}, 69, -1, 1), 1).detach().set_requires_grad(true);
+  Tensor p3 = softmax(leaf({2, 3, 2}, 70, -1, 1), 1).detach().set_requires_grad(true);
+  Tensor w = from_vector(std::vector<double>{0.3, 1.7, 0.9}, {3});
+  for (const char* red : {"mean", "sum", "none"}) {
+    for (double ls : {0.0, 0.3}) {
+      for (bool use_w : {false, true}) {
+        SCOPED_TRACE(std::string(red) + " ls " + std::to_string(ls) + " w " + std::to_string(use_w));
+        CrossEntropyOptions o{.weight = use_w ? w : Tensor(), .reduction = red, .label_smoothing = ls};
+        auto f = [&](const TensorList& a) { return cross_entropy(a[0], a[1], o); };
+        EXPECT_TRUE(gradcheck(f, {x, p}));  // input and target gradients
+        EXPECT_TRUE(gradgradcheck(f, {x, p}));
+        EXPECT_TRUE(gradcheck(f, {noncontiguous(x3), p3}));
+        EXPECT_TRUE(gradgradcheck(f, {x3, p3}));
+      }
+    }
+  }
+}
+
+TEST(GradLoss, Errors) {
+  Tensor x = leaf({4, 3}, 71);
+  try {
+    cross_entropy(x, i64({0, 3, 1, 1}, {4}));
+    FAIL() << "no error for target 3 with C = 3";
+  } catch (const std::out_of_range& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("target value 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("C = 3"), std::string::npos) << m;
+  }
+  EXPECT_THROW(nll_loss(x, i64({0, -1, 1, 1}, {4})), std::out_of_range);
+  EXPECT_THROW(nll_loss(x, i64({0, 1, 1}, {3})), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, i64({0, 1, 1, 1}, {4}), {.reduction = "avg"}), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, i64({0, 1, 1, 1}, {4}), {.weight = ones({4}, {.dtype = DType::Float64})}),
+               std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, zeros({4, 2}, {.dtype = DType::Float64})), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, i64({0, 1, 1, 1}, {4}), {.label_smoothing = 1.5}), std::invalid_argument);
+  EXPECT_THROW(max(zeros({0})), std::invalid_argument);
+  EXPECT_THROW(amax(zeros({2, 0}), {1}), std::invalid_argument);
+}
