@@ -404,3 +404,34 @@ TEST(GradEltwise, FusedFirstOrderMatchesCreateGraphPath) {
     }
   }
 }
+
+TEST(GradEltwise, BFloat16AgreesWithFloat32) {
+  Generator gen(5);
+  Tensor x = randn({4, 8}, {}, &gen), y = randn({4, 8}, {}, &gen), t01 = rand({4, 8}, {}, &gen);
+  auto bf = [](const Tensor& t) { return to(t, DType::BFloat16); };
+  auto check = [&](const std::string& name, const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& f) {
+    SCOPED_TRACE(name);
+    Tensor xr = to(bf(x), DType::Float32).detach(), xb = bf(x).detach();
+    xr.set_requires_grad();
+    xb.set_requires_grad();
+    Tensor r32 = f(xr, to(bf(y), DType::Float32), to(bf(t01), DType::Float32));
+    Tensor r16 = f(xb, bf(y), bf(t01));
+    ASSERT_EQ(r16.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(r16, DType::Float32), r32, 2e-2, 2e-2));
+    Tensor g32 = grad({sum(r32)}, {xr})[0], g16 = grad({sum(r16)}, {xb})[0];
+    ASSERT_EQ(g16.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(g16, DType::Float32), g32, 2e-2, 2e-2));
+  };
+  check("pow", [](auto& a, auto&, auto&) { return pow(a, 2.0); });
+  check("pow_tt", [](auto& a, auto&, auto& t) { return pow(add(t, 0.5), a); });
+  check("clamp", [](auto& a, auto&, auto&) { return clamp(a, -0.5, 0.5); });
+  check("maximum", [](auto& a, auto& b, auto&) { return maximum(a, b); });
+  check("where", [](auto& a, auto& b, auto&) { return where(gt(b, 0.0), a, b); });
+  check("mse", [](auto& a, auto& b, auto&) { return mse_loss(a, b); });
+  check("l1", [](auto& a, auto& b, auto&) { return l1_loss(a, b, "sum"); });
+  check("smooth_l1", [](auto& a, auto& b, auto&) { return smooth_l1_loss(a, b, "none"); });
+  check("huber", [](auto& a, auto& b, auto&) { return huber_loss(a, b, "mean", 0.5); });
+  check("bce", [](auto& a, auto&, auto& t) { return binary_cross_entropy_with_logits(a, t); });
+  Tensor d = dropout(ones({64}, {.dtype = DType::BFloat16}), 0.5, true, &gen);
+  for (int64_t i = 0; i < 64; ++i) EXPECT_TRUE(get_value(d, i) == 0.0 || get_value(d, i) == 2.0);
+}
