@@ -135,9 +135,12 @@ void col_reduce(const T* x, const Split& s, A init, Step step, Fin fin) {
 
 template <typename T> using wide_t = std::conditional_t<std::is_floating_point_v<acc_t<T>>, double, int64_t>;
 
-// Sum of each row / column in wide precision; returns false when no fast path applies.
-template <typename T, typename Fin>
-bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op, Fin fin) {
+// Sum of map(x) over each row / column in wide precision; returns false when no fast path applies.
+struct Identity {
+  template <typename V> V operator()(V v) const { return v; }
+};
+template <typename T, typename Fin, typename Map = Identity>
+bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op, Fin fin, Map map = {}) {
   Split s = split_reduction(in, dims, op);
   if (!s.ok) return false;
   using W = wide_t<T>;
@@ -149,13 +152,13 @@ bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op
           W acc = 0;
           const T* p = x + k * s.R;
 #pragma omp simd reduction(+ : acc)
-          for (int64_t i = b; i < e; ++i) acc += W(p[i]);
+          for (int64_t i = b; i < e; ++i) acc += map(W(p[i]));
           return acc;
         },
         [](W a, W b) { return a + b; });
     for (int64_t k = 0; k < s.outer; ++k) fin(k, parts[size_t(k)], s.R);
   } else {
-    col_reduce<T, W>(x, s, W(0), [](W& a, T v) { a += W(v); }, [&](int64_t i, W a) { fin(i, a, s.R); });
+    col_reduce<T, W>(x, s, W(0), [map](W& a, T v) { a += map(W(v)); }, [&](int64_t i, W a) { fin(i, a, s.R); });
   }
   return true;
 }
@@ -518,6 +521,13 @@ Tensor norm(const Tensor& in, double pn, const std::vector<int64_t>& dims, bool 
   if (std::isinf(pn) && p.red_numel == 0 && !p.red_shape.empty())
     throw std::invalid_argument("norm: p = inf over a zero-size dimension of input " + shape_str(in.shape()));
   dispatch_floating(in.dtype(), "norm", [&]<typename T>() {
+    T* o = out.data_ptr<T>();
+    if (pn == 2 && fast_sum<T>(in, dims, "norm", [o](int64_t i, double a, int64_t) { o[i] = T(acc_t<T>(std::sqrt(a))); },
+                               [](double v) { return v * v; }))
+      return;
+    if (pn == 1 && fast_sum<T>(in, dims, "norm", [o](int64_t i, double a, int64_t) { o[i] = T(acc_t<T>(a)); },
+                               [](double v) { return std::abs(v); }))
+      return;
     auto run = [&](auto step, auto finish, double init) { reduce_kernel<T, T>(in, p, out, init, step, finish); };
     auto ident = [](double a, int64_t) { return T(acc_t<T>(a)); };
     if (pn == 2) {

@@ -259,7 +259,9 @@ TEST(ParityReduce, FastPathsMatchGenericAndThreadCount) {
         {"amin", [](const Tensor& t, std::vector<int64_t> d) { return kernels::amin(t, d); }},
         {"var", [](const Tensor& t, std::vector<int64_t> d) { return kernels::var(t, d, 1); }},
         {"std", [](const Tensor& t, std::vector<int64_t> d) { return kernels::std(t, d, 0); }},
-        {"logsumexp", [](const Tensor& t, std::vector<int64_t> d) { return kernels::logsumexp(t, d); }}};
+        {"logsumexp", [](const Tensor& t, std::vector<int64_t> d) { return kernels::logsumexp(t, d); }},
+        {"norm2", [](const Tensor& t, std::vector<int64_t> d) { return kernels::norm(t, 2, d); }},
+        {"norm1", [](const Tensor& t, std::vector<int64_t> d) { return kernels::norm(t, 1, d); }}};
     for (auto& [name, f] : ops) {
       for (std::vector<int64_t> d : {std::vector<int64_t>{1}, std::vector<int64_t>{0}, std::vector<int64_t>{}}) {
         SCOPED_TRACE(std::string(name) + " dims " + std::to_string(d.size() ? d[0] : -1));
