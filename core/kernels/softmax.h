@@ -38,6 +38,10 @@ inline double exp_nonpos(double x) { return std::exp(x); }
 // computed in float, float64 in double. The innermost-dim case is one pass per row, rows in parallel.
 Tensor softmax(const Tensor& in, int64_t dim);
 Tensor log_softmax(const Tensor& in, int64_t dim);
+// Fused first-order backward (g and y of one dtype and shape, y the forward output):
+// softmax: y * (g - sum(g * y, dim)); log_softmax: g - exp(y) * sum(g, dim).
+Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t dim);
+Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int64_t dim);
 
 enum class Reduction { None, Mean, Sum };
 Reduction parse_reduction(const std::string& r, const char* op);
