@@ -1,6 +1,9 @@
 #pragma once
 // Fused, numerically stable softmax / log_softmax along one dim, and the raw pieces of
 // nll_loss (forward values and the constant per-element weights of its gradient).
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -8,10 +11,37 @@
 
 namespace tessera::kernels {
 
+// exp for arguments x <= 0 (or NaN), written so that `omp simd` loops vectorise it: range
+// reduction x = n ln2 + r with |r| <= ln2/2 (n rounded to nearest), a degree-6 polynomial for e^r (Cephes coefficients,
+// about 1 ulp), and 2^n built in the exponent bits. Below -87 the result flushes to 0.
+inline float exp_nonpos(float x) {
+  float xc = std::max(x, -87.0f);
+  // Round to nearest with the 1.5 * 2^23 trick (plain arithmetic, so the loop vectorises).
+  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = xc - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * r * r + r + 1.0f;
+  float scale = std::bit_cast<float>((int32_t(n) + 127) << 23);
+  y *= scale;
+  y = x < -87.0f ? 0.0f : y;
+  return x != x ? x : y;
+}
+inline double exp_nonpos(double x) { return std::exp(x); }
+
 // y = exp(x - max) / sum(exp(x - max)) along dim; contiguous output. float32 and bfloat16 are
 // computed in float, float64 in double. The innermost-dim case is one pass per row, rows in parallel.
 Tensor softmax(const Tensor& in, int64_t dim);
 Tensor log_softmax(const Tensor& in, int64_t dim);
+// Fused first-order backward (g and y of one dtype and shape, y the forward output):
+// softmax: y * (g - sum(g * y, dim)); log_softmax: g - exp(y) * sum(g, dim).
+Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t dim);
+Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int64_t dim);
 
 enum class Reduction { None, Mean, Sum };
 Reduction parse_reduction(const std::string& r, const char* op);
