@@ -7,31 +7,13 @@
 #include <cstdint>
 #include <string>
 
+#include "core/kernels/vec_math.h"
 #include "core/tensor.h"
 
 namespace tessera::kernels {
 
-// exp for arguments x <= 0 (or NaN), written so that `omp simd` loops vectorise it: range
-// reduction x = n ln2 + r with |r| <= ln2/2 (n rounded to nearest), a degree-6 polynomial for e^r (Cephes coefficients,
-// about 1 ulp), and 2^n built in the exponent bits. Below -87 the result flushes to 0.
-inline float exp_nonpos(float x) {
-  float xc = std::max(x, -87.0f);
-  // Round to nearest with the 1.5 * 2^23 trick (plain arithmetic, so the loop vectorises).
-  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * r * r + r + 1.0f;
-  float scale = std::bit_cast<float>((int32_t(n) + 127) << 23);
-  y *= scale;
-  y = x < -87.0f ? 0.0f : y;
-  return x != x ? x : y;
-}
+// exp for the shifted arguments of softmax/logsumexp (x <= 0): the vectorisable vmath::exp.
+inline float exp_nonpos(float x) { return vmath::exp(x); }
 inline double exp_nonpos(double x) { return std::exp(x); }
 
 // y = exp(x - max) / sum(exp(x - max)) along dim; contiguous output. float32 and bfloat16 are

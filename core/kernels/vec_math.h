@@ -25,7 +25,8 @@ inline int32_t float_to_bits(float f) {
 // a degree-6 polynomial (Cephes expf coefficients). Results below FLT_MIN flush to 0.
 inline float exp(float x) {
   float xc = x < -87.3365402f ? -87.3365402f : (x > 88.7228394f ? 88.7228394f : x);
-  float n = std::nearbyint(xc * 1.44269504088896341f);
+  // Round to nearest with the 1.5 * 2^23 trick: plain arithmetic, so loops vectorise.
+  float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = std::fma(n, -0.693359375f, xc);
   r = std::fma(n, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
