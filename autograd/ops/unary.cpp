@@ -106,6 +106,7 @@ Tensor square(const Tensor& x) {
 }
 Tensor erf(const Tensor& x) {
   return unary_op("ErfBackward", k::UnaryOp::Erf, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Erf, g, x);
     return mul(g, mul(exp(neg(mul(x, x))), kTwoOverSqrtPi));
   });
 }
@@ -117,23 +118,31 @@ Tensor relu(const Tensor& x) {
 }
 Tensor sigmoid(const Tensor& x) {
   return unary_op("SigmoidBackward", k::UnaryOp::Sigmoid, x, false, true,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return mul(g, mul(y, rsub(y, 1.0))); });
+                  [](const Tensor& g, const Tensor&, const Tensor& y) {
+                    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Sigmoid, g, y);
+                    return mul(g, mul(y, rsub(y, 1.0)));
+                  });
 }
 Tensor tanh(const Tensor& x) {
   return unary_op("TanhBackward", k::UnaryOp::Tanh, x, false, true,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return mul(g, rsub(mul(y, y), 1.0)); });
+                  [](const Tensor& g, const Tensor&, const Tensor& y) {
+                    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Tanh, g, y);
+                    return mul(g, rsub(mul(y, y), 1.0));
+                  });
 }
 
 Tensor gelu(const Tensor& x, const std::string& approximate) {
   if (approximate == "none")
     return unary_op("GeluBackward", k::UnaryOp::Gelu, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
-      // d/dx x*Phi(x) = Phi(x) + x*phi(x)
+      // d/dx x*Phi(x) = Phi(x) + x*phi(x); fused unless the backward itself is recorded.
+      if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Gelu, g, x);
       Tensor cdf = mul(add(erf(mul(x, kInvSqrt2)), 1.0), 0.5);
       Tensor pdf = mul(exp(mul(mul(x, x), -0.5)), kInvSqrt2Pi);
       return mul(g, add(cdf, mul(x, pdf)));
     });
   if (approximate == "tanh")
     return unary_op("GeluTanhBackward", k::UnaryOp::GeluTanh, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+      if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::GeluTanh, g, x);
       Tensor x2 = mul(x, x);
       Tensor t = tanh(mul(add(x, mul(mul(x2, x), 0.044715)), kSqrt2OverPi));
       Tensor du = mul(add(mul(x2, 3 * 0.044715), 1.0), kSqrt2OverPi);
@@ -145,6 +154,7 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
 
 Tensor silu(const Tensor& x) {
   return unary_op("SiluBackward", k::UnaryOp::Silu, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Silu, g, x);
     Tensor s = sigmoid(x);
     return mul(g, mul(s, add(mul(x, rsub(s, 1.0)), 1.0)));
   });

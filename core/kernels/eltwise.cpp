@@ -8,14 +8,14 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
-#include "core/kernels/simd.h"
+#include "core/kernels/vec_math.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
 
 namespace {
 
-template <typename A> inline A apply_binary(BinaryOp op, A x, A y) {
+template <typename A> [[gnu::always_inline]] inline A apply_binary(BinaryOp op, A x, A y) {
   switch (op) {
     case BinaryOp::Add: return x + y;
     case BinaryOp::Sub: return x - y;
@@ -120,15 +120,15 @@ Tensor logical_not(const Tensor& a) {
 }
 
 namespace {
-template <typename A> inline A apply_unary(UnaryOp op, A x) {
+template <typename A> [[gnu::always_inline]] inline A apply_unary(UnaryOp op, A x) {
   constexpr A kSqrt1_2 = A(0.70710678118654752440);
   constexpr A kSqrt2OverPi = A(0.79788456080286535588);
   switch (op) {
     case UnaryOp::Neg: return -x;
     case UnaryOp::Abs: return std::abs(x);
     case UnaryOp::Sign: return A((x > A(0)) - (x < A(0)));
-    case UnaryOp::Exp: return std::exp(x);
-    case UnaryOp::Log: return std::log(x);
+    case UnaryOp::Exp: return vmath::exp(x);
+    case UnaryOp::Log: return vmath::log(x);
     case UnaryOp::Log1p: return std::log1p(x);
     case UnaryOp::Expm1: return std::expm1(x);
     case UnaryOp::Sqrt: return std::sqrt(x);
@@ -139,12 +139,12 @@ template <typename A> inline A apply_unary(UnaryOp op, A x) {
     case UnaryOp::Reciprocal: return A(1) / x;
     case UnaryOp::Square: return x * x;
     case UnaryOp::Relu: return x > A(0) ? x : A(0);
-    case UnaryOp::Sigmoid: return A(1) / (A(1) + std::exp(-x));
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Gelu: return A(0.5) * x * (A(1) + std::erf(x * kSqrt1_2));
-    case UnaryOp::GeluTanh: return A(0.5) * x * (A(1) + std::tanh(kSqrt2OverPi * (x + A(0.044715) * x * x * x)));
-    case UnaryOp::Silu: return x / (A(1) + std::exp(-x));
-    case UnaryOp::Erf: return std::erf(x);
+    case UnaryOp::Sigmoid: return A(1) / (A(1) + vmath::exp(-x));
+    case UnaryOp::Tanh: return vmath::tanh(x);
+    case UnaryOp::Gelu: return A(0.5) * x * (A(1) + vmath::erf(x * kSqrt1_2));
+    case UnaryOp::GeluTanh: return A(0.5) * x * (A(1) + vmath::tanh(kSqrt2OverPi * (x + A(0.044715) * x * x * x)));
+    case UnaryOp::Silu: return x / (A(1) + vmath::exp(-x));
+    case UnaryOp::Erf: return vmath::erf(x);
     case UnaryOp::Floor: return std::floor(x);
     case UnaryOp::Ceil: return std::ceil(x);
     case UnaryOp::Round: return std::nearbyint(x);  // half to even, like torch.round
@@ -187,6 +187,52 @@ Tensor unary(UnaryOp op, const Tensor& a) {
   return out;
 }
 
+Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
+  Tensor out = empty(saved.shape(), {.dtype = saved.dtype()});
+  Tensor gc = to_dtype(g, saved.dtype());
+  dispatch_floating(saved.dtype(), "activation_backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    constexpr A kInvSqrt2 = A(0.70710678118654752440), kInvSqrt2Pi = A(0.39894228040143267794),
+                kSqrt2OverPi = A(0.79788456080286535588), kTwoOverSqrtPi = A(1.12837916709551257390);
+    switch (op) {
+      case UnaryOp::Gelu:
+        map_kernel<T, T, T>(out, [](T gv, T xv) {
+          A x = A(xv);
+          A cdf = A(0.5) * (A(1) + vmath::erf(x * kInvSqrt2));
+          A pdf = vmath::exp(A(-0.5) * x * x) * kInvSqrt2Pi;
+          return A(gv) * (cdf + x * pdf);
+        }, {gc, saved});
+        break;
+      case UnaryOp::GeluTanh:
+        map_kernel<T, T, T>(out, [](T gv, T xv) {
+          A x = A(xv), x2 = x * x;
+          A t = vmath::tanh(kSqrt2OverPi * (x + A(0.044715) * x2 * x));
+          A du = kSqrt2OverPi * (A(1) + A(3 * 0.044715) * x2);
+          return A(gv) * (A(0.5) * (A(1) + t) + A(0.5) * x * (A(1) - t * t) * du);
+        }, {gc, saved});
+        break;
+      case UnaryOp::Silu:
+        map_kernel<T, T, T>(out, [](T gv, T xv) {
+          A x = A(xv), sg = vmath::sigmoid(x);
+          return A(gv) * sg * (A(1) + x * (A(1) - sg));
+        }, {gc, saved});
+        break;
+      case UnaryOp::Erf:
+        map_kernel<T, T, T>(out, [](T gv, T xv) { A x = A(xv); return A(gv) * kTwoOverSqrtPi * vmath::exp(-x * x); }, {gc, saved});
+        break;
+      case UnaryOp::Sigmoid:
+        map_kernel<T, T, T>(out, [](T gv, T yv) { A y = A(yv); return A(gv) * y * (A(1) - y); }, {gc, saved});
+        break;
+      case UnaryOp::Tanh:
+        map_kernel<T, T, T>(out, [](T gv, T yv) { A y = A(yv); return A(gv) * (A(1) - y * y); }, {gc, saved});
+        break;
+      default:
+        throw std::invalid_argument("activation_backward: no fused backward for this op");
+    }
+  });
+  return out;
+}
+
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   DType rt = promote_types(a.dtype(), b.dtype());
@@ -211,7 +257,7 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
       // Bounds are cast to the tensor's dtype (as PyTorch); infinities stay infinite, so an open
       // side never changes x.
       const A l = A(T(lo)), h = A(T(hi));
-      map_dense<T, T>(out, [l, h](T x) {
+      map_kernel<T, T>(out, [l, h](T x) {
         A v = A(x);  // NaN compares false both times and passes through
         v = v < l ? l : v;
         return T(v > h ? h : v);
@@ -224,7 +270,7 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
         return A(b);
       };
       const A l = sat(lo), h = sat(hi);
-      map_dense<T, T>(out, [l, h](T x) {
+      map_kernel<T, T>(out, [l, h](T x) {
         A v = A(x);
         v = v < l ? l : v;
         return T(v > h ? h : v);
@@ -247,17 +293,17 @@ Tensor pow_scalar(const Tensor& a, double e) {
   Tensor out = empty(a.shape(), {.dtype = rt});
   dispatch_floating(rt, "pow", [&]<typename T>() {
     using A = acc_t<T>;
-    if (e == 0) map_dense<T, T>(out, [](T) { return A(1); }, {ca});
-    else if (e == 1) map_dense<T, T>(out, [](T x) { return x; }, {ca});
-    else if (e == 2) map_dense<T, T>(out, [](T x) { A v = A(x); return v * v; }, {ca});
-    else if (e == 3) map_dense<T, T>(out, [](T x) { A v = A(x); return v * v * v; }, {ca});
-    else if (e == 0.5) map_dense<T, T>(out, [](T x) { return std::sqrt(A(x)); }, {ca});
-    else if (e == -0.5) map_dense<T, T>(out, [](T x) { return A(1) / std::sqrt(A(x)); }, {ca});
-    else if (e == -1) map_dense<T, T>(out, [](T x) { return A(1) / A(x); }, {ca});
-    else if (e == -2) map_dense<T, T>(out, [](T x) { A v = A(x); return A(1) / (v * v); }, {ca});
+    if (e == 0) map_kernel<T, T>(out, [](T) { return A(1); }, {ca});
+    else if (e == 1) map_kernel<T, T>(out, [](T x) { return x; }, {ca});
+    else if (e == 2) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v; }, {ca});
+    else if (e == 3) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v * v; }, {ca});
+    else if (e == 0.5) map_kernel<T, T>(out, [](T x) { return std::sqrt(A(x)); }, {ca});
+    else if (e == -0.5) map_kernel<T, T>(out, [](T x) { return A(1) / std::sqrt(A(x)); }, {ca});
+    else if (e == -1) map_kernel<T, T>(out, [](T x) { return A(1) / A(x); }, {ca});
+    else if (e == -2) map_kernel<T, T>(out, [](T x) { A v = A(x); return A(1) / (v * v); }, {ca});
     else {
       const A ev = A(T(e));  // the exponent is first cast to the tensor's dtype, as PyTorch does
-      map_dense<T, T>(out, [ev](T x) { return std::pow(A(x), ev); }, {ca});
+      map_kernel<T, T>(out, [ev](T x) { return std::pow(A(x), ev); }, {ca});
     }
   });
   return out;
@@ -272,15 +318,15 @@ Tensor classify(FloatClass c, const Tensor& a) {
   dispatch_floating(a.dtype(), "isnan", [&]<typename T>() {
     using A = acc_t<T>;
     switch (c) {
-      case FloatClass::IsNan: map_dense<bool, T>(out, [](T x) { return std::isnan(A(x)); }, {a}); break;
-      case FloatClass::IsInf: map_dense<bool, T>(out, [](T x) { return std::isinf(A(x)); }, {a}); break;
+      case FloatClass::IsNan: map_kernel<bool, T>(out, [](T x) { return std::isnan(A(x)); }, {a}); break;
+      case FloatClass::IsInf: map_kernel<bool, T>(out, [](T x) { return std::isinf(A(x)); }, {a}); break;
       case FloatClass::IsPosInf:
-        map_dense<bool, T>(out, [](T x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
+        map_kernel<bool, T>(out, [](T x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
         break;
       case FloatClass::IsNegInf:
-        map_dense<bool, T>(out, [](T x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
+        map_kernel<bool, T>(out, [](T x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
         break;
-      case FloatClass::IsFinite: map_dense<bool, T>(out, [](T x) { return std::isfinite(A(x)); }, {a}); break;
+      case FloatClass::IsFinite: map_kernel<bool, T>(out, [](T x) { return std::isfinite(A(x)); }, {a}); break;
     }
   });
   return out;
@@ -294,9 +340,9 @@ Tensor in_range_mask(const Tensor& a, double lo, double hi) {
       // Compare with the bounds as the forward saw them (cast to the tensor's dtype), so x equal
       // to a bound gets gradient 1.
       const A l = A(T(lo)), h = A(T(hi));
-      map_dense<bool, T>(out, [l, h](T x) { return A(x) >= l && A(x) <= h; }, {a});
+      map_kernel<bool, T>(out, [l, h](T x) { return A(x) >= l && A(x) <= h; }, {a});
     } else {
-      map_dense<bool, T>(out, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, {a});
+      map_kernel<bool, T>(out, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, {a});
     }
   });
   return out;
@@ -312,9 +358,9 @@ Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
     dispatch_all(ct, [&]<typename T>() {
       using A = acc_t<T>;
       if (greater)
-        map_dense<R, T, T>(out, [](T a, T b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
       else
-        map_dense<R, T, T>(out, [](T a, T b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
     });
   });
   return out;
@@ -326,7 +372,7 @@ Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi)
   dispatch_floating(x.dtype(), "clamp backward", [&]<typename T>() {
     using A = acc_t<T>;
     const A l = A(T(lo)), h = A(T(hi));
-    map_dense<T, T, T>(out, [l, h](T gv, T xv) { A v = A(xv); return v >= l && v <= h ? A(gv) : A(0); }, {g, x});
+    map_kernel<T, T, T>(out, [l, h](T gv, T xv) { A v = A(xv); return v >= l && v <= h ? A(gv) : A(0); }, {g, x});
   });
   return out;
 }
@@ -340,11 +386,11 @@ Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bo
     dispatch_all(ct, [&]<typename T>() {
       using A = acc_t<T>;
       if (greater)
-        map_dense<R, R, T, T>(out, [](R g, T a, T b) {
+        map_kernel<R, R, T, T>(out, [](R g, T a, T b) {
           return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(g) * AR(0.5) : AR(g));
         }, {grad, cx, cy});
       else
-        map_dense<R, R, T, T>(out, [](R g, T a, T b) {
+        map_kernel<R, R, T, T>(out, [](R g, T a, T b) {
           return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(g) * AR(0.5) : AR(g));
         }, {grad, cx, cy});
     });
@@ -358,13 +404,13 @@ Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e) {
   dispatch_floating(x.dtype(), "pow backward", [&]<typename T>() {
     using A = acc_t<T>;
     const A ea = A(e);
-    if (e == 0) map_dense<T, T>(out, [](T) { return A(0); }, {g});
-    else if (e == 1) map_dense<T, T>(out, [](T gv) { return gv; }, {g});
-    else if (e == 2) map_dense<T, T, T>(out, [](T gv, T xv) { return A(gv) * A(2) * A(xv); }, {g, x});
-    else if (e == 3) map_dense<T, T, T>(out, [](T gv, T xv) { A v = A(xv); return A(gv) * (A(3) * (v * v)); }, {g, x});
+    if (e == 0) map_kernel<T, T>(out, [](T) { return A(0); }, {g});
+    else if (e == 1) map_kernel<T, T>(out, [](T gv) { return gv; }, {g});
+    else if (e == 2) map_kernel<T, T, T>(out, [](T gv, T xv) { return A(gv) * A(2) * A(xv); }, {g, x});
+    else if (e == 3) map_kernel<T, T, T>(out, [](T gv, T xv) { A v = A(xv); return A(gv) * (A(3) * (v * v)); }, {g, x});
     else {
       const A em1 = A(T(e - 1));
-      map_dense<T, T, T>(out, [ea, em1](T gv, T xv) { return A(gv) * (ea * std::pow(A(xv), em1)); }, {g, x});
+      map_kernel<T, T, T>(out, [ea, em1](T gv, T xv) { return A(gv) * (ea * std::pow(A(xv), em1)); }, {g, x});
     }
   });
   return out;
@@ -401,7 +447,7 @@ Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale) {
     using A = acc_t<T>;
     const A s = A(scale);
     // x * 0 (not a plain 0) where dropped, so NaN/inf propagate as in PyTorch's x * mask.
-    map_dense<T, T, bool>(out, [s](T v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
+    map_kernel<T, T, bool>(out, [s](T v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
   });
   return out;
 }

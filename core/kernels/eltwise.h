@@ -23,6 +23,10 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b);  // bool result
 Tensor logical(LogicalOp op, const Tensor& a, const Tensor& b);  // bool result
 Tensor logical_not(const Tensor& a);
 Tensor unary(UnaryOp op, const Tensor& a);  // floating ops require a floating input
+// Fused first-order backward of an activation: g * f'(.), where `saved` is the input x for Gelu,
+// GeluTanh, Silu and Erf, and the output y for Sigmoid and Tanh. Used when no graph of the
+// backward is needed (the create_graph path composes differentiable ops instead).
+Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 // min(max(a, lo), hi) like torch.clamp (so lo > hi gives hi); pass +-inf to leave a side open. NaN
 // inputs stay NaN. Integer tensors with a non-integral bound are computed in float32 (as PyTorch).

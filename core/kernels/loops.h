@@ -85,16 +85,35 @@ void for_each_row(const LoopPlan<K>& p, const std::array<char*, K>& base, const 
   }
 }
 
+namespace detail {
+// One dense row: the output and every input are unit-stride, except inputs whose bit is set in
+// Mask, which are broadcast scalars (stride 0). Mask is a template parameter so each variant is a
+// plain loop the compiler vectorises.
+template <unsigned Mask, typename R, typename Tup, typename F, size_t... I>
+[[gnu::flatten]] inline void dense_row(R* __restrict__ o, const Tup& p, int64_t n, const F& f, std::index_sequence<I...>) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) o[i] = R(f(std::get<I>(p)[((Mask >> I) & 1u) ? 0 : i]...));
+}
+template <unsigned M, size_t N, typename R, typename Tup, typename F>
+inline void dense_row_dispatch(unsigned mask, R* o, const Tup& p, int64_t n, const F& f) {
+  if constexpr (M < (1u << N)) {
+    if (mask == M) dense_row<M>(o, p, n, f, std::make_index_sequence<N>{});
+    else dense_row_dispatch<M + 1, N>(mask, o, p, n, f);
+  }
+}
+}  // namespace detail
+
 // out[i] = f(in0[i], in1[i], ...) with broadcasting of inputs to out's shape. Inputs are read as
 // their own C++ types In..., the output written as R; f works on whatever it is given.
 template <typename R, typename... In, typename F>
 void map_kernel(const Tensor& out, F f, const std::array<Tensor, sizeof...(In)>& ins) {
-  constexpr size_t K = 1 + sizeof...(In);
-  std::array<Tensor, sizeof...(In)> bins;
-  for (size_t i = 0; i < sizeof...(In); ++i) bins[i] = broadcast_to_raw(ins[i], out.shape(), "elementwise");
+  constexpr size_t N = sizeof...(In);
+  constexpr size_t K = 1 + N;
+  std::array<Tensor, N> bins;
+  for (size_t i = 0; i < N; ++i) bins[i] = broadcast_to_raw(ins[i], out.shape(), "elementwise");
   std::array<const Tensor*, K> ops;
   ops[0] = &out;
-  for (size_t i = 0; i < sizeof...(In); ++i) ops[i + 1] = &bins[i];
+  for (size_t i = 0; i < N; ++i) ops[i + 1] = &bins[i];
   auto plan = make_loop_plan<K>(out.shape(), ops);
   std::array<char*, K> base;
   std::array<size_t, K> es;
@@ -106,13 +125,12 @@ void map_kernel(const Tensor& out, F f, const std::array<Tensor, sizeof...(In)>&
   for_each_row<K>(plan, base, es, [&](const std::array<char*, K>& p, const std::array<int64_t, K>& s, int64_t n) {
     R* o = reinterpret_cast<R*>(p[0]);
     [&]<size_t... I>(std::index_sequence<I...>) {
-      [[maybe_unused]] auto in_ptr = [&]<size_t J>() { return reinterpret_cast<const std::tuple_element_t<J, std::tuple<In...>>*>(p[J + 1]); };
-      bool unit = s[0] == 1 && ((s[I + 1] == 1) && ...);
-      if (unit) {
-        [[maybe_unused]] auto ptrs = std::make_tuple(in_ptr.template operator()<I>()...);
-        for (int64_t i = 0; i < n; ++i) o[i] = R(f(std::get<I>(ptrs)[i]...));
+      auto ptrs = std::make_tuple(reinterpret_cast<const std::tuple_element_t<I, std::tuple<In...>>*>(p[I + 1])...);
+      bool dense = s[0] == 1 && ((s[I + 1] == 0 || s[I + 1] == 1) && ...);
+      if (dense) {
+        unsigned mask = ((unsigned(s[I + 1] == 0) << I) | ... | 0u);
+        detail::dense_row_dispatch<0, N>(mask, o, ptrs, n, f);
       } else {
-        [[maybe_unused]] auto ptrs = std::make_tuple(in_ptr.template operator()<I>()...);
         for (int64_t i = 0; i < n; ++i) o[i * s[0]] = R(f(std::get<I>(ptrs)[i * s[I + 1]]...));
       }
     }(std::index_sequence_for<In...>{});

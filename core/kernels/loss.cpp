@@ -1,10 +1,11 @@
 #include "core/kernels/loss.h"
 
+#include "core/kernels/loops.h"
+
 #include <cmath>
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
-#include "core/kernels/simd.h"
 
 namespace tessera::kernels {
 
@@ -49,7 +50,7 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, dou
   dispatch_floating(dt, loss_name(kind), [&]<typename T>() {
     using A = acc_t<T>;
     with_point_fn<A, false>(kind, param, [&](auto fn) {
-      map_dense<T, T, T>(out, [fn](T a, T b) { return fn(A(a) - A(b)); }, {x, t});
+      map_kernel<T, T, T>(out, [fn](T a, T b) { return fn(A(a) - A(b)); }, {x, t});
     });
   });
   return out;
@@ -66,10 +67,10 @@ Tensor point_loss_grad(PointLoss kind, const Tensor& input, const Tensor& target
     with_point_fn<A, true>(kind, param, [&](auto fn) {
       if (g_elem.defined()) {
         Tensor g = to_dtype(g_elem, dt);
-        map_dense<T, T, T, T>(out, [fn](T a, T b, T gv) { return fn(A(a) - A(b)) * A(gv); }, {x, t, g});
+        map_kernel<T, T, T, T>(out, [fn](T a, T b, T gv) { return fn(A(a) - A(b)) * A(gv); }, {x, t, g});
       } else {
         const A gs = A(g_scalar);
-        map_dense<T, T, T>(out, [fn, gs](T a, T b) { return fn(A(a) - A(b)) * gs; }, {x, t});
+        map_kernel<T, T, T>(out, [fn, gs](T a, T b) { return fn(A(a) - A(b)) * gs; }, {x, t});
       }
     });
   });
@@ -93,22 +94,22 @@ Tensor bce_with_logits(const Tensor& input, const Tensor& target, const Tensor& 
   dispatch_floating(dt, op, [&]<typename T>() {
     using A = acc_t<T>;
     if (!weight.defined() && !pos_weight.defined()) {
-      map_dense<T, T, T>(out, [](T xv, T tv) {
+      map_kernel<T, T, T>(out, [](T xv, T tv) {
         A a = A(xv), b = A(tv);
         return (A(1) - b) * a + neg_log_sigmoid(a);
       }, {x, t});
     } else if (!pos_weight.defined()) {
-      map_dense<T, T, T, T>(out, [](T xv, T tv, T wv) {
+      map_kernel<T, T, T, T>(out, [](T xv, T tv, T wv) {
         A a = A(xv), b = A(tv);
         return ((A(1) - b) * a + neg_log_sigmoid(a)) * A(wv);
       }, {x, t, to_dtype(weight, dt)});
     } else if (!weight.defined()) {
-      map_dense<T, T, T, T>(out, [](T xv, T tv, T pv) {
+      map_kernel<T, T, T, T>(out, [](T xv, T tv, T pv) {
         A a = A(xv), b = A(tv);
         return (A(1) - b) * a + (A(1) + (A(pv) - A(1)) * b) * neg_log_sigmoid(a);
       }, {x, t, to_dtype(pos_weight, dt)});
     } else {
-      map_dense<T, T, T, T, T>(out, [](T xv, T tv, T wv, T pv) {
+      map_kernel<T, T, T, T, T>(out, [](T xv, T tv, T wv, T pv) {
         A a = A(xv), b = A(tv);
         return ((A(1) - b) * a + (A(1) + (A(pv) - A(1)) * b) * neg_log_sigmoid(a)) * A(wv);
       }, {x, t, to_dtype(weight, dt), to_dtype(pos_weight, dt)});
@@ -131,14 +132,14 @@ Tensor bce_with_logits_grad(const Tensor& input, const Tensor& target, const Ten
     if (!pos_weight.defined()) {
       if (!weight.defined() && !g_elem.defined()) {
         const A gs = A(g_scalar);
-        map_dense<T, T, T>(out, [gs](T xv, T tv) { return (sigmoid_of(A(xv)) - A(tv)) * gs; }, {x, t});
+        map_kernel<T, T, T>(out, [gs](T xv, T tv) { return (sigmoid_of(A(xv)) - A(tv)) * gs; }, {x, t});
       } else {
-        map_dense<T, T, T, T, T>(out, [](T xv, T tv, T wv, T gv) {
+        map_kernel<T, T, T, T, T>(out, [](T xv, T tv, T wv, T gv) {
           return (sigmoid_of(A(xv)) - A(tv)) * A(wv) * A(gv);
         }, {x, t, w, g});
       }
     } else {
-      map_dense<T, T, T, T, T, T>(out, [](T xv, T tv, T wv, T pv, T gv) {
+      map_kernel<T, T, T, T, T, T>(out, [](T xv, T tv, T wv, T pv, T gv) {
         A b = A(tv), pw = A(pv);
         A lw = A(1) + (pw - A(1)) * b;
         return (lw * sigmoid_of(A(xv)) - pw * b) * A(wv) * A(gv);

@@ -23,7 +23,7 @@ inline int32_t float_to_bits(float f) {
 
 // exp: 2^n * e^r with n = round(x / ln 2) and |r| <= ln2 / 2 (Cody-Waite split of ln 2), e^r by
 // a degree-6 polynomial (Cephes expf coefficients). Results below FLT_MIN flush to 0.
-inline float exp(float x) {
+[[gnu::always_inline]] inline float exp(float x) {
   float xc = x < -87.3365402f ? -87.3365402f : (x > 88.7228394f ? 88.7228394f : x);
   // Round to nearest with the 1.5 * 2^23 trick: plain arithmetic, so loops vectorise.
   float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -46,7 +46,7 @@ inline float exp(float x) {
 }
 
 // log: x = m * 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by the Cephes logf polynomial.
-inline float log(float x) {
+[[gnu::always_inline]] inline float log(float x) {
   int32_t bits = float_to_bits(x);
   int32_t e = ((bits >> 23) & 0xff) - 126;
   float m = bits_to_float((bits & 0x007fffff) | 0x3f000000);  // [0.5, 1)
@@ -77,7 +77,7 @@ inline float log(float x) {
 
 // tanh(x) = sign(x) * (1 - 2 / (exp(2|x|) + 1)); for |x| < 0.625 an odd polynomial avoids the
 // cancellation (Cephes tanhf).
-inline float tanh(float x) {
+[[gnu::always_inline]] inline float tanh(float x) {
   float a = std::fabs(x);
   float e = vmath::exp(2.0f * a);
   float big = 1.0f - 2.0f / (e + 1.0f);
@@ -94,7 +94,7 @@ inline float tanh(float x) {
 
 // erf: Taylor series for |x| < 0.5, 1 - erfc(|x|) otherwise with erfc from the Numerical Recipes
 // Chebyshev fit (fractional error < 1.2e-7).
-inline float erf(float x) {
+[[gnu::always_inline]] inline float erf(float x) {
   float a = std::fabs(x);
   float z = x * x;
   float s = -1.0f / 1320.0f;
@@ -121,7 +121,7 @@ inline float erf(float x) {
   return x != x ? x : r;
 }
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + vmath::exp(-x)); }
+[[gnu::always_inline]] inline float sigmoid(float x) { return 1.0f / (1.0f + vmath::exp(-x)); }
 
 // Overloads for double: the exact libm functions (float64 is the gradient-check dtype).
 inline double exp(double x) { return std::exp(x); }

@@ -102,3 +102,22 @@ TEST(GradUnary, MathAndActivationsFirstAndSecondOrder) {
   auto zero = [](const TensorList& x) { return add(floor(x[0]), add(ceil(x[0]), add(round(x[0]), sign(x[0])))); };
   EXPECT_TRUE(gradcheck(zero, {leaf({4}, 25, 0.1, 0.4)}));
 }
+
+TEST(GradUnary, FusedBackwardMatchesComposedBackward) {
+  // The plain backward of these activations is a fused kernel; with create_graph it is composed
+  // of differentiable ops. Both must agree (float32 and float64).
+  using F = Tensor (*)(const Tensor&);
+  std::vector<std::pair<const char*, F>> ops = {
+      {"sigmoid", sigmoid}, {"tanh", tanh}, {"silu", silu}, {"erf", erf},
+      {"gelu", [](const Tensor& x) { return gelu(x); }}, {"gelu_tanh", [](const Tensor& x) { return gelu(x, "tanh"); }}};
+  for (DType dt : {DType::Float32, DType::Float64}) {
+    for (auto& [name, f] : ops) {
+      SCOPED_TRACE(name);
+      Tensor x = to(leaf({64}, 31, -4.0, 4.0).detach(), dt).set_requires_grad();
+      Tensor g = to(leaf({64}, 32).detach(), dt);
+      Tensor fused = grad({f(x)}, {x}, {g})[0];
+      Tensor composed = grad({f(x)}, {x}, {g}, {.create_graph = true})[0];
+      EXPECT_TRUE(test::allclose(fused, composed.detach(), dt == DType::Float32 ? 1e-5 : 1e-12, dt == DType::Float32 ? 1e-6 : 1e-14));
+    }
+  }
+}
