@@ -23,23 +23,70 @@ Tensor param(const Tensor& p, DType dt, int64_t n, const char* op, const char* w
   return contiguous(p);
 }
 
-// Mean and (biased) variance of n contiguous values, two passes in double.
-template <typename T> inline void moments(const T* p, int64_t n, double& mean, double& var) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(acc_t<T>(p[i]));
-  mean = n ? s / double(n) : 0.0;
-  double q = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    double d = double(acc_t<T>(p[i])) - mean;
-    q += d * d;
+// Sums are vectorised within blocks in the accumulation type (float for float32/bfloat16) and the
+// block sums added in double, which keeps long rows accurate without giving up SIMD.
+constexpr int64_t kBlock = 512;
+
+template <typename T> inline double sum_of(const T* p, int64_t n) {
+  using A = acc_t<T>;
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    int64_t e = std::min(n, b + kBlock);
+    A s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = b; i < e; ++i) s += A(p[i]);
+    total += double(s);
   }
-  var = n ? q / double(n) : 0.0;
+  return total;
+}
+
+// Sum of (p[i] - m)^2.
+template <typename T> inline double sqdev_of(const T* p, int64_t n, double m) {
+  using A = acc_t<T>;
+  A mm = A(m);
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    int64_t e = std::min(n, b + kBlock);
+    A s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = b; i < e; ++i) {
+      A d = A(p[i]) - mm;
+      s += d * d;
+    }
+    total += double(s);
+  }
+  return total;
+}
+
+// Mean and (biased) variance of n contiguous values (two passes).
+template <typename T> inline void moments(const T* p, int64_t n, double& mean, double& var) {
+  mean = n ? sum_of(p, n) / double(n) : 0.0;
+  var = n ? sqdev_of(p, n, mean) / double(n) : 0.0;
 }
 
 template <typename T> inline void write_affine(T* y, const T* x, int64_t n, double scale, double shift) {
   using A = acc_t<T>;
   A sc = A(scale), sh = A(shift);
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = T(A(x[i]) * sc + sh);
+}
+
+// y = (x - m) * s * w + b with optional w, b (per element of the row).
+template <typename T> inline void write_row(T* y, const T* x, int64_t n, double m, double s, const T* w, const T* b) {
+  using A = acc_t<T>;
+  A mm = A(m), ss = A(s);
+  if (w && b) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = T((A(x[i]) - mm) * ss * A(w[i]) + A(b[i]));
+  } else if (w) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = T((A(x[i]) - mm) * ss * A(w[i]));
+  } else if (b) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = T((A(x[i]) - mm) * ss + A(b[i]));
+  } else {
+    write_affine(y, x, n, s, -m * s);
+  }
 }
 
 // Grain in rows so that a task handles roughly 16K elements.
@@ -72,17 +119,7 @@ Tensor layer_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, const 
         double rs = 1.0 / std::sqrt(var + eps);
         mp[r] = T(A(mu));
         rp[r] = T(A(rs));
-        if (!wp && !bp) {
-          write_affine(yr, xr, cols, rs, -mu * rs);
-          continue;
-        }
-        A m = A(mu), s = A(rs);
-        for (int64_t i = 0; i < cols; ++i) {
-          A v = (A(xr[i]) - m) * s;
-          if (wp) v *= A(wp[i]);
-          if (bp) v += A(bp[i]);
-          yr[i] = T(v);
-        }
+        write_row(yr, xr, cols, mu, rs, wp, bp);
       }
     });
   });
@@ -105,18 +142,9 @@ Tensor rms_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, double e
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = xp + r * cols;
         T* yr = yp + r * cols;
-        double q = 0;
-        for (int64_t i = 0; i < cols; ++i) {
-          double v = double(A(xr[i]));
-          q += v * v;
-        }
-        double rs = 1.0 / std::sqrt(q / double(cols) + eps);
+        double rs = 1.0 / std::sqrt(sqdev_of(xr, cols, 0.0) / double(cols) + eps);
         rp[r] = T(A(rs));
-        A s = A(rs);
-        if (wp)
-          for (int64_t i = 0; i < cols; ++i) yr[i] = T(A(xr[i]) * s * A(wp[i]));
-        else
-          for (int64_t i = 0; i < cols; ++i) yr[i] = T(A(xr[i]) * s);
+        write_row<T>(yr, xr, cols, 0.0, rs, wp, nullptr);
       }
     });
   });
@@ -225,18 +253,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
       parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           double s = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = xp + (n * C + c) * S;
-            for (int64_t i = 0; i < S; ++i) s += double(A(p[i]));
-          }
+          for (int64_t n = 0; n < N; ++n) s += sum_of(xp + (n * C + c) * S, S);
           double m = s / double(count), q = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = xp + (n * C + c) * S;
-            for (int64_t i = 0; i < S; ++i) {
-              double d = double(A(p[i])) - m;
-              q += d * d;
-            }
-          }
+          for (int64_t n = 0; n < N; ++n) q += sqdev_of(xp + (n * C + c) * S, S, m);
           mu[size_t(c)] = m;
           var[size_t(c)] = q / double(count);
         }

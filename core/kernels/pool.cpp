@@ -224,8 +224,18 @@ Tensor rect_pool(const Tensor& x_in, const RectWindows& r) {
               continue;
             }
             A s = 0;
-            for (int64_t h = r.hs[i]; h < r.he[i]; ++h)
-              for (int64_t w = r.ws[j]; w < r.we[j]; ++w) s += A(xs[h * W + w]);
+            if (r.we[j] - r.ws[j] >= 16) {  // wide windows (global pooling): vectorised row sums
+              for (int64_t h = r.hs[i]; h < r.he[i]; ++h) {
+                const T* row = xs + h * W;
+                A rs = 0;
+#pragma omp simd reduction(+ : rs)
+                for (int64_t w = r.ws[j]; w < r.we[j]; ++w) rs += A(row[w]);
+                s += rs;
+              }
+            } else {
+              for (int64_t h = r.hs[i]; h < r.he[i]; ++h)
+                for (int64_t w = r.ws[j]; w < r.we[j]; ++w) s += A(xs[h * W + w]);
+            }
             int64_t div = r.divisor_override > 0 ? r.divisor_override : r.hd[i] * r.wd[j];
             os[i * OW + j] = T(s / A(div));
           }
