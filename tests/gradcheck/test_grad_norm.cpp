@@ -61,6 +61,15 @@ TEST(GradNorm, GroupNorm) {
   EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 2, t[1]); },
                         {noncontiguous(leaf({2, 4, 3}, 35)), w}));
   EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(group_norm(t[0], 2, t[1], t[2])); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 2, t[1], t[2]); }, {leaf({3, 4}, 36), w, b}));
+}
+
+// Gradients arriving as zero-stride (expanded) tensors, e.g. from sum().
+TEST(GradNorm, ExpandedIncomingGradient) {
+  Tensor x = leaf({3, 4}, 37), w = leaf({4}, 38), b = leaf({4}, 39);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return sum(mul(layer_norm(t[0], {4}, t[1], t[2]), t[1])); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return sum(mul(batch_norm(t[0], Tensor(), Tensor(), t[1], t[2], true), t[1])); },
+                        {x, w, b}));
 }
 
 TEST(GradNorm, BatchNormTrainingAndEval) {
