@@ -24,6 +24,9 @@ namespace {
 // `red` (dims of view, kept as size 1 -> `stat_shape`), and weight/bias broadcast as `wview`
 // against x, their gradients summing over `wred` (dims of x).
 struct NormSpec {
+  enum class Kind { Layer, Rms, Group, Batch } kind = Kind::Layer;
+  int64_t cols = 0;    // Layer/Rms: normalized elements per row
+  int64_t groups = 0;  // Group
   Shape view;
   std::vector<int64_t> red;
   Shape stat_shape;
@@ -37,22 +40,37 @@ struct NormSpec {
 Tensor sum_over(const Tensor& t, const std::vector<int64_t>& dims) { return dims.empty() ? t : sum(t, dims); }
 
 // Gradients of y = xhat * w + b with xhat = (x - mean) * rstd (or x * rstd), w.r.t. x, w, b.
-// Under create_graph the statistics are recomputed from x with differentiable ops so that the
-// result is differentiable in x as well; otherwise the forward's statistics are reused.
+// Without create_graph a fused kernel does the work with the forward's statistics. Under
+// create_graph the gradients are built from differentiable ops, recomputing the statistics from x,
+// so that they can be differentiated again w.r.t. x, weight, bias and g.
 TensorList norm_backward(const NormSpec& s, const Tensor& g, const Tensor& x, const Tensor& w, const Shape& wshape,
                          const Shape& bshape, const Tensor& mean_c, const Tensor& rstd_c, bool nx, bool nw, bool nb) {
   Tensor gx, gw, gb;
+  if (!GradMode::is_enabled()) {
+    // Plain backward (no create_graph): one fused kernel with the forward's statistics.
+    kernels::NormGrads r;
+    using K = NormSpec::Kind;
+    switch (s.kind) {
+      case K::Layer: r = kernels::layer_norm_backward(g, x, s.cols, mean_c, rstd_c, w, nx, nw, nb); break;
+      case K::Rms: r = kernels::layer_norm_backward(g, x, s.cols, Tensor(), rstd_c, w, nx, nw, nb); break;
+      case K::Group: r = kernels::group_norm_backward(g, x, s.groups, mean_c, rstd_c, w, nx, nw, nb); break;
+      case K::Batch: r = kernels::batch_norm_backward(g, x, mean_c, rstd_c, w, !s.const_stats, nx, nw, nb); break;
+    }
+    if (r.gw.defined()) r.gw = reshape(r.gw, wshape);
+    if (r.gb.defined()) r.gb = reshape(r.gb, bshape);
+    return {r.gx, r.gw, r.gb};
+  }
   if (nb) gb = reshape(sum_over(g, s.wred), bshape);
   if (!nx && !nw) return {gx, gw, gb};
   Tensor mu, rs;
-  if (s.const_stats || !GradMode::is_enabled()) {
+  if (s.const_stats) {
     if (s.center) mu = reshape(mean_c, s.stat_shape);
     rs = reshape(rstd_c, s.stat_shape);
   }
   Tensor xv, xhat_v;
   if (nw || !s.const_stats) {
     xv = reshape(x, s.view);
-    if (!rs.defined()) {  // create_graph: statistics as differentiable functions of x
+    if (!rs.defined()) {  // statistics as differentiable functions of x
       Tensor var;
       if (s.center) {
         mu = mean(xv, s.red, true);
@@ -116,6 +134,7 @@ void check_param_shape(const Tensor& p, const Shape& want, const char* op, const
 // Spec for statistics over the trailing k dims (layer_norm / rms_norm).
 NormSpec trailing_spec(const Tensor& x, size_t k, bool center, double eps) {
   NormSpec s;
+  s.kind = center ? NormSpec::Kind::Layer : NormSpec::Kind::Rms;
   s.view = x.shape();
   s.stat_shape = x.shape();
   int64_t lead = x.dim() - int64_t(k);
@@ -124,6 +143,7 @@ NormSpec trailing_spec(const Tensor& x, size_t k, bool center, double eps) {
     s.stat_shape[size_t(d)] = 1;
   }
   s.wview = Shape(x.shape().begin() + lead, x.shape().end());
+  s.cols = shape_numel(s.wview);
   for (int64_t d = 0; d < lead; ++d) s.wred.push_back(d);
   s.center = center;
   s.eps = eps;
@@ -170,6 +190,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
   check_param_shape(weight, {x.size(1)}, "group_norm", "weight");
   check_param_shape(bias, {x.size(1)}, "group_norm", "bias");
   NormSpec s;
+  s.kind = NormSpec::Kind::Group;
+  s.groups = num_groups;
   int64_t ng = x.size(0) * num_groups;
   s.view = {x.size(0), num_groups, ng > 0 ? x.numel() / ng : 0};
   s.red = {2};
@@ -193,6 +215,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     out = kernels::batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, mean_c, rstd_c);
   }
   NormSpec s;
+  s.kind = NormSpec::Kind::Batch;
   s.view = x.shape();
   s.stat_shape = Shape(size_t(x.dim()), 1);
   s.stat_shape[1] = x.size(1);

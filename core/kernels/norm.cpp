@@ -23,23 +23,70 @@ Tensor param(const Tensor& p, DType dt, int64_t n, const char* op, const char* w
   return contiguous(p);
 }
 
-// Mean and (biased) variance of n contiguous values, two passes in double.
-template <typename T> inline void moments(const T* p, int64_t n, double& mean, double& var) {
-  double s = 0;
-  for (int64_t i = 0; i < n; ++i) s += double(acc_t<T>(p[i]));
-  mean = n ? s / double(n) : 0.0;
-  double q = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    double d = double(acc_t<T>(p[i])) - mean;
-    q += d * d;
+// Sums are vectorised within blocks in the accumulation type (float for float32/bfloat16) and the
+// block sums added in double, which keeps long rows accurate without giving up SIMD.
+constexpr int64_t kBlock = 512;
+
+template <typename T> inline double sum_of(const T* p, int64_t n) {
+  using A = acc_t<T>;
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    int64_t e = std::min(n, b + kBlock);
+    A s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = b; i < e; ++i) s += A(p[i]);
+    total += double(s);
   }
-  var = n ? q / double(n) : 0.0;
+  return total;
+}
+
+// Sum of (p[i] - m)^2.
+template <typename T> inline double sqdev_of(const T* p, int64_t n, double m) {
+  using A = acc_t<T>;
+  A mm = A(m);
+  double total = 0;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    int64_t e = std::min(n, b + kBlock);
+    A s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = b; i < e; ++i) {
+      A d = A(p[i]) - mm;
+      s += d * d;
+    }
+    total += double(s);
+  }
+  return total;
+}
+
+// Mean and (biased) variance of n contiguous values (two passes).
+template <typename T> inline void moments(const T* p, int64_t n, double& mean, double& var) {
+  mean = n ? sum_of(p, n) / double(n) : 0.0;
+  var = n ? sqdev_of(p, n, mean) / double(n) : 0.0;
 }
 
 template <typename T> inline void write_affine(T* y, const T* x, int64_t n, double scale, double shift) {
   using A = acc_t<T>;
   A sc = A(scale), sh = A(shift);
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = T(A(x[i]) * sc + sh);
+}
+
+// y = (x - m) * s * w + b with optional w, b (per element of the row).
+template <typename T> inline void write_row(T* y, const T* x, int64_t n, double m, double s, const T* w, const T* b) {
+  using A = acc_t<T>;
+  A mm = A(m), ss = A(s);
+  if (w && b) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = T((A(x[i]) - mm) * ss * A(w[i]) + A(b[i]));
+  } else if (w) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = T((A(x[i]) - mm) * ss * A(w[i]));
+  } else if (b) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) y[i] = T((A(x[i]) - mm) * ss + A(b[i]));
+  } else {
+    write_affine(y, x, n, s, -m * s);
+  }
 }
 
 // Grain in rows so that a task handles roughly 16K elements.
@@ -72,17 +119,7 @@ Tensor layer_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, const 
         double rs = 1.0 / std::sqrt(var + eps);
         mp[r] = T(A(mu));
         rp[r] = T(A(rs));
-        if (!wp && !bp) {
-          write_affine(yr, xr, cols, rs, -mu * rs);
-          continue;
-        }
-        A m = A(mu), s = A(rs);
-        for (int64_t i = 0; i < cols; ++i) {
-          A v = (A(xr[i]) - m) * s;
-          if (wp) v *= A(wp[i]);
-          if (bp) v += A(bp[i]);
-          yr[i] = T(v);
-        }
+        write_row(yr, xr, cols, mu, rs, wp, bp);
       }
     });
   });
@@ -105,18 +142,9 @@ Tensor rms_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, double e
       for (int64_t r = r0; r < r1; ++r) {
         const T* xr = xp + r * cols;
         T* yr = yp + r * cols;
-        double q = 0;
-        for (int64_t i = 0; i < cols; ++i) {
-          double v = double(A(xr[i]));
-          q += v * v;
-        }
-        double rs = 1.0 / std::sqrt(q / double(cols) + eps);
+        double rs = 1.0 / std::sqrt(sqdev_of(xr, cols, 0.0) / double(cols) + eps);
         rp[r] = T(A(rs));
-        A s = A(rs);
-        if (wp)
-          for (int64_t i = 0; i < cols; ++i) yr[i] = T(A(xr[i]) * s * A(wp[i]));
-        else
-          for (int64_t i = 0; i < cols; ++i) yr[i] = T(A(xr[i]) * s);
+        write_row<T>(yr, xr, cols, 0.0, rs, wp, nullptr);
       }
     });
   });
@@ -225,18 +253,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
       parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           double s = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = xp + (n * C + c) * S;
-            for (int64_t i = 0; i < S; ++i) s += double(A(p[i]));
-          }
+          for (int64_t n = 0; n < N; ++n) s += sum_of(xp + (n * C + c) * S, S);
           double m = s / double(count), q = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const T* p = xp + (n * C + c) * S;
-            for (int64_t i = 0; i < S; ++i) {
-              double d = double(A(p[i])) - m;
-              q += d * d;
-            }
-          }
+          for (int64_t n = 0; n < N; ++n) q += sqdev_of(xp + (n * C + c) * S, S, m);
           mu[size_t(c)] = m;
           var[size_t(c)] = q / double(count);
         }
@@ -271,6 +290,226 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     update_running(running_var, unbiased, momentum);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused first-order backward.
+
+namespace {
+// Splits [0, n) into one static chunk per thread (deterministic for a given thread count).
+int64_t chunk_count(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), n)); }
+}  // namespace
+
+NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t cols, const Tensor& mean,
+                              const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb) {
+  Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
+  bool center = mean.defined();
+  int64_t rows = cols ? x.numel() / cols : 0;
+  NormGrads r;
+  if (nx) r.gx = empty(x.shape(), {.dtype = x.dtype()});
+  int64_t nchunks = chunk_count(rows);
+  std::vector<double> pw(size_t(nw ? nchunks * cols : 0), 0.0), pb(size_t(nb ? nchunks * cols : 0), 0.0);
+  dispatch_floating(x.dtype(), "layer_norm_backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    const T* gp = g.data_ptr<T>();
+    const T* xp = x.data_ptr<T>();
+    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
+    const T* mp = center ? mean.data_ptr<T>() : nullptr;
+    const T* rp = rstd.data_ptr<T>();
+    T* gxp = nx ? r.gx.data_ptr<T>() : nullptr;
+    const A inv_m = A(1.0 / double(cols));
+    parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
+      std::vector<A> xhat(static_cast<size_t>(cols)), dxh(static_cast<size_t>(cols));
+      for (int64_t ch = c0; ch < c1; ++ch) {
+        double* pwc = nw ? pw.data() + ch * cols : nullptr;
+        double* pbc = nb ? pb.data() + ch * cols : nullptr;
+        for (int64_t row = rows * ch / nchunks; row < rows * (ch + 1) / nchunks; ++row) {
+          const T* gr = gp + row * cols;
+          const T* xr = xp + row * cols;
+          A mu = mp ? A(mp[row]) : A(0), rs = A(rp[row]);
+#pragma omp simd
+          for (int64_t i = 0; i < cols; ++i) xhat[size_t(i)] = (A(xr[i]) - mu) * rs;
+          if (pwc) {
+#pragma omp simd
+            for (int64_t i = 0; i < cols; ++i) pwc[i] += double(A(gr[i]) * xhat[size_t(i)]);
+          }
+          if (pbc) {
+#pragma omp simd
+            for (int64_t i = 0; i < cols; ++i) pbc[i] += double(A(gr[i]));
+          }
+          if (!gxp) continue;
+          A s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+          for (int64_t i = 0; i < cols; ++i) {
+            A d = wp ? A(gr[i]) * A(wp[i]) : A(gr[i]);
+            dxh[size_t(i)] = d;
+            s1 += d;
+            s2 += d * xhat[size_t(i)];
+          }
+          A m1 = center ? s1 * inv_m : A(0), m2 = s2 * inv_m;
+          T* o = gxp + row * cols;
+#pragma omp simd
+          for (int64_t i = 0; i < cols; ++i) o[i] = T(rs * (dxh[size_t(i)] - m1 - xhat[size_t(i)] * m2));
+        }
+      }
+    });
+    auto finish = [&](const std::vector<double>& part, Tensor& out) {
+      out = empty({cols}, {.dtype = x.dtype()});
+      T* op = out.data_ptr<T>();
+      for (int64_t i = 0; i < cols; ++i) {
+        double s = 0;
+        for (int64_t ch = 0; ch < nchunks; ++ch) s += part[size_t(ch * cols + i)];
+        op[i] = T(A(s));
+      }
+    };
+    if (nw) finish(pw, r.gw);
+    if (nb) finish(pb, r.gb);
+  });
+  return r;
+}
+
+NormGrads group_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t groups, const Tensor& mean,
+                              const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb) {
+  Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
+  int64_t N = x.size(0), C = x.size(1), S = (N * C) > 0 ? x.numel() / (N * C) : 0, cpg = C / groups, M = cpg * S;
+  NormGrads r;
+  if (nx) r.gx = empty(x.shape(), {.dtype = x.dtype()});
+  // Per (n, c): a = sum g, b = sum g * xhat.
+  std::vector<double> a(size_t(N * C)), bsum(size_t(N * C));
+  dispatch_floating(x.dtype(), "group_norm_backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    const T* gp = g.data_ptr<T>();
+    const T* xp = x.data_ptr<T>();
+    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
+    const T* mp = mean.data_ptr<T>();
+    const T* rp = rstd.data_ptr<T>();
+    T* gxp = nx ? r.gx.data_ptr<T>() : nullptr;
+    parallel_for(N * groups, row_grain(M), [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        int64_t n = t / groups, grp = t % groups;
+        A mu = A(mp[t]), rs = A(rp[t]);
+        double s1 = 0, s2 = 0;
+        for (int64_t j = 0; j < cpg; ++j) {
+          int64_t c = grp * cpg + j;
+          const T* gc = gp + (n * C + c) * S;
+          const T* xc = xp + (n * C + c) * S;
+          A sa = 0, sb = 0;
+#pragma omp simd reduction(+ : sa, sb)
+          for (int64_t i = 0; i < S; ++i) {
+            A gv = A(gc[i]);
+            sa += gv;
+            sb += gv * ((A(xc[i]) - mu) * rs);
+          }
+          a[size_t(n * C + c)] = double(sa);
+          bsum[size_t(n * C + c)] = double(sb);
+          double wc = wp ? double(A(wp[c])) : 1.0;
+          s1 += wc * double(sa);
+          s2 += wc * double(sb);
+        }
+        if (!gxp) continue;
+        A m1 = A(s1 / double(M)), m2 = A(s2 / double(M));
+        for (int64_t j = 0; j < cpg; ++j) {
+          int64_t c = grp * cpg + j;
+          const T* gc = gp + (n * C + c) * S;
+          const T* xc = xp + (n * C + c) * S;
+          T* o = gxp + (n * C + c) * S;
+          A wc = wp ? A(wp[c]) : A(1);
+#pragma omp simd
+          for (int64_t i = 0; i < S; ++i) o[i] = T(rs * (wc * A(gc[i]) - m1 - (A(xc[i]) - mu) * rs * m2));
+        }
+      }
+    });
+    auto finish = [&](const std::vector<double>& part, Tensor& out) {
+      out = empty({C}, {.dtype = x.dtype()});
+      T* op = out.data_ptr<T>();
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0;
+        for (int64_t n = 0; n < N; ++n) s += part[size_t(n * C + c)];
+        op[c] = T(A(s));
+      }
+    };
+    if (nw) finish(bsum, r.gw);
+    if (nb) finish(a, r.gb);
+  });
+  return r;
+}
+
+NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tensor& mean, const Tensor& rstd,
+                              const Tensor& weight, bool training, bool nx, bool nw, bool nb) {
+  Tensor g = contiguous(g_in), w = weight.defined() ? contiguous(weight) : weight;
+  bool need_x = training || nw;
+  Tensor x = need_x ? contiguous(x_in) : Tensor();
+  int64_t N = g.size(0), C = g.size(1), S = (N * C) > 0 ? g.numel() / (N * C) : 0, M = N * S;
+  NormGrads r;
+  if (nx) r.gx = empty(g.shape(), {.dtype = g.dtype()});
+  std::vector<double> a(static_cast<size_t>(C)), bsum(static_cast<size_t>(C));
+  dispatch_floating(g.dtype(), "batch_norm_backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    const T* gp = g.data_ptr<T>();
+    const T* xp = need_x ? x.data_ptr<T>() : nullptr;
+    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
+    const T* mp = mean.data_ptr<T>();
+    const T* rp = rstd.data_ptr<T>();
+    if (need_x || nb) {  // per-channel sums of g and g * xhat
+      parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(M, 1)), [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          A mu = A(mp[c]), rs = A(rp[c]);
+          double da = 0, db = 0;
+          for (int64_t n = 0; n < N; ++n) {
+            const T* gc = gp + (n * C + c) * S;
+            const T* xc = xp ? xp + (n * C + c) * S : nullptr;
+            for (int64_t b0 = 0; b0 < S; b0 += kBlock) {
+              int64_t b1 = std::min(S, b0 + kBlock);
+              A sa = 0, sb = 0;
+              if (xc) {
+#pragma omp simd reduction(+ : sa, sb)
+                for (int64_t i = b0; i < b1; ++i) {
+                  A gv = A(gc[i]);
+                  sa += gv;
+                  sb += gv * ((A(xc[i]) - mu) * rs);
+                }
+              } else {
+#pragma omp simd reduction(+ : sa)
+                for (int64_t i = b0; i < b1; ++i) sa += A(gc[i]);
+              }
+              da += double(sa);
+              db += double(sb);
+            }
+          }
+          a[size_t(c)] = da;
+          bsum[size_t(c)] = db;
+        }
+      });
+    }
+    if (nx) {
+      T* gxp = r.gx.data_ptr<T>();
+      parallel_for(N * C, row_grain(S), [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          int64_t c = t % C;
+          A rs = A(rp[c]), wc = wp ? A(wp[c]) : A(1), k = wc * rs;
+          const T* gc = gp + t * S;
+          T* o = gxp + t * S;
+          if (!training) {
+#pragma omp simd
+            for (int64_t i = 0; i < S; ++i) o[i] = T(A(gc[i]) * k);
+            continue;
+          }
+          A mu = A(mp[c]), m1 = A(a[size_t(c)] / double(M)), m2 = A(bsum[size_t(c)] / double(M));
+          const T* xc = xp + t * S;
+#pragma omp simd
+          for (int64_t i = 0; i < S; ++i) o[i] = T(k * (A(gc[i]) - m1 - (A(xc[i]) - mu) * rs * m2));
+        }
+      });
+    }
+    auto finish = [&](const std::vector<double>& part, Tensor& out) {
+      out = empty({C}, {.dtype = g.dtype()});
+      T* op = out.data_ptr<T>();
+      for (int64_t c = 0; c < C; ++c) op[c] = T(A(part[size_t(c)]));
+    };
+    if (nw) finish(bsum, r.gw);
+    if (nb) finish(a, r.gb);
+  });
+  return r;
 }
 
 }  // namespace tessera::kernels

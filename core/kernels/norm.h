@@ -25,4 +25,18 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps, Tensor& mean, Tensor& rstd);
 
+// Fused first-order backward passes, given the statistics the forward returned. g and x have
+// x's shape; gradients come back in x's dtype, undefined where not requested (nx/nw/nb).
+// For rms_norm pass an undefined mean. x may be undefined for batch_norm in eval mode when
+// the weight gradient is not requested.
+struct NormGrads {
+  Tensor gx, gw, gb;
+};
+NormGrads layer_norm_backward(const Tensor& g, const Tensor& x, int64_t cols, const Tensor& mean, const Tensor& rstd,
+                              const Tensor& weight, bool nx, bool nw, bool nb);
+NormGrads group_norm_backward(const Tensor& g, const Tensor& x, int64_t groups, const Tensor& mean, const Tensor& rstd,
+                              const Tensor& weight, bool nx, bool nw, bool nb);
+NormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                              const Tensor& weight, bool training, bool nx, bool nw, bool nb);
+
 }  // namespace tessera::kernels

@@ -72,28 +72,51 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& x_in, const Pool2dGeom& g) {
     const T* xp = x.data_ptr<T>();
     T* op = out.data_ptr<T>();
     int64_t* ip = ind.data_ptr<int64_t>();
+    // Row-oriented: for one output row, every window tap (kh, kw) sweeps all output columns,
+    // visiting each window's elements in row-major order (first maximum wins, NaN propagates).
+    std::vector<int64_t> ow_lo(size_t(g.kw)), ow_hi(size_t(g.kw));
+    for (int64_t kw = 0; kw < g.kw; ++kw) {  // output columns whose tap kw lands inside [0, W)
+      int64_t off = kw * g.dw - g.pw, lo = 0, hi = OW;
+      while (lo < OW && lo * g.sw + off < 0) ++lo;
+      while (hi > lo && (hi - 1) * g.sw + off >= W) --hi;
+      ow_lo[size_t(kw)] = lo;
+      ow_hi[size_t(kw)] = hi;
+    }
     parallel_for(P, plane_grain(OH * OW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+      std::vector<A> bv(static_cast<size_t>(OW));
       for (int64_t p = p0; p < p1; ++p) {
         const T* xs = xp + p * H * W;
         for (int64_t oh = 0; oh < OH; ++oh) {
-          int64_t h0 = oh * g.sh - g.ph, h1 = std::min(h0 + (g.kh - 1) * g.dh + 1, H);
+          T* orow = op + (p * OH + oh) * OW;
+          int64_t* irow = ip + (p * OH + oh) * OW;
+          int64_t h0 = oh * g.sh - g.ph;
           while (h0 < 0) h0 += g.dh;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            int64_t w0 = ow * g.sw - g.pw, w1 = std::min(w0 + (g.kw - 1) * g.dw + 1, W);
+          for (int64_t ow = 0; ow < OW; ++ow) {  // torch's initial index: the first in-bounds tap
+            int64_t w0 = ow * g.sw - g.pw;
             while (w0 < 0) w0 += g.dw;
-            int64_t best = h0 * W + w0;
-            A bv = -std::numeric_limits<A>::infinity();
-            for (int64_t h = h0; h < h1; h += g.dh)
-              for (int64_t w = w0; w < w1; w += g.dw) {
-                A v = A(xs[h * W + w]);
-                if (v > bv || std::isnan(v)) {
-                  bv = v;
-                  best = h * W + w;
-                }
-              }
-            op[(p * OH + oh) * OW + ow] = T(bv);
-            ip[(p * OH + oh) * OW + ow] = best;
+            irow[ow] = h0 * W + w0;
+            bv[size_t(ow)] = -std::numeric_limits<A>::infinity();
           }
+          int64_t hs = oh * g.sh - g.ph;
+          for (int64_t kh = 0; kh < g.kh; ++kh) {
+            int64_t h = hs + kh * g.dh;
+            if (h < 0 || h >= H) continue;
+            const T* row = xs + h * W;
+            for (int64_t kw = 0; kw < g.kw; ++kw) {
+              int64_t off = kw * g.dw - g.pw;
+              A* b = bv.data();
+              const int64_t base = h * W + off, sw = g.sw;
+#pragma omp simd
+              for (int64_t ow = ow_lo[size_t(kw)]; ow < ow_hi[size_t(kw)]; ++ow) {  // branchless
+                int64_t w = ow * sw;
+                A v = A(row[w + off]);
+                bool take = v > b[ow] || v != v;
+                b[ow] = take ? v : b[ow];
+                irow[ow] = take ? base + w : irow[ow];
+              }
+            }
+          }
+          for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = T(bv[size_t(ow)]);
         }
       }
     });
@@ -224,8 +247,23 @@ Tensor rect_pool(const Tensor& x_in, const RectWindows& r) {
               continue;
             }
             A s = 0;
-            for (int64_t h = r.hs[i]; h < r.he[i]; ++h)
-              for (int64_t w = r.ws[j]; w < r.we[j]; ++w) s += A(xs[h * W + w]);
+            if (r.ws[j] == 0 && r.we[j] == W) {  // full-width rows are one contiguous run
+              const T* run = xs + r.hs[i] * W;
+              int64_t n = (r.he[i] - r.hs[i]) * W;
+#pragma omp simd reduction(+ : s)
+              for (int64_t k = 0; k < n; ++k) s += A(run[k]);
+            } else if (r.we[j] - r.ws[j] >= 16) {  // wide windows: vectorised row sums
+              for (int64_t h = r.hs[i]; h < r.he[i]; ++h) {
+                const T* row = xs + h * W;
+                A rs = 0;
+#pragma omp simd reduction(+ : rs)
+                for (int64_t w = r.ws[j]; w < r.we[j]; ++w) rs += A(row[w]);
+                s += rs;
+              }
+            } else {
+              for (int64_t h = r.hs[i]; h < r.he[i]; ++h)
+                for (int64_t w = r.ws[j]; w < r.we[j]; ++w) s += A(xs[h * W + w]);
+            }
             int64_t div = r.divisor_override > 0 ? r.divisor_override : r.hd[i] * r.wd[j];
             os[i * OW + j] = T(s / A(div));
           }

@@ -61,6 +61,15 @@ TEST(GradNorm, GroupNorm) {
   EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 2, t[1]); },
                         {noncontiguous(leaf({2, 4, 3}, 35)), w}));
   EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return sq(group_norm(t[0], 2, t[1], t[2])); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return group_norm(t[0], 2, t[1], t[2]); }, {leaf({3, 4}, 36), w, b}));
+}
+
+// Gradients arriving as zero-stride (expanded) tensors, e.g. from sum().
+TEST(GradNorm, ExpandedIncomingGradient) {
+  Tensor x = leaf({3, 4}, 37), w = leaf({4}, 38), b = leaf({4}, 39);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return sum(mul(layer_norm(t[0], {4}, t[1], t[2]), t[1])); }, {x, w, b}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return sum(mul(batch_norm(t[0], Tensor(), Tensor(), t[1], t[2], true), t[1])); },
+                        {x, w, b}));
 }
 
 TEST(GradNorm, BatchNormTrainingAndEval) {
@@ -79,6 +88,38 @@ TEST(GradNorm, BatchNormTrainingAndEval) {
   EXPECT_TRUE(gradcheck([erm, erv](const TensorList& t) { return batch_norm(t[0], erm, erv, t[1], t[2], false); }, {x, w, b}));
   EXPECT_TRUE(gradgradcheck([erm, erv](const TensorList& t) { return sq(batch_norm(t[0], erm, erv, t[1], t[2], false)); },
                             {x, w, b}));
+  Tensor wc = w.detach();  // eval, only x requires grad (x itself is then not needed by backward)
+  EXPECT_TRUE(gradcheck([erm, erv, wc](const TensorList& t) { return batch_norm(t[0], erm, erv, wc, Tensor(), false); }, {x}));
+  Tensor xc = x.detach();  // training, only the parameters require grad
+  EXPECT_TRUE(gradcheck([xc](const TensorList& t) { return batch_norm(xc, Tensor(), Tensor(), t[0], t[1], true); }, {w, b}));
+}
+
+// The fused float32/bfloat16 backward kernels against the float64 ones.
+TEST(GradNorm, LowPrecisionBackward) {
+  Tensor x64 = leaf({4, 6, 5}, 81), w64 = leaf({6}, 82), b64 = leaf({6}, 83), v64 = leaf({4, 6, 5}, 84).detach();
+  std::vector<std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>> fs = {
+      [](auto x, auto w, auto b) { return layer_norm(permute(x, {0, 2, 1}), {6}, w, b); },
+      [](auto x, auto w, auto) { return rms_norm(permute(x, {0, 2, 1}), {6}, w, 1e-5); },
+      [](auto x, auto w, auto b) { return group_norm(x, 3, w, b); },
+      [](auto x, auto w, auto b) { return batch_norm(x, Tensor(), Tensor(), w, b, true); },
+  };
+  for (size_t i = 0; i < fs.size(); ++i) {
+    Tensor v_out = i < 2 ? permute(v64, {0, 2, 1}) : v64;  // cotangent in the output's shape
+    TensorList want = grad({fs[i](x64, w64, b64)}, {x64, w64, b64}, {v_out}, {.allow_unused = true});
+    for (DType dt : {DType::Float32, DType::BFloat16}) {
+      SCOPED_TRACE(std::to_string(i) + " " + dtype_name(dt));
+      Tensor x = to(x64.detach(), dt).set_requires_grad(true), w = to(w64.detach(), dt).set_requires_grad(true);
+      Tensor b = to(b64.detach(), dt).set_requires_grad(true);
+      Tensor v = to(v_out, dt);
+      TensorList got = grad({fs[i](x, w, b)}, {x, w, b}, {v}, {.allow_unused = true});
+      double tol = dt == DType::Float32 ? 1e-4 : 6e-2;
+      for (size_t k = 0; k < 3; ++k) {
+        if (want[k].defined()) {
+          EXPECT_TRUE(allclose(to(got[k], DType::Float64), want[k], tol, tol)) << k;
+        }
+      }
+    }
+  }
 }
 
 // The create_graph path recomputes statistics with differentiable ops; it must agree with the

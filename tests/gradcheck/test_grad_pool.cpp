@@ -2,6 +2,8 @@
 // the backward rules are themselves differentiable scatter/gather/transpose ops).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "autograd/tessera.h"
 #include "testing/gradcheck.h"
 
@@ -68,6 +70,24 @@ TEST(GradInterpolate, NearestAndBilinear) {
   check_both([](const Tensor& t) { return interpolate(t, {.scale_factor = {1.7, 0.6}, .mode = "bilinear"}); }, x);
   check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 2}, .mode = "bilinear"}); },
              noncontiguous(leaf({1, 2, 3, 4}, 10)));
+}
+
+TEST(Pool, MaxPoolTiesAndNaN) {
+  // As torch's CPU kernel: ties keep the first maximum in row-major window order; a NaN always
+  // replaces the running maximum (so the last NaN of a window is the one indexed).
+  Tensor x = from_vector<float>({1, 1, 2, 2, 1, 1, 2, 2, NAN, 5, 0, 7, 3, NAN, 9, 1}, {1, 4, 4});
+  auto [v, idx] = max_pool2d_with_indices(x, {2});
+  EXPECT_EQ(get_value(idx, 0), 0);
+  EXPECT_EQ(get_value(idx, 1), 2);
+  EXPECT_TRUE(std::isnan(get_value(v, 2)));
+  EXPECT_EQ(get_value(idx, 2), 13);
+  EXPECT_EQ(get_value(v, 3), 9);
+  EXPECT_EQ(get_value(idx, 3), 14);
+  auto [av, aidx] = adaptive_max_pool2d_with_indices(x, {1, 2});
+  EXPECT_TRUE(std::isnan(get_value(av, 0)));
+  EXPECT_EQ(get_value(aidx, 0), 13);
+  EXPECT_EQ(get_value(av, 1), 9);
+  EXPECT_EQ(get_value(aidx, 1), 14);
 }
 
 TEST(Pool, ShapesAndErrors) {
