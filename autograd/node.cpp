@@ -110,6 +110,17 @@ std::shared_ptr<OpNode> make_node(std::string name, const TensorList& inputs) {
   return node;
 }
 
+Tensor linear_map(const std::string& name, const std::string& adjoint_name, RawMap a, RawMap at, const Tensor& x) {
+  Tensor out = a(x);
+  if (auto node = make_node(name, {x})) {
+    node->set_backward([name, adjoint_name, a, at](const TensorList& g, const Node&) {
+      return TensorList{linear_map(adjoint_name, name, at, a, g[0])};
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
 void set_history(const std::shared_ptr<Node>& node, const TensorList& outputs) {
   for (const auto& out : outputs) {
     auto& m = out.autograd_meta();

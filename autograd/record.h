@@ -10,6 +10,7 @@
 //   }
 //
 // save_output() must be called after set_history, because a saved output refers back to its node.
+#include <functional>
 #include <memory>
 
 #include "autograd/grad_mode.h"
@@ -37,6 +38,12 @@ bool needs_grad(const TensorList& inputs);
 std::shared_ptr<OpNode> make_node(std::string name, const TensorList& inputs);
 // Makes outputs the results of node (output i gets output_nr i).
 void set_history(const std::shared_ptr<Node>& node, const TensorList& outputs);
+
+// Applies a linear map A (raw kernel `a`) whose adjoint is `at`, recording it so that the
+// backward of A is At and the backward of At is A: derivatives of every order then come for free.
+// Pooling, interpolation and gather/scatter pairs are written this way.
+using RawMap = std::function<Tensor(const Tensor&)>;
+Tensor linear_map(const std::string& name, const std::string& adjoint_name, RawMap a, RawMap at, const Tensor& x);
 
 inline SavedTensor save(const Tensor& t) { return SavedTensor(t, false); }
 inline SavedTensor save_output(const Tensor& t) { return SavedTensor(t, true); }

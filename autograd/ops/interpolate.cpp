@@ -17,24 +17,12 @@ namespace k = kernels;
 namespace {
 
 using Plan = std::shared_ptr<const k::Interp2dPlan>;
-Tensor interp_t(const Tensor& g, const Plan& plan);
-
+// Resampling is linear in x; its adjoint scatters gradients back to the source pixels.
 Tensor interp(const Tensor& x, const Plan& plan) {
-  Tensor out = k::interp2d(x, *plan);
-  if (auto node = make_node(plan->nearest ? "UpsampleNearest2DBackward" : "UpsampleBilinear2DBackward", {x})) {
-    node->set_backward([plan](const TensorList& g, const Node&) { return TensorList{interp_t(g[0], plan)}; });
-    set_history(node, {out});
-  }
-  return out;
-}
-
-Tensor interp_t(const Tensor& g, const Plan& plan) {
-  Tensor out = k::interp2d_transpose(g, *plan);
-  if (auto node = make_node("UpsampleBackwardBackward", {g})) {
-    node->set_backward([plan](const TensorList& gg, const Node&) { return TensorList{interp(gg[0], plan)}; });
-    set_history(node, {out});
-  }
-  return out;
+  return autograd::linear_map(
+      plan->nearest ? "UpsampleNearest2DBackward" : "UpsampleBilinear2DBackward", "UpsampleBackwardBackward",
+      [plan](const Tensor& t) { return k::interp2d(t, *plan); },
+      [plan](const Tensor& t) { return k::interp2d_transpose(t, *plan); }, x);
 }
 
 }  // namespace

@@ -46,25 +46,11 @@ void record_argmax(const char* name, const Tensor& x, const Tensor& out, const T
 }
 
 using Plan = std::shared_ptr<const k::RectWindows>;
-Tensor rect_pool_t(const Tensor& g, const Plan& plan);
-
-// Window-average pooling; its backward is the transpose, whose backward is this again.
+// Window-average pooling: a linear map whose adjoint spreads each output back over its window.
 Tensor rect_pool(const Tensor& x, const Plan& plan) {
-  Tensor out = k::rect_pool(x, *plan);
-  if (auto node = make_node("AvgPool2dBackward", {x})) {
-    node->set_backward([plan](const TensorList& g, const Node&) { return TensorList{rect_pool_t(g[0], plan)}; });
-    set_history(node, {out});
-  }
-  return out;
-}
-
-Tensor rect_pool_t(const Tensor& g, const Plan& plan) {
-  Tensor out = k::rect_pool_transpose(g, *plan);
-  if (auto node = make_node("AvgPool2dBackwardBackward", {g})) {
-    node->set_backward([plan](const TensorList& gg, const Node&) { return TensorList{rect_pool(gg[0], plan)}; });
-    set_history(node, {out});
-  }
-  return out;
+  return autograd::linear_map(
+      "AvgPool2dBackward", "AvgPool2dBackwardBackward", [plan](const Tensor& t) { return k::rect_pool(t, *plan); },
+      [plan](const Tensor& t) { return k::rect_pool_transpose(t, *plan); }, x);
 }
 
 void check_dims(const Tensor& x, const char* op) {
@@ -76,24 +62,17 @@ void check_dims(const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor plane_gather(const Tensor& src, const Tensor& idx) {
-  Tensor out = k::plane_gather(src, idx);
-  if (auto node = make_node("PlaneGatherBackward", {src})) {
-    int64_t H = src.size(src.dim() - 2), W = src.size(src.dim() - 1);
-    node->set_backward([idx, H, W](const TensorList& g, const Node&) {
-      return TensorList{plane_scatter_add(g[0], idx, H, W)};
-    });
-    set_history(node, {out});
-  }
-  return out;
+  int64_t H = src.size(src.dim() - 2), W = src.size(src.dim() - 1);
+  return autograd::linear_map(
+      "PlaneGatherBackward", "PlaneScatterAddBackward", [idx](const Tensor& t) { return k::plane_gather(t, idx); },
+      [idx, H, W](const Tensor& t) { return k::plane_scatter_add(t, idx, H, W); }, src);
 }
 
 Tensor plane_scatter_add(const Tensor& g, const Tensor& idx, int64_t H, int64_t W) {
-  Tensor out = k::plane_scatter_add(g, idx, H, W);
-  if (auto node = make_node("PlaneScatterAddBackward", {g})) {
-    node->set_backward([idx](const TensorList& gg, const Node&) { return TensorList{plane_gather(gg[0], idx)}; });
-    set_history(node, {out});
-  }
-  return out;
+  return autograd::linear_map(
+      "PlaneScatterAddBackward", "PlaneGatherBackward",
+      [idx, H, W](const Tensor& t) { return k::plane_scatter_add(t, idx, H, W); },
+      [idx](const Tensor& t) { return k::plane_gather(t, idx); }, g);
 }
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const std::vector<int64_t>& kernel_size,
