@@ -230,7 +230,9 @@ Tensor vflip(const Tensor& img) {
 Tensor rotate(const Tensor& img, double degrees, Interp mode, std::vector<double> fill) {
   Tensor x = chw(img, "rotate");
   const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
-  const std::vector<double> f = fill_per_channel(fill, c, "rotate");
+  // Empty fill = torchvision's fill=None: plain grid_sample with zeros outside, no coverage blending.
+  const bool blend = !fill.empty();
+  const std::vector<double> f = blend ? fill_per_channel(fill, c, "rotate") : std::vector<double>(size_t(c), 0.0);
   const double th = degrees * M_PI / 180.0, cs = std::cos(th), sn = std::sin(th);
   Tensor out = empty(x.shape());
   const float* s = x.data_ptr<float>();
@@ -260,7 +262,7 @@ Tensor rotate(const Tensor& img, double degrees, Interp mode, std::vector<double
         for (int a = 0; a < 2; ++a)
           for (int b = 0; b < 2; ++b)
             if (ys[a] >= 0 && ys[a] < h && xs[b] >= 0 && xs[b] < w) v += wy[a] * wx[b] * s[(k * h + ys[a]) * w + xs[b]];
-        d[(k * h + i) * w + j] = float(v * cover + (1.0 - cover) * f[size_t(k)]);
+        d[(k * h + i) * w + j] = blend ? float(v * cover + (1.0 - cover) * f[size_t(k)]) : float(v);
       }
     }
   return float_like(img, out);
@@ -512,6 +514,7 @@ Transform CenterCrop(int64_t height, int64_t width, Targets targets) {
 
 Transform RandomHorizontalFlip(double p, Targets targets) {
   return [=](Example& e, Generator& g) {
+    geometry(e, targets, "RandomHorizontalFlip");
     if (!rand_bool(g, p)) return;
     for_geometric(e, targets, [](const Tensor& x, bool) { return functional::hflip(x); });
   };
@@ -519,6 +522,7 @@ Transform RandomHorizontalFlip(double p, Targets targets) {
 
 Transform RandomVerticalFlip(double p, Targets targets) {
   return [=](Example& e, Generator& g) {
+    geometry(e, targets, "RandomVerticalFlip");
     if (!rand_bool(g, p)) return;
     for_geometric(e, targets, [](const Tensor& x, bool) { return functional::vflip(x); });
   };

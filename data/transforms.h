@@ -45,9 +45,10 @@ Tensor hflip(const Tensor& img);
 Tensor vflip(const Tensor& img);
 // Counter-clockwise rotation by `degrees` about the image centre, output the same size
 // (torchvision rotate with expand=False, center=None): inverse affine grid + grid_sample
-// (zeros padding), then areas outside the source are blended with fill per channel (one value or
-// one per channel) using the sampled coverage, as torchvision does.
-Tensor rotate(const Tensor& img, double degrees, Interp mode = Interp::Bilinear, std::vector<double> fill = {0.0});
+// (zeros padding). With a fill (one value or one per channel) areas outside the source are blended
+// with it using the sampled coverage, as torchvision does; an empty fill is torchvision's
+// fill=None (zeros, no blending; F.rotate's default, whereas RandomRotation's default is fill=0).
+Tensor rotate(const Tensor& img, double degrees, Interp mode = Interp::Bilinear, std::vector<double> fill = {});
 Tensor rgb_to_grayscale(const Tensor& img);  // [3,H,W] -> [1,H,W], 0.2989 R + 0.587 G + 0.114 B
 Tensor adjust_brightness(const Tensor& img, double factor);
 Tensor adjust_contrast(const Tensor& img, double factor);
