@@ -75,3 +75,16 @@ for fmt, kw in (("jpeg", {"quality": 85}), ("png", {})):
     put(f"{fmt}_rgb", np.asarray(im.convert("RGB")))
     put(f"{fmt}_L", np.asarray(im.convert("L")))
 out.close()
+
+# CIFAR python-batch pickles as Python 3 writes them (protocol 2: bytes via _codecs.encode;
+# protocol 4: BINBYTES, SHORT_BINUNICODE, MEMOIZE, FRAME, STACK_GLOBAL), for the pickle reader.
+import pickle
+
+out = h5py.File(os.path.join(here, "golden", "transforms.h5"), "a")
+data = (np.arange(3 * 3072) % 251).astype(np.uint8).reshape(3, 3072)
+batch = {b"batch_label": b"testing batch 1 of 1", b"labels": [3, 0, 9], b"data": data,
+         b"filenames": [b"a.png", b"b.png", b"c.png"]}
+for proto in (2, 4):
+    put(f"cifar10_pickle_p{proto}", np.frombuffer(pickle.dumps(batch, protocol=proto), dtype=np.uint8))
+put("cifar10_pickle_data", data)
+out.close()
