@@ -165,11 +165,11 @@ ValuesIndices record_selection(const char* name, const Tensor& x, int64_t dim, s
 }
 }  // namespace
 
-ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
+ValuesIndices sort(const Tensor& x, int64_t dim, bool descending, bool /*stable*/) {
   return record_selection("SortBackward", x, dim, k::sort(x, dim, descending));
 }
 
-Tensor argsort(const Tensor& x, int64_t dim, bool descending) { return k::sort(x, dim, descending).second; }
+Tensor argsort(const Tensor& x, int64_t dim, bool descending, bool /*stable*/) { return k::sort(x, dim, descending).second; }
 
 ValuesIndices topk(const Tensor& x, int64_t kk, int64_t dim, bool largest, bool sorted) {
   return record_selection("TopkBackward", x, dim, k::topk(x, kk, dim, largest, sorted));

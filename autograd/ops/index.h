@@ -27,9 +27,11 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // int64 one-hot encoding; num_classes -1 infers max + 1. Not differentiable.
 Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
 
-// Stable sort (ties keep their input order, as torch.sort(stable=True)); NaN sorts as largest.
-ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false);
-Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false);
+// Sort along dim; NaN sorts as largest. Always stable (ties keep their input order, as
+// torch.sort(stable=True)); `stable` is accepted for API parity, since a stable order is also a
+// valid result for stable=false.
+ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = true);
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = true);
 // k largest (smallest) along dim, best first; ties resolve to the lower index.
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
 

@@ -134,13 +134,40 @@ Tensor index_select(const Tensor& x_in, int64_t dim_in, const Tensor& index) {
   const char* xb = static_cast<const char*>(x.raw_data());
   char* ob = static_cast<char*>(out.raw_data());
   const size_t row = size_t(inner) * es;
-  // Each output row (outer o, index j) is one contiguous copy of an input row.
-  parallel_for(outer * m, std::max<int64_t>(1, 32768 / inner), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      int64_t o = r / m, j = r % m;
-      std::memcpy(ob + size_t(r) * row, xb + size_t(o * n + ip[j]) * row, row);
-    }
-  });
+  if (inner >= 16) {
+    // Each output row (outer o, index j) is one contiguous copy of an input row.
+    parallel_for(outer * m, std::max<int64_t>(1, 32768 / inner), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        int64_t o = r / m, j = r % m;
+        std::memcpy(ob + size_t(r) * row, xb + size_t(o * n + ip[j]) * row, row);
+      }
+    });
+    return out;
+  }
+  // Short rows (e.g. selecting along the last dim): typed element copies, moved as same-size
+  // unsigned integers so one instantiation serves every dtype of that width.
+  auto run = [&]<typename U>() {
+    const U* xs = reinterpret_cast<const U*>(xb);
+    U* os = reinterpret_cast<U*>(ob);
+    parallel_for(outer, std::max<int64_t>(1, 32768 / std::max<int64_t>(m * inner, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        const U* xo = xs + o * n * inner;
+        U* oo = os + o * m * inner;
+        if (inner == 1) {
+          for (int64_t j = 0; j < m; ++j) oo[j] = xo[ip[j]];
+        } else {
+          for (int64_t j = 0; j < m; ++j)
+            for (int64_t c = 0; c < inner; ++c) oo[j * inner + c] = xo[ip[j] * inner + c];
+        }
+      }
+    });
+  };
+  switch (es) {
+    case 1: run.template operator()<uint8_t>(); break;
+    case 2: run.template operator()<uint16_t>(); break;
+    case 4: run.template operator()<uint32_t>(); break;
+    default: run.template operator()<uint64_t>(); break;
+  }
   return out;
 }
 
@@ -237,6 +264,23 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     if constexpr (std::is_same_v<T, BFloat16>) v = BFloat16(float(value));
     else if constexpr (std::is_same_v<T, bool>) v = value != 0.0;
     else v = T(value);
+    if (x.shape() == shape && mask.shape() == shape && x.is_contiguous() && mask.is_contiguous()) {
+      // Branch-free select on the bit patterns, so random masks vectorise instead of mispredicting.
+      using U = std::conditional_t<sizeof(T) == 1, uint8_t,
+                std::conditional_t<sizeof(T) == 2, uint16_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
+      U vb;
+      std::memcpy(&vb, &v, sizeof(U));
+      const U* xp = reinterpret_cast<const U*>(x.raw_data());
+      const uint8_t* mp = reinterpret_cast<const uint8_t*>(mask.raw_data());
+      U* op = reinterpret_cast<U*>(out.raw_data());
+      parallel_for(out.numel(), 65536, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+          U sel = U(0) - U(mp[i] != 0);
+          op[i] = U((xp[i] & U(~sel)) | (vb & sel));
+        }
+      });
+      return;
+    }
     map_kernel<T, T, bool>(out, [v](T a, bool m) { return m ? v : a; }, {x, mask});
   });
   return out;

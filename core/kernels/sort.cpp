@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,7 +14,7 @@ namespace tessera::kernels {
 namespace {
 
 template <typename T> inline bool is_nan_v(T v) {
-  if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, BFloat16>) return std::isnan(float(v));
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
   else return false;
 }
 
@@ -23,15 +22,14 @@ template <typename T> inline bool is_nan_v(T v) {
 template <typename T> struct Order {
   bool descending;
   bool operator()(T a, T b) const {
-    using A = acc_t<T>;
     if (descending) {
       if (is_nan_v(a)) return !is_nan_v(b);
       if (is_nan_v(b)) return false;
-      return A(a) > A(b);
+      return a > b;
     }
     if (is_nan_v(b)) return !is_nan_v(a);
     if (is_nan_v(a)) return false;
-    return A(a) < A(b);
+    return a < b;
   }
 };
 
@@ -62,18 +60,22 @@ std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim_in, bool descending)
   const int64_t xs = x.dim() ? x.strides()[size_t(dim)] : 1;
   const int64_t os = x.dim() ? vals.strides()[size_t(dim)] : 1;
   dispatch_all(x.dtype(), [&]<typename T>() {
-    Order<T> before{descending};
+    using A = acc_t<T>;
+    Order<A> before{descending};
+    // Sorting (value, index) pairs with the index as tie-break is the same order as a stable sort.
+    auto cmp = [&](const std::pair<A, int64_t>& a, const std::pair<A, int64_t>& b) {
+      if (before(a.first, b.first)) return true;
+      if (before(b.first, a.first)) return false;
+      return a.second < b.second;
+    };
     per_line<T>(x, dim, vals, idx, [&](const T* in, T* ov, int64_t* oi) {
-      thread_local std::vector<int64_t> perm;
-      thread_local std::vector<T> buf;
-      perm.resize(size_t(n));
+      thread_local std::vector<std::pair<A, int64_t>> buf;
       buf.resize(size_t(n));
-      for (int64_t j = 0; j < n; ++j) buf[size_t(j)] = in[j * xs];
-      std::iota(perm.begin(), perm.end(), int64_t(0));
-      std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return before(buf[size_t(a)], buf[size_t(b)]); });
+      for (int64_t j = 0; j < n; ++j) buf[size_t(j)] = {A(in[j * xs]), j};
+      std::sort(buf.begin(), buf.end(), cmp);
       for (int64_t j = 0; j < n; ++j) {
-        ov[j * os] = buf[size_t(perm[size_t(j)])];
-        oi[j * os] = perm[size_t(j)];
+        ov[j * os] = T(buf[size_t(j)].first);
+        oi[j * os] = buf[size_t(j)].second;
       }
     });
   });
@@ -95,25 +97,42 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim_in, bool 
   const int64_t xs = x.dim() ? x.strides()[size_t(dim)] : 1;
   const int64_t os = x.dim() ? vals.strides()[size_t(dim)] : 1;
   dispatch_all(x.dtype(), [&]<typename T>() {
-    Order<T> before{largest};
+    using A = acc_t<T>;
+    Order<A> before{largest};
+    using P = std::pair<A, int64_t>;
+    // "a is better than b": ties go to the lower index, so the result is deterministic.
+    auto cmp = [&](const P& a, const P& b) {
+      if (before(a.first, b.first)) return true;
+      if (before(b.first, a.first)) return false;
+      return a.second < b.second;
+    };
+    const bool use_heap = k * 16 <= n;
     per_line<T>(x, dim, vals, idx, [&](const T* in, T* ov, int64_t* oi) {
-      thread_local std::vector<int64_t> perm;
-      thread_local std::vector<T> buf;
-      perm.resize(size_t(n));
-      buf.resize(size_t(n));
-      for (int64_t j = 0; j < n; ++j) buf[size_t(j)] = in[j * xs];
-      std::iota(perm.begin(), perm.end(), int64_t(0));
-      auto cmp = [&](int64_t a, int64_t b) {
-        T va = buf[size_t(a)], vb = buf[size_t(b)];
-        if (before(va, vb)) return true;
-        if (before(vb, va)) return false;
-        return a < b;  // ties: lower index first
-      };
-      if (k < n) std::nth_element(perm.begin(), perm.begin() + k, perm.end(), cmp);
-      std::sort(perm.begin(), perm.begin() + k, cmp);
+      thread_local std::vector<P> buf;
+      if (use_heap) {
+        // Small k: one pass keeping the k best in a heap whose top is the worst of them.
+        buf.clear();
+        for (int64_t j = 0; j < n; ++j) {
+          P v{A(in[j * xs]), j};
+          if (int64_t(buf.size()) < k) {
+            buf.push_back(v);
+            std::push_heap(buf.begin(), buf.end(), cmp);
+          } else if (cmp(v, buf.front())) {
+            std::pop_heap(buf.begin(), buf.end(), cmp);
+            buf.back() = v;
+            std::push_heap(buf.begin(), buf.end(), cmp);
+          }
+        }
+        std::sort_heap(buf.begin(), buf.end(), cmp);
+      } else {
+        buf.resize(size_t(n));
+        for (int64_t j = 0; j < n; ++j) buf[size_t(j)] = {A(in[j * xs]), j};
+        if (k < n) std::nth_element(buf.begin(), buf.begin() + k, buf.end(), cmp);
+        std::sort(buf.begin(), buf.begin() + k, cmp);
+      }
       for (int64_t j = 0; j < k; ++j) {
-        ov[j * os] = buf[size_t(perm[size_t(j)])];
-        oi[j * os] = perm[size_t(j)];
+        ov[j * os] = T(buf[size_t(j)].first);
+        oi[j * os] = buf[size_t(j)].second;
       }
     });
   });

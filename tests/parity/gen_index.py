@@ -52,6 +52,15 @@ with h5py.File(OUT, "w", libver="latest") as f:
         c = f"index_select{i}"
         put(f, f"{c}/x", x); put(f, f"{c}/index", index); put(f, f"{c}/dim", np.int64(dim))
         put(f, f"{c}/y", torch.index_select(x, dim, index))
+    # index_add (repeated indices accumulate)
+    for i, (shape, dim, idx) in enumerate([([5, 3], 0, [4, 0, 4, 2]), ([2, 4, 3], -2, [3, 3, 1])]):
+        x = rnd(*shape)
+        index = torch.tensor(idx)
+        ss = list(shape); ss[dim] = len(idx)
+        src = rnd(*ss)
+        c = f"index_add{i}"
+        put(f, f"{c}/x", x); put(f, f"{c}/index", index); put(f, f"{c}/src", src); put(f, f"{c}/dim", np.int64(dim))
+        put(f, f"{c}/y", torch.index_add(x, dim, index, src))
     # gather
     gx = rnd(2, 3, 4)
     for i, (dim, idx_shape, n) in enumerate([(1, [2, 2, 4], 3), (0, [1, 3, 2], 2), (-1, [2, 3, 6], 4),

@@ -55,6 +55,14 @@ TEST(ParityIndex, IndexSelect) {
   }
 }
 
+TEST(ParityIndex, IndexAdd) {
+  for (int i = 0; i < 2; ++i) {
+    std::string c = "index_add" + std::to_string(i);
+    SCOPED_TRACE(c);
+    EXPECT_TRUE(allclose(index_add(get(c + "/x"), geti(c + "/dim"), get(c + "/index"), get(c + "/src")), get(c + "/y")));
+  }
+}
+
 TEST(ParityIndex, Gather) {
   for (int i = 0; i < 4; ++i) {
     std::string c = "gather" + std::to_string(i);
@@ -179,7 +187,7 @@ TEST(ParityIndex, SortStableWithTiesAndNaN) {
     Tensor x = get(c + "/x");
     int64_t dim = geti(c + "/dim");
     bool desc = geti(c + "/desc") != 0;
-    auto r = sort(x, dim, desc);
+    auto r = sort(x, dim, desc, /*stable=*/true);
     EXPECT_TRUE(allclose(r.values, get(c + "/values"), 0, 0));  // NaN == NaN in allclose
     EXPECT_TRUE(allclose(r.indices, get(c + "/indices"), 0, 0));
     EXPECT_TRUE(allclose(argsort(x, dim, desc), get(c + "/argsort"), 0, 0));

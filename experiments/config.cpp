@@ -1,0 +1,382 @@
+#include "experiments/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace tessera::config {
+
+std::string Origin::str() const {
+  if (file == "--set") return "--set";
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+const Value* Value::find(const std::string& key) const {
+  for (const auto& [k, v] : map)
+    if (k == key) return &v;
+  return nullptr;
+}
+Value* Value::find(const std::string& key) {
+  for (auto& [k, v] : map)
+    if (k == key) return &v;
+  return nullptr;
+}
+
+namespace {
+
+Value convert(const YAML::Node& n, const std::string& file) {
+  Value v;
+  v.origin = {file, n.Mark().line + 1, n.Mark().column + 1};
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      v.kind = Value::Kind::Scalar;
+      v.scalar = n.Scalar();
+      break;
+    case YAML::NodeType::Sequence:
+      v.kind = Value::Kind::Seq;
+      for (const auto& e : n) v.seq.push_back(convert(e, file));
+      break;
+    case YAML::NodeType::Map:
+      v.kind = Value::Kind::Map;
+      for (const auto& kv : n) {
+        std::string key = kv.first.Scalar();
+        if (v.find(key))
+          throw ConfigError(file + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
+                            std::to_string(kv.first.Mark().column + 1) + ": duplicate key '" + key + "'");
+        Value child = convert(kv.second, file);
+        if (kv.second.Type() == YAML::NodeType::Null)  // "key:" with no value: point at the key
+          child.origin = {file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
+        v.map.emplace_back(key, std::move(child));
+      }
+      break;
+    default:
+      v.kind = Value::Kind::Null;
+  }
+  return v;
+}
+
+// b overrides a: mappings merge key by key, anything else is replaced.
+void merge_into(Value& a, const Value& b) {
+  if (a.kind == Value::Kind::Map && b.kind == Value::Kind::Map) {
+    for (const auto& [k, bv] : b.map) {
+      if (Value* av = a.find(k)) merge_into(*av, bv);
+      else a.map.emplace_back(k, bv);
+    }
+    return;
+  }
+  a = b;
+}
+
+Value load_rec(const std::filesystem::path& path, std::vector<std::string>& stack) {
+  std::string canon = std::filesystem::weakly_canonical(path).string();
+  if (std::find(stack.begin(), stack.end(), canon) != stack.end())
+    throw ConfigError(path.string() + ": config inherits from itself (cycle through 'base')");
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path.string() + ": cannot open config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Value v = parse(ss.str(), path.string());
+  if (v.kind == Value::Kind::Null) v.kind = Value::Kind::Map;
+  if (v.kind != Value::Kind::Map) throw ConfigError(v.origin.str() + ": a config file must be a mapping of keys");
+  const Value* base = v.find("base");
+  if (!base) return v;
+  std::vector<const Value*> bases;
+  if (base->kind == Value::Kind::Scalar) bases.push_back(base);
+  else if (base->kind == Value::Kind::Seq)
+    for (const auto& b : base->seq) bases.push_back(&b);
+  else
+    throw ConfigError(base->origin.str() + ": base: expected a file name or a list of file names");
+  stack.push_back(canon);
+  Value merged;
+  merged.kind = Value::Kind::Map;
+  merged.origin = v.origin;
+  for (const Value* b : bases) {
+    if (b->kind != Value::Kind::Scalar) throw ConfigError(b->origin.str() + ": base: expected a file name");
+    merge_into(merged, load_rec(path.parent_path() / b->scalar, stack));
+  }
+  stack.pop_back();
+  Value own = v;
+  own.map.erase(std::remove_if(own.map.begin(), own.map.end(), [](const auto& kv) { return kv.first == "base"; }),
+                own.map.end());
+  merge_into(merged, own);
+  return merged;
+}
+
+void apply_override(Value& root, const std::string& spec) {
+  size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set " + spec + ": expected key.path=value");
+  std::string path = spec.substr(0, eq), text = spec.substr(eq + 1);
+  Value val;
+  try {
+    val = convert(YAML::Load(text), "--set");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("--set " + spec + ": value is not valid YAML: " + e.msg);
+  }
+  if (val.kind == Value::Kind::Null && !text.empty() && text != "null" && text != "~") val.kind = Value::Kind::Scalar;
+  auto set_origin = [](auto& self, Value& v) -> void {
+    v.origin = {"--set", 0, 0};
+    for (auto& [k, c] : v.map) self(self, c);
+    for (auto& c : v.seq) self(self, c);
+  };
+  set_origin(set_origin, val);
+  Value* cur = &root;
+  std::stringstream ps(path);
+  std::string part, walked;
+  std::vector<std::string> parts;
+  while (std::getline(ps, part, '.')) parts.push_back(part);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty()) throw ConfigError("--set " + spec + ": empty key in path '" + path + "'");
+    walked += (walked.empty() ? "" : ".") + parts[i];
+    if (cur->kind == Value::Kind::Null) cur->kind = Value::Kind::Map;
+    if (cur->kind != Value::Kind::Map)
+      throw ConfigError("--set " + spec + ": '" + walked.substr(0, walked.rfind('.')) + "' is not a mapping");
+    Value* next = cur->find(parts[i]);
+    if (!next) {
+      cur->map.emplace_back(parts[i], Value{});
+      next = &cur->map.back().second;
+      next->origin = {"--set", 0, 0};
+    }
+    cur = next;
+  }
+  *cur = val;
+}
+
+void emit(YAML::Emitter& out, const Value& v) {
+  switch (v.kind) {
+    case Value::Kind::Null: out << YAML::Null; break;
+    case Value::Kind::Scalar: out << v.scalar; break;
+    case Value::Kind::Seq:
+      out << YAML::BeginSeq;
+      for (const auto& e : v.seq) emit(out, e);
+      out << YAML::EndSeq;
+      break;
+    case Value::Kind::Map:
+      out << YAML::BeginMap;
+      for (const auto& [k, e] : v.map) {
+        out << YAML::Key << k << YAML::Value;
+        emit(out, e);
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+Value parse(const std::string& text, const std::string& file) {
+  try {
+    return convert(YAML::Load(text), file);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                      ": invalid YAML: " + e.msg);
+  }
+}
+
+Value load(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<std::string> stack;
+  Value v = load_rec(path, stack);
+  for (const auto& o : overrides) apply_override(v, o);
+  return v;
+}
+
+std::string to_yaml(const Value& v) {
+  YAML::Emitter out;
+  emit(out, v);
+  return std::string(out.c_str()) + "\n";
+}
+
+std::optional<std::string> did_you_mean(const std::string& key, const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_d = std::max<size_t>(2, key.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(key, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+ConfigNode::ConfigNode(const Value* v, std::string path, std::shared_ptr<std::set<std::string>> read)
+    : v_(v), path_(std::move(path)), read_(read ? std::move(read) : std::make_shared<std::set<std::string>>()) {}
+
+bool ConfigNode::has(const std::string& key) const {
+  const Value* c = v_->kind == Value::Kind::Map ? v_->find(key) : nullptr;
+  return c && c->kind != Value::Kind::Null;
+}
+
+void ConfigNode::fail(const std::string& key, const std::string& expected) const {
+  const Value* c = v_->kind == Value::Kind::Map ? v_->find(key) : nullptr;
+  const Origin& o = c ? c->origin : v_->origin;
+  std::string got;
+  if (c && c->kind == Value::Kind::Scalar) got = ", got '" + c->scalar + "'";
+  else if (c && c->kind == Value::Kind::Map) got = ", got a mapping";
+  else if (c && c->kind == Value::Kind::Seq) got = ", got a list";
+  throw ConfigError(o.str() + ": " + key_path(key) + ": expected " + expected + got);
+}
+
+const Value& ConfigNode::require(const std::string& key, const char* what) const {
+  read_->insert(key_path(key));
+  if (v_->kind != Value::Kind::Map) throw ConfigError(v_->origin.str() + ": " + path_ + ": expected a mapping");
+  const Value* c = v_->find(key);
+  if (!c || c->kind == Value::Kind::Null)
+    throw ConfigError(v_->origin.str() + ": missing required key '" + key_path(key) + "' (" + what + ")");
+  return *c;
+}
+
+namespace {
+template <typename T> std::optional<T> parse_number(const std::string& s) {
+  T v{};
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+std::optional<double> parse_double(std::string s) {
+  if (s == ".inf" || s == "inf" || s == "+.inf") return INFINITY;
+  if (s == "-.inf" || s == "-inf") return -INFINITY;
+  if (s == ".nan" || s == "nan") return NAN;
+  if (!s.empty() && s[0] == '+') s = s.substr(1);
+  return parse_number<double>(s);
+}
+std::optional<bool> parse_bool(const std::string& s) {
+  if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "False" || s == "FALSE" || s == "no" || s == "off") return false;
+  return std::nullopt;
+}
+}  // namespace
+
+#define TS_GET(NAME, T, WHAT, PARSE)                                                   \
+  T ConfigNode::NAME(const std::string& key, std::optional<T> def) const {             \
+    if (!has(key)) {                                                                   \
+      read_->insert(key_path(key));                                                    \
+      if (def) return *def;                                                            \
+      require(key, WHAT);                                                              \
+    }                                                                                  \
+    const Value& c = require(key, WHAT);                                               \
+    if (c.kind != Value::Kind::Scalar) fail(key, WHAT);                                \
+    auto r = PARSE(c.scalar);                                                          \
+    if (!r) fail(key, WHAT);                                                           \
+    return *r;                                                                         \
+  }
+TS_GET(get_int, int64_t, "an integer", parse_number<int64_t>)
+TS_GET(get_double, double, "a number", parse_double)
+TS_GET(get_bool, bool, "true or false", parse_bool)
+TS_GET(get_string, std::string, "a string", std::optional<std::string>)
+#undef TS_GET
+
+std::vector<double> ConfigNode::get_doubles(const std::string& key, std::optional<std::vector<double>> def) const {
+  if (!has(key) && def) {
+    read_->insert(key_path(key));
+    return *def;
+  }
+  const Value& c = require(key, "a list of numbers");
+  std::vector<double> r;
+  if (c.kind == Value::Kind::Scalar) {  // a single number is a list of one
+    auto d = parse_double(c.scalar);
+    if (!d) fail(key, "a list of numbers");
+    return {*d};
+  }
+  if (c.kind != Value::Kind::Seq) fail(key, "a list of numbers");
+  for (const auto& e : c.seq) {
+    auto d = e.kind == Value::Kind::Scalar ? parse_double(e.scalar) : std::nullopt;
+    if (!d) throw ConfigError(e.origin.str() + ": " + key_path(key) + ": expected a list of numbers, got '" + e.scalar + "'");
+    r.push_back(*d);
+  }
+  return r;
+}
+
+std::vector<int64_t> ConfigNode::get_ints(const std::string& key, std::optional<std::vector<int64_t>> def) const {
+  if (!has(key) && def) {
+    read_->insert(key_path(key));
+    return *def;
+  }
+  const Value& c = require(key, "a list of integers");
+  if (c.kind == Value::Kind::Scalar) {
+    auto d = parse_number<int64_t>(c.scalar);
+    if (!d) fail(key, "a list of integers");
+    return {*d};
+  }
+  if (c.kind != Value::Kind::Seq) fail(key, "a list of integers");
+  std::vector<int64_t> r;
+  for (const auto& e : c.seq) {
+    auto d = e.kind == Value::Kind::Scalar ? parse_number<int64_t>(e.scalar) : std::nullopt;
+    if (!d) throw ConfigError(e.origin.str() + ": " + key_path(key) + ": expected a list of integers, got '" + e.scalar + "'");
+    r.push_back(*d);
+  }
+  return r;
+}
+
+std::string ConfigNode::get_choice(const std::string& key, const std::vector<std::string>& choices,
+                                   std::optional<std::string> def) const {
+  std::string v = get_string(key, def);
+  if (std::find(choices.begin(), choices.end(), v) != choices.end()) return v;
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+  auto s = did_you_mean(v, choices);
+  fail(key, "one of " + list + (s ? " (did you mean '" + *s + "'?)" : ""));
+}
+
+ConfigNode ConfigNode::child(const std::string& key) const {
+  const Value& c = require(key, "a mapping");
+  if (c.kind != Value::Kind::Map) fail(key, "a mapping");
+  return ConfigNode(&c, key_path(key), read_);
+}
+
+std::optional<ConfigNode> ConfigNode::optional_child(const std::string& key) const {
+  read_->insert(key_path(key));
+  if (!has(key)) return std::nullopt;
+  return child(key);
+}
+
+std::vector<ConfigNode> ConfigNode::elements(const std::string& key) const {
+  const Value& c = require(key, "a list");
+  if (c.kind != Value::Kind::Seq) fail(key, "a list");
+  std::vector<ConfigNode> r;
+  for (size_t i = 0; i < c.seq.size(); ++i) r.emplace_back(&c.seq[i], key_path(key) + "[" + std::to_string(i) + "]", read_);
+  return r;
+}
+
+std::string ConfigNode::scalar() const {
+  if (v_->kind != Value::Kind::Scalar) throw ConfigError(v_->origin.str() + ": " + path_ + ": expected a scalar value");
+  return v_->scalar;
+}
+
+void ConfigNode::mark_all_read() const {
+  for (const auto& [k, v] : v_->map) read_->insert(key_path(k));
+}
+
+void ConfigNode::check_unknown() const {
+  if (v_->kind != Value::Kind::Map) return;
+  std::vector<std::string> known;
+  for (const auto& r : *read_) {
+    std::string prefix = path_.empty() ? "" : path_ + ".";
+    if (r.rfind(prefix, 0) == 0 && r.find('.', prefix.size()) == std::string::npos) known.push_back(r.substr(prefix.size()));
+  }
+  for (const auto& [k, v] : v_->map) {
+    if (read_->count(key_path(k))) continue;
+    auto s = did_you_mean(k, known);
+    throw ConfigError(v.origin.str() + ": unknown key '" + key_path(k) + "'" +
+                      (s ? " (did you mean '" + *s + "'?)" : ""));
+  }
+}
+
+}  // namespace tessera::config
