@@ -11,10 +11,11 @@ Writes (float32 throughout):
     r18/...               CIFAR-stem ResNet-18 (torchvision BasicBlock/_make_layer, width 4,
                           10 classes): input x, target, train/eval logits, loss, every parameter
                           gradient, buffers after the train step, and 10 steps of SGD-momentum,
-                          Adam and AdamW (losses, final parameters and buffers)
+                          Adam and AdamW (losses, final parameters and buffers), Adam also in
+                          float64 (r18/opt64: losses, final parameters); repr/r18 its printout
     keys/<arch>           "key shape" lines of torchvision's full-size resnet18/34/50 state dicts,
-                          keys/<arch>_params their parameter count, repr/resnet18_cifar the printout
-                          of the full-width CIFAR ResNet-18
+                          keys/<arch>_params their parameter count, repr/resnet18 and repr/resnet50
+                          their printouts
   golden/resnet50.h5
     r50/...               ResNet-50-style Bottleneck net ([3, 4, 6, 3], width 4, standard 7x7 stem
                           and max-pool) at 2x3x64x64: weights, train-mode logits, loss and every
@@ -212,6 +213,7 @@ x = torch.randn(4, 3, 32, 32)
 target = torch.tensor([3, 7, 0, 9], dtype=torch.int64)
 put("r18/x", x)
 put("r18/target", target)
+put_str("repr/r18", repr(r18))
 for mode in ("train", "eval"):
     r18.load_state_dict(init_sd)
     r18.zero_grad()
@@ -245,6 +247,24 @@ for name, make in optimizers.items():
     put(f"r18/opt/{name}/losses", torch.tensor(losses, dtype=torch.float64))
     for k, v in r18.state_dict().items():
         put(f"r18/opt/{name}/final/{k}", v)
+# Adam again in float64 (same float32-valued start): Adam's 1/sqrt(v) scaling turns float32
+# rounding of tiny gradients into visible parameter differences; float64 shows the trajectories agree.
+for name in ("adam",):
+    r18.load_state_dict(init_sd)
+    r18.double()
+    r18.train()
+    opt = optimizers[name](r18.parameters())
+    losses = []
+    for step in range(10):
+        opt.zero_grad()
+        loss = F.cross_entropy(r18(x.double()), target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    put(f"r18/opt64/{name}/losses", torch.tensor(losses, dtype=torch.float64))
+    for k, v in r18.named_parameters():
+        put(f"r18/opt64/{name}/final/{k}", v)
+    r18.float()
 
 # ResNet-50-style Bottleneck net, width 4, standard stem: its own file (golden/resnet50.h5).
 f.close()
@@ -283,10 +303,7 @@ for arch in ("resnet18", "resnet34", "resnet50"):
     lines = [f"{k} {list(v.shape)}" for k, v in m.state_dict().items()]
     put_str(f"keys/{arch}", "\n".join(lines))
     put(f"keys/{arch}_params", torch.tensor(sum(p.numel() for p in m.parameters()), dtype=torch.int64))
-cifar18 = torchvision.models.resnet18(num_classes=10)
-cifar18.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-cifar18.maxpool = nn.Identity()
-put_str("repr/resnet18_cifar", repr(cifar18))
+put_str("repr/resnet18", repr(torchvision.models.resnet18()))
 put_str("repr/resnet50", repr(torchvision.models.resnet50()))
 
 f.close()
