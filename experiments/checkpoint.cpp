@@ -124,8 +124,18 @@ TrainingCheckpoint load_checkpoint(const std::string& path) {
 void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
   write_atomically(path, [&](const std::string& tmp) {
     io::H5File f(tmp, io::H5File::Truncate);
-    for (const auto& [k, v] : sd)
-      f.write_tensor(k, v.dtype() == DType::BFloat16 ? kernels::to_dtype(v, DType::Float32) : v);
+    for (const auto& [k, v] : sd) {
+      Tensor t = v.dtype() == DType::BFloat16 ? kernels::to_dtype(v, DType::Float32) : v;
+      if (t.dim() == 0) {
+        // h5py reads a 0-d dataset as a numpy scalar, which torch.from_numpy rejects; a 1-element
+        // 1-d array loads, and torch's load_state_dict accepts it for a 0-d entry
+        // (num_batches_tracked). The attribute lets import restore the 0-d shape.
+        f.write_tensor(k, t.as_strided({1}, {1}, t.storage_offset()));
+        f.set_dataset_attr(k, "tessera_shape", "scalar");
+      } else {
+        f.write_tensor(k, t);
+      }
+    }
     f.close();
   });
 }
@@ -133,7 +143,11 @@ void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
 nn::StateDict import_pytorch_h5(const std::string& path) {
   io::H5File f(path, io::H5File::Read);
   nn::StateDict sd;
-  for (const auto& k : f.list("/")) sd.insert(k, f.read_tensor(k));
+  for (const auto& k : f.list("/")) {
+    Tensor t = f.read_tensor(k);
+    if (t.numel() == 1 && f.has_dataset_attr(k, "tessera_shape")) t = t.as_strided({}, {}, 0);
+    sd.insert(k, t);
+  }
   return sd;
 }
 

@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -111,6 +112,28 @@ void H5File::write_tensor(const std::string& name, const Tensor& t_in) {
     H5Sclose(as);
     H5Tclose(st);
   }
+}
+
+void H5File::set_dataset_attr(const std::string& dataset, const std::string& key, const std::string& value) {
+  hid_t ds = H5Dopen2(hid_t(id_), dataset.c_str(), H5P_DEFAULT);
+  if (ds < 0) fail(path_, "no dataset '" + dataset + "'");
+  Closer cd{ds, H5Dclose};
+  hid_t st = H5Tcopy(H5T_C_S1);
+  Closer ct{st, H5Tclose};
+  H5Tset_size(st, std::max<size_t>(value.size(), 1));
+  hid_t as = H5Screate(H5S_SCALAR);
+  Closer cs{as, H5Sclose};
+  hid_t a = H5Acreate2(ds, key.c_str(), st, as, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) fail(path_, "cannot set attribute '" + key + "' on '" + dataset + "'");
+  Closer ca{a, H5Aclose};
+  H5Awrite(a, st, value.c_str());
+}
+
+bool H5File::has_dataset_attr(const std::string& dataset, const std::string& key) const {
+  hid_t ds = H5Dopen2(hid_t(id_), dataset.c_str(), H5P_DEFAULT);
+  if (ds < 0) return false;
+  Closer cd{ds, H5Dclose};
+  return H5Aexists(ds, key.c_str()) > 0;
 }
 
 Tensor H5File::read_tensor(const std::string& name) const {

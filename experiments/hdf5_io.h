@@ -27,6 +27,9 @@ class H5File {
   // Tensors are stored contiguous in their dtype (bool as uint8; bfloat16 as uint16 with an
   // attribute "tessera_dtype" = "bfloat16" so it reads back exactly).
   void write_tensor(const std::string& name, const Tensor& t);
+  // String attribute on a dataset (e.g. to mark how a tensor was stored).
+  void set_dataset_attr(const std::string& dataset, const std::string& key, const std::string& value);
+  bool has_dataset_attr(const std::string& dataset, const std::string& key) const;
   Tensor read_tensor(const std::string& name) const;
   void write_string(const std::string& name, const std::string& value);  // a string dataset
   std::string read_string(const std::string& name) const;

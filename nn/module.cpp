@@ -139,7 +139,8 @@ LoadResult Module::load_state_dict(const StateDict& sd, bool strict) {
       continue;
     }
     const Tensor& src = sd.at(k);
-    if (src.shape() != v.shape())
+    bool legacy_scalar = v.dim() == 0 && src.dim() == 1 && src.numel() == 1;  // torch accepts this too
+    if (src.shape() != v.shape() && !legacy_scalar)
       r.mismatched_keys.push_back(k + ": checkpoint " + shape_str(src.shape()) + " vs model " + shape_str(v.shape()));
   }
   for (const auto& [k, v] : sd)
@@ -160,7 +161,8 @@ LoadResult Module::load_state_dict(const StateDict& sd, bool strict) {
   NoGradGuard no_grad;
   for (const auto& [k, v] : own)
     if (sd.contains(k)) {
-      kernels::copy_(v, sd.at(k));  // v shares storage with the module's tensor
+      const Tensor& src = sd.at(k);
+      kernels::copy_(v, src.dim() == 1 && v.dim() == 0 ? src.as_strided({}, {}, src.storage_offset()) : src);
       v.bump_version();
     }
   return r;

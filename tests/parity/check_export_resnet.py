@@ -20,13 +20,8 @@ import torchvision
 def main():
     wpath, iopath = sys.argv[1], sys.argv[2]
     with h5py.File(wpath, "r") as f:
-        try:
-            sd = {k: torch.from_numpy(f[k][()]) for k in f}
-        except TypeError as e:
-            # h5py returns 0-d datasets (num_batches_tracked) as numpy scalars through [()],
-            # which torch.from_numpy rejects; [...] returns a 0-d ndarray instead.
-            print(f"note: {{k: torch.from_numpy(f[k][()])}} fails on 0-d datasets ({e}); using f[k][...]")
-            sd = {k: torch.from_numpy(f[k][...]) for k in f}
+        # Exactly the loading recipe documented for exported weights (README, issue 3).
+        sd = {k: torch.from_numpy(f[k][()]) for k in f}
     with h5py.File(iopath, "r") as f:
         io = {k: torch.from_numpy(f[k][...]) for k in f}
     num_classes = sd["fc.weight"].shape[0]

@@ -131,9 +131,10 @@ TEST(ParityResNet, ResNet18CifarLogitsLossAndEveryGradient) {
       ++n;
     }
     EXPECT_EQ(n, 62u);  // every parameter of the network has a reference gradient
-    if (mode == "train")
+    if (mode == "train") {
       for (const auto& [k, v] : m->named_buffers())
         EXPECT_TRUE(allclose(v, gold().get("r18/train/after/" + k), 1e-4, 1e-6)) << "buffer " << k;
+    }
     std::printf("[resnet18-cifar w4 %s] logits: %s | loss %.9g vs %.9g | grads of %zu params: %s\n", mode.c_str(),
                 le.str().c_str(), loss.item_double(), gold().scalar(p + "/loss"), n, ge.str().c_str());
   }
