@@ -2,6 +2,8 @@
 // ../shared/data and /usr/share/datasets when present (skipped with a message otherwise).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "data/mnist.h"
 #include "data/pickle.h"
 #include "data/text.h"
+#include "data/transforms.h"
 #include "testing/golden.h"
 #include "testing/gradcheck.h"
 
@@ -465,4 +468,36 @@ TEST(Text, RealWikitext2) {
   EXPECT_EQ(v.size(), 33278);  // no OOV in valid/test
   LMBlocks blocks(valid, 35);
   EXPECT_EQ(get_value(blocks.get(1).at("target"), 0), double(valid[36]));
+}
+
+// Loader throughput on the real data (not a correctness test; run with
+// --gtest_also_run_disabled_tests --gtest_filter='*Throughput*').
+TEST(LoaderThroughput, DISABLED_FashionMnistAndCifar10Jpg) {
+  auto measure = [](std::shared_ptr<const Dataset> ds, int workers, Transform tf, int64_t limit) {
+    auto sub = std::make_shared<Subset>(ds, [&] {
+      std::vector<int64_t> v;
+      for (int64_t i = 0; i < std::min(limit, ds->size()); ++i) v.push_back(i);
+      return v;
+    }());
+    DataLoader dl(sub, {.batch_size = 256, .shuffle = true, .seed = 1, .num_workers = workers}, tf);
+    auto t0 = std::chrono::steady_clock::now();
+    int64_t n = 0;
+    for (const Batch& b : dl) n += b.size();
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return double(n) / s;
+  };
+  Transform cifar_aug = compose({RandomCrop({.height = 32, .width = 32, .padding = 4}), RandomHorizontalFlip(0.5),
+                                 Normalize({0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616})});
+  if (fs::exists("/usr/share/datasets/fashion-mnist")) {
+    auto fm = std::make_shared<MnistDataset>(MnistDataset::from_root("/usr/share/datasets/fashion-mnist", true));
+    for (int w : {0, 2}) std::printf("fashion-mnist train, %d workers: %.0f images/s\n", w, measure(fm, w, {}, 60000));
+  }
+  const std::string c = shared_data("cifar10-jpg");
+  if (!c.empty()) {
+    auto ds = std::make_shared<ImageFolder>(c + "/train");
+    for (int w : {0, 2}) std::printf("cifar10-jpg train (decode), %d workers: %.0f images/s\n", w, measure(ds, w, {}, 20000));
+    for (int w : {0, 2})
+      std::printf("cifar10-jpg train (decode + crop/flip/normalize), %d workers: %.0f images/s\n", w,
+                  measure(ds, w, cifar_aug, 20000));
+  }
 }
