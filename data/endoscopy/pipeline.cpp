@@ -1,0 +1,135 @@
+#include "data/endoscopy/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "core/kernels/interpolate.h"
+
+namespace tessera::data::endoscopy {
+
+namespace {
+// torch.linspace(-1, 1, n) in float32: the first half steps up from start, the second down from end.
+std::vector<float> linspace_f(int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  if (n == 1) {
+    v[0] = -1.0f;
+    return v;
+  }
+  const float step = 2.0f / float(n - 1);
+  const int64_t half = n / 2;
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i < half ? -1.0f + step * float(i) : 1.0f - step * float(n - 1 - i);
+  return v;
+}
+
+Tensor contiguous_float(const Tensor& t, const char* what) {
+  if (t.dtype() != DType::Float32 || t.dim() != 3)
+    throw std::invalid_argument(std::string("polyp input: '") + what + "' must be float32 [C, H, W], got " +
+                                shape_str(t.shape()));
+  if (t.is_contiguous()) return t;
+  Tensor c = empty(t.shape());
+  float* d = c.data_ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) d[i] = float(get_value(t, i));
+  return c;
+}
+}  // namespace
+
+Tensor circle_mask(int64_t height, int64_t width, double radius_ratio) {
+  if (height <= 0 || width <= 0) throw std::invalid_argument("circle_mask: size must be positive");
+  const std::vector<float> ys = linspace_f(height), xs = linspace_f(width);
+  Tensor m = empty({1, height, width});
+  float* d = m.data_ptr<float>();
+  const float r = float(radius_ratio);
+  for (int64_t i = 0; i < height; ++i)
+    for (int64_t j = 0; j < width; ++j) {
+      const float y = ys[size_t(i)], x = xs[size_t(j)];
+      d[i * width + j] = std::sqrt(x * x + y * y) <= r ? 1.0f : 0.0f;
+    }
+  return m;
+}
+
+std::array<int64_t, 4> expanded_mask_box(const Tensor& mask, double expand) {
+  Tensor m = contiguous_float(mask, "mask");
+  const int64_t h = m.size(1), w = m.size(2);
+  const float* p = m.data_ptr<float>();
+  int64_t y0 = h, y1 = -1, x0 = w, x1 = -1;
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t j = 0; j < w; ++j)
+      if (p[i * w + j] > 0) y0 = std::min(y0, i), y1 = std::max(y1, i), x0 = std::min(x0, j), x1 = std::max(x1, j);
+  if (y1 < 0) return {-1, -1, -1, -1};
+  const int64_t ey = int64_t(expand * double(y1 - y0)), ex = int64_t(expand * double(x1 - x0));
+  return {std::max<int64_t>(0, y0 - ey), std::min<int64_t>(h - 1, y1 + ey), std::max<int64_t>(0, x0 - ex),
+          std::min<int64_t>(w - 1, x1 + ex)};
+}
+
+Tensor crop_around_mask(const Tensor& image, const Tensor& mask, double expand, int64_t out_h, int64_t out_w) {
+  Tensor img = contiguous_float(image, "image");
+  if (mask.dim() != 3 || mask.size(1) != img.size(1) || mask.size(2) != img.size(2))
+    throw std::invalid_argument("crop_around_mask: mask " + shape_str(mask.shape()) + " does not match image " +
+                                shape_str(img.shape()));
+  const int64_t c = img.size(0), h = img.size(1), w = img.size(2);
+  auto [y0, y1, x0, x1] = expanded_mask_box(mask, expand);
+  if (y0 < 0) return zeros({c, out_h, out_w});
+  const int64_t ch = y1 - y0 + 1, cw = x1 - x0 + 1;
+  Tensor crop = empty({1, c, ch, cw});
+  const float* s = img.data_ptr<float>();
+  float* d = crop.data_ptr<float>();
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t i = 0; i < ch; ++i) std::copy_n(s + (k * h + y0 + i) * w + x0, cw, d + (k * ch + i) * cw);
+  auto plan = kernels::interp2d_plan(ch, cw, out_h, out_w, "bilinear", true, -1, -1, DType::Float32);
+  Tensor out = kernels::interp2d(crop, plan);
+  return out.as_strided({c, out_h, out_w}, {out_h * out_w, out_w, 1}, out.storage_offset());
+}
+
+Transform polyp_input_transform(const PolypInputOptions& o) {
+  if (o.size <= 0) throw std::invalid_argument("polyp_input_transform: size must be positive");
+  if (o.crop_expand < 0) throw std::invalid_argument("polyp_input_transform: crop_expand must be >= 0");
+  std::vector<Transform> steps;
+  steps.push_back(Resize({.height = o.size, .width = o.size, .interpolation = Interp::Bilinear,
+                          .antialias = o.resize_antialias}));
+  if (o.train) {
+    steps.push_back(RandomRotation({.min_degrees = -o.rotation_degrees, .max_degrees = o.rotation_degrees,
+                                    .interpolation = o.rotation_interpolation, .fill = {}}));
+    steps.push_back(RandomHorizontalFlip(o.hflip_p));
+    steps.push_back(RandomVerticalFlip(o.vflip_p));
+    steps.push_back(ColorJitter({.brightness = o.brightness, .contrast = o.contrast, .saturation = o.saturation,
+                                 .hue = o.hue}));
+    if (o.noise_sigma > 0) steps.push_back(GaussianNoise(0.0, o.noise_sigma, true));
+  }
+  steps.push_back(Normalize(o.mean, o.std));
+  Transform geometric = compose(std::move(steps));
+  const Tensor circle = o.circle_mask ? circle_mask(o.size, o.size, o.circle_radius_ratio) : Tensor();
+  return [o, geometric, circle](Example& e, Generator& g) {
+    if (!e.has("image") || !e.has("mask"))
+      throw std::invalid_argument("polyp_input_transform: the example needs 'image' and 'mask'");
+    if (e.at("image").dim() != 3 || e.at("image").size(0) != 3)
+      throw std::invalid_argument("polyp_input_transform: 'image' must be [3, H, W], got " + shape_str(e.at("image").shape()));
+    geometric(e, g);
+    Tensor img = contiguous_float(e.at("image"), "image");
+    Tensor mask = contiguous_float(e.at("mask"), "mask");
+    const int64_t hw = o.size * o.size;
+    Tensor frame = empty({3, o.size, o.size});
+    {
+      const float* s = img.data_ptr<float>();
+      const float* cm = circle.defined() ? circle.data_ptr<float>() : nullptr;
+      float* d = frame.data_ptr<float>();
+      for (int64_t k = 0; k < 3; ++k)
+        for (int64_t i = 0; i < hw; ++i) d[k * hw + i] = cm ? s[k * hw + i] * cm[i] : s[k * hw + i];
+    }
+    if (o.make_loc) {
+      Tensor loc = empty({3, o.size, o.size});
+      const float* s = frame.data_ptr<float>();
+      const float* m = mask.data_ptr<float>();
+      float* d = loc.data_ptr<float>();
+      for (int64_t k = 0; k < 3; ++k)
+        for (int64_t i = 0; i < hw; ++i) d[k * hw + i] = s[k * hw + i] * std::clamp(m[i], 0.0f, 1.0f);
+      e.tensors["loc"] = loc;
+    }
+    e.tensors["image"] = crop_around_mask(frame, mask, o.crop_expand, o.size, o.size);
+    e.tensors["mask"] = mask;
+    if (o.keep_frame) e.tensors["frame"] = frame;
+  };
+}
+
+}  // namespace tessera::data::endoscopy
