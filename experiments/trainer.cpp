@@ -75,13 +75,17 @@ bool matches_any(const std::vector<std::string>& pats, const std::string& name) 
   return false;
 }
 
+// Marks an absent optional key as read, so check_unknown() can suggest it for a misspelling.
+void touch(const ConfigNode& n, const std::string& key) {
+  if (!n.has(key)) (void)n.get_string(key, std::string());
+}
+
 std::vector<std::string> string_list(const ConfigNode& n, const std::string& key, std::vector<std::string> def) {
   if (!n.has(key)) {
     (void)n.get_string(key, std::string());  // mark read
     return def;
   }
   std::vector<std::string> r;
-  ConfigNode probe = n;
   try {
     for (const auto& e : n.elements(key)) r.push_back(e.scalar());
   } catch (const ConfigError&) {
@@ -135,6 +139,7 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
   if (s->dataset->size() == 0) ds.fail("name", "a non-empty dataset");
 
   std::vector<data::Transform> ts;
+  touch(node, "transforms");
   if (node.has("transforms")) {
     for (const auto& t : node.elements("transforms")) {
       if (t.is_scalar()) {
@@ -161,6 +166,9 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
 void Trainer::build_optimizers(const ConfigNode& root) {
   auto& reg = registry();
   std::vector<ConfigNode> specs;
+  touch(root, "optimizers");
+  touch(root, "optimizer");
+  touch(root, "scheduler");
   if (root.has("optimizers")) {
     if (root.has("optimizer")) root.fail("optimizer", "either 'optimizer' or 'optimizers', not both");
     specs = root.elements("optimizers");
@@ -183,6 +191,8 @@ void Trainer::build_optimizers(const ConfigNode& root) {
       std::map<std::string, double> options;
     };
     std::vector<GroupSpec> gspecs;
+    touch(o, "param_groups");
+    touch(o, "scheduler");
     if (o.has("param_groups")) {
       for (const auto& g : o.elements("param_groups")) {
         GroupSpec gs;
@@ -275,6 +285,7 @@ void Trainer::build(const config::Value& cfg) {
   if (opts_.progress_tty < 0 && progress != "auto") opts_.progress_tty = progress == "bar" ? 1 : 0;
   if (progress == "none") opts_.quiet = true;
   plot_ = t.get_bool("plot", true);
+  touch(t, "strategy");
   std::optional<ConfigNode> strat = t.optional_child("strategy");
   if (threads < 0) t.fail("threads", "an integer >= 0 (0: all cores)");
   if (threads > 0) set_num_threads(int(threads));
@@ -293,6 +304,7 @@ void Trainer::build(const config::Value& cfg) {
   input_key_ = d.get_string("input_key", std::string("image"));
   target_key_ = d.get_string("target_key", std::string("label"));
   for (const char* split : {"train", "val", "test"}) {
+    touch(d, split);
     if (auto n = d.optional_child(split)) splits_[split] = build_split(*n, split, d);
   }
   (void)d.get_int("batch_size", 32);
@@ -313,10 +325,18 @@ void Trainer::build(const config::Value& cfg) {
   loss_ = reg.losses.get(lname, l, "name")(l);
   l.check_unknown();
   bool has_accuracy = false;
+  touch(root, "metrics");
   if (root.has("metrics")) {
     for (const auto& e : root.elements("metrics")) {
       if (e.is_scalar()) {
         std::string n = e.scalar();
+        if (!reg.metrics.contains(n)) {
+          std::string list;
+          for (const auto& k : reg.metrics.names()) list += (list.empty() ? "" : ", ") + k;
+          auto s = config::did_you_mean(n, reg.metrics.names());
+          throw ConfigError(e.origin().str() + ": " + e.path() + ": expected a registered metric name (" + list + ")" +
+                            (s ? " (did you mean '" + *s + "'?)" : "") + ", got '" + n + "'");
+        }
         const auto& f = reg.metrics.get(n);  // plain names take the defaults
         config::Value empty;
         empty.kind = config::Value::Kind::Map;
@@ -574,7 +594,7 @@ FitResult Trainer::fit() {
           sr = strategy_->step(ctx, micro);
         } catch (const NonFiniteLoss& e) {
           for (auto* o : ctx.optimizers) o->zero_grad();
-          std::string ck = last_saved_step_ >= 0 || fs::exists(checkpoint_path("last"))
+          std::string ck = last_saved_step_ >= 0 || opts_.resume
                                ? "last good checkpoint kept: " + checkpoint_path("last")
                                : "no checkpoint was written before it";
           throw NonFiniteLoss(std::string(e.what()) + "; training stopped (" + ck + ")");
