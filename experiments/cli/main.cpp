@@ -8,6 +8,7 @@
 // Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
 // training run (Ctrl-C) saves its checkpoint and exits with status 130.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -51,12 +52,14 @@ int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets,
   if (progress == "bar") o.progress_tty = 1;
   if (progress == "plain") o.progress_tty = 0;
   Trainer t(cfg, o);
+  auto t0 = std::chrono::steady_clock::now();
   FitResult r = t.fit();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (r.interrupted) {
     std::printf("interrupted at step %lld; checkpoint: %s\n", (long long)r.steps, r.last_checkpoint.c_str());
     return 130;
   }
-  std::printf("finished %lld steps (%lld epochs)\n", (long long)r.steps, (long long)r.epochs);
+  std::printf("finished %lld steps (%lld epochs) in %.1f s\n", (long long)r.steps, (long long)r.epochs, secs);
   if (t.has_split("val")) print_metrics("val", r.final_metrics);
   if (t.has_split("test")) {
     print_metrics("test", r.final_metrics);
