@@ -1,0 +1,93 @@
+#include "data/example.h"
+
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+
+namespace tessera::data {
+
+namespace {
+std::string names_of(const std::map<std::string, Tensor>& m) {
+  std::string s;
+  for (const auto& [k, v] : m) s += (s.empty() ? "" : ", ") + k;
+  return "{" + s + "}";
+}
+}  // namespace
+
+const Tensor& Example::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw std::out_of_range("Example: no tensor '" + name + "' (has " + names_of(tensors) + ")");
+  return it->second;
+}
+Tensor& Example::at(const std::string& name) {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw std::out_of_range("Example: no tensor '" + name + "' (has " + names_of(tensors) + ")");
+  return it->second;
+}
+const Tensor& Batch::at(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw std::out_of_range("Batch: no tensor '" + name + "' (has " + names_of(tensors) + ")");
+  return it->second;
+}
+
+Batch collate(const std::vector<Example>& examples, const std::vector<int64_t>& indices) {
+  if (examples.empty()) throw std::invalid_argument("collate: empty list of examples");
+  if (!indices.empty() && indices.size() != examples.size())
+    throw std::invalid_argument("collate: " + std::to_string(examples.size()) + " examples but " +
+                                std::to_string(indices.size()) + " indices");
+  const int64_t B = int64_t(examples.size());
+  Batch batch;
+  if (indices.empty()) {
+    for (int64_t i = 0; i < B; ++i) batch.indices.push_back(i);
+  } else {
+    batch.indices = indices;
+  }
+  const Example& first = examples[0];
+  for (const auto& [name, t0] : first.tensors) {
+    Shape out_shape = t0.shape();
+    out_shape.insert(out_shape.begin(), B);
+    Tensor out = empty(out_shape, {.dtype = t0.dtype()});
+    const size_t row_bytes = size_t(t0.numel()) * t0.element_size();
+    char* dst = static_cast<char*>(out.raw_data());
+    for (int64_t b = 0; b < B; ++b) {
+      auto it = examples[size_t(b)].tensors.find(name);
+      if (it == examples[size_t(b)].tensors.end())
+        throw std::invalid_argument("collate: field '" + name + "' missing from example " + std::to_string(b) +
+                                    " (has " + names_of(examples[size_t(b)].tensors) + ")");
+      const Tensor& t = it->second;
+      if (t.shape() != t0.shape())
+        throw std::invalid_argument("collate: field '" + name + "' has shape " + shape_str(t.shape()) + " in example " +
+                                    std::to_string(b) + " but " + shape_str(t0.shape()) +
+                                    " in example 0; resize or crop to a common size before batching");
+      if (t.dtype() != t0.dtype())
+        throw std::invalid_argument("collate: field '" + name + "' has dtype " + dtype_name(t.dtype()) +
+                                    " in example " + std::to_string(b) + " but " + dtype_name(t0.dtype()) +
+                                    " in example 0");
+      Tensor c = kernels::contiguous(t);
+      if (row_bytes) std::memcpy(dst + size_t(b) * row_bytes, c.raw_data(), row_bytes);
+    }
+    batch.tensors[name] = out;
+  }
+  for (int64_t b = 1; b < B; ++b)
+    for (const auto& [name, t] : examples[size_t(b)].tensors)
+      if (!first.tensors.count(name))
+        throw std::invalid_argument("collate: field '" + name + "' present in example " + std::to_string(b) +
+                                    " but missing from example 0");
+  std::set<std::string> keys;
+  for (const auto& e : examples)
+    for (const auto& [k, v] : e.meta) keys.insert(k);
+  for (const auto& k : keys) {
+    auto& col = batch.meta[k];
+    col.reserve(size_t(B));
+    for (const auto& e : examples) {
+      auto it = e.meta.find(k);
+      col.push_back(it == e.meta.end() ? std::string() : it->second);
+    }
+  }
+  return batch;
+}
+
+}  // namespace tessera::data

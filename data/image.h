@@ -1,0 +1,33 @@
+#pragma once
+// Image decoding (libjpeg-turbo, libpng) to uint8 [H, W, C] tensors, encoding for fixtures, and
+// to_tensor (uint8 HWC -> float32 CHW in [0, 1], as torchvision's ToTensor).
+//
+// channels: 0 keeps the stored layout (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA); 3 converts to RGB
+// (gray replicated, alpha dropped: PIL's convert("RGB")); 1 converts to gray with PIL's
+// convert("L") luma (R*299 + G*587 + B*114) / 1000 in PIL's fixed-point rounding. JPEG uses the
+// library defaults (ISLOW IDCT, fancy upsampling), the same settings PIL decodes with.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace tessera::data {
+
+// `name` only labels errors ("<name>: not a JPEG file ...").
+Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
+Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
+// Picks the decoder from the magic bytes (FF D8 FF: JPEG, 89 'PNG': PNG).
+Tensor decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
+Tensor read_image(const std::string& path, int channels = 0);
+
+// uint8 [H, W, C] with C in {1, 3} (JPEG) or {1, 2, 3, 4} (PNG).
+std::vector<uint8_t> encode_png(const Tensor& hwc);
+std::vector<uint8_t> encode_jpeg(const Tensor& hwc, int quality = 90);
+
+// uint8 [H, W, C] -> float32 [C, H, W] / 255.
+Tensor to_tensor(const Tensor& hwc);
+// float [C, H, W] in [0, 1] -> uint8 [H, W, C], rounding and clamping (for saving images).
+Tensor to_uint8_hwc(const Tensor& chw);
+
+}  // namespace tessera::data

@@ -1,0 +1,84 @@
+#include "data/mnist.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "data/io.h"
+
+namespace tessera::data {
+
+namespace {
+uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08X", v);
+  return buf;
+}
+}  // namespace
+
+IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
+  std::vector<uint8_t> b = read_maybe_gzip(path);
+  const std::string name = file_name(path);
+  if (b.size() < 4) throw std::runtime_error(name + ": truncated IDX file (" + std::to_string(b.size()) + " bytes, no header)");
+  const uint32_t magic = be32(b.data());
+  if (magic != expected_magic)
+    throw std::runtime_error(name + ": bad magic " + hex32(magic) + ", expected " + hex32(expected_magic));
+  const size_t nd = magic & 0xFF;
+  if (b.size() < 4 + 4 * nd)
+    throw std::runtime_error(name + ": truncated IDX header (" + std::to_string(b.size()) + " bytes for " +
+                             std::to_string(nd) + " dims)");
+  IdxArray a;
+  size_t count = 1;
+  for (size_t d = 0; d < nd; ++d) {
+    a.dims.push_back(be32(b.data() + 4 + 4 * d));
+    count *= size_t(a.dims.back());
+  }
+  const size_t off = 4 + 4 * nd;
+  if (b.size() - off < count)
+    throw std::runtime_error(name + ": truncated data: header promises " + std::to_string(count) + " bytes, file has " +
+                             std::to_string(b.size() - off));
+  if (b.size() - off > count)
+    throw std::runtime_error(name + ": " + std::to_string(b.size() - off - count) + " trailing bytes after " +
+                             std::to_string(count) + " bytes of data");
+  a.data.assign(b.begin() + long(off), b.end());
+  return a;
+}
+
+MnistDataset::MnistDataset(const std::string& images_path, const std::string& labels_path) {
+  IdxArray img = read_idx(images_path, 0x00000803);
+  IdxArray lab = read_idx(labels_path, 0x00000801);
+  if (img.dims[0] != lab.dims[0])
+    throw std::runtime_error(file_name(images_path) + " has " + std::to_string(img.dims[0]) + " images but " +
+                             file_name(labels_path) + " has " + std::to_string(lab.dims[0]) + " labels");
+  h_ = img.dims[1], w_ = img.dims[2];
+  pixels_ = std::move(img.data);
+  labels_.assign(lab.data.begin(), lab.data.end());
+}
+
+MnistDataset MnistDataset::from_root(const std::string& root, bool train) {
+  const std::string p = train ? "train" : "t10k";
+  auto find = [&](const std::string& stem) {
+    for (const char* ext : {"", ".gz"}) {
+      std::string f = root + "/" + stem + ext;
+      if (std::filesystem::exists(f)) return f;
+    }
+    throw std::runtime_error(root + ": missing " + stem + " (or " + stem + ".gz)");
+  };
+  return MnistDataset(find(p + "-images-idx3-ubyte"), find(p + "-labels-idx1-ubyte"));
+}
+
+Example MnistDataset::get(int64_t index) const {
+  check_index(index, "MnistDataset");
+  Tensor img = empty({1, h_, w_});
+  float* d = img.data_ptr<float>();
+  const uint8_t* s = pixels(index);
+  for (int64_t i = 0; i < h_ * w_; ++i) d[i] = float(s[i]) / 255.0f;
+  Example e;
+  e.tensors["image"] = img;
+  e.tensors["label"] = scalar_tensor(double(labels_[size_t(index)]), {.dtype = DType::Int64});
+  return e;
+}
+
+}  // namespace tessera::data

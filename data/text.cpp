@@ -1,0 +1,103 @@
+#include "data/text.h"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "data/io.h"
+
+namespace tessera::data {
+
+std::string read_text(const std::string& path) {
+  std::vector<uint8_t> b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+CharVocab CharVocab::from_text(const std::string& text) {
+  bool present[256] = {};
+  for (unsigned char c : text) present[c] = true;
+  CharVocab v;
+  std::fill(std::begin(v.index_), std::end(v.index_), int16_t(-1));
+  for (int c = 0; c < 256; ++c)
+    if (present[c]) {
+      v.index_[c] = int16_t(v.chars_.size());
+      v.chars_.push_back(char(c));
+    }
+  if (v.chars_.empty()) throw std::invalid_argument("CharVocab: empty training text");
+  return v;
+}
+
+std::vector<int64_t> CharVocab::encode(const std::string& text) const {
+  std::vector<int64_t> out(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const int16_t id = index_[uint8_t(text[i])];
+    if (id < 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "character 0x%02X ('%c')", uint8_t(text[i]), text[i] >= 32 ? text[i] : '?');
+      throw std::invalid_argument("CharVocab::encode: " + std::string(buf) + " at position " + std::to_string(i) +
+                                  " is not in the vocabulary of " + std::to_string(size()) + " characters");
+    }
+    out[i] = id;
+  }
+  return out;
+}
+
+std::string CharVocab::decode(const std::vector<int64_t>& ids) const {
+  std::string s;
+  s.reserve(ids.size());
+  for (int64_t id : ids) {
+    if (id < 0 || id >= size()) throw std::out_of_range("CharVocab::decode: id " + std::to_string(id) + " out of range");
+    s.push_back(chars_[size_t(id)]);
+  }
+  return s;
+}
+
+int64_t WordVocab::add(const std::string& word) {
+  auto [it, inserted] = ids_.emplace(word, int64_t(words_.size()));
+  if (inserted) words_.push_back(word);
+  return it->second;
+}
+
+int64_t WordVocab::id(const std::string& word) const {
+  if (auto it = ids_.find(word); it != ids_.end()) return it->second;
+  auto unk = ids_.find("<unk>");
+  if (unk == ids_.end())
+    throw std::out_of_range("WordVocab: word '" + word + "' is unknown and the vocabulary has no <unk>");
+  return unk->second;
+}
+
+std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow) {
+  std::string text = read_text(path);
+  std::vector<int64_t> out;
+  out.reserve(text.size() / 5);
+  std::istringstream lines(text);
+  std::string line, word;
+  while (std::getline(lines, line)) {
+    std::istringstream ws(line);
+    while (ws >> word) out.push_back(grow ? vocab.add(word) : vocab.id(word));
+    out.push_back(grow ? vocab.add("<eos>") : vocab.id("<eos>"));
+  }
+  if (grow) vocab.add("<unk>");  // so that later files can map unknown words
+  return out;
+}
+
+LMBlocks::LMBlocks(std::vector<int64_t> tokens, int64_t block_len) : tokens_(std::move(tokens)), len_(block_len) {
+  if (block_len <= 0) throw std::invalid_argument("LMBlocks: block length must be > 0, got " + std::to_string(block_len));
+  n_ = tokens_.size() > 1 ? (int64_t(tokens_.size()) - 1) / len_ : 0;
+  if (n_ == 0)
+    throw std::invalid_argument("LMBlocks: " + std::to_string(tokens_.size()) + " tokens are too few for one block of " +
+                                std::to_string(block_len) + " (+1 target)");
+}
+
+Example LMBlocks::get(int64_t index) const {
+  check_index(index, "LMBlocks");
+  Example e;
+  const int64_t* s = tokens_.data() + index * len_;
+  e.tensors["input"] = from_vector<int64_t>(std::vector<int64_t>(s, s + len_), {len_});
+  e.tensors["target"] = from_vector<int64_t>(std::vector<int64_t>(s + 1, s + len_ + 1), {len_});
+  return e;
+}
+
+}  // namespace tessera::data

@@ -1,0 +1,577 @@
+#include "data/transforms.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "data/random.h"
+
+namespace tessera::data {
+
+namespace {
+
+// float32 contiguous [C, H, W] view of img (converted when needed).
+Tensor chw(const Tensor& img, const char* op) {
+  if (img.dim() != 3)
+    throw std::invalid_argument(std::string(op) + ": expected an image [C, H, W], got " + shape_str(img.shape()));
+  return kernels::contiguous(kernels::to_dtype(img, DType::Float32));
+}
+
+Tensor float_like(const Tensor& src_dtype_of, Tensor out) { return kernels::to_dtype(out, src_dtype_of.dtype()); }
+
+// Python's round(): half to even.
+int64_t py_round(double x) { return int64_t(std::nearbyint(x)); }
+
+// One output position of a separable resampling: input taps [start, start + weights.size()).
+struct Taps {
+  int64_t start;
+  std::vector<double> w;
+};
+
+std::vector<Taps> resample_taps(int64_t in, int64_t out, Interp mode, bool antialias) {
+  std::vector<Taps> taps(static_cast<size_t>(out));
+  const double scale = double(in) / double(out);
+  for (int64_t o = 0; o < out; ++o) {
+    Taps& t = taps[size_t(o)];
+    if (mode == Interp::Nearest) {
+      // torch upsample_nearest: floor(dst * scale) computed in float.
+      const float fs = float(in) / float(out);
+      t.start = std::min<int64_t>(int64_t(std::floor(float(o) * fs)), in - 1);
+      t.w = {1.0};
+    } else if (!antialias || scale <= 1.0) {
+      // Bilinear, align_corners = False (source clamped at 0, right neighbour clamped at the edge).
+      double src = std::max(0.0, (double(o) + 0.5) * scale - 0.5);
+      int64_t i0 = int64_t(src);
+      double l1 = src - double(i0);
+      if (i0 >= in - 1) {
+        t.start = in - 1;
+        t.w = {1.0};
+      } else {
+        t.start = i0;
+        t.w = {1.0 - l1, l1};
+      }
+    } else {
+      // Antialiased (PIL's triangle filter stretched by the downscale factor).
+      const double support = scale, center = scale * (double(o) + 0.5), inv = 1.0 / scale;
+      int64_t lo = std::max<int64_t>(int64_t(center - support + 0.5), 0);
+      int64_t hi = std::min<int64_t>(int64_t(center + support + 0.5), in);
+      t.start = lo;
+      double total = 0;
+      for (int64_t j = lo; j < hi; ++j) {
+        double x = (double(j) - center + 0.5) * inv;
+        double wv = std::max(0.0, 1.0 - std::abs(x));
+        t.w.push_back(wv);
+        total += wv;
+      }
+      for (double& wv : t.w) wv = total != 0 ? wv / total : 0;
+    }
+  }
+  return taps;
+}
+
+std::vector<double> fill_per_channel(const std::vector<double>& fill, int64_t c, const char* op) {
+  if (fill.size() == 1) return std::vector<double>(size_t(c), fill[0]);
+  if (int64_t(fill.size()) != c)
+    throw std::invalid_argument(std::string(op) + ": fill has " + std::to_string(fill.size()) + " values for " +
+                                std::to_string(c) + " channels");
+  return fill;
+}
+
+// Reflect/edge index mapping for padding.
+int64_t pad_index(int64_t i, int64_t n, PadMode mode) {
+  if (mode == PadMode::Edge) return std::clamp<int64_t>(i, 0, n - 1);
+  if (n == 1) return 0;
+  const int64_t period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+void check_rgb(const Tensor& img, const char* op) {
+  if (img.size(0) != 3)
+    throw std::invalid_argument(std::string(op) + ": expected an RGB image [3, H, W], got " + shape_str(img.shape()));
+}
+
+// ratio * a + (1 - ratio) * b, clamped to [0, 1] (torchvision _blend for float images).
+void blend_into(float* out, const float* a, const float* b, int64_t n, double ratio) {
+  const float r = float(ratio), q = float(1.0 - ratio);
+  for (int64_t i = 0; i < n; ++i) out[i] = std::clamp(r * a[i] + q * b[i], 0.0f, 1.0f);
+}
+
+}  // namespace
+
+namespace functional {
+
+Tensor resize(const Tensor& img, int64_t height, int64_t width, Interp mode, bool antialias) {
+  Tensor x = chw(img, "resize");
+  if (height <= 0 || width <= 0)
+    throw std::invalid_argument("resize: output size must be positive, got " + std::to_string(height) + "x" +
+                                std::to_string(width));
+  const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
+  if (h == 0 || w == 0) throw std::invalid_argument("resize: empty input " + shape_str(x.shape()));
+  auto tx = resample_taps(w, width, mode, antialias), ty = resample_taps(h, height, mode, antialias);
+  // Horizontal pass into [C, H, width], then vertical (the order torch's antialiased kernel uses).
+  std::vector<float> tmp(size_t(c * h * width));
+  const float* s = x.data_ptr<float>();
+  for (int64_t k = 0; k < c * h; ++k) {
+    const float* row = s + k * w;
+    float* o = tmp.data() + k * width;
+    for (int64_t j = 0; j < width; ++j) {
+      const Taps& t = tx[size_t(j)];
+      double acc = 0;
+      for (size_t q = 0; q < t.w.size(); ++q) acc += t.w[q] * row[t.start + int64_t(q)];
+      o[j] = float(acc);
+    }
+  }
+  Tensor out = empty({c, height, width});
+  float* d = out.data_ptr<float>();
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t i = 0; i < height; ++i) {
+      const Taps& t = ty[size_t(i)];
+      float* o = d + (k * height + i) * width;
+      for (int64_t j = 0; j < width; ++j) {
+        double acc = 0;
+        for (size_t q = 0; q < t.w.size(); ++q) acc += t.w[q] * tmp[size_t((k * h + t.start + int64_t(q)) * width + j)];
+        o[j] = float(acc);
+      }
+    }
+  return float_like(img, out);
+}
+
+std::pair<int64_t, int64_t> resize_output_size(int64_t h, int64_t w, int64_t size, int64_t max_size) {
+  if (size <= 0) throw std::invalid_argument("resize: size must be positive, got " + std::to_string(size));
+  const bool h_short = h <= w;
+  const int64_t s = h_short ? h : w, l = h_short ? w : h;
+  int64_t ns = size, nl = int64_t(double(size) * double(l) / double(s));
+  if (max_size > 0) {
+    if (max_size <= size)
+      throw std::invalid_argument("resize: max_size " + std::to_string(max_size) + " must be > size " + std::to_string(size));
+    if (nl > max_size) {
+      ns = int64_t(double(max_size) * double(ns) / double(nl));
+      nl = max_size;
+    }
+  }
+  return h_short ? std::pair{ns, nl} : std::pair{nl, ns};
+}
+
+Tensor pad(const Tensor& img, int64_t left, int64_t top, int64_t right, int64_t bottom, PadMode mode, double fill) {
+  Tensor x = chw(img, "pad");
+  if (left < 0 || top < 0 || right < 0 || bottom < 0) throw std::invalid_argument("pad: padding must be >= 0");
+  const int64_t c = x.size(0), h = x.size(1), w = x.size(2), oh = h + top + bottom, ow = w + left + right;
+  if (mode == PadMode::Reflect && (left >= w || right >= w || top >= h || bottom >= h))
+    throw std::invalid_argument("pad: reflect padding must be smaller than the image size " + shape_str(x.shape()));
+  Tensor out = empty({c, oh, ow});
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        int64_t si = i - top, sj = j - left;
+        float v;
+        if (si >= 0 && si < h && sj >= 0 && sj < w)
+          v = s[(k * h + si) * w + sj];
+        else if (mode == PadMode::Constant)
+          v = float(fill);
+        else
+          v = s[(k * h + pad_index(si, h, mode)) * w + pad_index(sj, w, mode)];
+        d[(k * oh + i) * ow + j] = v;
+      }
+  return float_like(img, out);
+}
+
+Tensor crop(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width) {
+  if (img.dim() != 3) throw std::invalid_argument("crop: expected an image [C, H, W], got " + shape_str(img.shape()));
+  const int64_t h = img.size(1), w = img.size(2);
+  if (top < 0 || left < 0 || height <= 0 || width <= 0 || top + height > h || left + width > w)
+    throw std::invalid_argument("crop: region top=" + std::to_string(top) + " left=" + std::to_string(left) + " " +
+                                std::to_string(height) + "x" + std::to_string(width) + " outside image " +
+                                shape_str(img.shape()));
+  Tensor view = img.as_strided({img.size(0), height, width}, img.strides(),
+                               img.storage_offset() + top * img.stride(1) + left * img.stride(2));
+  return kernels::clone(view);
+}
+
+Tensor center_crop(const Tensor& img, int64_t height, int64_t width) {
+  if (img.dim() != 3) throw std::invalid_argument("center_crop: expected [C, H, W], got " + shape_str(img.shape()));
+  Tensor x = img;
+  int64_t h = x.size(1), w = x.size(2);
+  if (width > w || height > h) {
+    x = pad(x, width > w ? (width - w) / 2 : 0, height > h ? (height - h) / 2 : 0, width > w ? (width - w + 1) / 2 : 0,
+            height > h ? (height - h + 1) / 2 : 0);
+    h = x.size(1), w = x.size(2);
+  }
+  return crop(x, py_round(double(h - height) / 2.0), py_round(double(w - width) / 2.0), height, width);
+}
+
+Tensor hflip(const Tensor& img) {
+  Tensor x = chw(img, "hflip");
+  const int64_t rows = x.size(0) * x.size(1), w = x.size(2);
+  Tensor out = empty(x.shape());
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j) d[r * w + j] = s[r * w + (w - 1 - j)];
+  return float_like(img, out);
+}
+
+Tensor vflip(const Tensor& img) {
+  Tensor x = chw(img, "vflip");
+  const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
+  Tensor out = empty(x.shape());
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  for (int64_t k = 0; k < c; ++k)
+    for (int64_t i = 0; i < h; ++i) std::copy_n(s + (k * h + (h - 1 - i)) * w, w, d + (k * h + i) * w);
+  return float_like(img, out);
+}
+
+Tensor rotate(const Tensor& img, double degrees, Interp mode, std::vector<double> fill) {
+  Tensor x = chw(img, "rotate");
+  const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
+  // Empty fill = torchvision's fill=None: plain grid_sample with zeros outside, no coverage blending.
+  const bool blend = !fill.empty();
+  const std::vector<double> f = blend ? fill_per_channel(fill, c, "rotate") : std::vector<double>(size_t(c), 0.0);
+  const double th = degrees * M_PI / 180.0, cs = std::cos(th), sn = std::sin(th);
+  Tensor out = empty(x.shape());
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  const double cx = (double(w) - 1) / 2, cy = (double(h) - 1) / 2;
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t j = 0; j < w; ++j) {
+      // Output pixel centre relative to the image centre, mapped back into the source.
+      const double xo = double(j) - cx, yo = double(i) - cy;
+      const double sx = cs * xo - sn * yo + cx, sy = sn * xo + cs * yo + cy;
+      if (mode == Interp::Nearest) {
+        const int64_t ix = int64_t(std::nearbyint(sx)), iy = int64_t(std::nearbyint(sy));
+        const bool in = ix >= 0 && ix < w && iy >= 0 && iy < h;
+        for (int64_t k = 0; k < c; ++k) d[(k * h + i) * w + j] = in ? s[(k * h + iy) * w + ix] : float(f[size_t(k)]);
+        continue;
+      }
+      const int64_t x0 = int64_t(std::floor(sx)), y0 = int64_t(std::floor(sy));
+      const double ax = sx - double(x0), ay = sy - double(y0);
+      const int64_t xs[2] = {x0, x0 + 1}, ys[2] = {y0, y0 + 1};
+      const double wx[2] = {1 - ax, ax}, wy[2] = {1 - ay, ay};
+      double cover = 0;  // grid_sample of an all-ones channel: the weight that fell inside the image
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b)
+          if (ys[a] >= 0 && ys[a] < h && xs[b] >= 0 && xs[b] < w) cover += wy[a] * wx[b];
+      for (int64_t k = 0; k < c; ++k) {
+        double v = 0;
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 2; ++b)
+            if (ys[a] >= 0 && ys[a] < h && xs[b] >= 0 && xs[b] < w) v += wy[a] * wx[b] * s[(k * h + ys[a]) * w + xs[b]];
+        d[(k * h + i) * w + j] = blend ? float(v * cover + (1.0 - cover) * f[size_t(k)]) : float(v);
+      }
+    }
+  return float_like(img, out);
+}
+
+Tensor rgb_to_grayscale(const Tensor& img) {
+  Tensor x = chw(img, "rgb_to_grayscale");
+  check_rgb(x, "rgb_to_grayscale");
+  const int64_t n = x.size(1) * x.size(2);
+  Tensor out = empty({1, x.size(1), x.size(2)});
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) d[i] = 0.2989f * s[i] + 0.587f * s[n + i] + 0.114f * s[2 * n + i];
+  return float_like(img, out);
+}
+
+Tensor adjust_brightness(const Tensor& img, double factor) {
+  if (factor < 0) throw std::invalid_argument("adjust_brightness: factor must be >= 0, got " + std::to_string(factor));
+  Tensor x = chw(img, "adjust_brightness");
+  Tensor out = empty(x.shape());
+  std::vector<float> zero(size_t(x.numel()), 0.0f);
+  blend_into(out.data_ptr<float>(), x.data_ptr<float>(), zero.data(), x.numel(), factor);
+  return float_like(img, out);
+}
+
+Tensor adjust_contrast(const Tensor& img, double factor) {
+  if (factor < 0) throw std::invalid_argument("adjust_contrast: factor must be >= 0, got " + std::to_string(factor));
+  Tensor x = chw(img, "adjust_contrast");
+  if (x.size(0) != 1 && x.size(0) != 3)
+    throw std::invalid_argument("adjust_contrast: expected 1 or 3 channels, got " + shape_str(x.shape()));
+  Tensor g = x.size(0) == 3 ? rgb_to_grayscale(x) : x;
+  double mean = 0;
+  const float* gp = g.data_ptr<float>();
+  for (int64_t i = 0; i < g.numel(); ++i) mean += gp[i];
+  mean /= double(std::max<int64_t>(g.numel(), 1));
+  Tensor out = empty(x.shape());
+  std::vector<float> m(size_t(x.numel()), float(mean));
+  blend_into(out.data_ptr<float>(), x.data_ptr<float>(), m.data(), x.numel(), factor);
+  return float_like(img, out);
+}
+
+Tensor adjust_saturation(const Tensor& img, double factor) {
+  if (factor < 0) throw std::invalid_argument("adjust_saturation: factor must be >= 0, got " + std::to_string(factor));
+  Tensor x = chw(img, "adjust_saturation");
+  if (x.size(0) == 1) return img;  // torchvision returns grayscale images unchanged
+  check_rgb(x, "adjust_saturation");
+  Tensor g = rgb_to_grayscale(x);
+  const int64_t n = g.numel();
+  std::vector<float> gg(size_t(3 * n));
+  for (int k = 0; k < 3; ++k) std::copy_n(g.data_ptr<float>(), n, gg.data() + k * n);
+  Tensor out = empty(x.shape());
+  blend_into(out.data_ptr<float>(), x.data_ptr<float>(), gg.data(), x.numel(), factor);
+  return float_like(img, out);
+}
+
+Tensor adjust_hue(const Tensor& img, double hue_factor) {
+  if (hue_factor < -0.5 || hue_factor > 0.5)
+    throw std::invalid_argument("adjust_hue: hue_factor must be in [-0.5, 0.5], got " + std::to_string(hue_factor));
+  Tensor x = chw(img, "adjust_hue");
+  if (x.size(0) == 1) return img;
+  check_rgb(x, "adjust_hue");
+  const int64_t n = x.size(1) * x.size(2);
+  Tensor out = empty(x.shape());
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    // torchvision _rgb2hsv.
+    const float r = s[i], g = s[n + i], b = s[2 * n + i];
+    const float maxc = std::max({r, g, b}), minc = std::min({r, g, b});
+    const bool eqc = maxc == minc;
+    const float cr = maxc - minc;
+    const float sat = cr / (eqc ? 1.0f : maxc);
+    const float div = eqc ? 1.0f : cr;
+    const float rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
+    float hr = (maxc == r) ? (bc - gc) : 0.0f;
+    float hg = (maxc == g && maxc != r) ? (2.0f + rc - bc) : 0.0f;
+    float hb = (maxc != g && maxc != r) ? (4.0f + gc - rc) : 0.0f;
+    float h = std::fmod((hr + hg + hb) / 6.0f + 1.0f, 1.0f);
+    // Shift (Python-style modulo: result in [0, 1)).
+    h = h + float(hue_factor);
+    h = h - std::floor(h);
+    // torchvision _hsv2rgb.
+    const float v = maxc;
+    const float h6 = h * 6.0f;
+    const float fi = std::floor(h6), f = h6 - fi;
+    int ii = int(fi) % 6;
+    if (ii < 0) ii += 6;
+    const float p = std::clamp(v * (1.0f - sat), 0.0f, 1.0f);
+    const float q = std::clamp(v * (1.0f - sat * f), 0.0f, 1.0f);
+    const float t = std::clamp(v * (1.0f - sat * (1.0f - f)), 0.0f, 1.0f);
+    const float R[6] = {v, q, p, p, t, v}, G[6] = {t, v, v, q, p, p}, B[6] = {p, p, t, v, v, q};
+    d[i] = R[ii], d[n + i] = G[ii], d[2 * n + i] = B[ii];
+  }
+  return float_like(img, out);
+}
+
+Tensor normalize(const Tensor& img, const std::vector<double>& mean, const std::vector<double>& std) {
+  Tensor x = chw(img, "normalize");
+  const int64_t c = x.size(0), n = x.size(1) * x.size(2);
+  auto m = fill_per_channel(mean, c, "normalize (mean)"), sd = fill_per_channel(std, c, "normalize (std)");
+  for (double v : sd)
+    if (v == 0) throw std::invalid_argument("normalize: std contains 0");
+  Tensor out = empty(x.shape());
+  const float* s = x.data_ptr<float>();
+  float* d = out.data_ptr<float>();
+  for (int64_t k = 0; k < c; ++k) {
+    const float mk = float(m[size_t(k)]), sk = float(sd[size_t(k)]);
+    for (int64_t i = 0; i < n; ++i) d[k * n + i] = (s[k * n + i] - mk) / sk;
+  }
+  return float_like(img, out);
+}
+
+Tensor gaussian_noise(const Tensor& img, double mean, double sigma, bool clip, Generator& gen) {
+  if (sigma < 0) throw std::invalid_argument("gaussian_noise: sigma must be >= 0, got " + std::to_string(sigma));
+  Tensor x = chw(img, "gaussian_noise");
+  Tensor noise = randn(x.shape(), {}, &gen);
+  const float* s = x.data_ptr<float>();
+  float* d = noise.data_ptr<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    float v = s[i] + float(mean) + float(sigma) * d[i];
+    d[i] = clip ? std::clamp(v, 0.0f, 1.0f) : v;
+  }
+  return float_like(img, noise);
+}
+
+}  // namespace functional
+
+// ---- Transform objects ----
+namespace {
+
+template <typename F>
+void for_images(Example& e, const Targets& t, F&& f) {
+  for (const auto& k : t.images)
+    if (auto it = e.tensors.find(k); it != e.tensors.end()) it->second = f(it->second);
+}
+// f(tensor, is_mask)
+template <typename F>
+void for_geometric(Example& e, const Targets& t, F&& f) {
+  for (const auto& k : t.images)
+    if (auto it = e.tensors.find(k); it != e.tensors.end()) it->second = f(it->second, false);
+  for (const auto& k : t.masks)
+    if (auto it = e.tensors.find(k); it != e.tensors.end()) it->second = f(it->second, true);
+}
+// Height and width shared by the geometric targets; they must agree so one set of random parameters fits all.
+std::pair<int64_t, int64_t> geometry(const Example& e, const Targets& t, const char* op) {
+  int64_t h = -1, w = -1;
+  std::string first;
+  auto visit = [&](const std::string& k) {
+    auto it = e.tensors.find(k);
+    if (it == e.tensors.end()) return;
+    const Tensor& x = it->second;
+    if (x.dim() != 3) throw std::invalid_argument(std::string(op) + ": '" + k + "' must be [C, H, W], got " + shape_str(x.shape()));
+    if (h < 0) {
+      h = x.size(1), w = x.size(2), first = k;
+    } else if (x.size(1) != h || x.size(2) != w) {
+      throw std::invalid_argument(std::string(op) + ": '" + k + "' is " + shape_str(x.shape()) + " but '" + first +
+                                  "' has size " + std::to_string(h) + "x" + std::to_string(w));
+    }
+  };
+  for (const auto& k : t.images) visit(k);
+  for (const auto& k : t.masks) visit(k);
+  return {h, w};
+}
+
+}  // namespace
+
+Transform Resize(ResizeOptions o) {
+  if (o.size <= 0 && (o.height <= 0 || o.width <= 0))
+    throw std::invalid_argument("Resize: set size (shorter side) or both height and width");
+  return [o](Example& e, Generator&) {
+    auto [h, w] = geometry(e, o.targets, "Resize");
+    if (h < 0) return;
+    auto [oh, ow] = o.size > 0 ? functional::resize_output_size(h, w, o.size, o.max_size) : std::pair{o.height, o.width};
+    for_geometric(e, o.targets, [&](const Tensor& x, bool mask) {
+      return functional::resize(x, oh, ow, mask ? Interp::Nearest : o.interpolation, o.antialias);
+    });
+  };
+}
+
+Transform RandomCrop(RandomCropOptions o) {
+  if (o.height <= 0 || o.width <= 0) throw std::invalid_argument("RandomCrop: height and width must be positive");
+  return [o](Example& e, Generator& g) {
+    auto [h, w] = geometry(e, o.targets, "RandomCrop");
+    if (h < 0) return;
+    int64_t pl = o.padding, pt = o.padding, pr = o.padding, pb = o.padding;
+    h += 2 * o.padding, w += 2 * o.padding;
+    // pad_if_needed pads both sides by the shortfall, as torchvision does.
+    if (o.pad_if_needed && w < o.width) pl += o.width - w, pr += o.width - w, w += 2 * (o.width - w);
+    if (o.pad_if_needed && h < o.height) pt += o.height - h, pb += o.height - h, h += 2 * (o.height - h);
+    if (h < o.height || w < o.width)
+      throw std::invalid_argument("RandomCrop: crop " + std::to_string(o.height) + "x" + std::to_string(o.width) +
+                                  " larger than the (padded) image " + std::to_string(h) + "x" + std::to_string(w));
+    const int64_t top = h == o.height ? 0 : rand_int(g, 0, h - o.height + 1);
+    const int64_t left = w == o.width ? 0 : rand_int(g, 0, w - o.width + 1);
+    for_geometric(e, o.targets, [&](const Tensor& x, bool mask) {
+      Tensor p = (pl || pt || pr || pb) ? functional::pad(x, pl, pt, pr, pb, o.padding_mode, mask ? 0.0 : o.fill) : x;
+      return functional::crop(p, top, left, o.height, o.width);
+    });
+  };
+}
+
+std::array<int64_t, 4> random_resized_crop_params(int64_t height, int64_t width, const RandomResizedCropOptions& o,
+                                                  Generator& g) {
+  const double area = double(height) * double(width);
+  const double lr0 = std::log(o.ratio_min), lr1 = std::log(o.ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * rand_uniform(g, o.scale_min, o.scale_max);
+    const double ar = std::exp(rand_uniform(g, lr0, lr1));
+    const int64_t w = py_round(std::sqrt(target * ar)), h = py_round(std::sqrt(target / ar));
+    if (0 < w && w <= width && 0 < h && h <= height) {
+      const int64_t top = rand_int(g, 0, height - h + 1), left = rand_int(g, 0, width - w + 1);
+      return {top, left, h, w};
+    }
+  }
+  const double in_ratio = double(width) / double(height);
+  int64_t w, h;
+  if (in_ratio < o.ratio_min) {
+    w = width, h = py_round(double(w) / o.ratio_min);
+  } else if (in_ratio > o.ratio_max) {
+    h = height, w = py_round(double(h) * o.ratio_max);
+  } else {
+    w = width, h = height;
+  }
+  return {(height - h) / 2, (width - w) / 2, h, w};
+}
+
+Transform RandomResizedCrop(RandomResizedCropOptions o) {
+  if (o.height <= 0 || o.width <= 0) throw std::invalid_argument("RandomResizedCrop: height and width must be positive");
+  if (o.scale_min > o.scale_max || o.ratio_min > o.ratio_max || o.ratio_min <= 0)
+    throw std::invalid_argument("RandomResizedCrop: scale and ratio ranges must be (min <= max), ratio > 0");
+  return [o](Example& e, Generator& g) {
+    auto [h, w] = geometry(e, o.targets, "RandomResizedCrop");
+    if (h < 0) return;
+    auto [top, left, ch, cw] = random_resized_crop_params(h, w, o, g);
+    for_geometric(e, o.targets, [&](const Tensor& x, bool mask) {
+      return functional::resize(functional::crop(x, top, left, ch, cw), o.height, o.width,
+                                mask ? Interp::Nearest : o.interpolation, o.antialias);
+    });
+  };
+}
+
+Transform CenterCrop(int64_t height, int64_t width, Targets targets) {
+  if (height <= 0 || width <= 0) throw std::invalid_argument("CenterCrop: height and width must be positive");
+  return [=](Example& e, Generator&) {
+    geometry(e, targets, "CenterCrop");
+    for_geometric(e, targets, [&](const Tensor& x, bool) { return functional::center_crop(x, height, width); });
+  };
+}
+
+Transform RandomHorizontalFlip(double p, Targets targets) {
+  return [=](Example& e, Generator& g) {
+    geometry(e, targets, "RandomHorizontalFlip");
+    if (!rand_bool(g, p)) return;
+    for_geometric(e, targets, [](const Tensor& x, bool) { return functional::hflip(x); });
+  };
+}
+
+Transform RandomVerticalFlip(double p, Targets targets) {
+  return [=](Example& e, Generator& g) {
+    geometry(e, targets, "RandomVerticalFlip");
+    if (!rand_bool(g, p)) return;
+    for_geometric(e, targets, [](const Tensor& x, bool) { return functional::vflip(x); });
+  };
+}
+
+Transform RandomRotation(RandomRotationOptions o) {
+  if (o.min_degrees > o.max_degrees) throw std::invalid_argument("RandomRotation: min_degrees > max_degrees");
+  return [o](Example& e, Generator& g) {
+    geometry(e, o.targets, "RandomRotation");
+    const double angle = rand_uniform(g, o.min_degrees, o.max_degrees);
+    for_geometric(e, o.targets, [&](const Tensor& x, bool mask) {
+      return mask ? functional::rotate(x, angle, Interp::Nearest, {0.0}) : functional::rotate(x, angle, o.interpolation, o.fill);
+    });
+  };
+}
+
+Transform ColorJitter(ColorJitterOptions o) {
+  if (o.brightness < 0 || o.contrast < 0 || o.saturation < 0 || o.hue < 0 || o.hue > 0.5)
+    throw std::invalid_argument("ColorJitter: factors must be >= 0 and hue <= 0.5");
+  return [o](Example& e, Generator& g) {
+    std::vector<int64_t> order = rand_perm(g, 4);
+    // Factors drawn in torchvision's order (brightness, contrast, saturation, hue), then applied in `order`.
+    auto factor = [&](double x) { return x > 0 ? rand_uniform(g, std::max(0.0, 1.0 - x), 1.0 + x) : -1.0; };
+    const double b = factor(o.brightness), c = factor(o.contrast), s = factor(o.saturation);
+    const double h = o.hue > 0 ? rand_uniform(g, -o.hue, o.hue) : 0.0;
+    for_images(e, o.targets, [&](const Tensor& x) {
+      Tensor y = x;
+      for (int64_t id : order) {
+        if (id == 0 && b >= 0) y = functional::adjust_brightness(y, b);
+        if (id == 1 && c >= 0) y = functional::adjust_contrast(y, c);
+        if (id == 2 && s >= 0) y = functional::adjust_saturation(y, s);
+        if (id == 3 && o.hue > 0) y = functional::adjust_hue(y, h);
+      }
+      return y;
+    });
+  };
+}
+
+Transform GaussianNoise(double mean, double sigma, bool clip, Targets targets) {
+  if (sigma < 0) throw std::invalid_argument("GaussianNoise: sigma must be >= 0");
+  return [=](Example& e, Generator& g) {
+    for_images(e, targets, [&](const Tensor& x) { return functional::gaussian_noise(x, mean, sigma, clip, g); });
+  };
+}
+
+Transform Normalize(std::vector<double> mean, std::vector<double> std, Targets targets) {
+  return [=](Example& e, Generator&) {
+    for_images(e, targets, [&](const Tensor& x) { return functional::normalize(x, mean, std); });
+  };
+}
+
+}  // namespace tessera::data
