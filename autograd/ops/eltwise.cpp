@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops/arith.h"
 #include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
@@ -64,6 +65,7 @@ Tensor pow(const Tensor& base, double exponent) {
     node->set_backward([sa = save(base), exponent](const TensorList& g, const Node& n) {
       Tensor a = sa.unpack(n.name());
       if (exponent == 0.0) return TensorList{zeros_like(a)};
+      if (!GradMode::is_enabled()) return TensorList{k::pow_scalar_backward(g[0], a, exponent)};  // fused
       Tensor d = exponent == 1.0 ? g[0] : mul(g[0], mul(pow(a, exponent - 1.0), exponent));
       return TensorList{d.dtype() == a.dtype() ? d : to(d, a.dtype())};
     });
@@ -97,6 +99,7 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
   if (auto node = make_node(name, {x})) {
     node->set_backward([sx = save(x), lo, hi](const TensorList& g, const Node& n) {
       Tensor xv = sx.unpack(n.name());
+      if (!GradMode::is_enabled()) return TensorList{k::clamp_backward(g[0], xv, lo, hi)};  // fused
       Tensor keep = k::in_range_mask(xv, lo, hi);
       Tensor d = where(keep, g[0], zero_scalar(g[0]));
       return TensorList{d.dtype() == xv.dtype() ? d : to(d, xv.dtype())};
@@ -122,6 +125,7 @@ Tensor max_min(const Tensor& a, const Tensor& b, bool is_max) {
       // Weight 1 for the winner, 0.5 at ties, 0 for the loser; the loser's gradient is a true zero
       // (a where, not a product), so an infinite incoming gradient does not become NaN.
       auto side = [&](const Tensor& x, const Tensor& y, const Shape& shape, DType dt) {
+        if (!GradMode::is_enabled()) return reduce_grad(k::max_min_backward(g[0], x, y, is_max), shape, dt);  // fused
         Tensor w = k::winner_weight(x, y, is_max, g[0].dtype());
         Tensor lose = k::compare(k::CompareOp::Eq, w, k::scalar_like(w, 0.0));
         Tensor d = where(lose, zero_scalar(g[0]), mul(g[0], w));

@@ -32,6 +32,9 @@ Tensor softmax(const Tensor& x, int64_t dim_in) {
     int64_t dim = softmax_dim(x, dim_in, "softmax");
     node->set_backward([so = save_output(out), dim](const TensorList& g, const Node& n) {
       Tensor y = so.unpack(n.name());
+      // Fused kernel when this backward is not itself recorded (no create_graph).
+      if (!autograd::needs_grad({g[0], y}) && g[0].dtype() == y.dtype())
+        return TensorList{k::softmax_backward(g[0], y, dim)};
       // y * (g - sum(g * y, dim))
       return TensorList{mul(y, sub(g[0], sum(mul(g[0], y), {dim}, true)))};
     });
@@ -46,6 +49,8 @@ Tensor log_softmax(const Tensor& x, int64_t dim_in) {
     int64_t dim = softmax_dim(x, dim_in, "log_softmax");
     node->set_backward([so = save_output(out), dim](const TensorList& g, const Node& n) {
       Tensor y = so.unpack(n.name());
+      if (!autograd::needs_grad({g[0], y}) && g[0].dtype() == y.dtype())
+        return TensorList{k::log_softmax_backward(g[0], y, dim)};
       // g - exp(y) * sum(g, dim)
       return TensorList{sub(g[0], mul(exp(y), sum(g[0], {dim}, true)))};
     });

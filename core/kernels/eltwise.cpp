@@ -8,6 +8,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
+#include "core/kernels/simd.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -210,9 +211,8 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
       // Bounds are cast to the tensor's dtype (as PyTorch); infinities stay infinite, so an open
       // side never changes x.
       const A l = A(T(lo)), h = A(T(hi));
-      map_kernel<T, T>(out, [l, h](T x) {
-        A v = A(x);
-        if (std::isnan(v)) return T(v);
+      map_dense<T, T>(out, [l, h](T x) {
+        A v = A(x);  // NaN compares false both times and passes through
         v = v < l ? l : v;
         return T(v > h ? h : v);
       }, {ca});
@@ -224,7 +224,7 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
         return A(b);
       };
       const A l = sat(lo), h = sat(hi);
-      map_kernel<T, T>(out, [l, h](T x) {
+      map_dense<T, T>(out, [l, h](T x) {
         A v = A(x);
         v = v < l ? l : v;
         return T(v > h ? h : v);
@@ -247,17 +247,17 @@ Tensor pow_scalar(const Tensor& a, double e) {
   Tensor out = empty(a.shape(), {.dtype = rt});
   dispatch_floating(rt, "pow", [&]<typename T>() {
     using A = acc_t<T>;
-    if (e == 0) map_kernel<T, T>(out, [](T) { return A(1); }, {ca});
-    else if (e == 1) map_kernel<T, T>(out, [](T x) { return x; }, {ca});
-    else if (e == 2) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v; }, {ca});
-    else if (e == 3) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v * v; }, {ca});
-    else if (e == 0.5) map_kernel<T, T>(out, [](T x) { return std::sqrt(A(x)); }, {ca});
-    else if (e == -0.5) map_kernel<T, T>(out, [](T x) { return A(1) / std::sqrt(A(x)); }, {ca});
-    else if (e == -1) map_kernel<T, T>(out, [](T x) { return A(1) / A(x); }, {ca});
-    else if (e == -2) map_kernel<T, T>(out, [](T x) { A v = A(x); return A(1) / (v * v); }, {ca});
+    if (e == 0) map_dense<T, T>(out, [](T) { return A(1); }, {ca});
+    else if (e == 1) map_dense<T, T>(out, [](T x) { return x; }, {ca});
+    else if (e == 2) map_dense<T, T>(out, [](T x) { A v = A(x); return v * v; }, {ca});
+    else if (e == 3) map_dense<T, T>(out, [](T x) { A v = A(x); return v * v * v; }, {ca});
+    else if (e == 0.5) map_dense<T, T>(out, [](T x) { return std::sqrt(A(x)); }, {ca});
+    else if (e == -0.5) map_dense<T, T>(out, [](T x) { return A(1) / std::sqrt(A(x)); }, {ca});
+    else if (e == -1) map_dense<T, T>(out, [](T x) { return A(1) / A(x); }, {ca});
+    else if (e == -2) map_dense<T, T>(out, [](T x) { A v = A(x); return A(1) / (v * v); }, {ca});
     else {
       const A ev = A(T(e));  // the exponent is first cast to the tensor's dtype, as PyTorch does
-      map_kernel<T, T>(out, [ev](T x) { return std::pow(A(x), ev); }, {ca});
+      map_dense<T, T>(out, [ev](T x) { return std::pow(A(x), ev); }, {ca});
     }
   });
   return out;
@@ -272,15 +272,15 @@ Tensor classify(FloatClass c, const Tensor& a) {
   dispatch_floating(a.dtype(), "isnan", [&]<typename T>() {
     using A = acc_t<T>;
     switch (c) {
-      case FloatClass::IsNan: map_kernel<bool, T>(out, [](T x) { return std::isnan(A(x)); }, {a}); break;
-      case FloatClass::IsInf: map_kernel<bool, T>(out, [](T x) { return std::isinf(A(x)); }, {a}); break;
+      case FloatClass::IsNan: map_dense<bool, T>(out, [](T x) { return std::isnan(A(x)); }, {a}); break;
+      case FloatClass::IsInf: map_dense<bool, T>(out, [](T x) { return std::isinf(A(x)); }, {a}); break;
       case FloatClass::IsPosInf:
-        map_kernel<bool, T>(out, [](T x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
+        map_dense<bool, T>(out, [](T x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
         break;
       case FloatClass::IsNegInf:
-        map_kernel<bool, T>(out, [](T x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
+        map_dense<bool, T>(out, [](T x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
         break;
-      case FloatClass::IsFinite: map_kernel<bool, T>(out, [](T x) { return std::isfinite(A(x)); }, {a}); break;
+      case FloatClass::IsFinite: map_dense<bool, T>(out, [](T x) { return std::isfinite(A(x)); }, {a}); break;
     }
   });
   return out;
@@ -294,9 +294,9 @@ Tensor in_range_mask(const Tensor& a, double lo, double hi) {
       // Compare with the bounds as the forward saw them (cast to the tensor's dtype), so x equal
       // to a bound gets gradient 1.
       const A l = A(T(lo)), h = A(T(hi));
-      map_kernel<bool, T>(out, [l, h](T x) { return A(x) >= l && A(x) <= h; }, {a});
+      map_dense<bool, T>(out, [l, h](T x) { return A(x) >= l && A(x) <= h; }, {a});
     } else {
-      map_kernel<bool, T>(out, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, {a});
+      map_dense<bool, T>(out, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, {a});
     }
   });
   return out;
@@ -312,10 +312,60 @@ Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
     dispatch_all(ct, [&]<typename T>() {
       using A = acc_t<T>;
       if (greater)
-        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+        map_dense<R, T, T>(out, [](T a, T b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
       else
-        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+        map_dense<R, T, T>(out, [](T a, T b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
     });
+  });
+  return out;
+}
+
+Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi) {
+  Tensor g = to_dtype(grad, x.dtype());
+  Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+  dispatch_floating(x.dtype(), "clamp backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    const A l = A(T(lo)), h = A(T(hi));
+    map_dense<T, T, T>(out, [l, h](T gv, T xv) { A v = A(xv); return v >= l && v <= h ? A(gv) : A(0); }, {g, x});
+  });
+  return out;
+}
+
+Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bool greater) {
+  Tensor out = empty(grad.shape(), {.dtype = grad.dtype()});
+  DType ct = promote_types(x.dtype(), y.dtype());
+  Tensor cx = to_dtype(x, ct), cy = to_dtype(y, ct);
+  dispatch_floating(grad.dtype(), "maximum/minimum backward", [&]<typename R>() {
+    using AR = acc_t<R>;
+    dispatch_all(ct, [&]<typename T>() {
+      using A = acc_t<T>;
+      if (greater)
+        map_dense<R, R, T, T>(out, [](R g, T a, T b) {
+          return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(g) * AR(0.5) : AR(g));
+        }, {grad, cx, cy});
+      else
+        map_dense<R, R, T, T>(out, [](R g, T a, T b) {
+          return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(g) * AR(0.5) : AR(g));
+        }, {grad, cx, cy});
+    });
+  });
+  return out;
+}
+
+Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e) {
+  Tensor g = to_dtype(grad, x.dtype());
+  Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+  dispatch_floating(x.dtype(), "pow backward", [&]<typename T>() {
+    using A = acc_t<T>;
+    const A ea = A(e);
+    if (e == 0) map_dense<T, T>(out, [](T) { return A(0); }, {g});
+    else if (e == 1) map_dense<T, T>(out, [](T gv) { return gv; }, {g});
+    else if (e == 2) map_dense<T, T, T>(out, [](T gv, T xv) { return A(gv) * A(2) * A(xv); }, {g, x});
+    else if (e == 3) map_dense<T, T, T>(out, [](T gv, T xv) { A v = A(xv); return A(gv) * (A(3) * (v * v)); }, {g, x});
+    else {
+      const A em1 = A(T(e - 1));
+      map_dense<T, T, T>(out, [ea, em1](T gv, T xv) { return A(gv) * (ea * std::pow(A(xv), em1)); }, {g, x});
+    }
   });
   return out;
 }
@@ -351,7 +401,7 @@ Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale) {
     using A = acc_t<T>;
     const A s = A(scale);
     // x * 0 (not a plain 0) where dropped, so NaN/inf propagate as in PyTorch's x * mask.
-    map_kernel<T, T, bool>(out, [s](T v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
+    map_dense<T, T, bool>(out, [s](T v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
   });
   return out;
 }

@@ -49,6 +49,13 @@ Tensor in_range_mask(const Tensor& a, double lo, double hi);
 // 0.5 at ties, 1 otherwise (also where either is NaN), as PyTorch. Broadcast shape, dtype dt.
 Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt);
 
+// Fused first-order backward kernels (used when no graph of the gradient is recorded):
+// clamp: grad where lo <= x <= hi (x's dtype), else 0. maximum/minimum: grad times x's winner
+// weight (see winner_weight), in grad's broadcast shape. pow: grad * e * x^(e-1) (0 for e == 0).
+Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi);
+Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bool greater);
+Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e);
+
 // Dropout: a bool keep-mask, true with probability keep (Philox, 4 elements per counter, so
 // independent of the thread count), and out = x * (mask ? scale : 0) in x's dtype (x broadcast
 // to the mask's shape is not done: shapes must match).

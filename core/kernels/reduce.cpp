@@ -8,6 +8,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
+#include "core/kernels/softmax.h"
 
 namespace tessera::kernels {
 
@@ -48,11 +49,136 @@ ReducePlan make_reduce_plan(const Tensor& in, const std::vector<int64_t>& dims_i
   return p;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Fast paths. When the input is contiguous and the reduced dims are adjacent, the input is
+// [outer, R, inner]: with inner == 1 each output reduces one contiguous row (vectorised, split
+// into fixed blocks combined left to right, so results do not depend on the thread count);
+// otherwise each output column is accumulated over R with the inner dim vectorised.
+
+namespace {
+
+struct Split {
+  bool ok = false;
+  int64_t outer = 1, R = 1, inner = 1;
+};
+
+Split split_reduction(const Tensor& in, const std::vector<int64_t>& dims_in, const char* op) {
+  Split s;
+  if (!in.is_contiguous() || in.numel() == 0 || in.dim() == 0) return s;
+  auto dims = reduce_dims(dims_in, in.dim(), op);
+  if (dims.empty()) return s;
+  for (size_t i = 1; i < dims.size(); ++i)
+    if (dims[i] != dims[i - 1] + 1) return s;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    int64_t n = in.shape()[size_t(d)];
+    if (d < dims.front()) s.outer *= n;
+    else if (d <= dims.back()) s.R *= n;
+    else s.inner *= n;
+  }
+  s.ok = true;
+  return s;
+}
+
+constexpr int64_t kRowBlock = 8192;
+
+// Row partials: part[k] = combine(block(k, 0, b1), block(k, b1, b2), ...) over fixed blocks.
+template <typename Part, typename Block, typename Combine>
+std::vector<Part> row_reduce(int64_t K, int64_t R, Block block, Combine combine) {
+  std::vector<Part> res(static_cast<size_t>(K));
+  int64_t nb = std::max<int64_t>(1, (R + kRowBlock - 1) / kRowBlock);
+  if (nb > 1 && K < get_num_threads()) {
+    std::vector<Part> parts(static_cast<size_t>(K * nb));
+    parallel_for(K * nb, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        int64_t k = t / nb, j = t % nb;
+        parts[size_t(t)] = block(k, j * kRowBlock, std::min(R, (j + 1) * kRowBlock));
+      }
+    });
+    for (int64_t k = 0; k < K; ++k) {
+      Part p = parts[size_t(k * nb)];
+      for (int64_t j = 1; j < nb; ++j) p = combine(p, parts[size_t(k * nb + j)]);
+      res[size_t(k)] = p;
+    }
+  } else {
+    parallel_for(K, std::max<int64_t>(1, 16384 / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        Part p = block(k, 0, std::min(R, kRowBlock));
+        for (int64_t j = 1; j < nb; ++j) p = combine(p, block(k, j * kRowBlock, std::min(R, (j + 1) * kRowBlock)));
+        res[size_t(k)] = p;
+      }
+    });
+  }
+  return res;
+}
+
+// Column accumulation for inner > 1: for each outer o and column j, acc = init;
+// for r in [0, R): step(acc, x[(o R + r) inner + j]); then fin(o * inner + j, acc).
+template <typename T, typename A, typename Step, typename Fin>
+void col_reduce(const T* x, const Split& s, A init, Step step, Fin fin) {
+  constexpr int64_t kChunk = 256;
+  int64_t nchunks = (s.inner + kChunk - 1) / kChunk;
+  parallel_for(s.outer * nchunks, std::max<int64_t>(1, 16384 / std::max<int64_t>(s.R * std::min(s.inner, kChunk), 1)),
+               [&](int64_t b, int64_t e) {
+                 A acc[kChunk];
+                 for (int64_t t = b; t < e; ++t) {
+                   int64_t o = t / nchunks, j0 = (t % nchunks) * kChunk, n = std::min(s.inner, j0 + kChunk) - j0;
+                   for (int64_t j = 0; j < n; ++j) acc[j] = init;
+                   for (int64_t r = 0; r < s.R; ++r) {
+                     const T* xr = x + (o * s.R + r) * s.inner + j0;
+#pragma omp simd
+                     for (int64_t j = 0; j < n; ++j) step(acc[j], xr[j]);
+                   }
+                   for (int64_t j = 0; j < n; ++j) fin(o * s.inner + j0 + j, acc[j]);
+                 }
+               });
+}
+
+template <typename T> using wide_t = std::conditional_t<std::is_floating_point_v<acc_t<T>>, double, int64_t>;
+
+// Sum of map(x) over each row / column in wide precision; returns false when no fast path applies.
+struct Identity {
+  template <typename V> V operator()(V v) const { return v; }
+};
+template <typename T, typename Fin, typename Map = Identity>
+bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op, Fin fin, Map map = {}) {
+  Split s = split_reduction(in, dims, op);
+  if (!s.ok) return false;
+  using W = wide_t<T>;
+  const T* x = static_cast<const T*>(in.raw_data());
+  if (s.inner == 1) {
+    auto parts = row_reduce<W>(
+        s.outer, s.R,
+        [&](int64_t k, int64_t b, int64_t e) {
+          W acc = 0;
+          const T* p = x + k * s.R;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t i = b; i < e; ++i) acc += map(W(p[i]));
+          return acc;
+        },
+        [](W a, W b) { return a + b; });
+    for (int64_t k = 0; k < s.outer; ++k) fin(k, parts[size_t(k)], s.R);
+  } else {
+    col_reduce<T, W>(x, s, W(0), [map](W& a, T v) { a += map(W(v)); }, [&](int64_t i, W a) { fin(i, a, s.R); });
+  }
+  return true;
+}
+
+}  // namespace
+
 Tensor sum(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
   auto p = make_reduce_plan(in, dims, keepdim, "sum");
   DType rt = is_floating(in.dtype()) ? in.dtype() : DType::Int64;  // torch: integer sums are int64
   Tensor out = empty(p.out_shape, {.dtype = rt});
   dispatch_all(in.dtype(), [&]<typename T>() {
+    if constexpr (!std::is_same_v<T, bool>) {
+      if constexpr (std::is_floating_point_v<acc_t<T>>) {
+        T* o = out.data_ptr<T>();
+        if (fast_sum<T>(in, dims, "sum", [o](int64_t i, double a, int64_t) { o[i] = T(acc_t<T>(a)); })) return;
+      } else {
+        int64_t* o = out.data_ptr<int64_t>();
+        if (fast_sum<T>(in, dims, "sum", [o](int64_t i, int64_t a, int64_t) { o[i] = a; })) return;
+      }
+    }
     if constexpr (std::is_floating_point_v<acc_t<T>>) {
       // Accumulate in double: cheap next to memory traffic, and order-insensitive enough that
       // results match PyTorch's pairwise sums to float rounding.
@@ -70,6 +196,8 @@ Tensor mean(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
   auto p = make_reduce_plan(in, dims, keepdim, "mean");
   Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
   dispatch_floating(in.dtype(), "mean", [&]<typename T>() {
+    T* o = out.data_ptr<T>();
+    if (fast_sum<T>(in, dims, "mean", [o](int64_t i, double a, int64_t n) { o[i] = T(acc_t<T>(a / double(n))); })) return;
     reduce_kernel<T, T>(in, p, out, 0.0, [](double a, T x, int64_t) { return a + double(x); },
                         [](double a, int64_t n) { return T(acc_t<T>(a / double(n))); });
   });
@@ -103,12 +231,64 @@ void check_nonempty(const ReducePlan& p, const Tensor& in, const char* op) {
                                 shape_str(in.shape()) + " (the operation has no identity)");
 }
 
+// Contiguous fast path: NaN is tracked separately so the max/min itself vectorises.
+template <bool IsMax, typename T>
+bool fast_extreme(const Tensor& in, const std::vector<int64_t>& dims, const char* op, T* o) {
+  Split s = split_reduction(in, dims, op);
+  if (!s.ok) return false;
+  using A = acc_t<T>;
+  const T* x = static_cast<const T*>(in.raw_data());
+  struct Part {
+    A m;
+    bool nan;
+  };
+  auto pick = [](A a, A b) { return IsMax ? (b > a ? b : a) : (b < a ? b : a); };
+  auto result = [](Part p) { return p.nan ? T(std::numeric_limits<A>::quiet_NaN()) : T(p.m); };
+  if (s.inner == 1) {
+    auto parts = row_reduce<Part>(
+        s.outer, s.R,
+        [&](int64_t k, int64_t b, int64_t e) {
+          const T* p = x + k * s.R;
+          A m = A(p[b]);
+          int nan = 0;
+          if constexpr (IsMax) {
+#pragma omp simd reduction(max : m) reduction(| : nan)
+            for (int64_t i = b; i < e; ++i) {
+              A v = A(p[i]);
+              m = v > m ? v : m;
+              nan |= int(is_nan(v));
+            }
+          } else {
+#pragma omp simd reduction(min : m) reduction(| : nan)
+            for (int64_t i = b; i < e; ++i) {
+              A v = A(p[i]);
+              m = v < m ? v : m;
+              nan |= int(is_nan(v));
+            }
+          }
+          return Part{m, nan != 0};
+        },
+        [&](Part a, Part b) { return Part{pick(a.m, b.m), a.nan || b.nan}; });
+    for (int64_t k = 0; k < s.outer; ++k) o[k] = result(parts[size_t(k)]);
+  } else {
+    col_reduce<T, Part>(
+        x, s, Part{IsMax ? std::numeric_limits<A>::lowest() : std::numeric_limits<A>::max(), false},
+        [pick](Part& a, T v) {
+          a.m = pick(a.m, A(v));
+          a.nan = a.nan || is_nan(A(v));
+        },
+        [&](int64_t i, Part a) { o[i] = result(a); });
+  }
+  return true;
+}
+
 template <bool IsMax>
 Tensor extreme_reduce(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim, const char* op) {
   auto p = make_reduce_plan(in, dims, keepdim, op);
   check_nonempty(p, in, op);
   Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
   dispatch_arith(in.dtype(), op, [&]<typename T>() {
+    if (fast_extreme<IsMax, T>(in, dims, op, out.data_ptr<T>())) return;
     using A = acc_t<T>;
     struct Acc { A best; bool any; };
     reduce_kernel<T, T>(in, p, out, Acc{A(0), false},
@@ -191,11 +371,45 @@ inline Welford welford_step(Welford a, double x) {
   return a;
 }
 
+// Two-pass variance on the contiguous fast path: mean, then squared deviations.
+template <bool Sqrt, typename T>
+bool fast_var(const Tensor& in, const std::vector<int64_t>& dims, double correction, const char* op, T* o) {
+  Split s = split_reduction(in, dims, op);
+  if (!s.ok) return false;
+  const T* x = static_cast<const T*>(in.raw_data());
+  std::vector<double> mean(static_cast<size_t>(s.outer * s.inner));
+  fast_sum<T>(in, dims, op, [&](int64_t i, double a, int64_t n) { mean[size_t(i)] = a / double(n); });
+  double div = std::max(0.0, double(s.R) - correction);
+  auto fin = [div](double m2) { double v = m2 / div; return T(acc_t<T>(Sqrt ? std::sqrt(v) : v)); };
+  if (s.inner == 1) {
+    auto parts = row_reduce<double>(
+        s.outer, s.R,
+        [&](int64_t k, int64_t b, int64_t e) {
+          const T* p = x + k * s.R;
+          double m = mean[size_t(k)], acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t i = b; i < e; ++i) {
+            double d = double(p[i]) - m;
+            acc += d * d;
+          }
+          return acc;
+        },
+        [](double a, double b) { return a + b; });
+    for (int64_t k = 0; k < s.outer; ++k) o[k] = fin(parts[size_t(k)]);
+  } else {
+    // Columns: sequential Welford per column (mean and m2 together), vectorised across columns.
+    col_reduce<T, Welford>(x, s, Welford{}, [](Welford& a, T v) { a = welford_step(a, double(v)); },
+                           [&](int64_t i, Welford a) { o[i] = fin(a.m2); });
+  }
+  return true;
+}
+
 template <bool Sqrt>
 Tensor var_impl(const Tensor& in, const std::vector<int64_t>& dims, double correction, bool keepdim, const char* op) {
   auto p = make_reduce_plan(in, dims, keepdim, op);
   Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
   dispatch_floating(in.dtype(), op, [&]<typename T>() {
+    if (fast_var<Sqrt, T>(in, dims, correction, op, out.data_ptr<T>())) return;
     reduce_kernel<T, T>(in, p, out, Welford{}, [](Welford a, T x, int64_t) { return welford_step(a, double(x)); },
                         [correction](Welford a, int64_t n) {
                           double v = a.m2 / std::max(0.0, double(n) - correction);
@@ -213,10 +427,79 @@ Tensor std(const Tensor& in, const std::vector<int64_t>& dims, double correction
   return var_impl<true>(in, dims, correction, keepdim, "std");
 }
 
+namespace {
+// Contiguous fast path: per block the max, then sum(exp(x - max)); blocks merge by rescaling.
+template <typename T>
+bool fast_logsumexp(const Tensor& in, const std::vector<int64_t>& dims, T* o) {
+  Split s = split_reduction(in, dims, "logsumexp");
+  if (!s.ok) return false;
+  using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  const T* x = static_cast<const T*>(in.raw_data());
+  struct Part {
+    double m, s;
+  };
+  constexpr double ninf = -std::numeric_limits<double>::infinity();
+  auto fin = [](Part p) {
+    if (std::isinf(p.m)) return T(C(p.m));  // all -inf, or some +inf
+    return T(C(p.m + std::log(p.s)));
+  };
+  if (s.inner == 1) {
+    auto parts = row_reduce<Part>(
+        s.outer, s.R,
+        [&](int64_t k, int64_t b, int64_t e) {
+          const T* p = x + k * s.R;
+          C m = -std::numeric_limits<C>::infinity();
+          int nan = 0;
+#pragma omp simd reduction(max : m) reduction(| : nan)
+          for (int64_t i = b; i < e; ++i) {
+            C v = C(p[i]);
+            m = v > m ? v : m;
+            nan |= int(v != v);
+          }
+          if (nan) return Part{std::numeric_limits<double>::quiet_NaN(), 1.0};
+          if (std::isinf(m)) return Part{double(m), 1.0};
+          double acc = 0;
+#pragma omp simd reduction(+ : acc)
+          for (int64_t i = b; i < e; ++i) acc += double(exp_nonpos(C(p[i]) - m));
+          return Part{double(m), acc};
+        },
+        [](Part a, Part b) {
+          if (a.m != a.m || b.m != b.m) return Part{std::numeric_limits<double>::quiet_NaN(), 1.0};
+          double m = std::max(a.m, b.m);
+          if (std::isinf(m)) return Part{m, 1.0};
+          return Part{m, a.s * std::exp(a.m - m) + b.s * std::exp(b.m - m)};
+        });
+    for (int64_t k = 0; k < s.outer; ++k) o[k] = fin(parts[size_t(k)]);
+    return true;
+  }
+  // Columns: max per column, then the sum of exponentials.
+  std::vector<C> mx(static_cast<size_t>(s.outer * s.inner));
+  col_reduce<T, C>(x, s, -std::numeric_limits<C>::infinity(),
+                   [](C& a, T v) { a = (C(v) > a || C(v) != C(v)) && a == a ? C(v) : a; },
+                   [&](int64_t i, C a) { mx[size_t(i)] = a; });
+  parallel_for(s.outer * s.inner, std::max<int64_t>(1, 16384 / std::max<int64_t>(s.R, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      int64_t oo = i / s.inner, j = i % s.inner;
+      C m = mx[size_t(i)];
+      if (m != m || std::isinf(m)) {
+        o[i] = T(m);
+        continue;
+      }
+      double acc = 0;
+      for (int64_t r = 0; r < s.R; ++r) acc += double(exp_nonpos(C(x[(oo * s.R + r) * s.inner + j]) - m));
+      o[i] = fin(Part{double(m), acc});
+    }
+  });
+  (void)ninf;
+  return true;
+}
+}  // namespace
+
 Tensor logsumexp(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim) {
   auto p = make_reduce_plan(in, dims, keepdim, "logsumexp");
   Tensor out = empty(p.out_shape, {.dtype = in.dtype()});
   dispatch_floating(in.dtype(), "logsumexp", [&]<typename T>() {
+    if (fast_logsumexp<T>(in, dims, out.data_ptr<T>())) return;
     struct Acc { double m, s; };
     constexpr double ninf = -std::numeric_limits<double>::infinity();
     reduce_kernel<T, T>(
@@ -238,6 +521,13 @@ Tensor norm(const Tensor& in, double pn, const std::vector<int64_t>& dims, bool 
   if (std::isinf(pn) && p.red_numel == 0 && !p.red_shape.empty())
     throw std::invalid_argument("norm: p = inf over a zero-size dimension of input " + shape_str(in.shape()));
   dispatch_floating(in.dtype(), "norm", [&]<typename T>() {
+    T* o = out.data_ptr<T>();
+    if (pn == 2 && fast_sum<T>(in, dims, "norm", [o](int64_t i, double a, int64_t) { o[i] = T(acc_t<T>(std::sqrt(a))); },
+                               [](double v) { return v * v; }))
+      return;
+    if (pn == 1 && fast_sum<T>(in, dims, "norm", [o](int64_t i, double a, int64_t) { o[i] = T(acc_t<T>(a)); },
+                               [](double v) { return std::abs(v); }))
+      return;
     auto run = [&](auto step, auto finish, double init) { reduce_kernel<T, T>(in, p, out, init, step, finish); };
     auto ident = [](double a, int64_t) { return T(acc_t<T>(a)); };
     if (pn == 2) {

@@ -17,27 +17,6 @@ namespace tessera::kernels {
 
 namespace {
 
-// exp for arguments x <= 0 (or NaN), written so that `omp simd` loops vectorise it: range
-// reduction x = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r (Cephes coefficients,
-// about 1 ulp), and 2^n built in the exponent bits. Below -87 the result flushes to 0.
-inline float exp_nonpos(float x) {
-  float xc = std::max(x, -87.0f);
-  float n = std::floor(xc * 1.44269504088896341f + 0.5f);
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * r * r + r + 1.0f;
-  float scale = std::bit_cast<float>((int32_t(n) + 127) << 23);
-  y *= scale;
-  y = x < -87.0f ? 0.0f : y;
-  return x != x ? x : y;
-}
-inline double exp_nonpos(double x) { return std::exp(x); }
 
 // Compute type: float for float32/bfloat16, double for float64.
 template <typename T> using ctype = std::conditional_t<std::is_same_v<T, double>, double, float>;
@@ -162,6 +141,59 @@ Tensor softmax_impl(const Tensor& in_, int64_t dim_in, const char* op) {
 }
 
 }  // namespace
+
+namespace {
+template <bool Log>
+Tensor softmax_backward_impl(const Tensor& g_, const Tensor& y_, int64_t dim_in, const char* op) {
+  if (g_.shape() != y_.shape() || g_.dtype() != y_.dtype())
+    throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(g_.shape()) + " " + dtype_name(g_.dtype()) +
+                                " does not match output " + shape_str(y_.shape()) + " " + dtype_name(y_.dtype()));
+  int64_t dim = y_.dim() ? wrap_dim(dim_in, y_.dim(), op) : 0;
+  Tensor g = contiguous(g_), y = contiguous(y_);
+  Tensor out = empty(y.shape(), {.dtype = y.dtype()});
+  if (y.numel() == 0) return out;
+  int64_t D = y.dim() ? y.shape()[dim] : 1, outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= y.shape()[d];
+  for (int64_t d = dim + 1; d < y.dim(); ++d) inner *= y.shape()[d];
+  dispatch_floating(y.dtype(), op, [&]<typename T>() {
+    using A = ctype<T>;
+    const T* gp = g.data_ptr<T>();
+    const T* yp = y.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    // One (outer, column) line at a time; for inner == 1 lines are contiguous rows.
+    parallel_for(outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t l = b; l < e; ++l) {
+        int64_t base = (l / inner) * D * inner + (l % inner);
+        const T* gl = gp + base;
+        const T* yl = yp + base;
+        T* ol = o + base;
+        A s = 0;
+        if (inner == 1) {
+#pragma omp simd reduction(+ : s)
+          for (int64_t i = 0; i < D; ++i) s += Log ? A(gl[i]) : A(gl[i]) * A(yl[i]);
+#pragma omp simd
+          for (int64_t i = 0; i < D; ++i)
+            ol[i] = T(Log ? A(gl[i]) - exp_nonpos(A(yl[i])) * s : A(yl[i]) * (A(gl[i]) - s));
+        } else {
+          for (int64_t i = 0; i < D; ++i) s += Log ? A(gl[i * inner]) : A(gl[i * inner]) * A(yl[i * inner]);
+          for (int64_t i = 0; i < D; ++i) {
+            A gv = A(gl[i * inner]), yv = A(yl[i * inner]);
+            ol[i * inner] = T(Log ? gv - exp_nonpos(yv) * s : yv * (gv - s));
+          }
+        }
+      }
+    });
+  });
+  return out;
+}
+}  // namespace
+
+Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t dim) {
+  return softmax_backward_impl<false>(g, y, dim, "softmax_backward");
+}
+Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int64_t dim) {
+  return softmax_backward_impl<true>(g, y, dim, "log_softmax_backward");
+}
 
 Tensor softmax(const Tensor& in, int64_t dim) { return softmax_impl<false>(in, dim, "softmax"); }
 Tensor log_softmax(const Tensor& in, int64_t dim) { return softmax_impl<true>(in, dim, "log_softmax"); }

@@ -1,17 +1,29 @@
 #pragma once
 // Fused, numerically stable softmax / log_softmax along one dim, and the raw pieces of
 // nll_loss (forward values and the constant per-element weights of its gradient).
+#include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
+#include "core/kernels/vec_math.h"
 #include "core/tensor.h"
 
 namespace tessera::kernels {
+
+// exp for the shifted arguments of softmax/logsumexp (x <= 0): the vectorisable vmath::exp.
+inline float exp_nonpos(float x) { return vmath::exp(x); }
+inline double exp_nonpos(double x) { return std::exp(x); }
 
 // y = exp(x - max) / sum(exp(x - max)) along dim; contiguous output. float32 and bfloat16 are
 // computed in float, float64 in double. The innermost-dim case is one pass per row, rows in parallel.
 Tensor softmax(const Tensor& in, int64_t dim);
 Tensor log_softmax(const Tensor& in, int64_t dim);
+// Fused first-order backward (g and y of one dtype and shape, y the forward output):
+// softmax: y * (g - sum(g * y, dim)); log_softmax: g - exp(y) * sum(g, dim).
+Tensor softmax_backward(const Tensor& g, const Tensor& y, int64_t dim);
+Tensor log_softmax_backward(const Tensor& g, const Tensor& y, int64_t dim);
 
 enum class Reduction { None, Mean, Sum };
 Reduction parse_reduction(const std::string& r, const char* op);

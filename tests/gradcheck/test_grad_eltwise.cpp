@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string>
 
 #include "autograd/tessera.h"
 #include "testing/gradcheck.h"
@@ -329,4 +331,107 @@ TEST(GradLoss, KnownValuesStabilityAndErrors) {
   EXPECT_THROW(huber_loss(in, tg, "mean", 0.0), std::invalid_argument);
   EXPECT_THROW(mse_loss(tensor({1, 2}, {.dtype = DType::Int64}), tensor({1, 2}, {.dtype = DType::Int64})),
                std::invalid_argument);
+}
+
+TEST(GradLoss, FusedFirstOrderMatchesCreateGraphPath) {
+  // Plain backward uses fused kernels; create_graph uses differentiable ops. Both must agree,
+  // including at d == 0 and at |d| == beta / delta.
+  Tensor in = f64({0.0, 1.0, -1.0, 0.3, -2.5, 2.0, 0.5, -0.5}, true);
+  Tensor tg = f64({0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0}, true);
+  Tensor t01 = f64({0.0, 1.0, 0.5, 0.2, 1.0, 0.0, 0.7, 0.9}, true);
+  Tensor w = f64({0.5, 1.5, 2.0, 1.0, 0.3, 0.8, 1.2, 1.1}, true), pw = f64({2.0}, true);
+  Tensor v = f64({0.3, -1.2, 0.7, 2.0, -0.4, 1.1, 0.9, -0.6});
+  for (const char* red : {"none", "mean", "sum"}) {
+    std::string r = red;
+    std::vector<std::pair<std::string, std::function<Tensor()>>> fs = {
+        {"mse", [&] { return mse_loss(in, tg, r); }},
+        {"l1", [&] { return l1_loss(in, tg, r); }},
+        {"smooth_l1", [&] { return smooth_l1_loss(in, tg, r, 0.5); }},
+        {"smooth_l1_b0", [&] { return smooth_l1_loss(in, tg, r, 0.0); }},
+        {"huber", [&] { return huber_loss(in, tg, r, 0.5); }},
+        {"bce", [&] { return binary_cross_entropy_with_logits(in, t01, Tensor(), Tensor(), r); }},
+        {"bce_w", [&] { return binary_cross_entropy_with_logits(in, t01, w, Tensor(), r); }},
+        {"bce_w_pw", [&] { return binary_cross_entropy_with_logits(in, t01, w, pw, r); }},
+    };
+    for (auto& [name, f] : fs) {
+      SCOPED_TRACE(name + "/" + r);
+      TensorList xs = name.rfind("bce", 0) == 0 ? TensorList{in, t01, w, pw} : TensorList{in, tg};
+      TensorList gv = r == "none" ? TensorList{v} : TensorList{};
+      TensorList fast = grad({f()}, xs, gv, {.allow_unused = true});
+      TensorList slow = grad({f()}, xs, gv, {.create_graph = true, .allow_unused = true});
+      for (size_t i = 0; i < xs.size(); ++i) {
+        ASSERT_EQ(fast[i].defined(), slow[i].defined()) << i;
+        if (fast[i].defined()) {
+          EXPECT_TRUE(allclose(fast[i], slow[i].detach(), 1e-12, 1e-12)) << i;
+        }
+      }
+    }
+  }
+  // The d == 0 and boundary conventions themselves (PyTorch's).
+  Tensor gi = grad({smooth_l1_loss(in, tg, "sum", 0.0)}, {in})[0];
+  EXPECT_EQ(get_value(gi, 0), -1.0);
+  gi = grad({l1_loss(in, tg, "sum")}, {in})[0];
+  EXPECT_EQ(get_value(gi, 0), 0.0);
+  gi = grad({huber_loss(in, tg, "sum", 1.0)}, {in})[0];
+  EXPECT_TRUE(allclose(slice(gi, 0, 0, 3), f64({0.0, 1.0, -1.0})));
+}
+
+TEST(GradEltwise, FusedFirstOrderMatchesCreateGraphPath) {
+  // Ties, bounds, zeros and NaN, with broadcasting: fused (plain backward) vs differentiable rules.
+  Tensor a = f64({1.0, 2.0, -0.5, 0.6, std::nan(""), 0.0, 3.0, -2.0}, true);
+  Tensor b = f64({1.0, 5.0, -0.5, 0.0, 1.0, 0.0, 3.0, 1.0}, true);
+  Tensor row = f64({2.0}, true);
+  Tensor v = f64({0.3, -1.2, 0.7, 2.0, -0.4, 1.1, 0.9, -0.6});
+  std::vector<std::pair<std::string, std::function<Tensor()>>> fs = {
+      {"maximum", [&] { return maximum(a, b); }},     {"minimum", [&] { return minimum(a, b); }},
+      {"maximum_bc", [&] { return maximum(a, row); }}, {"minimum_bc", [&] { return minimum(row, a); }},
+      {"clamp", [&] { return clamp(a, -0.5, 0.6); }},  {"clamp_min", [&] { return clamp_min(a, 0.0); }},
+      {"clamp_max", [&] { return clamp_max(a, 1.0); }}, {"pow2", [&] { return pow(a, 2.0); }},
+      {"pow3", [&] { return pow(a, 3.0); }},           {"pow_m1", [&] { return pow(b, -1.0); }},
+      {"pow_half", [&] { return pow(abs(b), 0.5); }},  {"pow_1.7", [&] { return pow(abs(a), 1.7); }},
+      {"pow1", [&] { return pow(a, 1.0); }}};
+  for (auto& [name, f] : fs) {
+    SCOPED_TRACE(name);
+    TensorList xs = {a, b, row};
+    TensorList fast = grad({f()}, xs, {v}, {.allow_unused = true});
+    TensorList slow = grad({f()}, xs, {v}, {.create_graph = true, .allow_unused = true});
+    for (size_t i = 0; i < xs.size(); ++i) {
+      ASSERT_EQ(fast[i].defined(), slow[i].defined()) << i;
+      if (!fast[i].defined()) continue;
+      Tensor fn = isnan(fast[i]), sn = isnan(slow[i].detach());
+      EXPECT_TRUE(allclose(to(fn, DType::Float64), to(sn, DType::Float64), 0, 0)) << i;
+      EXPECT_TRUE(allclose(where(fn, 0.0, fast[i]), where(sn, 0.0, slow[i].detach()), 1e-12, 1e-12)) << i;
+    }
+  }
+}
+
+TEST(GradEltwise, BFloat16AgreesWithFloat32) {
+  Generator gen(5);
+  Tensor x = randn({4, 8}, {}, &gen), y = randn({4, 8}, {}, &gen), t01 = rand({4, 8}, {}, &gen);
+  auto bf = [](const Tensor& t) { return to(t, DType::BFloat16); };
+  auto check = [&](const std::string& name, const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& f) {
+    SCOPED_TRACE(name);
+    Tensor xr = to(bf(x), DType::Float32).detach(), xb = bf(x).detach();
+    xr.set_requires_grad();
+    xb.set_requires_grad();
+    Tensor r32 = f(xr, to(bf(y), DType::Float32), to(bf(t01), DType::Float32));
+    Tensor r16 = f(xb, bf(y), bf(t01));
+    ASSERT_EQ(r16.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(r16, DType::Float32), r32, 2e-2, 2e-2));
+    Tensor g32 = grad({sum(r32)}, {xr})[0], g16 = grad({sum(r16)}, {xb})[0];
+    ASSERT_EQ(g16.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(g16, DType::Float32), g32, 2e-2, 2e-2));
+  };
+  check("pow", [](auto& a, auto&, auto&) { return pow(a, 2.0); });
+  check("pow_tt", [](auto& a, auto&, auto& t) { return pow(add(t, 0.5), a); });
+  check("clamp", [](auto& a, auto&, auto&) { return clamp(a, -0.5, 0.5); });
+  check("maximum", [](auto& a, auto& b, auto&) { return maximum(a, b); });
+  check("where", [](auto& a, auto& b, auto&) { return where(gt(b, 0.0), a, b); });
+  check("mse", [](auto& a, auto& b, auto&) { return mse_loss(a, b); });
+  check("l1", [](auto& a, auto& b, auto&) { return l1_loss(a, b, "sum"); });
+  check("smooth_l1", [](auto& a, auto& b, auto&) { return smooth_l1_loss(a, b, "none"); });
+  check("huber", [](auto& a, auto& b, auto&) { return huber_loss(a, b, "mean", 0.5); });
+  check("bce", [](auto& a, auto&, auto& t) { return binary_cross_entropy_with_logits(a, t); });
+  Tensor d = dropout(ones({64}, {.dtype = DType::BFloat16}), 0.5, true, &gen);
+  for (int64_t i = 0; i < 64; ++i) EXPECT_TRUE(get_value(d, i) == 0.0 || get_value(d, i) == 2.0);
 }

@@ -15,6 +15,7 @@
 
 #include "autograd/tessera.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/reduce.h"
 #include "testing/golden.h"
 #include "testing/gradcheck.h"
 
@@ -234,5 +235,45 @@ TEST(ParityLoss, NllLossAndCrossEntropy) {
     out.expect_consumed();
     gx.expect_consumed();
     gt.expect_consumed();
+  }
+}
+
+// The contiguous fast paths (rows split into fixed blocks, columns vectorised) against the
+// generic strided kernel (reached through a non-contiguous copy of the same values), with NaN
+// and infinities, and bitwise-identical results for 1 and 4 threads.
+TEST(ParityReduce, FastPathsMatchGenericAndThreadCount) {
+  Tensor base = randn({3, 20011}, {.dtype = DType::Float32});
+  Tensor withnan = kernels::clone(base);
+  set_value(withnan, 20011 + 777, std::nan(""));
+  set_value(withnan, 2 * 20011 + 5, std::numeric_limits<double>::infinity());
+  for (Tensor x : {base, withnan}) {
+    // Same values, transposed storage: is_contiguous() is false, so the generic kernel runs.
+    Tensor xt = kernels::contiguous(x.as_strided({20011, 3}, {1, 20011}, 0));
+    Tensor nc = xt.as_strided({3, 20011}, {1, 3}, 0);
+    ASSERT_FALSE(nc.is_contiguous());
+    using F = std::function<Tensor(const Tensor&, std::vector<int64_t>)>;
+    std::vector<std::pair<const char*, F>> ops = {
+        {"sum", [](const Tensor& t, std::vector<int64_t> d) { return kernels::sum(t, d); }},
+        {"mean", [](const Tensor& t, std::vector<int64_t> d) { return kernels::mean(t, d); }},
+        {"amax", [](const Tensor& t, std::vector<int64_t> d) { return kernels::amax(t, d); }},
+        {"amin", [](const Tensor& t, std::vector<int64_t> d) { return kernels::amin(t, d); }},
+        {"var", [](const Tensor& t, std::vector<int64_t> d) { return kernels::var(t, d, 1); }},
+        {"std", [](const Tensor& t, std::vector<int64_t> d) { return kernels::std(t, d, 0); }},
+        {"logsumexp", [](const Tensor& t, std::vector<int64_t> d) { return kernels::logsumexp(t, d); }},
+        {"norm2", [](const Tensor& t, std::vector<int64_t> d) { return kernels::norm(t, 2, d); }},
+        {"norm1", [](const Tensor& t, std::vector<int64_t> d) { return kernels::norm(t, 1, d); }}};
+    for (auto& [name, f] : ops) {
+      for (std::vector<int64_t> d : {std::vector<int64_t>{1}, std::vector<int64_t>{0}, std::vector<int64_t>{}}) {
+        SCOPED_TRACE(std::string(name) + " dims " + std::to_string(d.size() ? d[0] : -1));
+        set_num_threads(1);
+        Tensor fast1 = f(x, d);
+        set_num_threads(4);
+        Tensor fast4 = f(x, d);
+        Tensor generic = f(nc, d);
+        set_num_threads(2);
+        EXPECT_TRUE(allclose(fast4, fast1, 0, 0)) << "thread count changed the result";
+        EXPECT_TRUE(allclose(as_f64(fast1), as_f64(generic), 2e-5, 1e-5));
+      }
+    }
   }
 }
