@@ -135,7 +135,7 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
 int cmd_list() {
   auto& r = registry();
   auto show = [](const auto& reg) {
-    std::printf("%ss:", reg.kind().c_str());
+    std::printf("%s:", reg.kind().c_str());
     for (const auto& n : reg.names()) std::printf(" %s", n.c_str());
     std::printf("\n");
   };
