@@ -491,6 +491,7 @@ static std::string format_metrics(const std::map<std::string, double>& m) {
 
 void Trainer::run_eval(const std::string& split, FitResult& r, Progress* progress) {
   auto m = evaluate(split);
+  if (split == "val") last_eval_step_ = step_;
   log_json(m, split);
   for (const auto& [k, v] : m) r.final_metrics[split + "/" + k] = v;
   if (progress) progress->message(split + " @ step " + std::to_string(step_) + ": " + format_metrics(m));
@@ -644,8 +645,8 @@ FitResult Trainer::fit() {
   }
   r.interrupted = step_ < total_steps_;
   if (progress) progress->finish();
-  if (!r.interrupted && splits_.count("val") && eval_every_steps_ > 0 && step_ % eval_every_steps_ != 0)
-    run_eval("val", r, progress.get());
+  // The run always ends with a validation pass (when the intervals did not just do one).
+  if (!r.interrupted && splits_.count("val") && last_eval_step_ != step_) run_eval("val", r, progress.get());
   save(checkpoint_path("last"));
   r.last_checkpoint = checkpoint_path("last");
   if (has_best_) r.best_checkpoint = checkpoint_path("best");

@@ -164,7 +164,7 @@ class Trainer {
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
   double best_value_ = 0;
   bool has_best_ = false;
-  int64_t last_saved_step_ = -1;
+  int64_t last_saved_step_ = -1, last_eval_step_ = -1;
   std::vector<double> step_losses_;
   std::atomic<bool> stop_requested_{false};
   std::unique_ptr<std::ofstream> jsonl_;
