@@ -138,7 +138,7 @@ template <typename A> [[gnu::always_inline]] inline A apply_unary(UnaryOp op, A 
     case UnaryOp::Tan: return std::tan(x);
     case UnaryOp::Reciprocal: return A(1) / x;
     case UnaryOp::Square: return x * x;
-    case UnaryOp::Relu: return x > A(0) ? x : A(0);
+    case UnaryOp::Relu: return (x > A(0) || x != x) ? x : A(0);  // NaN propagates, as in torch
     case UnaryOp::Sigmoid: return A(1) / (A(1) + vmath::exp(-x));
     case UnaryOp::Tanh: return vmath::tanh(x);
     case UnaryOp::Gelu: return A(0.5) * x * (A(1) + vmath::erf(x * kSqrt1_2));
