@@ -137,3 +137,12 @@ TEST(Threading, ResultsIdenticalRunToRun) {
   Tensor b = sum(mul(x, x), {1});
   EXPECT_TRUE(test::allclose(a, b, 0, 0));
 }
+
+TEST(Eltwise, NaNPropagatesThroughActivationsAndMinMax) {
+  Tensor x = tensor({NAN, -1.0, 2.0});
+  EXPECT_TRUE(std::isnan(get_value(relu(x), 0)));  // torch.relu(nan) is nan
+  EXPECT_EQ(get_value(relu(x), 1), 0.0);
+  EXPECT_TRUE(std::isnan(get_value(sigmoid(x), 0)));
+  EXPECT_TRUE(std::isnan(get_value(gelu(x), 0)));
+  EXPECT_TRUE(std::isnan(get_value(exp(x), 0)));
+}
