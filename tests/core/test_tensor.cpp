@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "autograd/tessera.h"
 #include "core/allocator.h"
 #include "core/kernels/copy.h"
