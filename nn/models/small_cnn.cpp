@@ -11,7 +11,9 @@
 #include "autograd/ops/view.h"
 #include "autograd/ops/arith.h"
 #include "core/factory.h"
+#include "nn/batchnorm.h"
 #include "nn/container.h"
+#include "nn/conv.h"
 #include "nn/dropout.h"
 #include "nn/init.h"
 #include "nn/linear.h"
@@ -20,64 +22,17 @@ namespace tessera::nn {
 
 namespace {
 
-// Conv2d(3x3, padding 1, bias=False) with torch's default init.
-class Conv3x3 : public Module {
- public:
-  Conv3x3(int64_t in, int64_t out) : in_(in), out_(out) {
-    weight = register_parameter("weight", empty({out, in, 3, 3}));
-    init::kaiming_uniform_(weight, std::sqrt(5.0));
-  }
-  std::string type_name() const override { return "Conv2d"; }
-  std::string extra_repr() const override {
-    return std::to_string(in_) + ", " + std::to_string(out_) + ", kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False";
-  }
-  Tensor forward(const Tensor& x) override {
-    Conv2dParams p;
-    p.padding = {1, 1};
-    return conv2d(x, weight, Tensor(), p);
-  }
-  Tensor weight;
-
- private:
-  int64_t in_, out_;
-};
-
-class BatchNorm : public Module {
- public:
-  explicit BatchNorm(int64_t c) : c_(c) {
-    weight = register_parameter("weight", ones({c}));
-    bias = register_parameter("bias", zeros({c}));
-    running_mean = register_buffer("running_mean", zeros({c}));
-    running_var = register_buffer("running_var", ones({c}));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {.dtype = DType::Int64}));
-  }
-  std::string type_name() const override { return "BatchNorm2d"; }
-  std::string extra_repr() const override {
-    return std::to_string(c_) + ", eps=1e-05, momentum=0.1, affine=True, track_running_stats=True";
-  }
-  Tensor forward(const Tensor& x) override {
-    if (is_training()) {
-      NoGradGuard ng;
-      num_batches_tracked.data_ptr<int64_t>()[0] += 1;
-    }
-    return batch_norm(x, running_mean, running_var, weight, bias, is_training(), 0.1, 1e-5);
-  }
-  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
-
- private:
-  int64_t c_;
-};
-
+// conv3x3 (no bias) -> BatchNorm2d -> ReLU -> 2x2 max-pool, with the torch layers' names and inits.
 class ConvBlock : public Module {
  public:
   ConvBlock(int64_t in, int64_t out) {
-    conv = register_module("conv", std::make_shared<Conv3x3>(in, out));
-    bn = register_module("bn", std::make_shared<BatchNorm>(out));
+    conv = register_module("conv", std::make_shared<Conv2d>(in, out, 3, Conv2dOptions{.padding = 1, .bias = false}));
+    bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
   }
   std::string type_name() const override { return "ConvBlock"; }
   Tensor forward(const Tensor& x) override { return max_pool2d(relu(bn->forward(conv->forward(x))), {2}); }
-  std::shared_ptr<Conv3x3> conv;
-  std::shared_ptr<BatchNorm> bn;
+  std::shared_ptr<Conv2d> conv;
+  std::shared_ptr<BatchNorm2d> bn;
 };
 
 }  // namespace
