@@ -6,9 +6,10 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
                   libpugixml-dev libcsv-dev gnuplot-nox
+QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy
 
-.PHONY: deps configure build test test-sanitize bench golden clean
+.PHONY: deps configure build test test-sanitize bench golden clean quickstart
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -29,6 +30,13 @@ test: build
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
 test-sanitize:
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTESSERA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+
+# Trains configs/quickstart.yaml (small CNN, Fashion-MNIST from the Debian package) and prints the
+# test accuracy and where the checkpoints, metrics log and plots are (runs/quickstart/).
+quickstart: configure
+	@for p in $(QUICKSTART_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(QUICKSTART_PACKAGES); break; }; done
+	cmake --build $(BUILD) -j $(JOBS) --target tessera
+	$(BUILD)/tessera train configs/quickstart.yaml
 
 bench: build
 	$(BUILD)/bench/tessera_bench_ops

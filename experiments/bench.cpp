@@ -1,0 +1,113 @@
+#include "experiments/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+
+#include "autograd/engine.h"
+#include "autograd/ops/softmax.h"
+#include "autograd/ops/view.h"
+#include "core/factory.h"
+#include "core/generator.h"
+#include "nn/models/small_cnn.h"
+#include "nn/models/transformer_lm.h"
+#include "optim/adam.h"
+#if __has_include("nn/models/resnet.h")
+#include "nn/models/resnet.h"
+#define TESSERA_HAVE_RESNET 1
+#endif
+#if __has_include("nn/models/vit.h")
+#include "nn/models/vit.h"
+#define TESSERA_HAVE_VIT 1
+#endif
+
+namespace tessera::experiments {
+
+std::string BenchResult::line() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s batch=%lld step_ms=%.1f min_ms=%.1f steps_per_s=%.2f params=%.2fM", model.c_str(),
+                (long long)batch, median_ms, min_ms, median_ms > 0 ? 1000.0 / median_ms : 0.0, double(params) / 1e6);
+  return buf;
+}
+
+std::vector<std::string> bench_models() {
+  std::vector<std::string> r;
+#ifdef TESSERA_HAVE_VIT
+  r.push_back("vit_t");
+#endif
+#ifdef TESSERA_HAVE_RESNET
+  r.push_back("resnet18");
+#endif
+  r.push_back("lm");
+  r.push_back("small_cnn");
+  return r;
+}
+
+BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters) {
+  if (iters < 1) throw std::invalid_argument("bench: iters must be >= 1");
+  manual_seed(0);
+  nn::ModulePtr model;
+  Tensor x, y;
+  BenchResult r;
+  r.model = name;
+  if (name == "vit_t") {
+#ifdef TESSERA_HAVE_VIT
+    auto o = nn::vit_tiny_patch4_32();
+    o.num_classes = 100;
+    model = std::make_shared<nn::VisionTransformer>(o);
+    r.batch = batch > 0 ? batch : 64;
+    x = randn({r.batch, 3, 32, 32});
+    y = randint(0, 100, {r.batch});
+#endif
+  } else if (name == "resnet18") {
+#ifdef TESSERA_HAVE_RESNET
+    nn::ResNetOptions o;
+    o.depth = 18;
+    o.num_classes = 100;
+    o.cifar_stem = true;
+    model = nn::resnet18(o);
+    r.batch = batch > 0 ? batch : 64;
+    x = randn({r.batch, 3, 32, 32});
+    y = randint(0, 100, {r.batch});
+#endif
+  } else if (name == "lm") {
+    model = std::make_shared<nn::TransformerLM>(nn::TransformerLMOptions{});
+    r.batch = batch > 0 ? batch : 16;
+    x = randint(0, 33278, {r.batch, 128});
+    y = randint(0, 33278, {r.batch, 128});
+  } else if (name == "small_cnn") {
+    model = std::make_shared<nn::SmallCNN>(nn::SmallCNNOptions{});
+    r.batch = batch > 0 ? batch : 128;
+    x = randn({r.batch, 1, 28, 28});
+    y = randint(0, 10, {r.batch});
+  }
+  if (!model) {
+    std::string list;
+    for (const auto& m : bench_models()) list += (list.empty() ? "" : ", ") + m;
+    throw std::invalid_argument("bench: unknown or unavailable model '" + name + "' (available: " + list + ")");
+  }
+  r.params = model->num_parameters();
+  model->train();
+  optim::AdamW opt(model->parameters(), optim::AdamWOptions{.lr = 1e-3});
+  auto step = [&] {
+    opt.zero_grad(true);
+    Tensor out = model->forward(x);
+    Tensor logits = out.dim() > 2 ? reshape(out, {-1, out.shape().back()}) : out;
+    backward(cross_entropy(logits, reshape(y, {-1})));
+    opt.step();
+  };
+  for (int i = 0; i < warmup; ++i) step();
+  for (int i = 0; i < iters; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    step();
+    r.step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  auto s = r.step_ms;
+  std::sort(s.begin(), s.end());
+  r.median_ms = s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
+  r.min_ms = s.front();
+  return r;
+}
+
+}  // namespace tessera::experiments

@@ -1,0 +1,26 @@
+#pragma once
+// Training-step benchmark: forward, cross-entropy, backward and an AdamW step on the reference
+// workloads of shared/peer/torch_steps.py (same models, shapes and batch sizes):
+//   vit_t     ViT-Tiny, patch 4, 32x32 images, 100 classes, batch 64
+//   resnet18  ResNet-18 CIFAR variant (3x3 stem, no max-pool), 100 classes, batch 64
+//   lm        4-layer causal Transformer LM, d 256, 4 heads, vocab 33278, T 128, batch 16
+//   small_cnn the quickstart CNN on 28x28 Fashion-MNIST images, batch 128
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::experiments {
+
+struct BenchResult {
+  std::string model;
+  int64_t batch = 0, params = 0;
+  double median_ms = 0, min_ms = 0;
+  std::vector<double> step_ms;
+  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M"
+};
+
+std::vector<std::string> bench_models();
+// batch <= 0: the workload's default. Throws std::invalid_argument for an unknown or unavailable model.
+BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5);
+
+}  // namespace tessera::experiments

@@ -1,0 +1,215 @@
+// tessera: command-line front end of the trainer.
+//   tessera train CONFIG [--set key=value]... [--resume CKPT]
+//   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--set key=value]...
+//   tessera export CKPT --format pytorch-h5 --out FILE
+//   tessera info CKPT
+//   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
+//   tessera list
+// Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
+// training run (Ctrl-C) saves its checkpoint and exits with status 130.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "core/threading.h"
+#include "experiments/bench.h"
+#include "experiments/checkpoint.h"
+#include "experiments/config.h"
+#include "experiments/registry.h"
+#include "experiments/trainer.h"
+
+using namespace tessera;
+using namespace tessera::experiments;
+
+namespace {
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n') c = ' ';
+  return s;
+}
+
+void print_metrics(const std::string& split, const std::map<std::string, double>& m) {
+  std::ostringstream os;
+  os.precision(4);
+  os << std::fixed;
+  for (const auto& [k, v] : m) {
+    auto slash = k.find('/');
+    if (slash == std::string::npos || k.substr(0, slash) != split) continue;
+    os << "  " << k.substr(slash + 1) << " " << v;
+  }
+  std::printf("%s:%s\n", split.c_str(), os.str().c_str());
+}
+
+int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& resume,
+              const std::string& progress) {
+  config::Value cfg = config::load(cfg_path, sets);
+  TrainerOptions o;
+  if (!resume.empty()) o.resume = resume;
+  if (progress == "bar") o.progress_tty = 1;
+  if (progress == "plain") o.progress_tty = 0;
+  Trainer t(cfg, o);
+  auto t0 = std::chrono::steady_clock::now();
+  FitResult r = t.fit();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (r.interrupted) {
+    std::printf("interrupted at step %lld; checkpoint: %s\n", (long long)r.steps, r.last_checkpoint.c_str());
+    return 130;
+  }
+  std::printf("finished %lld steps (%lld epochs) in %.1f s\n", (long long)r.steps, (long long)r.epochs, secs);
+  if (t.has_split("val")) print_metrics("val", r.final_metrics);
+  if (t.has_split("test")) {
+    print_metrics("test", r.final_metrics);
+    auto it = r.final_metrics.find("test/accuracy");
+    if (it != r.final_metrics.end()) std::printf("test accuracy: %.2f%%\n", 100.0 * it->second);
+  }
+  std::printf("run folder:      %s\n", r.output_dir.c_str());
+  std::printf("last checkpoint: %s\n", r.last_checkpoint.c_str());
+  if (!r.best_checkpoint.empty()) std::printf("best checkpoint: %s\n", r.best_checkpoint.c_str());
+  std::printf("metrics log:     %s/metrics.jsonl\n", r.output_dir.c_str());
+  if (!r.plots.empty()) std::printf("plots:           %s/plots/ (%zu PNG files)\n", r.output_dir.c_str(), r.plots.size());
+  return 0;
+}
+
+int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
+             std::vector<std::string> splits) {
+  config::Value cfg = config::load(cfg_path, sets);
+  TrainerOptions o;
+  o.quiet = true;
+  Trainer t(cfg, o);
+  t.load_weights(ckpt);
+  if (splits.empty()) {
+    for (const char* s : {"val", "test"})
+      if (t.has_split(s)) splits.push_back(s);
+    if (splits.empty()) throw std::invalid_argument("eval: the config has neither data.val nor data.test");
+  }
+  for (const auto& s : splits) {
+    std::string report;
+    auto m = t.evaluate(s, &report);
+    std::map<std::string, double> prefixed;
+    for (const auto& [k, v] : m) prefixed[s + "/" + k] = v;
+    print_metrics(s, prefixed);
+    if (auto it = m.find("accuracy"); it != m.end()) std::printf("%s accuracy: %.2f%%\n", s.c_str(), 100.0 * it->second);
+    if (!report.empty()) std::printf("%s", report.c_str());
+  }
+  return 0;
+}
+
+int cmd_info(const std::string& path) {
+  TrainingCheckpoint c = load_checkpoint(path);
+  int64_t params = 0;
+  for (const auto& [k, t] : c.model) params += t.numel();
+  std::printf("checkpoint: %s\n", path.c_str());
+  std::printf("step: %lld  epoch: %lld\n", (long long)c.step, (long long)c.epoch);
+  std::printf("model: %zu tensors, %lld values\n", c.model.size(), (long long)params);
+  std::printf("optimizers: %zu  schedulers: %zu\n", c.optimizers.size(), c.schedulers.size());
+  for (const auto& [k, v] : c.metrics) std::printf("  %s = %g\n", k.c_str(), v);
+  for (const auto& [k, s] : c.rng) std::printf("  rng %s: seed %llu offset %llu\n", k.c_str(), (unsigned long long)s.seed, (unsigned long long)s.offset);
+  std::printf("config:\n%s", c.config.c_str());
+  return 0;
+}
+
+int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out) {
+  if (format != "pytorch-h5") throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5)");
+  TrainingCheckpoint c = load_checkpoint(ckpt);
+  export_pytorch_h5(out, c.model);
+  std::printf("exported %zu tensors to %s\n", c.model.size(), out.c_str());
+  return 0;
+}
+
+int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads) {
+  if (threads <= 0)
+    if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
+  if (threads > 0) set_num_threads(threads);
+  for (const auto& m : models) {
+    BenchResult r = bench_train_step(m, batch, warmup, iters);
+    std::printf("%s\n", r.line().c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int cmd_list() {
+  auto& r = registry();
+  auto show = [](const auto& reg) {
+    std::printf("%s:", reg.kind().c_str());
+    for (const auto& n : reg.names()) std::printf(" %s", n.c_str());
+    std::printf("\n");
+  };
+  show(r.models);
+  show(r.datasets);
+  show(r.transforms);
+  show(r.optimizers);
+  show(r.schedulers);
+  show(r.losses);
+  show(r.metrics);
+  show(r.strategies);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tessera: train, evaluate, export and benchmark models from YAML run configs"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every subcommand");
+
+  std::string cfg, resume, ckpt, out, format = "pytorch-h5", progress = "auto";
+  std::vector<std::string> sets, splits, models;
+  int64_t batch = 0;
+  int iters = 5, warmup = 2, threads = 0;
+
+  auto* train = app.add_subcommand("train", "train a model from a YAML run config");
+  train->add_option("config", cfg, "run config (YAML)")->required()->check(CLI::ExistingFile);
+  train->add_option("--set", sets, "override a config key: --set trainer.epochs=3 (repeatable)")->take_all()->allow_extra_args(false);
+  train->add_option("--resume", resume, "continue from a training checkpoint")->check(CLI::ExistingFile);
+  train->add_option("--progress", progress, "auto (bar on a terminal), bar or plain")->check(CLI::IsMember({"auto", "bar", "plain"}));
+
+  auto* eval = app.add_subcommand("eval", "evaluate a checkpoint on the config's val/test splits");
+  eval->add_option("config", cfg, "run config (YAML)")->required()->check(CLI::ExistingFile);
+  eval->add_option("--checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  eval->add_option("--split", splits, "split(s) to evaluate (default: val and test when configured)")
+      ->check(CLI::IsMember({"train", "val", "test"}));
+  eval->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
+
+  auto* exp = app.add_subcommand("export", "export a checkpoint's weights for PyTorch (h5py)");
+  exp->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  exp->add_option("--format", format, "output format")->check(CLI::IsMember({"pytorch-h5"}));
+  exp->add_option("--out", out, "output file")->required();
+
+  auto* info = app.add_subcommand("info", "print a checkpoint's step, metrics and config");
+  info->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+
+  auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
+  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn")->required();
+  bench->add_option("--batch", batch, "batch size (default: the workload's)")->check(CLI::PositiveNumber);
+  bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  bench->add_option("--threads", threads, "threads (default: $THREADS, else all cores)")->check(CLI::NonNegativeNumber);
+
+  app.add_subcommand("list", "list the registered models, datasets, optimizers, ...");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train) return cmd_train(cfg, sets, resume, progress);
+    if (*eval) return cmd_eval(cfg, sets, ckpt, splits);
+    if (*exp) return cmd_export(ckpt, format, out);
+    if (*info) return cmd_info(ckpt);
+    if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
+    return cmd_list();
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "tessera: error: %s\n", one_line(e.what()).c_str());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "tessera: error: unknown exception\n");
+    return 1;
+  }
+}

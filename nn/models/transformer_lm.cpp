@@ -1,0 +1,68 @@
+#include "nn/models/transformer_lm.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "autograd/ops/arith.h"
+#include "autograd/ops/index.h"
+#include "autograd/ops/linalg.h"
+#include "autograd/ops/softmax.h"
+#include "autograd/ops/unary.h"
+#include "autograd/ops/view.h"
+#include "core/factory.h"
+#include "nn/container.h"
+#include "nn/dropout.h"
+#include "nn/embedding.h"
+#include "nn/linear.h"
+#include "nn/normalization.h"
+
+namespace tessera::nn {
+
+TransformerLMBlock::TransformerLMBlock(int64_t d, int64_t heads, int64_t mlp_hidden, double dropout) : heads_(heads) {
+  if (heads < 1 || d % heads != 0)
+    throw std::invalid_argument("TransformerLM: d_model " + std::to_string(d) + " must be divisible by n_heads " +
+                                std::to_string(heads));
+  n1_ = register_module("n1", std::make_shared<LayerNorm>(d));
+  n2_ = register_module("n2", std::make_shared<LayerNorm>(d));
+  qkv_ = register_module("qkv", std::make_shared<Linear>(d, 3 * d));
+  proj_ = register_module("proj", std::make_shared<Linear>(d, d));
+  fc1_ = register_module("fc1", std::make_shared<Linear>(d, mlp_hidden));
+  fc2_ = register_module("fc2", std::make_shared<Linear>(mlp_hidden, d));
+  drop_ = register_module("drop", std::make_shared<Dropout>(dropout));
+}
+
+Tensor TransformerLMBlock::forward(const Tensor& x) {
+  const int64_t B = x.shape()[0], T = x.shape()[1], D = x.shape()[2], H = heads_, Dh = D / H;
+  Tensor qkv = permute(view(qkv_->forward(n1_->forward(x)), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4});
+  Tensor q = select(qkv, 0, 0), k = select(qkv, 0, 1), v = select(qkv, 0, 2);
+  Tensor a = mul(matmul(q, transpose(k, -1, -2)), 1.0 / std::sqrt(double(Dh)));
+  Tensor causal = triu(ones({T, T}, {.dtype = DType::Bool}), 1);
+  a = masked_fill(a, causal, -INFINITY);
+  Tensor y = reshape(transpose(matmul(softmax(a, -1), v), 1, 2), {B, T, D});
+  Tensor h = add(x, drop_->forward(proj_->forward(y)));
+  return add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(n2_->forward(h))))));
+}
+
+TransformerLM::TransformerLM(TransformerLMOptions o) : o_(o) {
+  if (o_.vocab_size < 1 || o_.d_model < 1 || o_.n_layers < 0 || o_.max_len < 1 || o_.mlp_ratio < 1)
+    throw std::invalid_argument("TransformerLM: vocab_size, d_model, max_len and mlp_ratio must be >= 1");
+  emb_ = register_module("emb", std::make_shared<Embedding>(o_.vocab_size, o_.d_model));
+  pos_ = register_parameter("pos", zeros({1, o_.max_len, o_.d_model}));
+  auto blocks = std::make_shared<Sequential>();
+  for (int64_t i = 0; i < o_.n_layers; ++i)
+    blocks->push_back(std::make_shared<TransformerLMBlock>(o_.d_model, o_.n_heads, o_.mlp_ratio * o_.d_model, o_.dropout));
+  blocks_ = register_module("blocks", blocks);
+  norm_ = register_module("norm", std::make_shared<LayerNorm>(o_.d_model));
+  head_ = register_module("head", std::make_shared<Linear>(o_.d_model, o_.vocab_size));
+}
+
+Tensor TransformerLM::forward(const Tensor& tokens) {
+  if (tokens.dim() != 2 || tokens.shape()[1] > o_.max_len)
+    throw std::invalid_argument("TransformerLM: expected int64 tokens [B, T] with T <= " + std::to_string(o_.max_len) +
+                                ", got " + shape_str(tokens.shape()));
+  const int64_t T = tokens.shape()[1];
+  Tensor h = add(emb_->forward(tokens), narrow(pos_, 1, 0, T));
+  return head_->forward(norm_->forward(blocks_->forward(h)));
+}
+
+}  // namespace tessera::nn

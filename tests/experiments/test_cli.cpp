@@ -1,0 +1,144 @@
+// End-to-end: the `tessera` binary trains, evaluates, exports and inspects a tiny run, and
+// reports bad input with a one-line error and a non-zero exit code.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "experiments/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tessera_bin() {
+  // build/tests/test_cli -> build/tessera
+  fs::path self = fs::read_symlink("/proc/self/exe");
+  fs::path bin = self.parent_path().parent_path() / "tessera";
+  return bin.string();
+}
+
+struct CmdResult {
+  int code;
+  std::string out, err;
+};
+
+CmdResult run(const std::string& args) {
+  static int n = 0;
+  std::string errf = (fs::temp_directory_path() / ("tessera_cli_err_" + std::to_string(::getpid()) + "_" + std::to_string(n++))).string();
+  std::string cmd = "'" + tessera_bin() + "' " + args + " 2>'" + errf + "'";
+  FILE* p = popen(cmd.c_str(), "r");
+  CmdResult r;
+  std::array<char, 4096> buf;
+  size_t k;
+  while ((k = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), k);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream e(errf);
+  r.err.assign(std::istreambuf_iterator<char>(e), {});
+  fs::remove(errf);
+  return r;
+}
+
+bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(tessera_bin())) << "build the tessera target first: " << tessera_bin();
+    dir = (fs::temp_directory_path() / ("tessera_cli_" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    cfg = dir + "/run.yaml";
+    std::ofstream(dir + "/base.yaml") << R"(model: {name: mlp, in_features: 6, hidden: [16], num_classes: 3}
+optimizer: {name: adamw, lr: 0.03}
+loss: {name: cross_entropy}
+metrics: [accuracy, classification_report]
+)";
+    std::ofstream(cfg) << R"(base: base.yaml
+data:
+  batch_size: 8
+  train: {dataset: {name: synthetic_classification, num_samples: 96, num_classes: 3, shape: [6], noise: 0.3, seed: 1}}
+  val: {dataset: {name: synthetic_classification, num_samples: 30, num_classes: 3, shape: [6], noise: 0.3, seed: 1, offset: 1000}}
+  test: {dataset: {name: synthetic_classification, num_samples: 30, num_classes: 3, shape: [6], noise: 0.3, seed: 1, offset: 2000}}
+trainer: {epochs: 2, log_every: 4, output_dir: )" + dir + R"(/run, threads: 1}
+)";
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string dir, cfg;
+};
+
+}  // namespace
+
+TEST_F(Cli, TrainEvalExportInfo) {
+  CmdResult t = run("train '" + cfg + "' --set trainer.epochs=3 --progress plain");
+  ASSERT_EQ(t.code, 0) << t.out << t.err;
+  EXPECT_TRUE(contains(t.out, "test accuracy:")) << t.out;
+  EXPECT_TRUE(contains(t.out, "last checkpoint: " + dir + "/run/checkpoints/last.h5")) << t.out;
+  EXPECT_TRUE(contains(t.out, "plots:")) << t.out;
+  EXPECT_TRUE(fs::exists(dir + "/run/plots/loss.png"));
+  EXPECT_TRUE(fs::exists(dir + "/run/report.txt"));
+  std::string ckpt = dir + "/run/checkpoints/last.h5";
+  auto c = tessera::load_checkpoint(ckpt);
+  EXPECT_EQ(c.step, 36);  // --set trainer.epochs=3 took effect: 3 x 12 steps
+  EXPECT_TRUE(contains(c.config, "epochs: 3")) << c.config;
+
+  CmdResult e = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --split test");
+  ASSERT_EQ(e.code, 0) << e.out << e.err;
+  EXPECT_TRUE(contains(e.out, "test accuracy:")) << e.out;
+  EXPECT_TRUE(contains(e.out, "confusion matrix")) << e.out;
+  // The synthetic clusters are well separated: training must have learnt them.
+  auto pos = e.out.find("test accuracy: ");
+  ASSERT_NE(pos, std::string::npos);
+  EXPECT_GT(std::stod(e.out.substr(pos + 15)), 80.0) << e.out;
+
+  std::string out = dir + "/weights.h5";
+  CmdResult x = run("export '" + ckpt + "' --format pytorch-h5 --out '" + out + "'");
+  ASSERT_EQ(x.code, 0) << x.err;
+  auto sd = tessera::import_pytorch_h5(out);
+  EXPECT_EQ(sd.keys(), c.model.keys());
+
+  CmdResult i = run("info '" + ckpt + "'");
+  ASSERT_EQ(i.code, 0) << i.err;
+  EXPECT_TRUE(contains(i.out, "step: 36")) << i.out;
+
+  // Resume from the last checkpoint with more epochs continues at step 36.
+  CmdResult r = run("train '" + cfg + "' --set trainer.epochs=4 --resume '" + ckpt + "' --progress plain");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(tessera::load_checkpoint(ckpt).step, 48);
+}
+
+TEST_F(Cli, ErrorsAreOneLineWithNonZeroExit) {
+  // Unknown key: file, line, key path and suggestion on one line.
+  std::ofstream(dir + "/bad.yaml") << "base: run.yaml\ntrainer: {epocs: 2}\n";
+  CmdResult b = run("train '" + dir + "/bad.yaml'");
+  EXPECT_EQ(b.code, 1);
+  EXPECT_TRUE(contains(b.err, "bad.yaml:2:") && contains(b.err, "trainer.epocs") && contains(b.err, "did you mean 'epochs'"))
+      << b.err;
+  EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << b.err;
+  // Wrong type through --set.
+  CmdResult w = run("train '" + cfg + "' --set trainer.epochs=many");
+  EXPECT_EQ(w.code, 1);
+  EXPECT_TRUE(contains(w.err, "trainer.epochs") && contains(w.err, "expected an integer")) << w.err;
+  // Missing file, missing checkpoint, unsupported export format, unknown bench model, no subcommand.
+  EXPECT_NE(run("train '" + dir + "/nope.yaml'").code, 0);
+  EXPECT_NE(run("eval '" + cfg + "'").code, 0);
+  std::ofstream(dir + "/garbage.h5") << "not hdf5";
+  CmdResult g = run("info '" + dir + "/garbage.h5'");
+  EXPECT_EQ(g.code, 1);
+  EXPECT_TRUE(contains(g.err, "tessera: error:")) << g.err;
+  EXPECT_NE(run("export '" + dir + "/garbage.h5' --format onnx --out x").code, 0);
+  CmdResult m = run("bench not_a_model");
+  EXPECT_EQ(m.code, 1);
+  EXPECT_TRUE(contains(m.err, "unknown or unavailable model")) << m.err;
+  EXPECT_NE(run("").code, 0);
+  for (const char* sub : {"", "train ", "eval ", "export ", "info ", "bench "}) {
+    CmdResult h = run(std::string(sub) + "--help");
+    EXPECT_EQ(h.code, 0) << sub;
+    EXPECT_TRUE(contains(h.out, "Usage") || contains(h.out, "usage")) << h.out;
+  }
+}
