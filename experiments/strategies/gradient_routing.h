@@ -60,4 +60,9 @@ class GradientRoutingStrategy : public Strategy {
   double gate_loss_ = 0, main_loss_ = 0, gate_norm_ = 0, main_norm_ = -1;
 };
 
+// Registers the HAG components for YAML configs (experiments/builtin_hag.cpp): models hag_resnet,
+// hag_vit, multistream; strategy gradient_routing; datasets kvasir_polyp_size and image_folder
+// (unless already registered); transforms polyp_input and concat_streams.
+void register_hag_builtins(Registries& r);
+
 }  // namespace tessera::experiments
