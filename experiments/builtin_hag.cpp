@@ -124,6 +124,29 @@ void register_hag_datasets(Registries& r) {
     return std::make_shared<KvasirPolypSize>(root, split, th, box, cache);
   }, "Kvasir-SEG polyp-size proxy: relative polyp area binned by thresholds; options: root, split (train|val|all "
      "= Medico 2020 880/120), thresholds, box (mask|json), cache_size");
+  r.datasets.add("image_folder_balanced", [](const ConfigNode& n) -> std::shared_ptr<const data::Dataset> {
+    std::string root = n.get_string("root");
+    if (!std::filesystem::is_directory(root)) n.fail("root", "an existing directory (not found: " + root + ")");
+    int64_t per_class = n.get_int("per_class");
+    int64_t offset = n.get_int("per_class_offset", 0);
+    if (per_class < 1) n.fail("per_class", "an integer >= 1");
+    if (offset < 0) n.fail("per_class_offset", "an integer >= 0");
+    n.check_unknown();
+    auto base = std::make_shared<data::ImageFolder>(root);
+    // Files are sorted by class and then name: take each class's files [offset, offset + per_class).
+    std::vector<int64_t> idx, seen(base->classes().size(), 0);
+    for (int64_t i = 0; i < base->size(); ++i) {
+      int64_t c = base->labels()[size_t(i)];
+      int64_t k = seen[size_t(c)]++;
+      if (k >= offset && k < offset + per_class) idx.push_back(i);
+    }
+    for (size_t c = 0; c < seen.size(); ++c)
+      if (seen[c] < offset + per_class)
+        n.fail("per_class", "at most " + std::to_string(seen[c] - offset) + " (class '" + base->classes()[c] +
+                                "' has " + std::to_string(seen[c]) + " files)");
+    return std::make_shared<data::Subset>(base, idx);
+  }, "class-balanced ImageFolder subset: files [per_class_offset, per_class_offset + per_class) of every class; "
+     "options: root, per_class, per_class_offset");
   if (!r.datasets.contains("image_folder")) {
     r.datasets.add("image_folder", [](const ConfigNode& n) -> std::shared_ptr<const data::Dataset> {
       std::string root = n.get_string("root");
@@ -192,6 +215,9 @@ void register_hag_models(Registries& r) {
     o.img_size = n.get_int("img_size", o.img_size);
     o.patch_size = n.get_int("patch_size", o.patch_size);
     o.in_chans = n.get_int("in_chans", o.in_chans);
+    o.embed_dim = n.get_int("embed_dim", o.embed_dim);
+    o.depth = n.get_int("depth", o.depth);
+    o.num_heads = n.get_int("num_heads", o.num_heads);
     o.global_pool = n.get_choice("global_pool", {"token", "avg"}, o.global_pool);
     o.drop_rate = n.get_double("drop_rate", o.drop_rate);
     o.drop_path_rate = n.get_double("drop_path_rate", o.drop_path_rate);
@@ -203,7 +229,7 @@ void register_hag_models(Registries& r) {
     n.check_unknown();
     return nn::hag_vit(o, h);
   }, "timm ViT with gates replacing LayerScale on both residual branches (blocks.<i>.ls1/ls2.fsag); options as 'vit' "
-     "plus gates (trainable|frozen|none), gate_init");
+     "plus embed_dim, depth, num_heads, gates (trainable|frozen|none), gate_init");
   r.models.add("multistream", [](const ConfigNode& n) -> nn::ModulePtr {
     nn::MultiStreamOptions o;
     std::vector<std::string> streams;
