@@ -15,6 +15,7 @@
 #include "data/transforms.h"
 #include "experiments/metrics.h"
 #include "experiments/registry.h"
+#include "experiments/strategies/gradient_routing.h"  // register_hag_builtins
 #include "experiments/trainer.h"
 #include "nn/activation.h"
 #include "nn/basic.h"
@@ -475,6 +476,7 @@ void register_builtins(Registries& r) {
   register_metrics(r);
   r.strategies.add("default", [](const ConfigNode&) -> std::unique_ptr<Strategy> { return std::make_unique<DefaultStrategy>(); },
                    "forward, loss, backward, clip, step");
+  register_hag_builtins(r);
 }
 
 }  // namespace tessera::experiments
