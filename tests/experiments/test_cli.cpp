@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "experiments/checkpoint.h"
+#include "testing/gradcheck.h"
 
 namespace fs = std::filesystem;
 
@@ -110,6 +111,24 @@ TEST_F(Cli, TrainEvalExportInfo) {
   CmdResult r = run("train '" + cfg + "' --set trainer.epochs=4 --resume '" + ckpt + "' --progress plain");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(tessera::load_checkpoint(ckpt).step, 48);
+}
+
+TEST_F(Cli, ResumeInAFreshProcessIsBitIdentical) {
+  // Uninterrupted: 4 epochs in one process. Interrupted: 2 epochs, then a new process resumes to 4.
+  CmdResult a = run("train '" + cfg + "' --set trainer.epochs=4 --set trainer.output_dir=" + dir + "/a --progress plain");
+  ASSERT_EQ(a.code, 0) << a.out << a.err;
+  CmdResult b1 = run("train '" + cfg + "' --set trainer.epochs=2 --set trainer.output_dir=" + dir + "/b --progress plain");
+  ASSERT_EQ(b1.code, 0) << b1.out << b1.err;
+  CmdResult b2 = run("train '" + cfg + "' --set trainer.epochs=4 --set trainer.output_dir=" + dir + "/b --resume '" + dir +
+                     "/b/checkpoints/last.h5' --progress plain");
+  ASSERT_EQ(b2.code, 0) << b2.out << b2.err;
+  auto ca = tessera::load_checkpoint(dir + "/a/checkpoints/last.h5");
+  auto cb = tessera::load_checkpoint(dir + "/b/checkpoints/last.h5");
+  EXPECT_EQ(ca.step, cb.step);
+  ASSERT_EQ(ca.model.keys(), cb.model.keys());
+  for (const auto& [k, v] : ca.model) EXPECT_TRUE(tessera::test::allclose(cb.model.at(k), v, 0, 0)) << k;
+  for (const auto& [k, v] : ca.optimizers.at(0).tensors)
+    EXPECT_TRUE(tessera::test::allclose(cb.optimizers.at(0).tensors.at(k), v, 0, 0)) << "optimizer " << k;
 }
 
 TEST_F(Cli, ErrorsAreOneLineWithNonZeroExit) {
