@@ -13,14 +13,8 @@
 #include "nn/models/small_cnn.h"
 #include "nn/models/transformer_lm.h"
 #include "optim/adam.h"
-#if __has_include("nn/models/resnet.h")
 #include "nn/models/resnet.h"
-#define TESSERA_HAVE_RESNET 1
-#endif
-#if __has_include("nn/models/vit.h")
 #include "nn/models/vit.h"
-#define TESSERA_HAVE_VIT 1
-#endif
 
 namespace tessera::experiments {
 
@@ -33,12 +27,8 @@ std::string BenchResult::line() const {
 
 std::vector<std::string> bench_models() {
   std::vector<std::string> r;
-#ifdef TESSERA_HAVE_VIT
   r.push_back("vit_t");
-#endif
-#ifdef TESSERA_HAVE_RESNET
   r.push_back("resnet18");
-#endif
   r.push_back("lm");
   r.push_back("small_cnn");
   return r;
@@ -52,16 +42,13 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   BenchResult r;
   r.model = name;
   if (name == "vit_t") {
-#ifdef TESSERA_HAVE_VIT
     auto o = nn::vit_tiny_patch4_32();
     o.num_classes = 100;
     model = std::make_shared<nn::VisionTransformer>(o);
     r.batch = batch > 0 ? batch : 64;
     x = randn({r.batch, 3, 32, 32});
     y = randint(0, 100, {r.batch});
-#endif
   } else if (name == "resnet18") {
-#ifdef TESSERA_HAVE_RESNET
     nn::ResNetOptions o;
     o.depth = 18;
     o.num_classes = 100;
@@ -70,7 +57,6 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
     r.batch = batch > 0 ? batch : 64;
     x = randn({r.batch, 3, 32, 32});
     y = randint(0, 100, {r.batch});
-#endif
   } else if (name == "lm") {
     model = std::make_shared<nn::TransformerLM>(nn::TransformerLMOptions{});
     r.batch = batch > 0 ? batch : 16;

@@ -26,14 +26,8 @@
 #include "nn/models/transformer_lm.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
-#if __has_include("nn/models/resnet.h")
 #include "nn/models/resnet.h"
-#define TESSERA_HAVE_RESNET 1
-#endif
-#if __has_include("nn/models/vit.h")
 #include "nn/models/vit.h"
-#define TESSERA_HAVE_VIT 1
-#endif
 
 namespace tessera::experiments {
 
@@ -270,7 +264,6 @@ void register_models(Registries& r) {
     s->push_back(std::make_shared<nn::Linear>(c, classes));
     return s;
   }, "Flatten + Linear/activation layers");
-#ifdef TESSERA_HAVE_RESNET
   for (int depth : {18, 34, 50}) {
     r.models.add("resnet" + std::to_string(depth), [depth](const ConfigNode& n) -> nn::ModulePtr {
       nn::ResNetOptions o;
@@ -284,24 +277,11 @@ void register_models(Registries& r) {
       return std::make_shared<nn::ResNet>(o);
     }, "torchvision ResNet; options: num_classes, in_chans, cifar_stem, width, zero_init_residual");
   }
-#endif
-#ifdef TESSERA_HAVE_VIT
   r.models.add("vit", [](const ConfigNode& n) -> nn::ModulePtr {
-    std::string preset = n.get_choice("preset", nn::vit_preset_names());
-    nn::VisionTransformerOptions o = nn::vit_preset(preset);
-    o.num_classes = n.get_int("num_classes", o.num_classes);
-    o.img_size = n.get_int("img_size", o.img_size);
-    o.patch_size = n.get_int("patch_size", o.patch_size);
-    o.in_chans = n.get_int("in_chans", o.in_chans);
-    o.global_pool = n.get_choice("global_pool", {"token", "avg"}, o.global_pool);
-    o.drop_rate = n.get_double("drop_rate", o.drop_rate);
-    o.drop_path_rate = n.get_double("drop_path_rate", o.drop_path_rate);
-    o.attn_drop_rate = n.get_double("attn_drop_rate", o.attn_drop_rate);
-    o.proj_drop_rate = n.get_double("proj_drop_rate", o.proj_drop_rate);
+    nn::VisionTransformerOptions o = vit_options_from_config(n);
     n.check_unknown();
     return std::make_shared<nn::VisionTransformer>(o);
   }, "timm VisionTransformer from a preset (vit_tiny_patch4_32, ...)");
-#endif
 }
 
 // ------------------------------------------------------------------------------- optimizers
@@ -465,6 +445,23 @@ void register_metrics(Registries& r) {
 }
 
 }  // namespace
+
+nn::VisionTransformerOptions vit_options_from_config(const ConfigNode& n) {
+  nn::VisionTransformerOptions o = nn::vit_preset(n.get_choice("preset", nn::vit_preset_names()));
+  o.num_classes = n.get_int("num_classes", o.num_classes);
+  o.img_size = n.get_int("img_size", o.img_size);
+  o.patch_size = n.get_int("patch_size", o.patch_size);
+  o.in_chans = n.get_int("in_chans", o.in_chans);
+  o.embed_dim = n.get_int("embed_dim", o.embed_dim);
+  o.depth = n.get_int("depth", o.depth);
+  o.num_heads = n.get_int("num_heads", o.num_heads);
+  o.global_pool = n.get_choice("global_pool", {"token", "avg"}, o.global_pool);
+  o.drop_rate = n.get_double("drop_rate", o.drop_rate);
+  o.drop_path_rate = n.get_double("drop_path_rate", o.drop_path_rate);
+  o.attn_drop_rate = n.get_double("attn_drop_rate", o.attn_drop_rate);
+  o.proj_drop_rate = n.get_double("proj_drop_rate", o.proj_drop_rate);
+  return o;
+}
 
 void register_builtins(Registries& r) {
   register_datasets(r);

@@ -209,20 +209,7 @@ void register_hag_models(Registries& r) {
   }, "ResNet with a hard-attention gate after each residual stage; options: depth, num_classes, in_chans, cifar_stem, "
      "width, zero_init_residual, gates (trainable|frozen|none), gate_init (xavier|he)");
   r.models.add("hag_vit", [](const ConfigNode& n) -> nn::ModulePtr {
-    std::string preset = n.get_choice("preset", nn::vit_preset_names());
-    nn::VisionTransformerOptions o = nn::vit_preset(preset);
-    o.num_classes = n.get_int("num_classes", o.num_classes);
-    o.img_size = n.get_int("img_size", o.img_size);
-    o.patch_size = n.get_int("patch_size", o.patch_size);
-    o.in_chans = n.get_int("in_chans", o.in_chans);
-    o.embed_dim = n.get_int("embed_dim", o.embed_dim);
-    o.depth = n.get_int("depth", o.depth);
-    o.num_heads = n.get_int("num_heads", o.num_heads);
-    o.global_pool = n.get_choice("global_pool", {"token", "avg"}, o.global_pool);
-    o.drop_rate = n.get_double("drop_rate", o.drop_rate);
-    o.drop_path_rate = n.get_double("drop_path_rate", o.drop_path_rate);
-    o.attn_drop_rate = n.get_double("attn_drop_rate", o.attn_drop_rate);
-    o.proj_drop_rate = n.get_double("proj_drop_rate", o.proj_drop_rate);
+    nn::VisionTransformerOptions o = vit_options_from_config(n);
     nn::HagViTOptions h;
     h.gates = gate_mode(n);
     h.gate_init = gate_init(n);

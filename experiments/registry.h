@@ -16,6 +16,7 @@
 
 #include "data/dataset.h"
 #include "experiments/config.h"
+#include "nn/models/vit.h"
 #include "nn/module.h"
 #include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
@@ -135,5 +136,9 @@ struct Registries {
 Registries& registry();
 // Registers the built-in components into r (called by registry()).
 void register_builtins(Registries& r);
+
+// A timm ViT's options from a config node: `preset` plus overrides (num_classes, img_size, patch_size,
+// in_chans, embed_dim, depth, num_heads, global_pool, drop rates). Shared by the ViT-based model entries.
+nn::VisionTransformerOptions vit_options_from_config(const ConfigNode& n);
 
 }  // namespace tessera::experiments
