@@ -156,7 +156,14 @@ TEST(ParityResNet, BottleneckResNet50StyleLogitsLossGradients) {
     backward(loss);
     ErrStats le, ge;
     le.add("logits", logits, g.get(p + "/logits"));
-    EXPECT_TRUE(allclose(logits, g.get(p + "/logits"), f64 ? 1e-10 : 1e-4, f64 ? 1e-12 : 1e-5));
+    // float32 rounding through 50 BatchNorm layers scales with the activations, not with each logit:
+    // compare against the tensor's largest value (as for the gradients below). Compiler flags
+    // that change summation order (the sanitizer build) move small logits by ~2e-5.
+    if (f64) {
+      EXPECT_TRUE(allclose(logits, g.get(p + "/logits"), 1e-10, 1e-12));
+    } else {
+      EXPECT_TRUE(close_scaled(logits, g.get(p + "/logits"), 1e-4));
+    }
     EXPECT_NEAR(loss.item_double(), g.scalar(p + "/loss"), (f64 ? 1e-11 : 1e-5) * std::abs(g.scalar(p + "/loss")));
     size_t n = 0;
     for (const auto& [k, v] : m.named_parameters()) {
