@@ -300,6 +300,22 @@ namespace {
 int64_t chunk_count(int64_t n) { return std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), n)); }
 }  // namespace
 
+namespace {
+// Sums per-chunk partial results laid out [rows, cols] over the rows (in row order, so results
+// do not depend on how the partials were produced) into a [cols] tensor of `dtype`.
+Tensor sum_partials(const std::vector<double>& part, int64_t rows, int64_t cols, DType dtype) {
+  std::vector<double> sum(size_t(cols), 0.0);
+  for (int64_t k = 0; k < rows; ++k)
+    for (int64_t i = 0; i < cols; ++i) sum[size_t(i)] += part[size_t(k * cols + i)];
+  Tensor out = empty({cols}, {.dtype = dtype});
+  dispatch_floating(dtype, "norm backward", [&]<typename T>() {
+    T* op = out.data_ptr<T>();
+    for (int64_t i = 0; i < cols; ++i) op[i] = T(acc_t<T>(sum[size_t(i)]));
+  });
+  return out;
+}
+}  // namespace
+
 NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t cols, const Tensor& mean,
                               const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb) {
   Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
@@ -353,17 +369,8 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
         }
       }
     });
-    auto finish = [&](const std::vector<double>& part, Tensor& out) {
-      out = empty({cols}, {.dtype = x.dtype()});
-      T* op = out.data_ptr<T>();
-      for (int64_t i = 0; i < cols; ++i) {
-        double s = 0;
-        for (int64_t ch = 0; ch < nchunks; ++ch) s += part[size_t(ch * cols + i)];
-        op[i] = T(A(s));
-      }
-    };
-    if (nw) finish(pw, r.gw);
-    if (nb) finish(pb, r.gb);
+    if (nw) r.gw = sum_partials(pw, nchunks, cols, x.dtype());
+    if (nb) r.gb = sum_partials(pb, nchunks, cols, x.dtype());
   });
   return r;
 }
@@ -419,17 +426,8 @@ NormGrads group_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t gr
         }
       }
     });
-    auto finish = [&](const std::vector<double>& part, Tensor& out) {
-      out = empty({C}, {.dtype = x.dtype()});
-      T* op = out.data_ptr<T>();
-      for (int64_t c = 0; c < C; ++c) {
-        double s = 0;
-        for (int64_t n = 0; n < N; ++n) s += part[size_t(n * C + c)];
-        op[c] = T(A(s));
-      }
-    };
-    if (nw) finish(bsum, r.gw);
-    if (nb) finish(a, r.gb);
+    if (nw) r.gw = sum_partials(bsum, N, C, x.dtype());
+    if (nb) r.gb = sum_partials(a, N, C, x.dtype());
   });
   return r;
 }
@@ -501,13 +499,8 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
         }
       });
     }
-    auto finish = [&](const std::vector<double>& part, Tensor& out) {
-      out = empty({C}, {.dtype = g.dtype()});
-      T* op = out.data_ptr<T>();
-      for (int64_t c = 0; c < C; ++c) op[c] = T(A(part[size_t(c)]));
-    };
-    if (nw) finish(bsum, r.gw);
-    if (nb) finish(a, r.gb);
+    if (nw) r.gw = sum_partials(bsum, 1, C, g.dtype());
+    if (nb) r.gb = sum_partials(a, 1, C, g.dtype());
   });
   return r;
 }
