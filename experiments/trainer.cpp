@@ -437,6 +437,35 @@ void Trainer::save(const std::string& path) {
   if (path == checkpoint_path("last")) last_saved_step_ = step_;
 }
 
+// A run resumed from a checkpoint older than the end of its log (say best.h5, or last.h5 after the
+// process died between a log line and the next save) would otherwise keep the abandoned future in
+// metrics.jsonl and then log those steps a second time. Keep the lines up to the checkpoint's step
+// and rewrite the file atomically; lines that are not JSON are kept as they are.
+void Trainer::truncate_log_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;  // resuming into a fresh run folder
+  std::string kept, line;
+  int64_t dropped = 0;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    bool after = j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+                 j["step"].get<int64_t>() > step;
+    if (after) {
+      ++dropped;
+      continue;
+    }
+    kept += line;
+    kept += '\n';
+  }
+  in.close();
+  if (dropped == 0) return;
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kept;
+    if (!out.flush()) throw std::runtime_error("trainer: cannot write " + tmp);
+  });
+}
+
 void Trainer::log_json(const std::map<std::string, double>& values, const std::string& split) {
   if (!jsonl_) return;
   nlohmann::json j;
@@ -523,13 +552,17 @@ FitResult Trainer::fit() {
   FitResult r;
   r.output_dir = output_dir_;
   fs::create_directories(fs::path(output_dir_) / "checkpoints");
-  {
-    std::ofstream cf(fs::path(output_dir_) / "config.yaml");
+  write_atomically((fs::path(output_dir_) / "config.yaml").string(), [&](const std::string& tmp) {
+    std::ofstream cf(tmp);
     cf << config_text_;
+    if (!cf.flush()) throw std::runtime_error("trainer: cannot write " + tmp);
+  });
+  const std::string log_path = (fs::path(output_dir_) / "metrics.jsonl").string();
+  if (opts_.resume) {
+    restore(load_checkpoint(*opts_.resume));
+    truncate_log_after(log_path, step_);
   }
-  if (opts_.resume) restore(load_checkpoint(*opts_.resume));
-  jsonl_ = std::make_unique<std::ofstream>(fs::path(output_dir_) / "metrics.jsonl",
-                                           opts_.resume ? std::ios::app : std::ios::trunc);
+  jsonl_ = std::make_unique<std::ofstream>(log_path, opts_.resume ? std::ios::app : std::ios::trunc);
 
   std::unique_ptr<Progress> progress;
   if (!opts_.quiet) progress = std::make_unique<Progress>(total_steps_, step_, opts_.progress_tty);

@@ -138,6 +138,7 @@ class Trainer {
   void build_optimizers(const config::ConfigNode& root);
   void save(const std::string& path);
   void log_json(const std::map<std::string, double>& values, const std::string& split);
+  static void truncate_log_after(const std::string& path, int64_t step);
   void run_eval(const std::string& split, FitResult& r, Progress* progress);
   std::string checkpoint_path(const std::string& name) const;
 

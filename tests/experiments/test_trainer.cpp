@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
+#include <nlohmann/json.hpp>
 
 #include "autograd/tessera.h"
 #include "experiments/checkpoint.h"
@@ -245,6 +247,50 @@ TEST(TrainerResume, InterruptedAndResumedRunIsBitIdentical) {
     ++n;
   }
   EXPECT_GE(n, 12);
+}
+
+// The (split, step, loss) sequence of a run's metrics.jsonl; timing fields differ between runs.
+static std::vector<std::tuple<std::string, int64_t, double>> log_entries(const std::string& path) {
+  std::vector<std::tuple<std::string, int64_t, double>> r;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    r.emplace_back(j["split"].get<std::string>(), j["step"].get<int64_t>(), j["loss"].get<double>());
+  }
+  return r;
+}
+
+TEST(TrainerResume, ResumingFromAnOlderCheckpointDropsTheAbandonedLogLines) {
+  std::string a = tmpdir("log_a"), b = tmpdir("log_b");
+  Trainer(config::parse(tiny_yaml(a), "run.yaml"), quiet()).fit();
+  auto expected = log_entries(a + "/metrics.jsonl");
+  ASSERT_GE(expected.size(), 12u);
+
+  // b: stop at step 5, keep that checkpoint, finish the run, then go back to the step-5 checkpoint
+  // and finish again. The log must read as one uninterrupted run, not as steps 6..12 twice.
+  config::Value vb = config::parse(tiny_yaml(b), "run.yaml");
+  {
+    Trainer first(vb, quiet());
+    first.on_step_end = [](Trainer& t, int64_t step, const StepResult&) {
+      if (step == 5) t.request_stop();
+    };
+    first.fit();
+  }
+  fs::copy_file(b + "/checkpoints/last.h5", b + "/step5.h5");
+  TrainerOptions o = quiet();
+  o.resume = b + "/checkpoints/last.h5";
+  Trainer(vb, o).fit();
+  ASSERT_EQ(log_entries(b + "/metrics.jsonl").size(), expected.size()) << "the first resume logged the rest once";
+  o.resume = b + "/step5.h5";
+  Trainer(vb, o).fit();
+  auto got = log_entries(b + "/metrics.jsonl");
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(std::get<0>(got[i]), std::get<0>(expected[i])) << "line " << i + 1;
+    EXPECT_EQ(std::get<1>(got[i]), std::get<1>(expected[i])) << "line " << i + 1;
+    EXPECT_EQ(std::get<2>(got[i]), std::get<2>(expected[i])) << "line " << i + 1;
+  }
 }
 
 TEST(TrainerResume, SigintSavesCheckpointAndStops) {
