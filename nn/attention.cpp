@@ -97,8 +97,8 @@ Attention::Attention(int64_t dim, AttentionOptions o) : o_(o), dim_(dim) {
   scale_ = 1.0 / std::sqrt(double(head_dim_));
   qkv = register_module("qkv", std::make_shared<Linear>(dim, 3 * dim, LinearOptions{.bias = o.qkv_bias, .dtype = o.dtype}));
   if (o.qk_norm) {
-    q_norm = register_module("q_norm", std::make_shared<LayerNorm>(head_dim_, LayerNormOptions{.eps = o.norm_eps}));
-    k_norm = register_module("k_norm", std::make_shared<LayerNorm>(head_dim_, LayerNormOptions{.eps = o.norm_eps}));
+    q_norm = register_module("q_norm", std::make_shared<LayerNorm>(head_dim_, LayerNormOptions{.eps = o.norm_eps, .dtype = o.dtype}));
+    k_norm = register_module("k_norm", std::make_shared<LayerNorm>(head_dim_, LayerNormOptions{.eps = o.norm_eps, .dtype = o.dtype}));
   } else {
     q_norm = register_module("q_norm", std::make_shared<Identity>());
     k_norm = register_module("k_norm", std::make_shared<Identity>());

@@ -51,7 +51,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 struct AttentionOptions {
   int64_t num_heads = 8;
   bool qkv_bias = false;   // timm's default (ViT passes true)
-  bool qk_norm = false;    // LayerNorm(head_dim) on q and k (float32 only: nn::LayerNorm has no dtype option)
+  bool qk_norm = false;    // LayerNorm(head_dim) on q and k
   bool proj_bias = true;
   double attn_drop = 0.0;
   double proj_drop = 0.0;

@@ -182,6 +182,29 @@ void Module::zero_grad(bool set_to_none) {
   }
 }
 
+Module& Module::to(DType dtype) {
+  if (!is_floating(dtype))
+    throw std::invalid_argument(type_name() + ".to(" + dtype_name(dtype) + "): parameters need a floating dtype");
+  auto convert = [dtype](const Tensor& t) {
+    if (!t.defined() || !t.is_floating_point() || t.dtype() == dtype) return;
+    Tensor c = kernels::to_dtype(kernels::contiguous(t), dtype);
+    // Swap the data under the existing handle (PyTorch's `p.data = p.data.to(dtype)`), so every
+    // holder of this Tensor sees the converted values.
+    TensorImpl& impl = t.impl();
+    impl.storage = c.storage();
+    impl.shape = c.shape();
+    impl.strides = c.strides();
+    impl.offset = c.storage_offset();
+    impl.dtype = dtype;
+    if (impl.autograd) impl.autograd->grad.reset();
+  };
+  for (auto& [name, m] : named_modules()) {
+    for (auto& [k, p] : m->params_) convert(p);
+    for (auto& [k, b] : m->buffers_) convert(b);
+  }
+  return *this;
+}
+
 void Module::apply(const std::function<void(Module&)>& fn) {
   for (auto& [k, m] : children_) m->apply(fn);
   fn(*this);

@@ -73,6 +73,14 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad(bool set_to_none = true);
+  // module.to(dtype) / .double() / .float(): converts every floating-point parameter and buffer
+  // of the tree in place. The Tensor handles stay the same objects (members such as
+  // Linear::weight, optimizers built afterwards and tied weights all see the new data), integer
+  // buffers are left alone, and .grad is dropped (it would have the old dtype). Like PyTorch,
+  // build optimizers after converting: their state is not converted.
+  Module& to(DType dtype);
+  Module& double_() { return to(DType::Float64); }
+  Module& float_() { return to(DType::Float32); }
   void apply(const std::function<void(Module&)>& fn);
 
   // PyTorch-style tree printout: "Sequential(\n  (0): Linear(in_features=4, ...)\n)".

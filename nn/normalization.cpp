@@ -7,8 +7,8 @@ namespace tessera::nn {
 
 LayerNorm::LayerNorm(Shape normalized_shape, LayerNormOptions o) : shape_(std::move(normalized_shape)), o_(o) {
   if (o.elementwise_affine) {
-    weight = register_parameter("weight", ones(shape_));
-    if (o.bias) bias = register_parameter("bias", zeros(shape_));
+    weight = register_parameter("weight", ones(shape_, {.dtype = o.dtype}));
+    if (o.bias) bias = register_parameter("bias", zeros(shape_, {.dtype = o.dtype}));
   }
 }
 std::string LayerNorm::extra_repr() const {

@@ -9,6 +9,7 @@ struct LayerNormOptions {
   double eps = 1e-5;
   bool elementwise_affine = true;
   bool bias = true;
+  DType dtype = DType::Float32;
 };
 
 // torch.nn.LayerNorm: weight ones, bias zeros.

@@ -62,7 +62,7 @@ Tensor SinusoidalPositionEmbedding::forward(const Tensor& x, int64_t offset) {
   check_tokens(x, pe.shape()[1], offset, pe.shape()[0], "SinusoidalPositionEmbedding");
   int64_t T = x.shape()[size_t(x.dim() - 2)];
   Tensor table = narrow(pe, 0, offset, T);
-  return add(x, table.dtype() == x.dtype() ? table : to(table, x.dtype()));
+  return add(x, table.dtype() == x.dtype() ? table : tessera::to(table, x.dtype()));
 }
 
 namespace {
@@ -86,8 +86,8 @@ RotaryEmbedding::RotaryEmbedding(int64_t dim, double base, int64_t max_positions
   if (dim <= 0 || dim % 2 != 0)
     throw std::invalid_argument("RotaryEmbedding: dim must be even and > 0, got " + std::to_string(dim));
   auto [c, s] = rope_tables(0, max_positions, dim, base);
-  cos_ = register_buffer("cos", dtype == DType::Float64 ? c : to(c, dtype), false);
-  sin_ = register_buffer("sin", dtype == DType::Float64 ? s : to(s, dtype), false);
+  cos_ = register_buffer("cos", dtype == DType::Float64 ? c : tessera::to(c, dtype), false);
+  sin_ = register_buffer("sin", dtype == DType::Float64 ? s : tessera::to(s, dtype), false);
 }
 
 std::string RotaryEmbedding::extra_repr() const {
@@ -106,8 +106,8 @@ std::pair<Tensor, Tensor> RotaryEmbedding::tables(int64_t T, int64_t offset, DTy
     s = cs.second;
   }
   if (c.dtype() != dtype) {
-    c = to(c, dtype);
-    s = to(s, dtype);
+    c = tessera::to(c, dtype);
+    s = tessera::to(s, dtype);
   }
   return {c, s};
 }

@@ -9,6 +9,7 @@
 #include "nn/attention.h"
 #include "nn/layer_scale.h"
 #include "nn/mlp.h"
+#include "nn/models/vit.h"
 #include "nn/patch_embed.h"
 #include "nn/position.h"
 #include "testing/gradcheck.h"
@@ -137,4 +138,25 @@ TEST(GradTransformerLayers, MlpLayerScalePatchEmbedPositions) {
   EXPECT_TRUE(gradcheck([&](const TensorList& in) { return sp.forward(in[0], 2); }, {x}));
   RotaryEmbedding rp(4, 100.0, 2, DType::Float64);  // T 3 > 2 cached rows: fresh table
   EXPECT_TRUE(gradcheck([&](const TensorList& in) { return rp.forward(in[0], 1); }, {noncontiguous(x)}));
+}
+
+// A whole ViT (qk-norm, LayerScale, cls token, every LayerNorm) converted with Module::to(Float64)
+// after construction in float32: every parameter and the input checked by finite differences.
+TEST(GradTransformerLayers, WholeVisionTransformerInFloat64) {
+  manual_seed(5);
+  VisionTransformer vit({.img_size = 8, .patch_size = 4, .in_chans = 2, .num_classes = 3, .embed_dim = 8, .depth = 1,
+                         .num_heads = 2, .mlp_ratio = 2.0, .qk_norm = true, .init_values = 0.5});
+  vit.to(DType::Float64);
+  TensorList inputs{leaf({2, 2, 8, 8}, 30)};
+  for (auto& [k, p] : vit.named_parameters()) {
+    ASSERT_EQ(p.dtype(), DType::Float64) << k;
+    inputs.push_back(p);
+  }
+  // The tiny init (std .02) makes the logits nearly linear; spread them so the check sees curvature.
+  {
+    NoGradGuard ng;
+    for (auto& [k, p] : vit.named_parameters())
+      if (k.find("weight") != std::string::npos && p.dim() >= 2) tessera::copy_(p, mul(p, 20.0));
+  }
+  EXPECT_TRUE(gradcheck([&](const TensorList& in) { return vit.forward(in[0]); }, inputs));
 }

@@ -148,3 +148,30 @@ TEST(Init, DistributionsAndFans) {
   EXPECT_THROW(init::calculate_gain("swish"), std::invalid_argument);
   EXPECT_THROW(init::fans(zeros({3})), std::invalid_argument);
 }
+
+TEST(Module, ToDtypeConvertsInPlaceKeepingHandles) {
+  Net net;
+  Tensor w = net.a->weight;  // another holder of the same parameter
+  {
+    NoGradGuard ng;
+    tessera::fill_(w, 1.25);
+  }
+  Tensor x = full({2, 3}, 0.5);
+  backward(sum(net.forward(x)));
+  ASSERT_TRUE(w.grad().defined());
+  net.to(DType::Float64);
+  for (auto& [k, t] : net.state_dict()) EXPECT_EQ(t.dtype(), DType::Float64) << k;
+  EXPECT_EQ(w.dtype(), DType::Float64);      // the member, the registry entry and `w` are one tensor
+  EXPECT_EQ(get_value(w, 0), 1.25);
+  EXPECT_FALSE(w.grad().defined());          // the float32 grad is dropped
+  EXPECT_TRUE(w.requires_grad() && w.is_leaf());
+  Tensor y = net.forward(to(x, DType::Float64));
+  EXPECT_EQ(y.dtype(), DType::Float64);
+  backward(sum(y));
+  ASSERT_TRUE(w.grad().defined());
+  EXPECT_EQ(w.grad().dtype(), DType::Float64);
+  EXPECT_DOUBLE_EQ(get_value(w.grad(), 0), 2 * 0.5);  // x * (product of the later weights, 1)
+  net.float_();
+  EXPECT_EQ(net.seq->named_parameters()[0].second.dtype(), DType::Float32);
+  EXPECT_THROW(net.to(DType::Int64), std::invalid_argument);
+}

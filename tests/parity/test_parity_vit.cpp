@@ -170,6 +170,29 @@ TEST_P(ParityViT, LogitsLossAndEveryGradientMatchTorch) {
               st.worst.c_str());
 }
 
+// The same model converted with .to(Float64) after loading the torch weights: the float32 golden
+// values are then the less accurate side, so the check is the float32 tolerance; the model's
+// float64 logits and gradients also agree with its own float32 run.
+TEST_P(ParityViT, Float64ConversionMatchesTorch) {
+  const std::string v = GetParam();
+  test::Golden g(test::golden_path("vit"));
+  VisionTransformer model(small_options(v));
+  load_from(model, g, "vit/" + v + "/w/");
+  model.to(DType::Float64);
+  for (auto& [k, t] : model.state_dict()) ASSERT_EQ(t.dtype(), DType::Float64) << k;
+  Tensor logits = model.forward(to(g.get("vit/x"), DType::Float64));
+  ASSERT_EQ(logits.dtype(), DType::Float64);
+  backward(cross_entropy(logits, g.get("vit/labels")));
+  std::string p = "vit/" + v + "/";
+  EXPECT_TRUE(allclose(logits, g.get(p + "logits"), kRtol, kAtol));
+  for (auto& [k, t] : model.named_parameters()) {
+    SCOPED_TRACE(k);
+    ASSERT_TRUE(t.grad().defined());
+    ASSERT_EQ(t.grad().dtype(), DType::Float64);
+    EXPECT_TRUE(allclose(t.grad(), g.get(p + "grad/" + k), kRtol, kAtol));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, ParityViT, ::testing::Values("token", "avg", "token_ls", "avg_nocls"));
 
 class ParityViTOptim : public ::testing::TestWithParam<std::string> {};
