@@ -10,6 +10,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "autograd/tessera.h"
+#include "nn/init.h"
 #if __has_include("autograd/ops/softmax.h")
 #include "autograd/ops/softmax.h"
 #define TESSERA_HAS_SOFTMAX 1
@@ -150,6 +151,24 @@ void BM_Gelu1M(benchmark::State& st) {
 BENCHMARK(BM_Add1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 BENCHMARK(BM_Mul1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 BENCHMARK(BM_Gelu1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+
+// Transposed copy (x.t().contiguous()) of a 1024 x 1024 float32 matrix: the tiled copy path.
+void BM_TransposeCopy1M(benchmark::State& st) {
+  Tensor a = rnd({1024, 1024}, 14);
+  for (auto _ : st) benchmark::DoNotOptimize(contiguous(transpose(a, 0, 1)).raw_data());
+}
+BENCHMARK(BM_TransposeCopy1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+
+// timm's Linear init: trunc_normal_(std=.02) of a 1024 x 1024 weight.
+void BM_TruncNormal1M(benchmark::State& st) {
+  Tensor w = empty({1024, 1024});
+  Generator g(15);
+  for (auto _ : st) {
+    nn::init::trunc_normal_(w, 0.0, 0.02, -2.0, 2.0, &g);
+    benchmark::DoNotOptimize(w.raw_data());
+  }
+}
+BENCHMARK(BM_TruncNormal1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 
 // Fixed cost of one recorded op: add of two 16-element tensors that require grad.
 void BM_AddOverhead16(benchmark::State& st) {

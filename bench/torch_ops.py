@@ -57,6 +57,10 @@ def measure(min_time):
         r["Add1M"] = (timeit(lambda: torch.add(a, b), min_time), None)
         r["Mul1M"] = (timeit(lambda: torch.mul(a, b), min_time), None)
         r["Gelu1M"] = (timeit(lambda: F.gelu(a), min_time), None)
+        m = rnd(1024, 1024)
+        r["TransposeCopy1M"] = (timeit(lambda: m.t().contiguous(), min_time), None)
+        w = torch.empty(1024, 1024)
+        r["TruncNormal1M"] = (timeit(lambda: torch.nn.init.trunc_normal_(w, 0.0, 0.02, -2.0, 2.0), min_time), None)
     for N, C, H, O, s in [(64, 64, 32, 64, 1), (64, 64, 32, 128, 2)]:
         x, w = rnd(N, C, H, H, requires_grad=True), rnd(O, C, 3, 3, requires_grad=True)
         oh = (H + 2 - 3) // s + 1

@@ -6,6 +6,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/threading.h"
 
 namespace tessera::nn::init {
 
@@ -71,8 +72,10 @@ void trunc_normal_(const Tensor& t, double mean, double std, double a, double b,
   double l = cdf((a - mean) / std), u = cdf((b - mean) / std);
   Tensor tmp = uniform(t.shape(), 2 * l - 1, 2 * u - 1, {.dtype = DType::Float64}, gen);
   double* p = tmp.data_ptr<double>();
-  for (int64_t i = 0; i < tmp.numel(); ++i)
-    p[i] = std::clamp(mean + std * std::sqrt(2.0) * erfinv(p[i]), a, b);
+  // Elementwise on counter-based draws, so the split over threads cannot change the values.
+  parallel_for(tmp.numel(), 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) p[i] = std::clamp(mean + std * std::sqrt(2.0) * erfinv(p[i]), a, b);
+  });
   kernels::copy_(t, tmp);
   t.bump_version();
 }

@@ -148,3 +148,36 @@ TEST(Eltwise, NaNPropagatesThroughActivationsAndMinMax) {
   EXPECT_TRUE(std::isnan(get_value(gelu(x), 0)));
   EXPECT_TRUE(std::isnan(get_value(exp(x), 0)));
 }
+
+// Copies whose source is read across its unit-stride dimension (the 32x32-tiled path): transposes
+// with partial tiles, batched and 4-d permutes, offsets, broadcast outer dims and a strided
+// destination, in every element size, checked element by element against the source.
+TEST(Copy, TransposedAndPermutedCopiesMatchElementwise) {
+  auto same = [](const Tensor& got, const Tensor& want, const std::string& what) {
+    ASSERT_EQ(got.shape(), want.shape()) << what;
+    for (int64_t i = 0; i < want.numel(); ++i)
+      ASSERT_EQ(get_value(got, i), get_value(want, i)) << what << ", element " << i;
+  };
+  for (DType dt : {DType::Bool, DType::UInt8, DType::BFloat16, DType::Int32, DType::Float32, DType::Float64,
+                   DType::Int64}) {
+    Generator g(11);
+    auto make = [&](const Shape& s) { return tessera::to(randint(0, 100, s, {.dtype = DType::Int64}, &g), dt); };
+    std::string name = dtype_name(dt);
+    Tensor a = make({37, 45});
+    same(contiguous(transpose(a, 0, 1)), transpose(a, 0, 1), name + " 2-d transpose");
+    Tensor b = make({3, 40, 50});
+    same(contiguous(transpose(b, 1, 2)), transpose(b, 1, 2), name + " batched transpose");
+    Tensor c = make({2, 20, 17, 19});
+    same(contiguous(permute(c, {0, 2, 3, 1})), permute(c, {0, 2, 3, 1}), name + " NCHW -> NHWC");
+    same(contiguous(permute(c, {3, 1, 0, 2})), permute(c, {3, 1, 0, 2}), name + " other permute");
+    Tensor d = transpose(narrow(narrow(a, 0, 3, 33), 1, 2, 40), 0, 1);  // offset and row stride 45
+    same(contiguous(d), d, name + " transpose of a slice");
+    Tensor e = expand(unsqueeze(transpose(a, 0, 1), 0), {3, 45, 37});  // stride-0 outer dim
+    same(contiguous(e), e, name + " broadcast outer dim");
+    Tensor wide = zeros({45, 50}, {.dtype = dt});
+    Tensor dst = narrow(wide, 1, 5, 37);  // unit inner stride, row stride 50
+    kernels::copy_(dst, transpose(a, 0, 1));
+    same(dst, transpose(a, 0, 1), name + " into a strided destination");
+    EXPECT_EQ(get_value(wide, 0), 0) << name << ": wrote outside the destination view";
+  }
+}
