@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/shape.h"
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
@@ -147,6 +148,15 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     set_history(node, {out});
   }
   return out;
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value) {
+  if (value.dim() != 0)
+    throw std::invalid_argument("masked_fill: the value must be a 0-dim tensor, got shape " + shape_str(value.shape()) +
+                                " (use where(mask, value, x) to fill from a tensor)");
+  if (mask.dtype() != DType::Bool)
+    throw std::invalid_argument(std::string("masked_fill: the mask must be bool, got ") + dtype_name(mask.dtype()));
+  return where(mask, value.dtype() == x.dtype() ? value : to(value, x.dtype()), x);
 }
 
 Tensor one_hot(const Tensor& indices, int64_t num_classes) { return k::one_hot(indices, num_classes); }

@@ -24,6 +24,9 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
 Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int64_t> padding_idx = std::nullopt);
 // x with `value` where the bool mask (broadcast with x) is true; zero gradient there.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// The same with a 0-dim tensor value (torch's masked_fill(mask, tensor)): the result keeps x's
+// dtype, and the value receives the sum of the gradient at the filled positions.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
 // int64 one-hot encoding; num_classes -1 infers max + 1. Not differentiable.
 Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
 

@@ -65,16 +65,30 @@ DType result_type(BinaryOp op, DType a, DType b) {
   return r;
 }
 
+DType result_type(const Tensor& a, const Tensor& b) {
+  const bool az = a.dim() == 0, bz = b.dim() == 0;
+  if (az == bz) return promote_types(a.dtype(), b.dtype());
+  DType dim = az ? b.dtype() : a.dtype(), zero = az ? a.dtype() : b.dtype();
+  if (is_floating(dim)) return dim;
+  if (dim == DType::Bool || is_floating(zero)) return promote_types(dim, zero);
+  return dim;
+}
+
+DType result_type(BinaryOp op, const Tensor& a, const Tensor& b) {
+  DType r = result_type(a, b);
+  return result_type(op, r, r);
+}
+
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
-  DType rt = result_type(op, a.dtype(), b.dtype());
+  DType rt = result_type(op, a, b);
   Tensor out = empty(shape, {.dtype = rt});
   dispatch_all(rt, [&]<typename R>() { run_binary<R>(op, out, a, b); });
   return out;
 }
 
 void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
-  DType rt = result_type(op, a.dtype(), b.dtype());
+  DType rt = result_type(op, a, b);
   if (promote_types(rt, a.dtype()) != a.dtype())
     throw std::invalid_argument(std::string(binary_name(op)) + "_: result type " + dtype_name(rt) +
                                 " can't be cast to the in-place tensor's dtype " + dtype_name(a.dtype()));
@@ -85,7 +99,7 @@ void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), "compare");
-  DType ct = promote_types(a.dtype(), b.dtype());
+  DType ct = result_type(a, b);
   Tensor ca = to_dtype(a, ct), cb = to_dtype(b, ct);
   Tensor out = empty(shape, {.dtype = DType::Bool});
   dispatch_all(ct, [&]<typename T>() {
@@ -235,7 +249,7 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  DType rt = promote_types(a.dtype(), b.dtype());
+  DType rt = result_type(a, b);
   Tensor cc = to_dtype(cond, DType::Bool), ca = to_dtype(a, rt), cb = to_dtype(b, rt);
   Tensor out = empty(shape, {.dtype = rt});
   dispatch_all(rt, [&]<typename T>() {
@@ -350,7 +364,7 @@ Tensor in_range_mask(const Tensor& a, double lo, double hi) {
 
 Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
   Shape shape = broadcast_shapes(x.shape(), y.shape(), greater ? "maximum" : "minimum");
-  DType ct = promote_types(x.dtype(), y.dtype());
+  DType ct = result_type(x, y);  // compare in the forward's dtype
   Tensor cx = to_dtype(x, ct), cy = to_dtype(y, ct);
   Tensor out = empty(shape, {.dtype = dt});
   dispatch_floating(dt, "maximum/minimum backward", [&]<typename R>() {
@@ -379,7 +393,7 @@ Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi)
 
 Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bool greater) {
   Tensor out = empty(grad.shape(), {.dtype = grad.dtype()});
-  DType ct = promote_types(x.dtype(), y.dtype());
+  DType ct = result_type(x, y);  // compare in the forward's dtype
   Tensor cx = to_dtype(x, ct), cy = to_dtype(y, ct);
   dispatch_floating(grad.dtype(), "maximum/minimum backward", [&]<typename R>() {
     using AR = acc_t<R>;

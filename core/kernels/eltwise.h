@@ -16,6 +16,12 @@ enum class UnaryOp {
 
 // Result dtype of a binary op: promote_types, except that integer / integer division gives float32.
 DType result_type(BinaryOp op, DType a, DType b);
+// torch.result_type of two tensors: a zero-dim tensor takes part only when its category (bool <
+// integer < floating) is higher than the other operand's, so x_f32 * tensor(2.0, float64) stays
+// float32 and int32_tensor * tensor(0.5, float64) is float64; two zero-dim or two dimensioned
+// tensors promote as usual.
+DType result_type(const Tensor& a, const Tensor& b);
+DType result_type(BinaryOp op, const Tensor& a, const Tensor& b);
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 void binary_(BinaryOp op, const Tensor& a, const Tensor& b);  // a = a op b, in place (b broadcast to a)

@@ -108,6 +108,12 @@ TEST(Index, MaskedFillAndOneHot) {
   Tensor m = bmask({0, 1, 0}, {3});
   EXPECT_EQ(vals(masked_fill(x, m, -INFINITY)), (std::vector<double>{1, -INFINITY, 1, 1, -INFINITY, 1}));
   EXPECT_EQ(masked_fill(ones({1, 3}), bmask({1, 0}, {2, 1}), 0.0).shape(), (Shape{2, 3}));
+  // Tensor value: 0-d only, x's dtype wins (torch: float32 tensor filled from a float64 0-d stays float32).
+  Tensor filled = masked_fill(x, m, full({}, 2.5, {.dtype = DType::Float64}));
+  EXPECT_EQ(filled.dtype(), DType::Float32);
+  EXPECT_EQ(vals(filled), (std::vector<double>{1, 2.5, 1, 1, 2.5, 1}));
+  expect_error<std::invalid_argument>([&] { masked_fill(x, m, ones({1})); }, {"masked_fill", "0-dim", "[1]"});
+  expect_error<std::invalid_argument>([&] { masked_fill(x, ones({3}), full({}, 1.0)); }, {"masked_fill", "bool"});
   Tensor oh = one_hot(from_vector<int32_t>({2, 0}, {2}));
   EXPECT_EQ(oh.dtype(), DType::Int64);
   EXPECT_EQ(oh.shape(), (Shape{2, 3}));

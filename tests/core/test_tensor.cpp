@@ -5,6 +5,7 @@
 #include "autograd/tessera.h"
 #include "core/allocator.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
 #include "testing/gradcheck.h"
 
 using namespace tessera;
@@ -99,6 +100,43 @@ TEST(Tensor, TypePromotion) {
   EXPECT_EQ(mul(i, 2.0).dtype(), DType::Int64);  // whole-number scalar keeps int
   EXPECT_EQ(mul(i, 0.5).dtype(), DType::Float32);
   EXPECT_EQ(mul(f, 2.5).dtype(), DType::Float32);  // python-scalar rule: no promotion to f64
+}
+
+// A zero-dim tensor promotes a dimensioned one only across categories. Expected values are
+// torch.result_type(torch.ones(2, dtype=row), torch.tensor(1, dtype=col)) printed by torch 1.13.
+TEST(Tensor, ZeroDimTensorPromotionMatchesTorch) {
+  const std::vector<DType> dts{DType::Bool, DType::UInt8, DType::Int32, DType::Int64,
+                               DType::BFloat16, DType::Float32, DType::Float64};
+  using D = DType;
+  const std::vector<std::vector<DType>> want{
+      {D::Bool, D::UInt8, D::Int32, D::Int64, D::BFloat16, D::Float32, D::Float64},
+      {D::UInt8, D::UInt8, D::UInt8, D::UInt8, D::BFloat16, D::Float32, D::Float64},
+      {D::Int32, D::Int32, D::Int32, D::Int32, D::BFloat16, D::Float32, D::Float64},
+      {D::Int64, D::Int64, D::Int64, D::Int64, D::BFloat16, D::Float32, D::Float64},
+      {D::BFloat16, D::BFloat16, D::BFloat16, D::BFloat16, D::BFloat16, D::BFloat16, D::BFloat16},
+      {D::Float32, D::Float32, D::Float32, D::Float32, D::Float32, D::Float32, D::Float32},
+      {D::Float64, D::Float64, D::Float64, D::Float64, D::Float64, D::Float64, D::Float64}};
+  for (size_t r = 0; r < dts.size(); ++r)
+    for (size_t c = 0; c < dts.size(); ++c) {
+      Tensor a = ones({2}, {.dtype = dts[r]}), z = ones({}, {.dtype = dts[c]});
+      EXPECT_EQ(kernels::result_type(a, z), want[r][c]) << dtype_name(dts[r]) << " with 0-d " << dtype_name(dts[c]);
+      EXPECT_EQ(kernels::result_type(z, a), want[r][c]);
+    }
+  // Through the ops, including the ones that used to promote: where, comparisons, in-place.
+  Tensor f = full({3}, 0.1), d0 = full({}, 0.1, {.dtype = DType::Float64});
+  EXPECT_EQ(add(f, d0).dtype(), DType::Float32);
+  EXPECT_EQ(where(gt(f, 0.0), f, d0).dtype(), DType::Float32);
+  EXPECT_EQ(get_value(eq(f, d0), 0), 1);  // compared in float32, as torch does
+  Tensor g = full({3}, 1.0);
+  add_(g, d0);  // float32 += float64 0-d is allowed
+  EXPECT_FLOAT_EQ(float(get_value(g, 0)), 1.1f);
+  EXPECT_EQ(add(full({}, 1.0), d0).dtype(), DType::Float64);  // both 0-d: ordinary promotion
+  Tensor x = full({3}, 2.0, {.requires_grad = true});
+  Tensor s = full({}, 3.0, {.dtype = DType::Float64, .requires_grad = true});
+  backward(sum(mul(x, s)));
+  EXPECT_EQ(x.grad().dtype(), DType::Float32);
+  EXPECT_EQ(s.grad().dtype(), DType::Float64);  // the 0-d operand's grad comes back in its dtype
+  EXPECT_DOUBLE_EQ(get_value(s.grad(), 0), 6.0);
 }
 
 TEST(Random, SeededAndThreadCountIndependent) {

@@ -103,6 +103,16 @@ TEST(GradIndex, MaskedFillWithBroadcast) {
   EXPECT_TRUE(gradgradcheck([m](const TensorList& a) { return masked_fill(mul(a[0], a[0]), m, 0.5); }, {x}));
 }
 
+TEST(GradIndex, MaskedFillWithTensorValue) {
+  Tensor x = leaf({3, 4}, 9);
+  Tensor v = leaf({}, 10);  // 0-d value, differentiable
+  Tensor m = bmask({1, 0, 0, 1}, {4});
+  auto f = [m](const TensorList& a) { return masked_fill(a[0], m, a[1]); };
+  EXPECT_TRUE(gradcheck(f, {x, v}));
+  EXPECT_TRUE(gradgradcheck([m](const TensorList& a) { return masked_fill(mul(a[0], a[0]), m, mul(a[1], a[1])); },
+                            {x, v}));
+}
+
 TEST(GradShape, CatStackSplitChunk) {
   Tensor a = leaf({2, 3}, 9), b = leaf({2, 1}, 10), c = leaf({2, 2}, 11), e = leaf({0}, 12);
   auto fc = [](const TensorList& t) { return cat({t[0], t[1], t[2], t[3]}, -1); };
