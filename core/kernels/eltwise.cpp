@@ -135,7 +135,6 @@ Tensor logical_not(const Tensor& a) {
 
 namespace {
 template <typename A> [[gnu::always_inline]] inline A apply_unary(UnaryOp op, A x) {
-  constexpr A kSqrt1_2 = A(0.70710678118654752440);
   constexpr A kSqrt2OverPi = A(0.79788456080286535588);
   switch (op) {
     case UnaryOp::Neg: return -x;
@@ -155,7 +154,10 @@ template <typename A> [[gnu::always_inline]] inline A apply_unary(UnaryOp op, A 
     case UnaryOp::Relu: return (x > A(0) || x != x) ? x : A(0);  // NaN propagates, as in torch
     case UnaryOp::Sigmoid: return A(1) / (A(1) + vmath::exp(-x));
     case UnaryOp::Tanh: return vmath::tanh(x);
-    case UnaryOp::Gelu: return A(0.5) * x * (A(1) + vmath::erf(x * kSqrt1_2));
+    case UnaryOp::Gelu: {
+      A gauss;
+      return x * vmath::normal_cdf(x, gauss);
+    }
     case UnaryOp::GeluTanh: return A(0.5) * x * (A(1) + vmath::tanh(kSqrt2OverPi * (x + A(0.044715) * x * x * x)));
     case UnaryOp::Silu: return x / (A(1) + vmath::exp(-x));
     case UnaryOp::Erf: return vmath::erf(x);
@@ -206,15 +208,14 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
   Tensor gc = to_dtype(g, saved.dtype());
   dispatch_floating(saved.dtype(), "activation_backward", [&]<typename T>() {
     using A = acc_t<T>;
-    constexpr A kInvSqrt2 = A(0.70710678118654752440), kInvSqrt2Pi = A(0.39894228040143267794),
+    constexpr A kInvSqrt2Pi = A(0.39894228040143267794),
                 kSqrt2OverPi = A(0.79788456080286535588), kTwoOverSqrtPi = A(1.12837916709551257390);
     switch (op) {
       case UnaryOp::Gelu:
         map_kernel<T, T, T>(out, [](T gv, T xv) {
-          A x = A(xv);
-          A cdf = A(0.5) * (A(1) + vmath::erf(x * kInvSqrt2));
-          A pdf = vmath::exp(A(-0.5) * x * x) * kInvSqrt2Pi;
-          return A(gv) * (cdf + x * pdf);
+          A x = A(xv), gauss;
+          A cdf = vmath::normal_cdf(x, gauss);
+          return A(gv) * (cdf + x * gauss * kInvSqrt2Pi);
         }, {gc, saved});
         break;
       case UnaryOp::GeluTanh:
