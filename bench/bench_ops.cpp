@@ -170,6 +170,18 @@ void BM_TruncNormal1M(benchmark::State& st) {
 }
 BENCHMARK(BM_TruncNormal1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 
+// argmax over the classes of [4096, 1000] logits (rows) and over dim 0 of the same (columns).
+void BM_ArgmaxRows(benchmark::State& st) {
+  Tensor a = rnd({4096, 1000}, 16);
+  for (auto _ : st) benchmark::DoNotOptimize(argmax(a, 1).raw_data());
+}
+void BM_ArgmaxCols(benchmark::State& st) {
+  Tensor a = rnd({4096, 1000}, 16);
+  for (auto _ : st) benchmark::DoNotOptimize(argmax(a, 0).raw_data());
+}
+BENCHMARK(BM_ArgmaxRows)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_ArgmaxCols)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+
 // Fixed cost of one recorded op: add of two 16-element tensors that require grad.
 void BM_AddOverhead16(benchmark::State& st) {
   Tensor a = rnd({16}, 12, true), b = rnd({16}, 13, true);

@@ -59,6 +59,9 @@ def measure(min_time):
         r["Gelu1M"] = (timeit(lambda: F.gelu(a), min_time), None)
         m = rnd(1024, 1024)
         r["TransposeCopy1M"] = (timeit(lambda: m.t().contiguous(), min_time), None)
+        lg = rnd(4096, 1000)
+        r["ArgmaxRows"] = (timeit(lambda: torch.argmax(lg, 1), min_time), None)
+        r["ArgmaxCols"] = (timeit(lambda: torch.argmax(lg, 0), min_time), None)
         w = torch.empty(1024, 1024)
         r["TruncNormal1M"] = (timeit(lambda: torch.nn.init.trunc_normal_(w, 0.0, 0.02, -2.0, 2.0), min_time), None)
     for N, C, H, O, s in [(64, 64, 32, 64, 1), (64, 64, 32, 128, 2)]:

@@ -298,6 +298,83 @@ Tensor extreme_reduce(const Tensor& in, const std::vector<int64_t>& dims, bool k
   return out;
 }
 
+// Contiguous fast path of argmax/argmin (and max/min over a dim), with torch's answer: the first
+// index of the extreme, or of the first NaN. Rows (inner == 1): a vectorised max/min with a NaN
+// flag, then a scan for the first position holding it. Columns: running best and index per column
+// over a chunk of 256 adjacent columns, so every load is contiguous.
+template <bool IsMax, typename T>
+bool fast_arg(const Tensor& in, const std::vector<int64_t>& dims, const char* op, int64_t* idx, T* vals) {
+  Split s;
+  if (dims.empty()) {
+    if (!in.is_contiguous() || in.numel() == 0) return false;
+    s = Split{true, 1, in.numel(), 1};
+  } else {
+    s = split_reduction(in, dims, op);
+  }
+  if (!s.ok) return false;
+  using A = acc_t<T>;
+  const T* x = static_cast<const T*>(in.raw_data());
+  if (s.inner == 1) {
+    parallel_for(s.outer, std::max<int64_t>(1, 16384 / s.R), [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const T* p = x + k * s.R;
+        A m = A(p[0]);
+        int nan = 0;
+        if constexpr (IsMax) {
+#pragma omp simd reduction(max : m) reduction(| : nan)
+          for (int64_t i = 0; i < s.R; ++i) {
+            A v = A(p[i]);
+            m = v > m ? v : m;
+            nan |= int(is_nan(v));
+          }
+        } else {
+#pragma omp simd reduction(min : m) reduction(| : nan)
+          for (int64_t i = 0; i < s.R; ++i) {
+            A v = A(p[i]);
+            m = v < m ? v : m;
+            nan |= int(is_nan(v));
+          }
+        }
+        int64_t i = 0;
+        if (nan) while (!is_nan(A(p[i]))) ++i;
+        else while (A(p[i]) != m) ++i;
+        idx[k] = i;
+        if (vals) vals[k] = p[i];
+      }
+    });
+    return true;
+  }
+  constexpr int64_t kChunk = 256;
+  const int64_t nchunks = (s.inner + kChunk - 1) / kChunk;
+  parallel_for(s.outer * nchunks, std::max<int64_t>(1, 16384 / (s.R * std::min(s.inner, kChunk))), [&](int64_t b, int64_t e) {
+    A best[kChunk];
+    int64_t bi[kChunk];
+    for (int64_t t = b; t < e; ++t) {
+      const int64_t o = t / nchunks, j0 = (t % nchunks) * kChunk, n = std::min(s.inner, j0 + kChunk) - j0;
+      const T* first = x + o * s.R * s.inner + j0;
+      for (int64_t j = 0; j < n; ++j) {
+        best[j] = A(first[j]);
+        bi[j] = 0;
+      }
+      for (int64_t r = 1; r < s.R; ++r) {
+        const T* row = first + r * s.inner;
+        for (int64_t j = 0; j < n; ++j) {
+          A v = A(row[j]);
+          if (better<IsMax>(v, best[j])) {
+            best[j] = v;
+            bi[j] = r;
+          }
+        }
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        idx[o * s.inner + j0 + j] = bi[j];
+        if (vals) vals[o * s.inner + j0 + j] = first[bi[j] * s.inner + j];
+      }
+    }
+  });
+  return true;
+}
+
 template <bool IsMax>
 Tensor arg_reduce(const Tensor& in, const std::vector<int64_t>& dims, bool keepdim, const char* op, Tensor* values) {
   auto p = make_reduce_plan(in, dims, keepdim, op);
@@ -308,6 +385,7 @@ Tensor arg_reduce(const Tensor& in, const std::vector<int64_t>& dims, bool keepd
     using A = acc_t<T>;
     struct Acc { A best; int64_t i; };
     T* vals = values ? values->data_ptr<T>() : nullptr;
+    if (fast_arg<IsMax, T>(in, dims, op, idx.data_ptr<int64_t>(), vals)) return;
     reduce_kernel<T, int64_t>(
         in, p, idx, Acc{A(0), -1},
         [](Acc a, T x, int64_t r) { return (a.i < 0 || better<IsMax>(A(x), a.best)) ? Acc{A(x), r} : a; },

@@ -219,3 +219,43 @@ TEST(Copy, TransposedAndPermutedCopiesMatchElementwise) {
     EXPECT_EQ(get_value(wide, 0), 0) << name << ": wrote outside the destination view";
   }
 }
+
+// argmax/argmin and max/min over a dim on contiguous input (the row and column fast paths) against
+// a brute-force scan: many ties (torch returns the first extreme) and NaNs (the first NaN wins).
+TEST(Reduce, ArgExtremesMatchBruteForceWithTiesAndNaN) {
+  Generator g(5);
+  const Shape shape{5, 300, 33};
+  Tensor x = tessera::to(randint(0, 7, shape, {.dtype = DType::Int64}, &g), DType::Float32);
+  set_value(x, (1 * 300 + 17) * 33 + 4, NAN);
+  set_value(x, (1 * 300 + 200) * 33 + 4, NAN);
+  set_value(x, (3 * 300 + 5) * 33 + 32, NAN);
+  for (int64_t dim = 0; dim < 3; ++dim)
+    for (bool is_max : {true, false}) {
+      Tensor idx = is_max ? argmax(x, dim) : argmin(x, dim);
+      ValuesIndices vi = is_max ? tessera::max(x, dim) : tessera::min(x, dim);
+      Tensor vals = vi.values, idx2 = vi.indices;
+      Shape os = shape;
+      os.erase(os.begin() + dim);
+      ASSERT_EQ(idx.shape(), os);
+      int64_t R = shape[size_t(dim)], inner = 1;
+      for (size_t d = size_t(dim) + 1; d < shape.size(); ++d) inner *= shape[d];
+      for (int64_t o = 0; o < idx.numel(); ++o) {
+        int64_t base = (o / inner) * R * inner + o % inner, best = 0;
+        for (int64_t r = 1; r < R; ++r) {
+          double v = get_value(x, base + r * inner), b = get_value(x, base + best * inner);
+          if (std::isnan(b)) break;
+          if (std::isnan(v) || (is_max ? v > b : v < b)) best = r;
+        }
+        ASSERT_EQ(get_value(idx, o), best) << (is_max ? "argmax" : "argmin") << " dim " << dim << " output " << o;
+        ASSERT_EQ(get_value(idx2, o), best);
+        double want = get_value(x, base + best * inner), got = get_value(vals, o);
+        ASSERT_TRUE(std::isnan(want) ? std::isnan(got) : got == want);
+      }
+    }
+  EXPECT_EQ(get_value(argmax(x), 0), (1 * 300 + 17) * 33 + 4);  // flattened: the first NaN
+  Tensor y = tessera::to(randint(0, 7, {999}, {.dtype = DType::Int64}, &g), DType::Float64);
+  int64_t first_max = 0;
+  for (int64_t i = 1; i < 999; ++i)
+    if (get_value(y, i) > get_value(y, first_max)) first_max = i;
+  EXPECT_EQ(get_value(argmax(y), 0), first_max);
+}
