@@ -18,9 +18,17 @@ namespace {
 
 using Plan = std::shared_ptr<const k::Interp2dPlan>;
 // Resampling is linear in x; its adjoint scatters gradients back to the source pixels.
-Tensor interp(const Tensor& x, const Plan& plan) {
+const char* backward_name(const std::string& mode) {
+  if (mode == "nearest") return "UpsampleNearest2DBackward";
+  if (mode == "nearest-exact") return "UpsampleNearestExact2DBackward";
+  if (mode == "bilinear") return "UpsampleBilinear2DBackward";
+  if (mode == "bicubic") return "UpsampleBicubic2DBackward";
+  return "AdaptiveAvgPool2DBackward";
+}
+
+Tensor interp(const Tensor& x, const Plan& plan, const std::string& mode) {
   return autograd::linear_map(
-      plan->nearest ? "UpsampleNearest2DBackward" : "UpsampleBilinear2DBackward", "UpsampleBackwardBackward",
+      backward_name(mode), "UpsampleBackwardBackward",
       [plan](const Tensor& t) { return k::interp2d(t, *plan); },
       [plan](const Tensor& t) { return k::interp2d_transpose(t, *plan); }, x);
 }
@@ -30,10 +38,13 @@ Tensor interp(const Tensor& x, const Plan& plan) {
 Tensor interpolate(const Tensor& x, const InterpolateOptions& opt) {
   if (x.dim() != 4)
     throw std::invalid_argument("interpolate: expected a 4-d [N, C, H, W] input, got " + shape_str(x.shape()));
-  if (opt.mode != "nearest" && opt.mode != "bilinear")
-    throw std::invalid_argument("interpolate: mode must be 'nearest' or 'bilinear', got '" + opt.mode + "'");
-  if (opt.mode == "nearest" && opt.align_corners.has_value())
-    throw std::invalid_argument("interpolate: align_corners can only be set with mode 'bilinear'");
+  const std::string& m = opt.mode;
+  if (m != "nearest" && m != "nearest-exact" && m != "bilinear" && m != "bicubic" && m != "area")
+    throw std::invalid_argument("interpolate: mode must be 'nearest', 'nearest-exact', 'bilinear', 'bicubic' or "
+                                "'area', got '" + m + "'");
+  if (m != "bilinear" && m != "bicubic" && opt.align_corners.has_value())
+    throw std::invalid_argument("interpolate: align_corners can only be set with mode 'bilinear' or 'bicubic' (mode '" +
+                                m + "')");
   if (opt.size.empty() == opt.scale_factor.empty())
     throw std::invalid_argument("interpolate: exactly one of size or scale_factor must be given");
   int64_t H = x.size(2), W = x.size(3), OH, OW;
@@ -57,7 +68,7 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& opt) {
   }
   auto plan = std::make_shared<const k::Interp2dPlan>(
       k::interp2d_plan(H, W, OH, OW, opt.mode, opt.align_corners.value_or(false), sh, sw, x.dtype()));
-  return interp(x, plan);
+  return interp(x, plan, m);
 }
 
 }  // namespace tessera

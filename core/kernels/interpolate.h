@@ -1,8 +1,10 @@
 #pragma once
-// 2-d resampling of [N, C, H, W] inputs as a separable two-tap linear map: output (i, j) reads
-// rows h0[i], h1[i] with weights lh0[i], lh1[i] and cols w0[j], w1[j] with lw0[j], lw1[j].
-// 'nearest' uses one tap. Index and weight computation follows PyTorch's CPU upsample kernels,
-// in float for float32/bfloat16 inputs and double for float64 (PyTorch's opmath types).
+// 2-d resampling of [N, C, H, W] inputs as a separable linear map. Each axis has, for every output
+// position, a short list of (source index, weight) taps: 1 for 'nearest' / 'nearest-exact', 2 for
+// 'bilinear', 4 for 'bicubic' (indices clamped at the border) and the pooling window for 'area'
+// (adaptive average pooling). The image is resampled along W into a row buffer, then along H,
+// which is the order in which PyTorch's CPU kernels sum the taps. Index and weight computation
+// follows PyTorch, in float for float32/bfloat16 inputs and double for float64 (its opmath types).
 #include <string>
 #include <vector>
 
@@ -10,14 +12,23 @@
 
 namespace tessera::kernels {
 
-struct Interp2dPlan {
-  int64_t H = 0, W = 0, OH = 0, OW = 0;
-  bool nearest = true;
-  std::vector<int64_t> h0, h1, w0, w1;
-  std::vector<double> lh0, lh1, lw0, lw1;
+struct AxisTaps {
+  int64_t in = 0, out = 0;
+  std::vector<int64_t> start;  // out + 1 offsets into index / weight
+  std::vector<int64_t> index;
+  std::vector<double> weight;
 };
 
-// scale_h / scale_w: the user's scale factors (<= 0: not given, derive from sizes).
+struct Interp2dPlan {
+  AxisTaps h, w;
+  int64_t H() const { return h.in; }
+  int64_t W() const { return w.in; }
+  int64_t OH() const { return h.out; }
+  int64_t OW() const { return w.out; }
+};
+
+// mode: nearest | nearest-exact | bilinear | bicubic | area. scale_h / scale_w: the user's scale
+// factors (<= 0: not given, derive from sizes).
 Interp2dPlan interp2d_plan(int64_t H, int64_t W, int64_t OH, int64_t OW, const std::string& mode, bool align_corners,
                            double scale_h, double scale_w, DType dtype);
 Tensor interp2d(const Tensor& x, const Interp2dPlan& p);            // [N, C, H, W] -> [N, C, OH, OW]

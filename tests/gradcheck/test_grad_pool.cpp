@@ -72,6 +72,16 @@ TEST(GradInterpolate, NearestAndBilinear) {
              noncontiguous(leaf({1, 2, 3, 4}, 10)));
 }
 
+TEST(GradInterpolate, BicubicNearestExactArea) {
+  Tensor x = leaf({1, 2, 3, 4}, 11);
+  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 7}, .mode = "bicubic"}); }, x);
+  check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 3}, .mode = "bicubic", .align_corners = true}); }, x);
+  check_both([](const Tensor& t) { return interpolate(t, {.scale_factor = {1.5}, .mode = "nearest-exact"}); }, x);
+  check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 3}, .mode = "area"}); }, x);
+  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 5}, .mode = "area"}); },
+             noncontiguous(leaf({1, 2, 3, 4}, 12)));
+}
+
 TEST(Pool, MaxPoolTiesAndNaN) {
   // As torch's CPU kernel: ties keep the first maximum in row-major window order; a NaN always
   // replaces the running maximum (so the last NaN of a window is the one indexed).
@@ -101,7 +111,8 @@ TEST(Pool, ShapesAndErrors) {
   EXPECT_THROW(avg_pool2d(x, {2}, {}, {0}, false, true, 0), std::invalid_argument);
   EXPECT_THROW(interpolate(x, {.size = {2}, .scale_factor = {2.0}}), std::invalid_argument);
   EXPECT_THROW(interpolate(x, {.size = {2}, .align_corners = true}), std::invalid_argument);
-  EXPECT_THROW(interpolate(x, {.size = {2}, .mode = "bicubic"}), std::invalid_argument);
+  EXPECT_THROW(interpolate(x, {.size = {2}, .mode = "trilinear"}), std::invalid_argument);  // needs 5-d input
+  EXPECT_THROW(interpolate(x, {.size = {2}, .mode = "area", .align_corners = false}), std::invalid_argument);
   for (DType dt : {DType::Float64, DType::BFloat16}) {
     Tensor y = full({1, 1, 4, 4}, 2.0, {.dtype = dt});
     EXPECT_EQ(avg_pool2d(y, {2}).dtype(), dt);
