@@ -409,13 +409,24 @@ void register_losses(Registries& r) {
   for (std::string name : {"mse", "l1", "smooth_l1"}) {
     r.losses.add(name, [name](const ConfigNode& n) -> LossFn {
       double beta = name == "smooth_l1" ? n.get_double("beta", 1.0) : 0.0;
-      return [name, beta](const Tensor& out, const Tensor& target) {
-        Tensor t = to(target, out.dtype());
+      return [name, beta](const Tensor& out_in, const Tensor& target) {
+        Tensor t = to(target, out_in.dtype());
+        // A one-output regression head gives [N, 1] for targets [N]; anything else must match
+        // exactly (broadcasting [N, 1] against [N] would silently compare every pair).
+        Tensor out = out_in;
+        if (out.shape() != t.shape()) {
+          if (out.dim() == t.dim() + 1 && out.shape().back() == 1 && out.numel() == t.numel())
+            out = reshape(out, t.shape());
+          else
+            throw std::invalid_argument(name + " loss: model output " + shape_str(out.shape()) + " and target " +
+                                        shape_str(t.shape()) + " differ (a [N, 1] head against [N] targets is accepted)");
+        }
         if (name == "mse") return mse_loss(out, t);
         if (name == "l1") return l1_loss(out, t);
         return smooth_l1_loss(out, t, "mean", beta);
       };
-    });
+    }, name == "smooth_l1" ? "Huber-style loss with beta (default 1); regression heads [N, 1] against targets [N]"
+                           : "regression loss; heads [N, 1] against targets [N]");
   }
 }
 

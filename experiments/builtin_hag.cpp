@@ -12,6 +12,7 @@
 #include "data/image_folder.h"
 #include "data/kvasir.h"
 #include "data/transforms.h"
+#include "experiments/polyp_size_metric.h"
 #include "experiments/registry.h"
 #include "experiments/strategies/gradient_routing.h"
 #include "nn/models/hag_resnet.h"
@@ -159,6 +160,53 @@ void register_hag_datasets(Registries& r) {
   }
 }
 
+// The paper's polyp-size task on REAL-Colon / SUN: one fold-run of a k-fold split file.
+void register_polyp_size(Registries& r) {
+  namespace de = data::endoscopy;
+  r.datasets.add("polyp_size", [](const ConfigNode& n) -> std::shared_ptr<const data::Dataset> {
+    std::string split = n.get_string("split");
+    if (!std::filesystem::is_regular_file(split))
+      n.fail("split", "the path of an existing k-fold split CSV (not found: " + split + ")");
+    int64_t folds = n.get_int("num_folds", 6);
+    if (folds < 3) n.fail("num_folds", "an integer >= 3 (test, validation and at least one training fold)");
+    int64_t run = n.get_int("run");
+    if (run < 0 || run >= folds) n.fail("run", "a fold-run in [0, " + std::to_string(folds - 1) + "]");
+    std::string phase = n.get_choice("phase", {"train", "val", "test"});
+    de::PolypDatasetOptions o;
+    o.task = de::parse_size_task(n.get_choice("task", {"binary", "triclass"}, std::string("binary")));
+    de::SplitOptions so;
+    for (const char* key : {"real_colon_path", "sun_data_path"}) {
+      std::string macro = key == std::string("real_colon_path") ? "REAL_COLON_PATH" : "SUN_DATA_PATH";
+      if (n.has(key)) so.macros[macro] = n.get_string(key);
+    }
+    n.check_unknown();
+    de::Phase ph = phase == "train" ? de::Phase::Train : phase == "val" ? de::Phase::Valid : de::Phase::Test;
+    auto ds = de::PolypSizeDataset::from_split(split, run, ph, so, o, folds);
+    if (ds->size() == 0) n.fail("run", "a fold-run whose " + phase + " fold has frames (" + split + " has none)");
+    return ds;
+  }, "HAG paper polyp size (REAL-Colon / SUN k-fold split CSV): fold-run `run` (test = fold run, val = run + 1 mod "
+     "num_folds, train = the rest); examples image, mask, size_mm, size_scaled (regression target), label (task "
+     "binary|triclass); options: split, run, phase (train|val|test), task, num_folds, real_colon_path, sun_data_path");
+  r.samplers.add("polyp_frames", [](const ConfigNode& n, const std::shared_ptr<const data::Dataset>& ds,
+                                    uint64_t seed) -> std::shared_ptr<const data::Sampler> {
+    auto polyps = std::dynamic_pointer_cast<const de::PolypSizeDataset>(ds);
+    if (!polyps) n.fail("name", "a split whose dataset is polyp_size (this sampler draws frames per polyp)");
+    int64_t per = n.get_int("per_polyp");
+    bool shuffle = n.get_bool("shuffle", true);
+    return std::make_shared<de::PolypFrameSampler>(polyps->unique_ids(), per, seed, shuffle);
+  }, "the paper's per-polyp frame sampler: every epoch min(per_polyp, frames) frames of each polyp, drawn without "
+     "replacement (per_polyp <= 0: all); options: per_polyp (paper: 40 train, 300 val, 0 test), shuffle");
+  r.metrics.add("polyp_size_report", [](const ConfigNode& n) -> std::unique_ptr<Metric> {
+    std::vector<de::SizeTask> tasks;
+    std::string t = n.get_choice("tasks", {"both", "binary", "triclass"}, std::string("both"));
+    if (t != "triclass") tasks.push_back(de::SizeTask::Binary);
+    if (t != "binary") tasks.push_back(de::SizeTask::Triclass);
+    n.check_unknown();
+    return std::make_unique<PolypSizeReport>(tasks);
+  }, "size regression (scaled mm) -> binary / triclass size classes with the paper's thresholds: <task>_accuracy, "
+     "_f1/_precision/_recall _weighted/_macro, mae_mm; option: tasks (both|binary|triclass)");
+}
+
 void register_hag_transforms(Registries& r) {
   r.transforms.add("polyp_input", [](const ConfigNode& n) -> data::Transform {
     data::endoscopy::PolypInputOptions o;
@@ -244,6 +292,7 @@ void register_hag_models(Registries& r) {
 
 void register_hag_builtins(Registries& r) {
   register_hag_datasets(r);
+  register_polyp_size(r);
   register_hag_transforms(r);
   register_hag_models(r);
   r.strategies.add("gradient_routing", [](const ConfigNode& n) -> std::unique_ptr<Strategy> {

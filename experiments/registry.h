@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/sampler.h"
 #include "experiments/config.h"
 #include "nn/models/vit.h"
 #include "nn/module.h"
@@ -75,6 +76,10 @@ using SchedulerFactory =
 using LossFactory = std::function<LossFn(const ConfigNode&)>;
 using MetricFactory = std::function<std::unique_ptr<Metric>(const ConfigNode&)>;
 using StrategyFactory = std::function<std::unique_ptr<Strategy>(const ConfigNode&)>;
+// A split's `sampler:` section: builds the sampler over that split's dataset (after start/end
+// selection); `seed` is the split's loader seed, so draws depend on (seed, epoch) only.
+using SamplerFactory = std::function<std::shared_ptr<const data::Sampler>(
+    const ConfigNode&, const std::shared_ptr<const data::Dataset>& dataset, uint64_t seed)>;
 
 template <typename F>
 class Registry {
@@ -129,6 +134,7 @@ struct Registries {
   Registry<LossFactory> losses{"loss"};
   Registry<MetricFactory> metrics{"metric"};
   Registry<StrategyFactory> strategies{"strategy"};
+  Registry<SamplerFactory> samplers{"sampler"};
 };
 
 // The process-wide registry; the built-in components (experiments/builtin.cpp) are registered on

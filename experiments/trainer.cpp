@@ -158,8 +158,16 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
   lo.num_workers = int(node.get_int("workers", data.get_int("workers", 0)));
   if (lo.num_workers < 0) node.fail("workers", "an integer >= 0");
   lo.seed = uint64_t(data.get_int("seed", int64_t(seed_))) + (name == "train" ? 0 : 1000003);
+  std::shared_ptr<const data::Sampler> sampler;
+  touch(node, "sampler");
+  if (node.has("sampler")) {
+    ConfigNode sn = node.child("sampler");
+    sampler = reg.samplers.get(sn.get_string("name"), sn, "name")(sn, s->dataset, lo.seed);
+    sn.check_unknown();
+  }
   node.check_unknown();
-  s->loader = std::make_unique<data::DataLoader>(s->dataset, lo, ts.empty() ? data::Transform() : data::compose(ts));
+  s->loader = std::make_unique<data::DataLoader>(s->dataset, lo, ts.empty() ? data::Transform() : data::compose(ts),
+                                                 sampler);
   return s;
 }
 

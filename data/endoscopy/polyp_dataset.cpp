@@ -61,6 +61,7 @@ Example PolypSizeDataset::get(int64_t index) const {
   e.tensors["image"] = to_tensor(hwc);
   e.tensors["mask"] = box_mask(f.height, f.width, f.bbox_xmin, f.bbox_ymin, f.bbox_xmax, f.bbox_ymax);
   e.tensors["size_mm"] = scalar_tensor(f.gt);
+  e.tensors["size_scaled"] = scalar_tensor(scale_size(f.gt));  // the paper's regression target
   e.tensors["label"] = scalar_tensor(double(labels_[size_t(index)]), {.dtype = DType::Int64});
   e.meta["unique_id"] = f.unique_id;
   e.meta["frame_id"] = f.frame_id;

@@ -18,6 +18,7 @@ struct PolypDatasetOptions {
 //   "image"   float32 [3, H, W] in [0, 1]
 //   "mask"    float32 [1, H, W], 1 on rows [ymin, ymax) x cols [xmin, xmax) (clamped to the image)
 //   "size_mm" float32 scalar (gt)
+//   "size_scaled" float32 scalar: scale_size(gt), the regression target in [-1, 1] for [0.5, 20] mm
 //   "label"   int64 scalar: binary (gt < 10 -> 0, >= 10 -> 1) or triclass from gt_group
 //             (D 0, S 1, L 2; from gt when gt_group is empty)
 //   meta "unique_id", "frame_id", "database", "path".

@@ -147,6 +147,7 @@ int cmd_list() {
   show(r.losses);
   show(r.metrics);
   show(r.strategies);
+  show(r.samplers);
   return 0;
 }
 
