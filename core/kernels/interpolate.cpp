@@ -32,6 +32,15 @@ Op pixel_scale(int64_t in, int64_t out, bool align_corners, double user_scale) {
   return user_scale > 0 ? Op(1.0 / user_scale) : Op(in) / Op(out);
 }
 
+// PyTorch's area_pixel_compute_source_index: the source coordinate of output o; clamped at 0
+// except for cubic, whose four taps stay centred on it.
+template <typename Op>
+Op source_index(Op ratio, int64_t o, bool align_corners, bool cubic) {
+  if (align_corners) return ratio * Op(o);
+  Op real = ratio * (Op(o) + Op(0.5)) - Op(0.5);
+  return (!cubic && real < Op(0)) ? Op(0) : real;
+}
+
 // 'nearest' (PyTorch's legacy rule: floor(dst * scale)) and 'nearest-exact' (floor((dst + 0.5) *
 // scale)), in float as PyTorch computes them, clamped to the last pixel.
 AxisTaps nearest_axis(int64_t in, int64_t out, double user_scale, bool exact) {
@@ -60,8 +69,7 @@ AxisTaps linear_axis(int64_t in, int64_t out, bool align_corners, double user_sc
       end_output(t);
       continue;
     }
-    Op real = align_corners ? ratio * Op(o) : ratio * (Op(o) + Op(0.5)) - Op(0.5);
-    if (!align_corners && real < Op(0)) real = Op(0);
+    Op real = source_index(ratio, o, align_corners, /*cubic=*/false);
     int64_t a = int64_t(real);
     int64_t b = a + (a < in - 1 ? 1 : 0);
     Op lam = std::min(std::max(real - Op(a), Op(0)), Op(1));
@@ -83,7 +91,7 @@ AxisTaps cubic_axis(int64_t in, int64_t out, bool align_corners, double user_sca
   auto near = [A](Op x) { return ((A + Op(2)) * x - (A + Op(3))) * x * x + Op(1); };          // |x| <= 1
   auto far = [A](Op x) { return ((A * x - Op(5) * A) * x + Op(8) * A) * x - Op(4) * A; };      // 1 < |x| < 2
   for (int64_t o = 0; o < out; ++o) {
-    Op real = align_corners ? ratio * Op(o) : ratio * (Op(o) + Op(0.5)) - Op(0.5);
+    Op real = source_index(ratio, o, align_corners, /*cubic=*/true);
     int64_t i0 = std::min(int64_t(std::floor(real)), in - 1);
     Op f = std::min(std::max(real - Op(i0), Op(0)), Op(1));
     const Op w[4] = {far(f + Op(1)), near(f), near(Op(1) - f), far(Op(2) - f)};

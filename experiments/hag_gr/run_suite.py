@@ -4,6 +4,12 @@
 
   python3 experiments/hag_gr/run_suite.py --suite cifar10 --budget reduced --seeds 0 1 2
   python3 experiments/hag_gr/run_suite.py --suite kvasir --budget full --out runs/hag_kvasir_full
+  python3 experiments/hag_gr/run_suite.py --suite polyp --split /data/split_6fold.csv --folds 0 1 2 3 4 5 \
+      --seeds 0 --set data.train.dataset.real_colon_path=/data/real-colon ...
+
+The polyp suite (REAL-Colon / SUN size regression, the paper's k-fold protocol) runs every variant
+on every fold-run (test fold k, validation fold k+1 mod 6) and reports each fold (mean over seeds)
+and the mean +- std over folds.
 
 Run it from a directory where ../shared/data/ holds the datasets (the configs use that relative
 path), e.g. the repository root of the main checkout. Extra --set overrides go to every run.
@@ -20,8 +26,15 @@ SUITES = {
     "kvasir": {f"{m}_{v}": (f"kvasir/{m}_{v}.yaml", "kvasir/reduced.yaml" if m == "resnet18_rgb" else "kvasir/reduced_multistream.yaml")
                for m in ("resnet18_rgb", "multistream_rgb_mask") for v in ("baseline", "hag", "hag_gr")},
 }
+SUITES["polyp"] = {f"{m}_{v}": (f"polyp/{m}_{v}.yaml", "polyp/reduced_multistream.yaml" if m.startswith("multistream") else "polyp/reduced_vit.yaml")
+                   for m in ("multistream_rgb_loc", "vit_t") for v in ("baseline", "hag", "hag_gr")}
 ABLATIONS = {"cifar10": {f"{m}_frozen": (f"cifar10/{m}_frozen.yaml", f"cifar10/reduced_{m}.yaml") for m in ("resnet18", "vit_t4")}}
-METRICS = ["accuracy", "f1_weighted", "f1_macro", "precision_weighted", "recall_weighted", "loss"]
+CLASSIFICATION_METRICS = ["accuracy", "f1_weighted", "f1_macro", "precision_weighted", "recall_weighted", "loss"]
+SIZE_METRICS = ["binary_f1_weighted", "triclass_f1_weighted", "binary_f1_macro", "triclass_f1_macro",
+                "binary_precision_weighted", "binary_recall_weighted", "triclass_precision_weighted",
+                "triclass_recall_weighted", "binary_accuracy", "triclass_accuracy", "mae_mm", "loss"]
+METRICS = CLASSIFICATION_METRICS  # set per suite in main()
+FOLDED = {"polyp"}  # suites whose runs are fold-runs of a k-fold split
 
 
 def last_test_metrics(run_dir):
@@ -42,12 +55,12 @@ def mean_std(xs):
     return m, s
 
 
-def plot(rows, out_dir):
+def plot(rows, out_dir, metrics, over="seeds"):
     if not shutil.which("gnuplot"):
         print("gnuplot not found: no plots", file=sys.stderr)
         return []
     files = []
-    for metric in ("accuracy", "f1_weighted"):
+    for metric in metrics:
         dat = os.path.join(out_dir, f"{metric}.dat")
         with open(dat, "w") as f:
             for i, r in enumerate(rows):
@@ -55,7 +68,7 @@ def plot(rows, out_dir):
         png = os.path.join(out_dir, f"{metric}.png")
         script = f"""set terminal pngcairo size 900,500
 set output '{png}'
-set title 'test {metric} (mean +- std over seeds)'
+set title 'test {metric} (mean +- std over {over})'
 set style fill solid 0.6
 set boxwidth 0.6
 set yrange [0:1]
@@ -83,7 +96,17 @@ def main():
     ap.add_argument("--tessera", default=os.path.normpath(os.path.join(HERE, "..", "..", "build", "tessera")))
     ap.add_argument("--out", default=None, help="output folder (default runs/hag_<suite>_<budget>)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value override for every run")
+    ap.add_argument("--folds", type=int, nargs="+", default=None,
+                    help="fold-runs of the k-fold suites (polyp; default 0..5)")
+    ap.add_argument("--split", default=None, help="k-fold split CSV for the polyp suite (sets data.*.dataset.split)")
     args = ap.parse_args()
+    global METRICS
+    folded = args.suite in FOLDED
+    METRICS = SIZE_METRICS if folded else CLASSIFICATION_METRICS
+    folds = (args.folds if args.folds is not None else list(range(6))) if folded else [None]
+    if not folded and (args.folds is not None or args.split):
+        ap.error("--folds and --split apply to the k-fold suites only: " + ", ".join(sorted(FOLDED)))
+    split_sets = [f"data.{p}.dataset.split={os.path.abspath(args.split)}" for p in ("train", "val", "test")] if args.split else []
 
     variants = dict(SUITES[args.suite])
     if args.ablations:
@@ -98,58 +121,100 @@ def main():
 
     per_run = []
     for name, (cfg, reduced) in variants.items():
-        for seed in args.seeds:
-            run_dir = os.path.join(out, name, f"seed{seed}")
-            os.makedirs(run_dir, exist_ok=True)
-            bases = [os.path.join(CONFIGS, cfg)] + ([os.path.join(CONFIGS, reduced)] if args.budget == "reduced" else [])
-            wrapper = os.path.join(run_dir, "suite_config.yaml")
-            with open(wrapper, "w") as f:
-                f.write("base: [" + ", ".join(bases) + "]\n")
-            cmd = [args.tessera, "train", wrapper, "--progress", "plain",
-                   "--set", f"trainer.seed={seed}", "--set", f"trainer.output_dir={run_dir}"]
-            for s in args.sets:
-                cmd += ["--set", s]
-            print(f"[{name} seed {seed}] {' '.join(cmd)}", flush=True)
-            t0 = time.time()
-            with open(os.path.join(run_dir, "stdout.txt"), "w") as log:
-                rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
-            if rc != 0:
-                print(f"  failed (exit {rc}); see {run_dir}/stdout.txt", file=sys.stderr)
-                continue
-            m = last_test_metrics(run_dir)
-            m.update(variant=name, seed=seed, seconds=round(time.time() - t0, 1))
-            per_run.append(m)
-            print(f"  test accuracy {m.get('accuracy', float('nan')):.4f}  f1_weighted {m.get('f1_weighted', float('nan')):.4f}  ({m['seconds']} s)", flush=True)
+        for fold in folds:
+            for seed in args.seeds:
+                run_dir = os.path.join(out, name, *( [f"fold{fold}"] if fold is not None else []), f"seed{seed}")
+                os.makedirs(run_dir, exist_ok=True)
+                bases = [os.path.join(CONFIGS, cfg)] + ([os.path.join(CONFIGS, reduced)] if args.budget == "reduced" else [])
+                wrapper = os.path.join(run_dir, "suite_config.yaml")
+                with open(wrapper, "w") as f:
+                    f.write("base: [" + ", ".join(bases) + "]\n")
+                cmd = [args.tessera, "train", wrapper, "--progress", "plain",
+                       "--set", f"trainer.seed={seed}", "--set", f"trainer.output_dir={run_dir}"]
+                if fold is not None:
+                    for p in ("train", "val", "test"):
+                        cmd += ["--set", f"data.{p}.dataset.run={fold}"]
+                for s in split_sets + args.sets:
+                    cmd += ["--set", s]
+                tag = f"[{name}" + (f" fold {fold}" if fold is not None else "") + f" seed {seed}]"
+                print(f"{tag} {' '.join(cmd)}", flush=True)
+                t0 = time.time()
+                with open(os.path.join(run_dir, "stdout.txt"), "w") as log:
+                    rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+                if rc != 0:
+                    print(f"  failed (exit {rc}); see {run_dir}/stdout.txt", file=sys.stderr)
+                    continue
+                m = last_test_metrics(run_dir)
+                m.update(variant=name, fold=fold, seed=seed, seconds=round(time.time() - t0, 1))
+                per_run.append(m)
+                print("  test " + "  ".join(f"{k} {m.get(k, float('nan')):.4f}" for k in METRICS[:2]) +
+                      f"  ({m['seconds']} s)", flush=True)
 
     with open(os.path.join(out, "runs.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["variant", "seed", "seconds"] + METRICS)
+        w.writerow(["variant", "fold", "seed", "seconds"] + METRICS)
         for m in per_run:
-            w.writerow([m["variant"], m["seed"], m["seconds"]] + [m.get(k, "") for k in METRICS])
-    rows = []
+            w.writerow([m["variant"], "" if m["fold"] is None else m["fold"], m["seed"], m["seconds"]] +
+                       [m.get(k, "") for k in METRICS])
+
+    def values(runs, k):
+        return [float(x[k]) for x in runs if x.get(k) is not None]
+
+    rows, fold_rows = [], []
     for name in variants:
         runs = [m for m in per_run if m["variant"] == name]
         if not runs:
             continue
         r = {"variant": name, "n": len(runs)}
-        for k in METRICS:
-            r[k + "_mean"], r[k + "_std"] = mean_std([float(x[k]) for x in runs if x.get(k) is not None])
+        if folded:
+            # Per fold: mean over seeds; the summary is mean +- std over those fold values.
+            per_fold = []
+            for fold in folds:
+                fr = [m for m in runs if m["fold"] == fold]
+                if not fr:
+                    continue
+                fv = {"variant": name, "fold": fold, "n": len(fr)}
+                for k in METRICS:
+                    fv[k] = mean_std(values(fr, k))[0] if values(fr, k) else float("nan")
+                per_fold.append(fv)
+            fold_rows += per_fold
+            r["n"] = len(per_fold)
+            for k in METRICS:
+                r[k + "_mean"], r[k + "_std"] = mean_std([fv[k] for fv in per_fold])
+        else:
+            for k in METRICS:
+                r[k + "_mean"], r[k + "_std"] = mean_std(values(runs, k))
         rows.append(r)
+    over = "folds" if folded else "seeds"
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["variant", "n"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "std")])
         for r in rows:
             w.writerow([r["variant"], r["n"]] + [f'{r[f"{k}_{s}"]:.6f}' for k in METRICS for s in ("mean", "std")])
     with open(os.path.join(out, "results.md"), "w") as f:
-        f.write(f"# HAG / GR suite `{args.suite}` ({args.budget} budget), seeds {args.seeds}\n\n")
-        f.write("Test metrics of the checkpoint with minimum validation loss; mean +- std over seeds.\n\n")
+        f.write(f"# HAG / GR suite `{args.suite}` ({args.budget} budget), seeds {args.seeds}" +
+                (f", folds {folds}" if folded else "") + "\n\n")
+        f.write(f"Test metrics of the checkpoint with minimum validation loss; mean +- std over {over}" +
+                (" (each fold: mean over seeds)" if folded else "") + "; n = number of " + over + ".\n\n")
         f.write("| variant | n | " + " | ".join(METRICS) + " |\n|" + "---|" * (len(METRICS) + 2) + "\n")
         for r in rows:
             f.write(f"| {r['variant']} | {r['n']} | " +
                     " | ".join(f"{r[k + '_mean']:.4f} +- {r[k + '_std']:.4f}" for k in METRICS) + " |\n")
-    plots = plot(rows, out) if rows else []
+        if folded:
+            f.write("\n## Per fold\n\n| variant | fold | seeds | " + " | ".join(METRICS) + " |\n|" +
+                    "---|" * (len(METRICS) + 3) + "\n")
+            for fv in fold_rows:
+                f.write(f"| {fv['variant']} | {fv['fold']} | {fv['n']} | " +
+                        " | ".join(f"{fv[k]:.4f}" for k in METRICS) + " |\n")
+    if folded:
+        with open(os.path.join(out, "folds.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["variant", "fold", "seeds"] + METRICS)
+            for fv in fold_rows:
+                w.writerow([fv["variant"], fv["fold"], fv["n"]] + [f"{fv[k]:.6f}" for k in METRICS])
+    plots = plot(rows, out, METRICS[:2], over) if rows else []
     print(f"results: {out}/results.md, {out}/results.csv" + (f", plots: {', '.join(plots)}" if plots else ""))
-    return 0 if len(per_run) == len(variants) * len(args.seeds) else 1
+    return 0 if len(per_run) == len(variants) * len(args.seeds) * len(folds) else 1
 
 
 if __name__ == "__main__":
