@@ -179,6 +179,14 @@ void register_polyp_size(Registries& r) {
       std::string macro = key == std::string("real_colon_path") ? "REAL_COLON_PATH" : "SUN_DATA_PATH";
       if (n.has(key)) so.macros[macro] = n.get_string(key);
     }
+    if (n.has("depth")) {
+      try {
+        o.depth_pattern = de::expand_macros(n.get_string("depth"), so, n.path() + ".depth");
+        de::depth_map_path(de::PolypFrame{}, o.depth_pattern);
+      } catch (const std::exception& e) {
+        n.fail("depth", std::string("a depth-map path pattern: ") + e.what());
+      }
+    }
     n.check_unknown();
     de::Phase ph = phase == "train" ? de::Phase::Train : phase == "val" ? de::Phase::Valid : de::Phase::Test;
     auto ds = de::PolypSizeDataset::from_split(split, run, ph, so, o, folds);
@@ -186,7 +194,8 @@ void register_polyp_size(Registries& r) {
     return ds;
   }, "HAG paper polyp size (REAL-Colon / SUN k-fold split CSV): fold-run `run` (test = fold run, val = run + 1 mod "
      "num_folds, train = the rest); examples image, mask, size_mm, size_scaled (regression target), label (task "
-     "binary|triclass); options: split, run, phase (train|val|test), task, num_folds, real_colon_path, sun_data_path");
+     "binary|triclass), depth (with the depth option); options: split, run, phase (train|val|test), task, num_folds, "
+     "real_colon_path, sun_data_path, depth (path pattern of the depth maps, e.g. {dir}/../depth/{stem}.png)");
   r.samplers.add("polyp_frames", [](const ConfigNode& n, const std::shared_ptr<const data::Dataset>& ds,
                                     uint64_t seed) -> std::shared_ptr<const data::Sampler> {
     auto polyps = std::dynamic_pointer_cast<const de::PolypSizeDataset>(ds);

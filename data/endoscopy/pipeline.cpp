@@ -5,6 +5,8 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
 #include "core/kernels/interpolate.h"
 
 namespace tessera::data::endoscopy {
@@ -86,13 +88,15 @@ Transform polyp_input_transform(const PolypInputOptions& o) {
   if (o.size <= 0) throw std::invalid_argument("polyp_input_transform: size must be positive");
   if (o.crop_expand < 0) throw std::invalid_argument("polyp_input_transform: crop_expand must be >= 0");
   std::vector<Transform> steps;
+  // Geometry applies to the image and, when present, the depth map (both resampled like images).
+  const Targets geo{.images = {"image", "depth"}, .masks = {"mask"}};
   steps.push_back(Resize({.height = o.size, .width = o.size, .interpolation = Interp::Bilinear,
-                          .antialias = o.resize_antialias}));
+                          .antialias = o.resize_antialias, .targets = geo}));
   if (o.train) {
     steps.push_back(RandomRotation({.min_degrees = -o.rotation_degrees, .max_degrees = o.rotation_degrees,
-                                    .interpolation = o.rotation_interpolation, .fill = {}}));
-    steps.push_back(RandomHorizontalFlip(o.hflip_p));
-    steps.push_back(RandomVerticalFlip(o.vflip_p));
+                                    .interpolation = o.rotation_interpolation, .fill = {}, .targets = geo}));
+    steps.push_back(RandomHorizontalFlip(o.hflip_p, geo));
+    steps.push_back(RandomVerticalFlip(o.vflip_p, geo));
     steps.push_back(ColorJitter({.brightness = o.brightness, .contrast = o.contrast, .saturation = o.saturation,
                                  .hue = o.hue}));
     if (o.noise_sigma > 0) steps.push_back(GaussianNoise(0.0, o.noise_sigma, true));
@@ -125,6 +129,13 @@ Transform polyp_input_transform(const PolypInputOptions& o) {
       for (int64_t k = 0; k < 3; ++k)
         for (int64_t i = 0; i < hw; ++i) d[k * hw + i] = s[k * hw + i] * std::clamp(m[i], 0.0f, 1.0f);
       e.tensors["loc"] = loc;
+    }
+    if (e.has("depth")) {
+      Tensor depth = contiguous_float(e.at("depth"), "depth");
+      if (depth.dim() != 3 || depth.size(0) != 1)
+        throw std::invalid_argument("polyp_input_transform: 'depth' must be [1, H, W], got " + shape_str(depth.shape()));
+      if (circle.defined()) depth = kernels::contiguous(kernels::binary(kernels::BinaryOp::Mul, depth, circle));
+      e.tensors["depth"] = crop_around_mask(depth, mask, o.crop_expand, o.size, o.size);
     }
     e.tensors["image"] = crop_around_mask(frame, mask, o.crop_expand, o.size, o.size);
     e.tensors["mask"] = mask;

@@ -13,6 +13,9 @@
 //   6. "image" (the RGB stream) = crop of the image around the mask's bounding box (pixels > 0),
 //      expanded by int(0.5 * (max - min)) per side and clamped to the image, resized back to
 //      size x size (bilinear, align_corners = true); all zeros when the mask is empty.
+// A "depth" map [1, H, W] in the example (the DPT stream) follows the image through every geometric
+// step (resize, rotation, flips, circle mask, the crop of step 6) but not the photometric ones
+// (jitter, noise, normalisation): it stays in [0, 1].
 // "mask" keeps the transformed mask. Data-loader workers give every sample its own Generator,
 // so the random draws are reproducible.
 #include <array>

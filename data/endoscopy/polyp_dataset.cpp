@@ -1,6 +1,7 @@
 #include "data/endoscopy/polyp_dataset.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
 
@@ -12,6 +13,7 @@ namespace tessera::data::endoscopy {
 
 PolypSizeDataset::PolypSizeDataset(std::vector<PolypFrame> frames, PolypDatasetOptions options)
     : frames_(std::move(frames)), opt_(options) {
+  if (!opt_.depth_pattern.empty() && !frames_.empty()) depth_map_path(frames_.front(), opt_.depth_pattern);  // validates
   labels_.reserve(frames_.size());
   for (const auto& f : frames_) {
     if (!std::isfinite(f.gt)) throw std::invalid_argument(f.source + ": frame " + f.unique_id + "/" + f.frame_id + " has no size (gt)");
@@ -25,6 +27,31 @@ PolypSizeDataset::PolypSizeDataset(std::vector<PolypFrame> frames, PolypDatasetO
       }
     }
   }
+}
+
+std::string depth_map_path(const PolypFrame& f, const std::string& pattern) {
+  std::filesystem::path frame(f.frame_path);
+  const std::map<std::string, std::string> values = {
+      {"dir", frame.parent_path().string()}, {"stem", frame.stem().string()}, {"name", frame.filename().string()},
+      {"unique_id", f.unique_id},           {"frame_id", f.frame_id},       {"database", f.database}};
+  std::string out;
+  for (size_t i = 0; i < pattern.size();) {
+    if (pattern[i] != '{') {
+      out += pattern[i++];
+      continue;
+    }
+    size_t close = pattern.find('}', i);
+    if (close == std::string::npos)
+      throw std::invalid_argument("depth pattern '" + pattern + "': '{' at offset " + std::to_string(i) + " is not closed");
+    std::string key = pattern.substr(i + 1, close - i - 1);
+    auto it = values.find(key);
+    if (it == values.end())
+      throw std::invalid_argument("depth pattern '" + pattern + "': unknown placeholder {" + key +
+                                  "} (known: {dir} {stem} {name} {unique_id} {frame_id} {database})");
+    out += it->second;
+    i = close + 1;
+  }
+  return out;
 }
 
 std::shared_ptr<PolypSizeDataset> PolypSizeDataset::from_split(const std::string& split_csv, int64_t run, Phase phase,
@@ -60,6 +87,15 @@ Example PolypSizeDataset::get(int64_t index) const {
   Example e;
   e.tensors["image"] = to_tensor(hwc);
   e.tensors["mask"] = box_mask(f.height, f.width, f.bbox_xmin, f.bbox_ymin, f.bbox_xmax, f.bbox_ymax);
+  if (!opt_.depth_pattern.empty()) {
+    const std::string path = depth_map_path(f, opt_.depth_pattern);
+    Tensor d = read_image(path, 1);
+    if (d.size(0) != f.height || d.size(1) != f.width)
+      throw std::runtime_error(path + ": depth map is " + std::to_string(d.size(0)) + "x" + std::to_string(d.size(1)) +
+                               " (HxW) but its frame " + f.frame_path + " is " + std::to_string(f.height) + "x" +
+                               std::to_string(f.width));
+    e.tensors["depth"] = to_tensor(d);
+  }
   e.tensors["size_mm"] = scalar_tensor(f.gt);
   e.tensors["size_scaled"] = scalar_tensor(scale_size(f.gt));  // the paper's regression target
   e.tensors["label"] = scalar_tensor(double(labels_[size_t(index)]), {.dtype = DType::Int64});

@@ -12,13 +12,23 @@ namespace tessera::data::endoscopy {
 
 struct PolypDatasetOptions {
   SizeTask task = SizeTask::Binary;
+  // Depth stream ("DPT"): when set, every example also gets "depth" [1, H, W] in [0, 1], read as a
+  // one-channel image from this pattern. Placeholders: {dir} (the frame's folder), {stem} (its file
+  // name without extension), {name}, {unique_id}, {frame_id}, {database}; e.g.
+  // "{dir}/../depth/{stem}.png". The map must have the frame's size.
+  std::string depth_pattern;
 };
+
+// The depth-map path of a frame under a PolypDatasetOptions::depth_pattern (throws for an unknown
+// or unclosed placeholder, naming it).
+std::string depth_map_path(const PolypFrame& frame, const std::string& pattern);
 
 // get(i) reads frames[i].frame_path (JPEG/PNG, converted to RGB) and returns
 //   "image"   float32 [3, H, W] in [0, 1]
 //   "mask"    float32 [1, H, W], 1 on rows [ymin, ymax) x cols [xmin, xmax) (clamped to the image)
 //   "size_mm" float32 scalar (gt)
 //   "size_scaled" float32 scalar: scale_size(gt), the regression target in [-1, 1] for [0.5, 20] mm
+//   "depth"   float32 [1, H, W] in [0, 1] when options.depth_pattern is set
 //   "label"   int64 scalar: binary (gt < 10 -> 0, >= 10 -> 1) or triclass from gt_group
 //             (D 0, S 1, L 2; from gt when gt_group is empty)
 //   meta "unique_id", "frame_id", "database", "path".

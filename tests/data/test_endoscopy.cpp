@@ -522,6 +522,43 @@ TEST(Endoscopy, InputPipelineEval) {
   EXPECT_THROW(tf(missing, g), std::invalid_argument);
 }
 
+// The depth (DPT) map follows the image through every geometric step and the crop, but not the
+// photometric ones: with jitter and noise off and an identity normalisation, an image whose three
+// channels equal the depth map must come out equal to the depth output, channel by channel,
+// including under random rotation and flips.
+TEST(Endoscopy, DepthStreamFollowsTheImageGeometry) {
+  manual_seed(4);
+  Tensor depth = rand({1, 30, 40});
+  Example e;
+  e.tensors["image"] = contiguous(cat({depth, depth, depth}, 0));
+  e.tensors["depth"] = depth;
+  e.tensors["mask"] = box_mask(30, 40, 8, 5, 30, 22);
+  for (bool train : {false, true}) {
+    for (uint64_t seed : {1, 2, 3}) {
+      PolypInputOptions o{.size = 24, .train = train, .brightness = 0, .contrast = 0, .saturation = 0, .hue = 0,
+                          .noise_sigma = 0, .mean = {0, 0, 0}, .std = {1, 1, 1}};
+      Example out = e;
+      Generator g(seed);
+      polyp_input_transform(o)(out, g);
+      ASSERT_EQ(out.at("depth").shape(), (Shape{1, 24, 24}));
+      for (int64_t k = 0; k < 3; ++k)
+        EXPECT_TRUE(test::allclose(narrow(out.at("image"), 0, k, 1), out.at("depth"), 1e-6, 1e-6))
+            << (train ? "train" : "eval") << " seed " << seed << " channel " << k;
+    }
+  }
+  // Normalisation does not touch depth: the default pipeline keeps it in [0, 1].
+  Example out = e;
+  Generator g(0);
+  polyp_input_transform({.size = 24})(out, g);
+  for (int64_t i = 0; i < out.at("depth").numel(); ++i) {
+    ASSERT_GE(get_value(out.at("depth"), i), 0.0);
+    ASSERT_LE(get_value(out.at("depth"), i), 1.0);
+  }
+  Example bad = e;
+  bad.tensors["depth"] = rand({2, 30, 40});
+  EXPECT_THROW(polyp_input_transform({.size = 24})(bad, g), std::invalid_argument);
+}
+
 TEST(Endoscopy, InputPipelineTrainAugmentation) {
   manual_seed(2);
   Tensor img = rand({3, 30, 40});

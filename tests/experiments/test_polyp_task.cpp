@@ -10,6 +10,7 @@
 
 #include "autograd/tessera.h"
 #include "data/endoscopy/polyp.h"
+#include "data/endoscopy/polyp_dataset.h"
 #include "data/endoscopy/split.h"
 #include "data/image.h"
 #include "data/io.h"
@@ -57,6 +58,10 @@ std::string write_fixture(const std::string& dir) {
       uint8_t* px = hwc.data_ptr<uint8_t>();
       for (int64_t i = 0; i < hwc.numel(); ++i) px[i] = uint8_t((i * 13 + p * 29 + f * 7) % 251);
       data::write_file(dir + "/" + r.unique_id + "_" + r.frame_id + ".png", data::encode_png(hwc));
+      Tensor d = empty({24, 32, 1}, {.dtype = DType::UInt8});  // a depth map per frame
+      for (int64_t i = 0; i < d.numel(); ++i) d.data_ptr<uint8_t>()[i] = uint8_t((i * 3 + p) % 256);
+      fs::create_directories(dir + "/depth");
+      data::write_file(dir + "/depth/" + r.unique_id + "_" + r.frame_id + ".png", data::encode_png(d));
     }
   std::string split = dir + "/split.csv";
   de::write_split(split, rows);
@@ -139,6 +144,52 @@ TEST(PolypTask, RegressionRunOnAFoldThroughYaml) {
   EXPECT_GT(m.at("test/mae_mm"), 0.0);
   EXPECT_LT(m.at("test/mae_mm"), 21.5);
   EXPECT_TRUE(std::isfinite(m.at("test/loss")));
+}
+
+// The paper's three-stream CNN (rgb + LOC + DPT): depth maps from files next to the frames, through
+// the pipeline and concat_streams into a 7-channel multistream input.
+TEST(PolypTask, MultistreamWithDepthMapsFromFiles) {
+  std::string dir = tmpdir("depth");
+  std::string split = write_fixture(dir);
+  std::string yaml = run_yaml(split, dir, dir + "/out");
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t p = 0; (p = yaml.find(from, p)) != std::string::npos; p += to.size()) yaml.replace(p, from.size(), to);
+  };
+  replace_all("real_colon_path: " + dir + "}", "real_colon_path: " + dir + ", depth: '{dir}/depth/{stem}.png'}");
+  replace_all("{name: hag_resnet, depth: 18, width: 4, cifar_stem: true, num_classes: 1, gates: trainable}",
+              "{name: multistream, streams: [rgb, mask, depth], depth: 18, width: 4, num_classes: 1}");
+  replace_all("size: 16, train: true}]", "size: 16, train: true}, {name: concat_streams, keys: [image, loc, depth]}]");
+  replace_all("size: 16}]", "size: 16}, {name: concat_streams, keys: [image, loc, depth]}]");
+  replace_all("  target_key: size_scaled", "  target_key: size_scaled\n  input_key: streams");
+  replace_all("  epochs: 2", "  max_steps: 2");
+  Trainer t(config::parse(yaml, "run.yaml"), quiet());
+  FitResult r = t.fit();
+  EXPECT_EQ(r.steps, 2);
+  EXPECT_TRUE(std::isfinite(r.final_metrics.at("test/loss")));
+  // The dataset's depth tensor is the PNG, scaled to [0, 1].
+  auto ds = de::PolypSizeDataset::from_split(split, 0, de::Phase::Test, {.macros = {{"REAL_COLON_PATH", dir}}},
+                                             {.depth_pattern = dir + "/depth/{stem}.png"});
+  data::Example e = ds->get(0);
+  ASSERT_EQ(e.at("depth").shape(), (Shape{1, 24, 32}));
+  EXPECT_FLOAT_EQ(float(get_value(e.at("depth"), 5)), float((5 * 3 + 0) % 256) / 255.0f);
+  // Errors: an unknown placeholder (at config time, naming the key) and a missing map (naming it).
+  std::string bad = yaml;
+  bad.replace(bad.find("{stem}.png"), 10, "{frame}.png");
+  try {
+    Trainer(config::parse(bad, "run.yaml"), quiet());
+    ADD_FAILURE() << "expected an error for {frame}";
+  } catch (const std::exception& ex) {
+    std::string w = ex.what();
+    EXPECT_NE(w.find("data.train.dataset.depth"), std::string::npos) << w;
+    EXPECT_NE(w.find("{frame}"), std::string::npos) << w;
+  }
+  fs::remove(dir + "/depth/p0_000.png");
+  try {
+    ds->get(0);
+    ADD_FAILURE() << "expected an error for the missing depth map";
+  } catch (const std::exception& ex) {
+    EXPECT_NE(std::string(ex.what()).find("p0_000.png"), std::string::npos) << ex.what();
+  }
 }
 
 TEST(PolypTask, ConfigErrorsNameTheKey) {
