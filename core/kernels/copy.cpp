@@ -19,9 +19,12 @@ namespace {
 
 // Same-dtype copy where the source's unit-stride dimension is not the destination's innermost one
 // (x.t().contiguous(), NHWC <-> NCHW). The element loop would read the source at a large stride,
-// touching a new cache line per element; copying 32x32 tiles keeps both sides in L1. Works on raw
-// element bits, so one instantiation per element size serves every dtype.
-constexpr int64_t kTile = 32;
+// touching a new cache line per element; copying small tiles keeps both sides in L1. 8x8 measured
+// fastest for 1024x1024 float32 (0.44 ms; 16: 0.67, 32: 1.1, 64: 1.6 ms on 2 cores): with
+// power-of-two row strides the rows of a tile share cache sets, so bigger tiles evict themselves.
+// Works on raw element bits, so one instantiation per element size serves every dtype.
+constexpr int64_t kTile = 8;
+constexpr int64_t kMinSide = 16, kMinNumel = 1024;  // below this the element loop is as good
 
 template <typename Bits>
 bool blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
@@ -36,7 +39,7 @@ bool blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
   size_t j = nd;
   for (size_t d = 0; d < in; ++d)
     if (ss[d] == 1) j = d;
-  if (j == nd || plan.shape[in] < kTile / 2 || plan.shape[j] < kTile / 2) return false;
+  if (j == nd || plan.shape[in] < kMinSide || plan.shape[j] < kMinSide) return false;
 
   // Outer = every dimension but j and the innermost, flattened.
   std::vector<size_t> outer_dims;
@@ -76,7 +79,7 @@ bool blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
 }
 
 bool try_blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
-  if (dst.dtype() != src.dtype() || dst.numel() < kTile * kTile) return false;
+  if (dst.dtype() != src.dtype() || dst.numel() < kMinNumel) return false;
   switch (dst.element_size()) {
     case 1: return blocked_transpose_copy<uint8_t>(dst, src);
     case 2: return blocked_transpose_copy<uint16_t>(dst, src);

@@ -187,7 +187,7 @@ TEST(Eltwise, NaNPropagatesThroughActivationsAndMinMax) {
   EXPECT_TRUE(std::isnan(get_value(exp(x), 0)));
 }
 
-// Copies whose source is read across its unit-stride dimension (the 32x32-tiled path): transposes
+// Copies whose source is read across its unit-stride dimension (the tiled path): transposes
 // with partial tiles, batched and 4-d permutes, offsets, broadcast outer dims and a strided
 // destination, in every element size, checked element by element against the source.
 TEST(Copy, TransposedAndPermutedCopiesMatchElementwise) {
