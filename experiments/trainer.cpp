@@ -109,6 +109,12 @@ Trainer::~Trainer() = default;
 
 bool Trainer::has_split(const std::string& s) const { return splits_.count(s) != 0; }
 
+data::DataLoader& Trainer::loader(const std::string& split) {
+  auto it = splits_.find(split);
+  if (it == splits_.end()) throw std::invalid_argument("the config has no data." + split + " split");
+  return *it->second->loader;
+}
+
 std::vector<optim::Optimizer*> Trainer::optimizers() const {
   std::vector<optim::Optimizer*> r;
   for (const auto& o : optimizers_) r.push_back(o.get());

@@ -114,6 +114,8 @@ class Trainer {
   // configured metrics; report (e.g. the confusion matrix) when non-null.
   std::map<std::string, double> evaluate(const std::string& split, std::string* report = nullptr);
   bool has_split(const std::string& split) const;
+  // The data loader of a configured split ("train", "val", "test"); tessera bench-data times it.
+  data::DataLoader& loader(const std::string& split);
   // Loads model weights (and nothing else) from a training checkpoint.
   void load_weights(const std::string& checkpoint_path);
 

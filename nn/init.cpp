@@ -46,7 +46,9 @@ void normal_(const Tensor& t, double mean, double std, Generator* gen) {
 double erfinv(double y) {
   if (y <= -1) return -INFINITY;
   if (y >= 1) return INFINITY;
-  // Giles (2010) single-precision approximation, then two Newton steps for double accuracy.
+  // Giles (2010) single-precision approximation (relative error below 1e-6), then one Newton step,
+  // which squares the error (about 1e-13 relative): a second step changed nothing measurable and
+  // cost a third of trunc_normal_'s time.
   double w = -std::log((1.0 - y) * (1.0 + y)), x;
   if (w < 5.0) {
     w -= 2.5;
@@ -62,7 +64,7 @@ double erfinv(double y) {
       x = c + x * w;
   }
   x *= y;
-  for (int i = 0; i < 2; ++i) x -= (std::erf(x) - y) / (2.0 / std::sqrt(M_PI) * std::exp(-x * x));
+  x -= (std::erf(x) - y) / (2.0 / std::sqrt(M_PI) * std::exp(-x * x));
   return x;
 }
 

@@ -4,6 +4,7 @@
 //   tessera export CKPT --format pytorch-h5 --out FILE
 //   tessera info CKPT
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
+//   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera list
 // Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
 // training run (Ctrl-C) saves its checkpoint and exits with status 130.
@@ -132,6 +133,35 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
   return 0;
 }
 
+// Times a config's data pipeline alone (dataset decode + transforms + collation, no model) for
+// each worker count: the first batch (worker start-up, caches) is not counted.
+int cmd_bench_data(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& split,
+                   const std::vector<int>& workers, int batches) {
+  for (int w : workers) {
+    std::vector<std::string> s = sets;
+    s.push_back("data." + split + ".workers=" + std::to_string(w));
+    config::Value cfg = config::load(cfg_path, s);
+    TrainerOptions o;
+    o.quiet = true;
+    Trainer t(cfg, o);
+    data::DataLoader& loader = t.loader(split);
+    loader.set_epoch(0);
+    int64_t samples = 0, n = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (const data::Batch& b : loader) {
+      if (n == 0) t0 = std::chrono::steady_clock::now();
+      else samples += b.size();
+      if (++n > batches) break;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (n < 2) throw std::invalid_argument("bench-data: the " + split + " split has fewer than 2 batches");
+    std::printf("%s workers=%d batches=%lld samples_per_s=%.1f\n", split.c_str(), w, (long long)(n - 1),
+                double(samples) / secs);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int cmd_list() {
   auto& r = registry();
   auto show = [](const auto& reg) {
@@ -191,6 +221,17 @@ int main(int argc, char** argv) {
   bench->add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   bench->add_option("--threads", threads, "threads (default: $THREADS, else all cores)")->check(CLI::NonNegativeNumber);
 
+  std::string data_split = "train";
+  std::vector<int> worker_counts{0, 1, 2};
+  int data_batches = 20;
+  auto* bench_data = app.add_subcommand("bench-data", "time a config's data pipeline alone for several worker counts");
+  bench_data->add_option("config", cfg, "run config (YAML)")->required()->check(CLI::ExistingFile);
+  bench_data->add_option("--split", data_split, "split to read")->check(CLI::IsMember({"train", "val", "test"}));
+  bench_data->add_option("--workers", worker_counts, "worker counts to time (default 0 1 2)")
+      ->check(CLI::NonNegativeNumber);
+  bench_data->add_option("--batches", data_batches, "timed batches after the first")->check(CLI::PositiveNumber);
+  bench_data->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
+
   app.add_subcommand("list", "list the registered models, datasets, optimizers, ...");
 
   try {
@@ -204,6 +245,7 @@ int main(int argc, char** argv) {
     if (*exp) return cmd_export(ckpt, format, out);
     if (*info) return cmd_info(ckpt);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
+    if (*bench_data) return cmd_bench_data(cfg, sets, data_split, worker_counts, data_batches);
     return cmd_list();
   } catch (const std::exception& e) {
     std::fflush(stdout);

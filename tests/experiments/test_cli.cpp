@@ -113,6 +113,20 @@ TEST_F(Cli, TrainEvalExportInfo) {
   EXPECT_EQ(tessera::load_checkpoint(ckpt).step, 48);
 }
 
+TEST_F(Cli, BenchDataTimesEachWorkerCount) {
+  CmdResult b = run("bench-data '" + cfg + "' --workers 0 2 --batches 5");
+  ASSERT_EQ(b.code, 0) << b.out << b.err;
+  EXPECT_TRUE(contains(b.out, "train workers=0 batches=5 samples_per_s=")) << b.out;
+  EXPECT_TRUE(contains(b.out, "train workers=2 batches=5 samples_per_s=")) << b.out;
+  CmdResult v = run("bench-data '" + cfg + "' --split val --workers 1 --batches 2");
+  ASSERT_EQ(v.code, 0) << v.out << v.err;
+  EXPECT_TRUE(contains(v.out, "val workers=1 batches=2")) << v.out;
+  // 30 validation samples in batches of 8 = 4 batches: asking for more times what there is.
+  CmdResult few = run("bench-data '" + cfg + "' --split val --workers 0 --batches 50");
+  ASSERT_EQ(few.code, 0) << few.err;
+  EXPECT_TRUE(contains(few.out, "val workers=0 batches=3")) << few.out;
+}
+
 TEST_F(Cli, ResumeInAFreshProcessIsBitIdentical) {
   // Uninterrupted: 4 epochs in one process. Interrupted: 2 epochs, then a new process resumes to 4.
   CmdResult a = run("train '" + cfg + "' --set trainer.epochs=4 --set trainer.output_dir=" + dir + "/a --progress plain");

@@ -144,6 +144,13 @@ TEST(Init, DistributionsAndFans) {
   }
   EXPECT_NEAR(init::erfinv(std::erf(0.3)), 0.3, 1e-12);
   EXPECT_NEAR(init::erfinv(std::erf(-2.5)), -2.5, 1e-10);
+  // Across (-1, 1), including both branches of the approximation and the tails.
+  double worst = 0;
+  for (int i = -999; i <= 999; ++i) {
+    double x = 4.0 * i / 1000.0;
+    worst = std::max(worst, std::fabs(init::erfinv(std::erf(x)) - x) / std::max(1.0, std::fabs(x)));
+  }
+  EXPECT_LT(worst, 1e-9);
   EXPECT_NEAR(init::calculate_gain("leaky_relu", 0.2), std::sqrt(2.0 / 1.04), 1e-12);
   EXPECT_THROW(init::calculate_gain("swish"), std::invalid_argument);
   EXPECT_THROW(init::fans(zeros({3})), std::invalid_argument);
