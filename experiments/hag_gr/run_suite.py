@@ -14,7 +14,7 @@ and the mean +- std over folds.
 Run it from a directory where ../shared/data/ holds the datasets (the configs use that relative
 path), e.g. the repository root of the main checkout. Extra --set overrides go to every run.
 """
-import argparse, csv, json, math, os, shutil, subprocess, sys, time
+import argparse, contextlib, csv, json, math, os, shutil, subprocess, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.normpath(os.path.join(HERE, "..", "..", "configs", "hag"))
@@ -47,6 +47,16 @@ def last_test_metrics(run_dir):
     if test is None:
         raise RuntimeError(f"{run_dir}: no test metrics in metrics.jsonl")
     return test
+
+
+@contextlib.contextmanager
+def replace_atomically(path, newline=None):
+    """Writes to path.tmp and renames it over path, so an interrupted run never leaves a half table
+    in place of the previous one."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline=newline) as f:
+        yield f
+    os.replace(tmp, path)
 
 
 def mean_std(xs):
@@ -150,7 +160,7 @@ def main():
                 print("  test " + "  ".join(f"{k} {m.get(k, float('nan')):.4f}" for k in METRICS[:2]) +
                       f"  ({m['seconds']} s)", flush=True)
 
-    with open(os.path.join(out, "runs.csv"), "w", newline="") as f:
+    with replace_atomically(os.path.join(out, "runs.csv"), newline="") as f:
         w = csv.writer(f)
         w.writerow(["variant", "fold", "seed", "seconds"] + METRICS)
         for m in per_run:
@@ -186,12 +196,12 @@ def main():
                 r[k + "_mean"], r[k + "_std"] = mean_std(values(runs, k))
         rows.append(r)
     over = "folds" if folded else "seeds"
-    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+    with replace_atomically(os.path.join(out, "results.csv"), newline="") as f:
         w = csv.writer(f)
         w.writerow(["variant", "n"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "std")])
         for r in rows:
             w.writerow([r["variant"], r["n"]] + [f'{r[f"{k}_{s}"]:.6f}' for k in METRICS for s in ("mean", "std")])
-    with open(os.path.join(out, "results.md"), "w") as f:
+    with replace_atomically(os.path.join(out, "results.md")) as f:
         f.write(f"# HAG / GR suite `{args.suite}` ({args.budget} budget), seeds {args.seeds}" +
                 (f", folds {folds}" if folded else "") + "\n\n")
         f.write(f"Test metrics of the checkpoint with minimum validation loss; mean +- std over {over}" +
@@ -207,7 +217,7 @@ def main():
                 f.write(f"| {fv['variant']} | {fv['fold']} | {fv['n']} | " +
                         " | ".join(f"{fv[k]:.4f}" for k in METRICS) + " |\n")
     if folded:
-        with open(os.path.join(out, "folds.csv"), "w", newline="") as f:
+        with replace_atomically(os.path.join(out, "folds.csv"), newline="") as f:
             w = csv.writer(f)
             w.writerow(["variant", "fold", "seeds"] + METRICS)
             for fv in fold_rows:
