@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "autograd/tessera.h"
 #include "data/endoscopy/polyp.h"
@@ -247,4 +250,69 @@ TEST(PolypTask, SizeReportClassesMetricsAndThresholds) {
   rep.reset();
   EXPECT_EQ(rep.compute().at("mae_mm"), 0.0);
   EXPECT_THROW(rep.update(zeros({6, 2}), t), std::invalid_argument);
+}
+
+namespace {
+// Rows of a CSV file without quoting (the runner's tables), header first.
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+size_t column(const std::vector<std::string>& header, const std::string& name) {
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return i;
+  ADD_FAILURE() << "no column " << name;
+  return 0;
+}
+}  // namespace
+
+// experiments/hag_gr/run_suite.py over 2 fold-runs x 2 seeds of real `tessera train` runs on the
+// fixture: every run in runs.csv, each fold's value the mean over its seeds (folds.csv), and the
+// summary the mean +- sample std over folds (results.csv).
+TEST(PolypTask, SuiteRunnerTabulatesFoldsAndSeeds) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
+  const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "tessera";
+  ASSERT_TRUE(fs::exists(bin)) << "build the tessera target first: " << bin;
+  const std::string runner = std::string(TESSERA_TEST_DATA) + "/../experiments/hag_gr/run_suite.py";
+  std::string dir = tmpdir("runner");
+  std::string split = write_fixture(dir);
+  std::string cmd = "REAL_COLON_PATH='" + dir + "' python3 '" + runner + "' --suite polyp --split '" + split +
+                    "' --folds 0 1 --seeds 0 1 --variants vit_t_hag_gr --set trainer.max_steps=1 --set data.batch_size=4 --out '" + dir +
+                    "/suite' --tessera '" + bin.string() + "' > '" + dir + "/log.txt' 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream log(dir + "/log.txt");
+  std::string log_text((std::istreambuf_iterator<char>(log)), {});
+  ASSERT_EQ(rc, 0) << log_text;
+
+  auto runs = read_csv(dir + "/suite/runs.csv");
+  ASSERT_EQ(runs.size(), 5u) << log_text;  // header + 2 folds x 2 seeds
+  const size_t rf = column(runs[0], "fold"), rs = column(runs[0], "seed"), rm = column(runs[0], "binary_f1_weighted");
+  double fold_mean[2] = {0, 0};
+  for (size_t i = 1; i < runs.size(); ++i) {
+    int fold = std::stoi(runs[i][rf]);
+    ASSERT_TRUE(fold == 0 || fold == 1);
+    EXPECT_EQ(runs[i][rs], std::to_string((i - 1) % 2));
+    fold_mean[fold] += std::stod(runs[i][rm]) / 2;
+  }
+  auto folds = read_csv(dir + "/suite/folds.csv");
+  ASSERT_EQ(folds.size(), 3u);
+  const size_t ff = column(folds[0], "fold"), fm = column(folds[0], "binary_f1_weighted");
+  for (size_t i = 1; i < 3; ++i) EXPECT_NEAR(std::stod(folds[i][fm]), fold_mean[std::stoi(folds[i][ff])], 1e-6);
+  auto res = read_csv(dir + "/suite/results.csv");
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_EQ(res[1][column(res[0], "n")], "2");
+  const double mean = (fold_mean[0] + fold_mean[1]) / 2, sd = std::fabs(fold_mean[0] - fold_mean[1]) / std::sqrt(2.0);
+  EXPECT_NEAR(std::stod(res[1][column(res[0], "binary_f1_weighted_mean")]), mean, 1e-6);
+  EXPECT_NEAR(std::stod(res[1][column(res[0], "binary_f1_weighted_std")]), sd, 1e-6);
+  std::ifstream md(dir + "/suite/results.md");
+  std::string md_text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(md_text.find("## Per fold"), std::string::npos) << md_text;
+  EXPECT_NE(md_text.find("mean +- std over folds"), std::string::npos) << md_text;
 }
