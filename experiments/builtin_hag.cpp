@@ -175,10 +175,9 @@ void register_polyp_size(Registries& r) {
     de::PolypDatasetOptions o;
     o.task = de::parse_size_task(n.get_choice("task", {"binary", "triclass"}, std::string("binary")));
     de::SplitOptions so;
-    for (const char* key : {"real_colon_path", "sun_data_path"}) {
-      std::string macro = key == std::string("real_colon_path") ? "REAL_COLON_PATH" : "SUN_DATA_PATH";
+    // Values for the split file's path macros (else the environment variables of the same name).
+    for (const auto& [key, macro] : {std::pair{"real_colon_path", "REAL_COLON_PATH"}, std::pair{"sun_data_path", "SUN_DATA_PATH"}})
       if (n.has(key)) so.macros[macro] = n.get_string(key);
-    }
     if (n.has("depth")) {
       try {
         o.depth_pattern = de::expand_macros(n.get_string("depth"), so, n.path() + ".depth");
