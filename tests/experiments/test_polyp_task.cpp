@@ -92,7 +92,7 @@ data:
     dataset: )" + ds("test") + R"(
     transforms: [{name: polyp_input, size: 16}]
 optimizer: {name: adam, lr: 1.0e-3}
-loss: {name: smooth_l1, beta: 1.0}
+loss: {name: smooth_l1}
 metrics: [{name: polyp_size_report}]
 trainer:
   epochs: 2
@@ -193,6 +193,24 @@ TEST(PolypTask, MultistreamWithDepthMapsFromFiles) {
   } catch (const std::exception& ex) {
     EXPECT_NE(std::string(ex.what()).find("p0_000.png"), std::string::npos) << ex.what();
   }
+}
+
+// The committed classification overlay on top of a regression run: a 3-way head on the triclass
+// labels with cross-entropy.
+TEST(PolypTask, TriclassClassificationOverlay) {
+  std::string dir = tmpdir("classify");
+  std::string split = write_fixture(dir);
+  std::string yaml = run_yaml(split, dir, dir + "/out");
+  yaml.replace(yaml.find("  epochs: 2"), 11, "  max_steps: 2");
+  { std::ofstream(dir + "/run.yaml") << yaml; }
+  { std::ofstream(dir + "/wrapper.yaml") << "base: [" << dir << "/run.yaml, " << TESSERA_TEST_DATA
+                                          << "/../configs/hag/polyp/classify_triclass.yaml]\n"; }
+  Trainer t(config::load(dir + "/wrapper.yaml", {}), quiet());
+  FitResult r = t.fit();
+  EXPECT_EQ(r.steps, 2);
+  ASSERT_TRUE(r.final_metrics.count("test/f1_weighted"));
+  ASSERT_TRUE(r.final_metrics.count("test/accuracy"));
+  EXPECT_FALSE(r.final_metrics.count("test/mae_mm"));  // the regression metric is gone
 }
 
 TEST(PolypTask, ConfigErrorsNameTheKey) {
