@@ -1,0 +1,57 @@
+#include "core/options.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace tessera {
+
+std::string format_option_double(double v) {
+  if (std::isinf(v)) return v > 0 ? ".inf" : "-.inf";
+  if (std::isnan(v)) return ".nan";
+  char buf[32];
+  for (int prec = 1; prec <= 17; ++prec) {
+    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+namespace {
+template <typename T, typename F>
+std::string join(const std::vector<T>& v, F fmt) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + fmt(v[i]);
+  return s + "]";
+}
+}  // namespace
+
+void OptionDescriber::operator()(const char* key, double& v, const char* doc) {
+  rows.push_back({key, "float", format_option_double(v), doc});
+}
+void OptionDescriber::operator()(const char* key, int64_t& v, const char* doc) {
+  rows.push_back({key, "int", std::to_string(v), doc});
+}
+void OptionDescriber::operator()(const char* key, bool& v, const char* doc) {
+  rows.push_back({key, "bool", v ? "true" : "false", doc});
+}
+void OptionDescriber::operator()(const char* key, std::string& v, const char* doc) {
+  rows.push_back({key, "string", v.empty() ? "\"\"" : v, doc});
+}
+void OptionDescriber::operator()(const char* key, std::vector<double>& v, const char* doc) {
+  rows.push_back({key, "list[float]", join(v, format_option_double), doc});
+}
+void OptionDescriber::operator()(const char* key, std::vector<int64_t>& v, const char* doc) {
+  rows.push_back({key, "list[int]", join(v, [](int64_t x) { return std::to_string(x); }), doc});
+}
+void OptionDescriber::operator()(const char* key, std::vector<std::string>& v, const char* doc) {
+  rows.push_back({key, "list[string]", join(v, [](const std::string& x) { return x; }), doc});
+}
+void OptionDescriber::choice(const char* key, std::string& v, const std::vector<std::string>& choices,
+                             const char* doc) {
+  std::string type = "one of ";
+  for (size_t i = 0; i < choices.size(); ++i) type += (i ? "|" : "") + choices[i];
+  rows.push_back({key, type, v.empty() ? "\"\"" : v, doc});
+}
+
+}  // namespace tessera
