@@ -22,6 +22,7 @@ void check_shape(const Shape& s, const char* op) {
 
 Tensor empty(const Shape& shape, TensorOptions opt) {
   check_shape(shape, "empty");
+  check_device_available(opt.device, "empty");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(size_t(shape_numel(shape)) * dtype_size(opt.dtype));
   impl->shape = shape;
@@ -31,7 +32,7 @@ Tensor empty(const Shape& shape, TensorOptions opt) {
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions opt) {
-  Tensor t = empty(shape, {.dtype = opt.dtype});
+  Tensor t = empty(shape, {.dtype = opt.dtype, .device = opt.device});
   kernels::fill_(t, value);
   return finish(t, opt);
 }
@@ -45,14 +46,14 @@ Tensor arange(double start, double end, double step, TensorOptions opt) {
     throw std::invalid_argument("arange: step " + std::to_string(step) + " cannot reach end " + std::to_string(end) +
                                 " from start " + std::to_string(start));
   int64_t n = int64_t(std::ceil((end - start) / step));
-  Tensor t = empty({n}, {.dtype = opt.dtype});
+  Tensor t = empty({n}, {.dtype = opt.dtype, .device = opt.device});
   for (int64_t i = 0; i < n; ++i) set_value(t, i, start + double(i) * step);
   return finish(t, opt);
 }
 
 Tensor linspace(double start, double end, int64_t steps, TensorOptions opt) {
   if (steps < 0) throw std::invalid_argument("linspace: steps must be >= 0, got " + std::to_string(steps));
-  Tensor t = empty({steps}, {.dtype = opt.dtype});
+  Tensor t = empty({steps}, {.dtype = opt.dtype, .device = opt.device});
   double step = steps > 1 ? (end - start) / double(steps - 1) : 0.0;
   // Like torch: fill the second half from the end so that both endpoints are exact.
   for (int64_t i = 0; i < steps; ++i)
@@ -62,7 +63,7 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opt) {
 
 Tensor eye(int64_t n, int64_t m, TensorOptions opt) {
   if (m < 0) m = n;
-  Tensor t = zeros({n, m}, {.dtype = opt.dtype});
+  Tensor t = zeros({n, m}, {.dtype = opt.dtype, .device = opt.device});
   for (int64_t i = 0; i < std::min(n, m); ++i) set_value(t, i * m + i, 1.0);
   return finish(t, opt);
 }
@@ -96,7 +97,7 @@ template <typename T> Tensor from_vector(const std::vector<T>& values, const Sha
                                 shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
   std::vector<T> copy = values;
   Tensor src = from_blob(copy.data(), shape, dtype_v<T>);
-  Tensor out = empty(shape, {.dtype = opt.dtype});
+  Tensor out = empty(shape, {.dtype = opt.dtype, .device = opt.device});
   kernels::copy_(out, src);
   return finish(out, opt);
 }
@@ -159,14 +160,14 @@ Tensor rand(const Shape& shape, TensorOptions opt, Generator* gen) { return unif
 Tensor randn(const Shape& shape, TensorOptions opt, Generator* gen) { return normal(shape, 0, 1, opt, gen); }
 
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opt, Generator* gen) {
-  Tensor t = empty(shape, {.dtype = opt.dtype});
+  Tensor t = empty(shape, {.dtype = opt.dtype, .device = opt.device});
   uniform_(t, lo, hi, gen);
   return finish(t, opt);
 }
 
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions opt, Generator* gen) {
   if (std < 0) throw std::invalid_argument("normal: std must be >= 0, got " + std::to_string(std));
-  Tensor t = empty(shape, {.dtype = opt.dtype});
+  Tensor t = empty(shape, {.dtype = opt.dtype, .device = opt.device});
   normal_(t, mean, std, gen);
   return finish(t, opt);
 }
@@ -194,7 +195,7 @@ Tensor randperm(int64_t n, TensorOptions opt, Generator* gen) {
     uint64_t r = (uint64_t(w[0]) << 32) | w[1];
     std::swap(v[size_t(i)], v[size_t(r % uint64_t(i + 1))]);
   }
-  return from_vector<int64_t>(v, {n}, {.dtype = opt.dtype});
+  return from_vector<int64_t>(v, {n}, {.dtype = opt.dtype, .device = opt.device});
 }
 
 Tensor bernoulli(const Tensor& p, Generator* gen) {
@@ -213,7 +214,7 @@ Tensor bernoulli(const Tensor& p, Generator* gen) {
 }
 
 Tensor bernoulli(const Shape& shape, double p, TensorOptions opt, Generator* gen) {
-  return bernoulli(full(shape, p, {.dtype = opt.dtype}), gen);
+  return bernoulli(full(shape, p, {.dtype = opt.dtype, .device = opt.device}), gen);
 }
 
 }  // namespace tessera

@@ -26,32 +26,38 @@ std::string join(const std::vector<T>& v, F fmt) {
 }
 }  // namespace
 
+void OptionDescriber::add(const char* key, std::string type, std::string def, const char* doc) {
+  for (const auto& r : required_)
+    if (r == key) def = "required";
+  rows.push_back({key, std::move(type), std::move(def), doc});
+}
+
 void OptionDescriber::operator()(const char* key, double& v, const char* doc) {
-  rows.push_back({key, "float", format_option_double(v), doc});
+  add(key, "float", format_option_double(v), doc);
 }
 void OptionDescriber::operator()(const char* key, int64_t& v, const char* doc) {
-  rows.push_back({key, "int", std::to_string(v), doc});
+  add(key, "int", std::to_string(v), doc);
 }
 void OptionDescriber::operator()(const char* key, bool& v, const char* doc) {
-  rows.push_back({key, "bool", v ? "true" : "false", doc});
+  add(key, "bool", v ? "true" : "false", doc);
 }
 void OptionDescriber::operator()(const char* key, std::string& v, const char* doc) {
-  rows.push_back({key, "string", v.empty() ? "\"\"" : v, doc});
+  add(key, "string", v.empty() ? "\"\"" : v, doc);
 }
 void OptionDescriber::operator()(const char* key, std::vector<double>& v, const char* doc) {
-  rows.push_back({key, "list[float]", join(v, format_option_double), doc});
+  add(key, "list[float]", join(v, format_option_double), doc);
 }
 void OptionDescriber::operator()(const char* key, std::vector<int64_t>& v, const char* doc) {
-  rows.push_back({key, "list[int]", join(v, [](int64_t x) { return std::to_string(x); }), doc});
+  add(key, "list[int]", join(v, [](int64_t x) { return std::to_string(x); }), doc);
 }
 void OptionDescriber::operator()(const char* key, std::vector<std::string>& v, const char* doc) {
-  rows.push_back({key, "list[string]", join(v, [](const std::string& x) { return x; }), doc});
+  add(key, "list[string]", join(v, [](const std::string& x) { return x; }), doc);
 }
 void OptionDescriber::choice(const char* key, std::string& v, const std::vector<std::string>& choices,
                              const char* doc) {
   std::string type = "one of ";
   for (size_t i = 0; i < choices.size(); ++i) type += (i ? "|" : "") + choices[i];
-  rows.push_back({key, type, v.empty() ? "\"\"" : v, doc});
+  add(key, type, v.empty() ? "\"\"" : v, doc);
 }
 
 }  // namespace tessera

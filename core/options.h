@@ -46,6 +46,10 @@ class OptionVisitor {
   // A string restricted to `choices`.
   virtual void choice(const char* key, std::string& v, const std::vector<std::string>& choices, const char* doc) = 0;
 
+  // Declares that `key` must be given (call it before visiting the field): readers fail with
+  // "missing required key", describers show "required" instead of the default.
+  virtual void require(const char* key) { (void)key; }
+
   // int fields go through the int64 overload.
   void operator()(const char* key, int& v, const char* doc) {
     int64_t w = v;
@@ -84,8 +88,13 @@ class OptionDescriber : public OptionVisitor {
   void operator()(const char* key, std::vector<int64_t>& v, const char* doc) override;
   void operator()(const char* key, std::vector<std::string>& v, const char* doc) override;
   void choice(const char* key, std::string& v, const std::vector<std::string>& choices, const char* doc) override;
+  void require(const char* key) override { required_.push_back(key); }
   using OptionVisitor::operator();
   std::vector<OptionInfo> rows;
+
+ private:
+  void add(const char* key, std::string type, std::string def, const char* doc);
+  std::vector<std::string> required_;
 };
 
 // A double formatted the shortest way that reads back exactly ("0.001", "1e-08", "0.9").

@@ -196,6 +196,7 @@ std::string Tensor::to_string() const {
     print_rec(os, *this, 0, flat, 7);
   }
   os << ", shape=" << shape_str(shape()) << ", dtype=" << dtype_name(dtype());
+  if (!device().is_cpu()) os << ", device=" << device().str();
   if (requires_grad()) os << ", requires_grad=True";
   os << ")";
   return os.str();

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/dtype.h"
 
 namespace tessera {
@@ -34,6 +35,7 @@ struct Storage {
   size_t nbytes = 0;
   std::function<void(void*)> deleter;  // empty: memory came from the caching allocator
   uint64_t version = 0;
+  Device device;                       // where `data` lives (CPU only for now)
   Storage(size_t nbytes);                                          // allocates
   Storage(void* data, size_t nbytes, std::function<void(void*)> deleter);  // wraps memory
   ~Storage();
@@ -66,6 +68,7 @@ struct TensorImpl {
 struct TensorOptions {
   DType dtype = DType::Float32;
   bool requires_grad = false;
+  Device device = kCPU;
 };
 
 class Tensor {
@@ -82,6 +85,7 @@ class Tensor {
   int64_t stride(int64_t d) const;
   int64_t numel() const { return shape_numel(impl().shape); }
   DType dtype() const { return impl().dtype; }
+  const Device& device() const { return impl().storage->device; }
   size_t element_size() const { return dtype_size(impl().dtype); }
   int64_t storage_offset() const { return impl().offset; }
   bool is_contiguous() const;

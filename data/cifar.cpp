@@ -1,4 +1,5 @@
 #include "data/cifar.h"
+#include "data/registry.h"
 
 #include <stdexcept>
 
@@ -98,5 +99,28 @@ Example CifarDataset::get(int64_t index) const {
     e.tensors["coarse_label"] = scalar_tensor(double(coarse_[size_t(index)]), {.dtype = DType::Int64});
   return e;
 }
+
+namespace {
+struct CifarEntry {
+  std::vector<std::string> files;
+  std::string format = "binary";
+};
+void visit_options(CifarEntry& o, OptionVisitor& v) {
+  v.require("files");
+  v("files", o.files, "batch files, read in this order");
+  v.choice("format", o.format, {"binary", "pickle"}, "the binary (.bin) or the Python (pickle) distribution");
+}
+void validate_options(const CifarEntry& o) {
+  if (o.files.empty()) throw OptionError("files", "a non-empty list of batch files");
+}
+const bool registered = [] {
+  for (auto [name, variant] : {std::pair{"cifar10", CifarVariant::Cifar10}, std::pair{"cifar100", CifarVariant::Cifar100}})
+    datasets().add(name, CifarEntry{}, [variant](const CifarEntry& o) -> std::shared_ptr<const Dataset> {
+      return std::make_shared<CifarDataset>(o.format == "binary" ? CifarDataset::from_binary(o.files, variant)
+                                                                 : CifarDataset::from_pickle(o.files, variant));
+    }, "CIFAR batch files");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::data

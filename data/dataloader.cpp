@@ -91,7 +91,9 @@ Batch DataLoader::batch(int64_t b) const {
   return build(batches[size_t(b)], occ[size_t(b)]);
 }
 
-std::unique_ptr<EpochPass> DataLoader::start() const { return std::unique_ptr<EpochPass>(new EpochPass(*this)); }
+std::unique_ptr<EpochPass> DataLoader::start(int64_t first_batch) const {
+  return std::unique_ptr<EpochPass>(new EpochPass(*this, first_batch));
+}
 
 // ---- worker threads ----
 
@@ -107,11 +109,16 @@ struct EpochPass::Shared {
   std::vector<std::thread> threads;
 };
 
-EpochPass::EpochPass(const DataLoader& loader) : loader_(loader) {
+EpochPass::EpochPass(const DataLoader& loader, int64_t first_batch) : loader_(loader) {
   batches_ = loader.plan(&occurrence_);
+  if (first_batch < 0 || first_batch > int64_t(batches_.size()))
+    throw std::out_of_range("DataLoader::start: first batch " + std::to_string(first_batch) + " out of range for " +
+                            std::to_string(batches_.size()) + " batches");
+  consumed_ = first_batch;
   const int nw = loader.opt_.num_workers;
   if (nw > 0) {
     shared_ = std::make_unique<Shared>();
+    shared_->next_to_build = shared_->consumed = first_batch;
     shared_->capacity = int64_t(nw) * loader.opt_.prefetch_factor;
     for (int w = 0; w < nw; ++w) shared_->threads.emplace_back([this] { worker_loop(); });
   }

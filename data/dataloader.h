@@ -37,9 +37,11 @@ class DataLoader {
   const DataLoaderOptions& options() const { return opt_; }
   const Dataset& dataset() const { return *dataset_; }
 
-  // Starts a pass over the current epoch (worker threads start here and stop when the pass is
-  // destroyed). next() returns std::nullopt after the last batch.
-  std::unique_ptr<EpochPass> start() const;
+  // Starts a pass over the current epoch at batch `first_batch` (0: the whole epoch; a resumed run
+  // starts mid-epoch with the same batches it would have seen). The epoch is planned once here;
+  // worker threads start here and stop when the pass is destroyed. next() returns std::nullopt
+  // after the last batch.
+  std::unique_ptr<EpochPass> start(int64_t first_batch = 0) const;
 
   // Batch b of the current epoch, built on the calling thread (the same batch a pass yields).
   Batch batch(int64_t b) const;
@@ -84,7 +86,7 @@ class EpochPass {
 
  private:
   friend class DataLoader;
-  explicit EpochPass(const DataLoader& loader);
+  EpochPass(const DataLoader& loader, int64_t first_batch);
   struct Shared;
   void worker_loop();
 

@@ -1,4 +1,5 @@
 #include "data/image_folder.h"
+#include "data/registry.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -58,5 +59,61 @@ Example ImageFolder::get(int64_t index) const {
   e.meta["path"] = paths_[size_t(index)];
   return e;
 }
+
+namespace {
+struct ImageFolderEntry {
+  std::string root;
+  int64_t channels = 3;
+};
+void visit_options(ImageFolderEntry& o, OptionVisitor& v) {
+  v.require("root");
+  v("root", o.root, "root/<class>/<image> (torchvision ImageFolder layout)");
+  v("channels", o.channels, "1 (grey) or 3 (RGB)");
+}
+void validate_options(const ImageFolderEntry& o) {
+  if (!fs::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
+}
+
+struct BalancedEntry {
+  std::string root;
+  int64_t per_class = 0, per_class_offset = 0;
+};
+void visit_options(BalancedEntry& o, OptionVisitor& v) {
+  v.require("root");
+  v("root", o.root, "root/<class>/<image> (torchvision ImageFolder layout)");
+  v.require("per_class");
+  v("per_class", o.per_class, "files taken from every class");
+  v("per_class_offset", o.per_class_offset, "files of each class skipped first (disjoint splits of one folder)");
+}
+void validate_options(const BalancedEntry& o) {
+  if (!fs::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
+  if (o.per_class < 1) throw OptionError("per_class", "an integer >= 1");
+  if (o.per_class_offset < 0) throw OptionError("per_class_offset", "an integer >= 0");
+}
+
+const bool registered = [] {
+  datasets().add("image_folder", ImageFolderEntry{}, [](const ImageFolderEntry& o) -> std::shared_ptr<const Dataset> {
+    ImageFolderOptions io;
+    io.channels = int(o.channels);
+    return std::make_shared<ImageFolder>(o.root, io);
+  }, "torchvision ImageFolder root/<class>/<image>");
+  datasets().add("image_folder_balanced", BalancedEntry{}, [](const BalancedEntry& o) -> std::shared_ptr<const Dataset> {
+    auto base = std::make_shared<ImageFolder>(o.root);
+    // Files are sorted by class and then name: take each class's files [offset, offset + per_class).
+    std::vector<int64_t> idx, seen(base->classes().size(), 0);
+    for (int64_t i = 0; i < base->size(); ++i) {
+      int64_t c = base->labels()[size_t(i)];
+      int64_t k = seen[size_t(c)]++;
+      if (k >= o.per_class_offset && k < o.per_class_offset + o.per_class) idx.push_back(i);
+    }
+    for (size_t c = 0; c < seen.size(); ++c)
+      if (seen[c] < o.per_class_offset + o.per_class)
+        throw OptionError("per_class", "at most " + std::to_string(seen[c] - o.per_class_offset) + " (class '" +
+                                           base->classes()[c] + "' has " + std::to_string(seen[c]) + " files)");
+    return std::make_shared<Subset>(base, idx);
+  }, "class-balanced ImageFolder subset: files [per_class_offset, per_class_offset + per_class) of every class");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::data

@@ -1,4 +1,5 @@
 #include "data/mnist.h"
+#include "data/registry.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -80,5 +81,27 @@ Example MnistDataset::get(int64_t index) const {
   e.tensors["label"] = scalar_tensor(double(labels_[size_t(index)]), {.dtype = DType::Int64});
   return e;
 }
+
+namespace {
+struct MnistEntry {
+  std::string root, split;
+};
+void visit_options(MnistEntry& o, OptionVisitor& v) {
+  v("root", o.root, "folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]");
+  v.require("split");
+  v.choice("split", o.split, {"train", "test"}, "which IDX pair");
+}
+void validate_options(const MnistEntry& o) {
+  if (!std::filesystem::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
+}
+const bool registered = [] {
+  for (auto [name, root] : {std::pair{"mnist", "/usr/share/datasets/mnist"},
+                            std::pair{"fashion_mnist", "/usr/share/datasets/fashion-mnist"}})
+    datasets().add(name, MnistEntry{root, ""}, [](const MnistEntry& o) -> std::shared_ptr<const Dataset> {
+      return std::make_shared<MnistDataset>(MnistDataset::from_root(o.root, o.split == "train"));
+    }, "IDX files <root>/{train,t10k}-*-ubyte[.gz]");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::data

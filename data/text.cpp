@@ -1,4 +1,6 @@
 #include "data/text.h"
+#include "data/registry.h"
+#include <filesystem>
 
 #include <cstring>
 #include <fstream>
@@ -99,5 +101,50 @@ Example LMBlocks::get(int64_t index) const {
   e.tensors["target"] = from_vector<int64_t>(std::vector<int64_t>(s + 1, s + len_ + 1), {len_});
   return e;
 }
+
+namespace {
+struct CharTextEntry {
+  std::string path, split = "train";
+  int64_t block_len = 128;
+  double val_fraction = 0.1;
+};
+void visit_options(CharTextEntry& o, OptionVisitor& v) {
+  v.require("path");
+  v("path", o.path, "a text file (UTF-8 bytes as characters)");
+  v("block_len", o.block_len, "tokens per example");
+  v.choice("split", o.split, {"train", "val"}, "the first (1 - val_fraction) of the text, or the rest");
+  v("val_fraction", o.val_fraction, "fraction of the text held out for val");
+}
+
+struct WikiTextEntry {
+  std::string root, split;
+  int64_t block_len = 128;
+};
+void visit_options(WikiTextEntry& o, OptionVisitor& v) {
+  v("root", o.root, "folder with wiki.{train,valid,test}.tokens");
+  v.require("split");
+  v.choice("split", o.split, {"train", "valid", "test"}, "which file");
+  v("block_len", o.block_len, "tokens per example");
+}
+void validate_options(const WikiTextEntry& o) {
+  if (!std::filesystem::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
+}
+
+const bool registered = [] {
+  datasets().add("char_text", CharTextEntry{}, [](const CharTextEntry& o) -> std::shared_ptr<const Dataset> {
+    std::string text = read_text(o.path);
+    auto vocab = CharVocab::from_text(text);
+    auto cut = size_t(double(text.size()) * (1.0 - o.val_fraction));
+    return std::make_shared<LMBlocks>(vocab.encode(o.split == "train" ? text.substr(0, cut) : text.substr(cut)), o.block_len);
+  }, "character LM blocks ('input'/'target')");
+  datasets().add("wikitext", WikiTextEntry{}, [](const WikiTextEntry& o) -> std::shared_ptr<const Dataset> {
+    WordVocab vocab;
+    auto train = tokenize_file(o.root + "/wiki.train.tokens", vocab, true);
+    if (o.split == "train") return std::make_shared<LMBlocks>(std::move(train), o.block_len);
+    return std::make_shared<LMBlocks>(tokenize_file(o.root + "/wiki." + o.split + ".tokens", vocab, false), o.block_len);
+  }, "word-level WikiText blocks ('input'/'target'); the vocabulary is built from the train file");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::data

@@ -1,4 +1,5 @@
 #include "data/transforms.h"
+#include "data/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,6 +7,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/shape.h"
 #include "data/random.h"
 
 namespace tessera::data {
@@ -573,5 +575,191 @@ Transform Normalize(std::vector<double> mean, std::vector<double> std, Targets t
     for_images(e, targets, [&](const Tensor& x) { return functional::normalize(x, mean, std); });
   };
 }
+
+// ------------------------------------------------------------------------- YAML registrations
+
+namespace {
+
+void visit_interpolation(Interp& i, OptionVisitor& v) {
+  v.enumeration("interpolation", i, {{"bilinear", Interp::Bilinear}, {"nearest", Interp::Nearest}}, "resampling of images");
+}
+
+// An output size: `size` for a square, or `height` and `width`.
+struct SizeOption {
+  int64_t size = 0, height = 0, width = 0;
+  int64_t h() const { return height > 0 ? height : size; }
+  int64_t w() const { return width > 0 ? width : size; }
+};
+void visit_size(SizeOption& o, OptionVisitor& v) {
+  v("size", o.size, "square output side (or give height and width)");
+  v("height", o.height, "output height (default: size)");
+  v("width", o.width, "output width (default: size)");
+}
+void check_size(const SizeOption& o, const char* what) {
+  if (o.h() < 1 || o.w() < 1) throw OptionError("size", what);
+}
+
+struct NormalizeEntry {
+  std::vector<double> mean, std;
+};
+void visit_options(NormalizeEntry& o, OptionVisitor& v) {
+  v.require("mean");
+  v("mean", o.mean, "per-channel mean subtracted");
+  v.require("std");
+  v("std", o.std, "per-channel standard deviation divided by");
+}
+void validate_options(const NormalizeEntry& o) {
+  if (o.mean.size() != o.std.size()) throw OptionError("std", "as many values as mean (" + std::to_string(o.mean.size()) + ")");
+}
+
+struct RandomCropEntry {
+  SizeOption size;
+  RandomCropOptions crop;
+};
+void visit_options(RandomCropEntry& o, OptionVisitor& v) {
+  visit_size(o.size, v);
+  v("padding", o.crop.padding, "pixels added on every side before cropping");
+  v("pad_if_needed", o.crop.pad_if_needed, "pad images smaller than the crop");
+  v("fill", o.crop.fill, "value of constant padding");
+  v.enumeration("padding_mode", o.crop.padding_mode,
+                {{"constant", PadMode::Constant}, {"edge", PadMode::Edge}, {"reflect", PadMode::Reflect}}, "how to pad");
+}
+void validate_options(const RandomCropEntry& o) { check_size(o.size, "a crop size >= 1 (size, or height and width)"); }
+
+struct RandomResizedCropEntry {
+  SizeOption size;
+  std::vector<double> scale = {0.08, 1.0}, ratio = {3.0 / 4.0, 4.0 / 3.0};
+  Interp interpolation = Interp::Bilinear;
+};
+void visit_options(RandomResizedCropEntry& o, OptionVisitor& v) {
+  visit_size(o.size, v);
+  v("scale", o.scale, "[min, max] area fraction of the crop");
+  v("ratio", o.ratio, "[min, max] aspect ratio of the crop (log-uniform)");
+  visit_interpolation(o.interpolation, v);
+}
+void validate_options(const RandomResizedCropEntry& o) {
+  check_size(o.size, "a crop size >= 1 (size, or height and width)");
+  if (o.scale.size() != 2) throw OptionError("scale", "[min, max]");
+  if (o.ratio.size() != 2) throw OptionError("ratio", "[min, max]");
+}
+
+struct ResizeEntry {
+  int64_t size = -1, height = -1, width = -1;
+  Interp interpolation = Interp::Bilinear;
+  bool antialias = true;
+};
+void visit_options(ResizeEntry& o, OptionVisitor& v) {
+  v("size", o.size, "shorter side (torchvision Resize(int)), or give height and width");
+  v("height", o.height, "output height (with width)");
+  v("width", o.width, "output width (with height)");
+  visit_interpolation(o.interpolation, v);
+  v("antialias", o.antialias, "low-pass filter when downscaling (torchvision antialias=True)");
+}
+void validate_options(const ResizeEntry& o) {
+  if (o.size < 1 && (o.height < 1 || o.width < 1)) throw OptionError("size", "size, or height and width");
+}
+
+struct FlipEntry {
+  double p = 0.5;
+};
+void visit_options(FlipEntry& o, OptionVisitor& v) { v("p", o.p, "probability of flipping"); }
+
+struct RotationEntry {
+  double degrees = 0;
+  Interp interpolation = Interp::Bilinear;
+};
+void visit_options(RotationEntry& o, OptionVisitor& v) {
+  v.require("degrees");
+  v("degrees", o.degrees, "angle uniform in [-degrees, degrees]");
+  visit_interpolation(o.interpolation, v);
+}
+
+void visit_options(ColorJitterOptions& o, OptionVisitor& v) {
+  v("brightness", o.brightness, "brightness factor uniform in [max(0, 1 - x), 1 + x]");
+  v("contrast", o.contrast, "contrast factor, as brightness");
+  v("saturation", o.saturation, "saturation factor, as brightness");
+  v("hue", o.hue, "hue shift uniform in [-hue, hue]");
+}
+
+struct NoiseEntry {
+  double mean = 0.0, sigma = 0.1;
+  bool clip = true;
+};
+void visit_options(NoiseEntry& o, OptionVisitor& v) {
+  v("mean", o.mean, "noise mean");
+  v("sigma", o.sigma, "noise standard deviation");
+  v("clip", o.clip, "clip the result to [0, 1]");
+}
+
+struct ConcatEntry {
+  std::vector<std::string> keys;
+  std::string out = "streams";
+};
+void visit_options(ConcatEntry& o, OptionVisitor& v) {
+  v.require("keys");
+  v("keys", o.keys, "example tensors [C_i, H, W] to concatenate on channels, in order");
+  v("out", o.out, "name of the concatenated tensor");
+}
+void validate_options(const ConcatEntry& o) {
+  if (o.keys.empty()) throw OptionError("keys", "a non-empty list of example keys (e.g. [image, loc])");
+}
+
+const bool registered = [] {
+  auto& r = transforms();
+  r.add("normalize", NormalizeEntry{}, [](const NormalizeEntry& o) { return Normalize(o.mean, o.std); },
+        "(x - mean) / std per channel");
+  r.add("random_crop", RandomCropEntry{}, [](const RandomCropEntry& o) {
+    RandomCropOptions c = o.crop;
+    c.height = o.size.h();
+    c.width = o.size.w();
+    return RandomCrop(c);
+  }, "torchvision RandomCrop");
+  r.add("random_resized_crop", RandomResizedCropEntry{}, [](const RandomResizedCropEntry& o) {
+    RandomResizedCropOptions c;
+    c.height = o.size.h();
+    c.width = o.size.w();
+    c.scale_min = o.scale[0], c.scale_max = o.scale[1], c.ratio_min = o.ratio[0], c.ratio_max = o.ratio[1];
+    c.interpolation = o.interpolation;
+    return RandomResizedCrop(c);
+  }, "torchvision RandomResizedCrop");
+  r.add("resize", ResizeEntry{}, [](const ResizeEntry& o) {
+    ResizeOptions c;
+    c.size = o.size;
+    c.height = o.height;
+    c.width = o.width;
+    c.interpolation = o.interpolation;
+    c.antialias = o.antialias;
+    return Resize(c);
+  }, "torchvision Resize");
+  r.add("center_crop", SizeOption{}, [](const SizeOption& o) {
+    if (o.h() < 1 || o.w() < 1) throw OptionError("size", "a crop size >= 1");
+    return CenterCrop(o.h(), o.w());
+  }, "torchvision CenterCrop");
+  r.add("random_horizontal_flip", FlipEntry{}, [](const FlipEntry& o) { return RandomHorizontalFlip(o.p); },
+        "torchvision RandomHorizontalFlip");
+  r.add("random_vertical_flip", FlipEntry{}, [](const FlipEntry& o) { return RandomVerticalFlip(o.p); },
+        "torchvision RandomVerticalFlip");
+  r.add("random_rotation", RotationEntry{}, [](const RotationEntry& o) {
+    RandomRotationOptions c;
+    c.min_degrees = -o.degrees;
+    c.max_degrees = o.degrees;
+    c.interpolation = o.interpolation;
+    return RandomRotation(c);
+  }, "torchvision RandomRotation");
+  r.add("color_jitter", ColorJitterOptions{}, [](const ColorJitterOptions& o) { return ColorJitter(o); },
+        "torchvision ColorJitter");
+  r.add("gaussian_noise", NoiseEntry{}, [](const NoiseEntry& o) { return GaussianNoise(o.mean, o.sigma, o.clip); },
+        "additive Gaussian noise");
+  r.add("concat_streams", ConcatEntry{}, [](const ConcatEntry& o) -> Transform {
+    return [o](Example& e, Generator&) {
+      TensorList parts;
+      for (const auto& k : o.keys) parts.push_back(e.at(k));
+      e.tensors[o.out] = kernels::contiguous(kernels::cat(parts, 0));
+    };
+  }, "concatenates example tensors [C_i, H, W] on the channel axis into 'out' (multistream input)");
+  return true;
+}();
+
+}  // namespace
 
 }  // namespace tessera::data

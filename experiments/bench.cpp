@@ -12,6 +12,7 @@
 #include "core/generator.h"
 #include "nn/models/small_cnn.h"
 #include "nn/models/transformer_lm.h"
+#include "experiments/strategy.h"
 #include "optim/adam.h"
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"
@@ -75,14 +76,19 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   }
   r.params = model->num_parameters();
   model->train();
+  // The same path as `tessera train`: a supervised task (cross-entropy over the last dim) and the
+  // default strategy (forward, backward, step, zero_grad) on a one-batch list.
   optim::AdamW opt(model->parameters(), optim::AdamWOptions{.lr = 1e-3});
-  auto step = [&] {
-    opt.zero_grad(true);
-    Tensor out = model->forward(x);
+  SupervisedTask task("bench", {.inputs = {"input"}, .target = "target"}, [](const Tensor& out, const Tensor& t) {
     Tensor logits = out.dim() > 2 ? reshape(out, {-1, out.shape().back()}) : out;
-    backward(cross_entropy(logits, reshape(y, {-1})));
-    opt.step();
-  };
+    return cross_entropy(logits, reshape(t, {-1}));
+  });
+  DefaultStrategy strategy;
+  TrainContext ctx{.model = model.get(), .optimizers = {&opt}, .task = &task, .parameters = model->parameters()};
+  data::Batch batch;
+  batch.tensors = {{"input", x}, {"target", y}};
+  batch.indices.assign(size_t(r.batch), 0);
+  auto step = [&] { strategy.step(ctx, {batch}); };
   for (int i = 0; i < warmup; ++i) step();
   for (int i = 0; i < iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();

@@ -16,6 +16,7 @@
 #include "experiments/metrics.h"
 #include "experiments/registry.h"
 #include "experiments/strategies/gradient_routing.h"  // register_hag_builtins
+#include "experiments/config_options.h"
 #include "experiments/trainer.h"
 #include "nn/activation.h"
 #include "nn/basic.h"
@@ -455,6 +456,30 @@ void register_metrics(Registries& r) {
   r.metrics.add("perplexity", no_options([] { return std::make_unique<Perplexity>(); }), "exp(mean token NLL)");
 }
 
+// ------------------------------------------------------------------------------------ tasks
+
+void register_tasks(Registries& r) {
+  // One supervised task under the names users look for; they differ only in which batch fields
+  // they read by default (data.input_key/target_key for "supervised").
+  struct Named {
+    const char* name;
+    const char* input;   // nullptr: data.input_key
+    const char* target;  // nullptr: data.target_key
+    const char* help;
+  };
+  for (const Named& t : {Named{"supervised", nullptr, nullptr, "model(inputs) -> output vs target; fields default to data.input_key/target_key"},
+                         Named{"classification", "image", "label", "supervised task over image -> label"},
+                         Named{"language_modeling", "input", "target", "next-token prediction over input -> target token blocks"}}) {
+    r.tasks.add(t.name, [t](const ConfigNode& n, const TaskDefaults& d, LossFn loss) -> std::unique_ptr<Task> {
+      SupervisedTaskOptions o;
+      o.inputs = {t.input ? t.input : d.input_key};
+      o.target = t.target ? t.target : d.target_key;
+      read_options(n, o);
+      return std::make_unique<SupervisedTask>(t.name, o, std::move(loss));
+    }, t.help);
+  }
+}
+
 }  // namespace
 
 nn::VisionTransformerOptions vit_options_from_config(const ConfigNode& n) {
@@ -482,6 +507,7 @@ void register_builtins(Registries& r) {
   register_schedulers(r);
   register_losses(r);
   register_metrics(r);
+  register_tasks(r);
   r.strategies.add("default", [](const ConfigNode&) -> std::unique_ptr<Strategy> { return std::make_unique<DefaultStrategy>(); },
                    "forward, loss, backward, clip, step");
   register_hag_builtins(r);

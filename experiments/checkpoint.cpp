@@ -71,6 +71,8 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
     }
     f.create_group("metrics");
     for (const auto& [k, v] : c.metrics) f.write_scalar("metrics/" + k, v);
+    f.create_group("state");
+    for (const auto& [k, v] : c.state) f.write_tensor("state/" + k, v);
     f.close();
   });
 }
@@ -118,6 +120,9 @@ TrainingCheckpoint load_checkpoint(const std::string& path) {
     c.rng[name] = {uint64_t(t.data_ptr<int64_t>()[0]), uint64_t(t.data_ptr<int64_t>()[1])};
   }
   for (const auto& k : f.list("metrics")) c.metrics[k] = f.read_scalar("metrics/" + k);
+  // Carried model state; checkpoints written before it existed have none.
+  if (f.exists("state"))
+    for (const auto& k : f.list("state")) c.state[k] = f.read_tensor("state/" + k);
   return c;
 }
 

@@ -26,6 +26,7 @@ struct TrainingCheckpoint {
   int64_t step = 0, epoch = 0;
   std::string config;                                       // the resolved config text
   std::map<std::string, double> metrics;                    // e.g. best validation accuracy
+  std::map<std::string, Tensor> state;                      // the task's carried model state
 };
 
 // Writes atomically: a temporary file beside `path` is written, fsynced and renamed over it, so

@@ -220,6 +220,9 @@ ConfigNode::ConfigNode(const Value* v, std::string path, std::shared_ptr<std::se
     : v_(v), path_(std::move(path)), read_(read ? std::move(read) : std::make_shared<std::set<std::string>>()) {}
 
 bool ConfigNode::has(const std::string& key) const {
+  // Asking about a key makes it a known key of this mapping (a did-you-mean candidate), whether
+  // or not it is present, so optional sections need no separate bookkeeping.
+  read_->insert(key_path(key));
   const Value* c = v_->kind == Value::Kind::Map ? v_->find(key) : nullptr;
   return c && c->kind != Value::Kind::Null;
 }

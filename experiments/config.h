@@ -50,7 +50,7 @@ class ConfigNode {
   ConfigNode(const Value* v, std::string path, std::shared_ptr<std::set<std::string>> read = nullptr);
   const std::string& path() const { return path_; }
   const Origin& origin() const { return v_->origin; }
-  bool has(const std::string& key) const;
+  bool has(const std::string& key) const;  // also marks `key` as known (see check_unknown)
   bool is_map() const { return v_->kind == Value::Kind::Map; }
   bool is_seq() const { return v_->kind == Value::Kind::Seq; }
   bool is_scalar() const { return v_->kind == Value::Kind::Scalar; }

@@ -1,33 +1,32 @@
 #pragma once
-// Registry: maps the names used in YAML run configs to factories for models, datasets,
-// transforms, optimizers, schedulers, losses, metrics and training strategies. A new component
-// registers itself with one call (e.g. in experiments/builtin.cpp or in a user's main()) and is
-// then usable from any config without touching the trainer.
+// The names YAML run configs use: one registry per component kind. Models, datasets, transforms
+// and samplers have theirs in their own layer (nn/registry.h, data/registry.h); optimizers in
+// optim/registry.h; schedulers, losses, metrics, strategies and tasks here. Every component
+// registers itself in its own .cpp file with a declarative option table (core/registry.h,
+// core/options.h), so a new component touches its own files only, and `tessera list --verbose`
+// prints every key with its type, default and doc from the same tables the YAML reader walks.
 //
-// Every factory receives the ConfigNode of its own section and must read all the keys it knows
-// (with defaults) and then call check_unknown(), so a misspelt option is reported with file,
-// line, column and a did-you-mean suggestion.
+// build_component() reads a component from its config section: the registered name (an unknown
+// name lists the registered ones with a did-you-mean), then the entry's options through the
+// section, with errors at file:line:col. The caller calls check_unknown() on the section after.
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "data/dataset.h"
-#include "data/sampler.h"
+#include "core/registry.h"
+#include "data/registry.h"
 #include "experiments/config.h"
-#include "nn/models/vit.h"
-#include "nn/module.h"
+#include "experiments/config_options.h"
+#include "experiments/task.h"
+#include "nn/registry.h"
 #include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
+#include "optim/registry.h"
 
 namespace tessera::experiments {
 
 using config::ConfigNode;
-
-// output of the model and the batch's target tensor -> scalar loss.
-using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
 
 // A learning-rate scheduler of either kind: closed-form (stepped per iteration or per epoch) or
 // ReduceLROnPlateau (stepped with a monitored metric after each evaluation).
@@ -53,10 +52,7 @@ class Scheduler {
   std::string monitor_;
 };
 
-// A metric accumulated over batches (see experiments/metrics.h).
-class Metric;
-// A training-step strategy (see experiments/trainer.h).
-class Strategy;
+class Strategy;  // experiments/strategy.h
 
 // What a scheduler factory knows about the run (for warm-up/cosine/one-cycle lengths).
 struct ScheduleInfo {
@@ -65,86 +61,62 @@ struct ScheduleInfo {
   int64_t epochs = 0;
 };
 
-using ModelFactory = std::function<nn::ModulePtr(const ConfigNode&)>;
-using DatasetFactory = std::function<std::shared_ptr<const data::Dataset>(const ConfigNode&)>;
-using TransformFactory = std::function<data::Transform(const ConfigNode&)>;
-using OptimizerFactory =
-    std::function<std::unique_ptr<optim::Optimizer>(std::vector<optim::ParamGroup>, const ConfigNode&)>;
-// The factory reads "interval" (step | epoch) itself when it supports both.
-using SchedulerFactory =
-    std::function<std::unique_ptr<Scheduler>(optim::Optimizer&, const ConfigNode&, const ScheduleInfo&)>;
-using LossFactory = std::function<LossFn(const ConfigNode&)>;
-using MetricFactory = std::function<std::unique_ptr<Metric>(const ConfigNode&)>;
-using StrategyFactory = std::function<std::unique_ptr<Strategy>(const ConfigNode&)>;
-// A split's `sampler:` section: builds the sampler over that split's dataset (after start/end
-// selection); `seed` is the split's loader seed, so draws depend on (seed, epoch) only.
-using SamplerFactory = std::function<std::shared_ptr<const data::Sampler>(
-    const ConfigNode&, const std::shared_ptr<const data::Dataset>& dataset, uint64_t seed)>;
-
-template <typename F>
-class Registry {
- public:
-  explicit Registry(std::string kind) : kind_(std::move(kind)) {}
-  // Registering an existing name replaces it (lets a user override a built-in).
-  void add(const std::string& name, F factory, std::string help = "") {
-    entries_[name] = Entry{std::move(factory), std::move(help)};
-  }
-  bool contains(const std::string& name) const { return entries_.count(name) != 0; }
-  std::vector<std::string> names() const {
-    std::vector<std::string> r;
-    for (const auto& [k, e] : entries_) r.push_back(k);
-    return r;
-  }
-  const std::string& help(const std::string& name) const { return entries_.at(name).help; }
-  // The factory registered as `name`; otherwise an error at `node`'s `key` listing the
-  // registered names with a did-you-mean suggestion.
-  const F& get(const std::string& name, const ConfigNode& node, const std::string& key) const {
-    auto it = entries_.find(name);
-    if (it != entries_.end()) return it->second.factory;
-    node.fail(key, unknown_message(name));
-  }
-  const F& get(const std::string& name) const {
-    auto it = entries_.find(name);
-    if (it == entries_.end()) throw std::invalid_argument("unknown " + kind_ + " '" + name + "': " + unknown_message(name));
-    return it->second.factory;
-  }
-  const std::string& kind() const { return kind_; }
-
- private:
-  std::string unknown_message(const std::string& name) const {
-    std::string list;
-    for (const auto& [k, e] : entries_) list += (list.empty() ? "" : ", ") + k;
-    auto s = config::did_you_mean(name, names());
-    return "a registered " + kind_ + " name (" + list + ")" + (s ? " (did you mean '" + *s + "'?)" : "");
-  }
-  struct Entry {
-    F factory;
-    std::string help;
-  };
-  std::string kind_;
-  std::map<std::string, Entry> entries_;
+// A task's defaults from the data section (data.input_key, data.target_key); the loss comes from
+// the `loss:` section and the trainer adds the configured metrics to the task afterwards.
+struct TaskDefaults {
+  std::string input_key = "image", target_key = "label";
 };
 
+using SchedulerRegistry = ComponentRegistry<std::unique_ptr<Scheduler>, optim::Optimizer&, const ScheduleInfo&>;
+using LossRegistry = ComponentRegistry<LossFn>;
+using MetricRegistry = ComponentRegistry<std::unique_ptr<Metric>>;
+using StrategyRegistry = ComponentRegistry<std::unique_ptr<Strategy>>;
+using TaskRegistry = ComponentRegistry<std::unique_ptr<Task>, const TaskDefaults&, LossFn>;
+
+SchedulerRegistry& schedulers();
+LossRegistry& losses();
+MetricRegistry& metrics();
+StrategyRegistry& strategies();
+TaskRegistry& tasks();
+
+// Every registry, by kind.
 struct Registries {
-  Registry<ModelFactory> models{"model"};
-  Registry<DatasetFactory> datasets{"dataset"};
-  Registry<TransformFactory> transforms{"transform"};
-  Registry<OptimizerFactory> optimizers{"optimizer"};
-  Registry<SchedulerFactory> schedulers{"scheduler"};
-  Registry<LossFactory> losses{"loss"};
-  Registry<MetricFactory> metrics{"metric"};
-  Registry<StrategyFactory> strategies{"strategy"};
-  Registry<SamplerFactory> samplers{"sampler"};
+  nn::ModelRegistry& models = nn::models();
+  data::DatasetRegistry& datasets = data::datasets();
+  data::TransformRegistry& transforms = data::transforms();
+  data::SamplerRegistry& samplers = data::samplers();
+  optim::OptimizerRegistry& optimizers = optim::optimizers();
+  SchedulerRegistry& schedulers = experiments::schedulers();
+  LossRegistry& losses = experiments::losses();
+  MetricRegistry& metrics = experiments::metrics();
+  StrategyRegistry& strategies = experiments::strategies();
+  TaskRegistry& tasks = experiments::tasks();
 };
-
-// The process-wide registry; the built-in components (experiments/builtin.cpp) are registered on
-// first use.
 Registries& registry();
-// Registers the built-in components into r (called by registry()).
-void register_builtins(Registries& r);
 
-// A timm ViT's options from a config node: `preset` plus overrides (num_classes, img_size, patch_size,
-// in_chans, embed_dim, depth, num_heads, global_pool, drop rates). Shared by the ViT-based model entries.
-nn::VisionTransformerOptions vit_options_from_config(const ConfigNode& n);
+// "a registered model name (a, b, c) (did you mean 'b'?)"
+std::string unknown_component_message(const std::string& kind, const std::string& name,
+                                      const std::vector<std::string>& registered);
+
+// Builds the entry `name` of `reg` with its options read from `n`; errors are reported at `n`'s
+// `name_key` (unknown name) or at the offending option.
+template <typename Product, typename... Args, typename... Actual>
+Product build_named(const ComponentRegistry<Product, Args...>& reg, const std::string& name, const ConfigNode& n,
+                    const std::string& name_key, Actual&&... args) {
+  const auto* e = reg.find(name);
+  if (!e) n.fail(name_key, unknown_component_message(reg.kind(), name, reg.names()));
+  ConfigOptionReader reader(n);
+  try {
+    return e->build(reader, std::forward<Actual>(args)...);
+  } catch (const OptionError& err) {
+    fail_option(n, err);
+  }
+}
+
+// The component named by `n`'s `name` key.
+template <typename Product, typename... Args, typename... Actual>
+Product build_component(const ComponentRegistry<Product, Args...>& reg, const ConfigNode& n, Actual&&... args) {
+  return build_named(reg, n.get_string("name"), n, "name", std::forward<Actual>(args)...);
+}
 
 }  // namespace tessera::experiments

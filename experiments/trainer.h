@@ -10,7 +10,9 @@
 //     or optimizers: [ {...}, {...} ]   (each takes the parameters matching its `params`
 //                                        patterns that no earlier optimizer took)
 //   scheduler:  {name: warmup_cosine, interval: step | epoch, ...}  (for optimizers without their own)
-//   loss:       {name: cross_entropy, label_smoothing: 0.1}
+//   task:       {name: supervised, inputs: [image], target: label, output: output, carry_state: false}
+//               (optional: by default a supervised task over data.input_key -> data.target_key)
+//   loss:       {name: cross_entropy, label_smoothing: 0.1}              (the task's loss)
 //   metrics:    [accuracy, {name: topk_accuracy, k: 5}, classification_report, perplexity]
 //   trainer:    {epochs | max_steps, eval_every (epochs), eval_every_steps, log_every, ckpt_every (steps),
 //                grad_clip, accumulate, seed, threads, deterministic, output_dir, best_metric, best_mode,
@@ -23,6 +25,7 @@
 // The run folder (trainer.output_dir) gets config.yaml (the resolved config), metrics.jsonl,
 // checkpoints/{last,best}.h5, plots/*.png and report.txt.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,55 +41,10 @@
 #include "experiments/metrics.h"
 #include "experiments/progress.h"
 #include "experiments/registry.h"
+#include "experiments/strategy.h"
+#include "experiments/task.h"
 
 namespace tessera::experiments {
-
-// Thrown when a training loss is NaN or Inf; the message names the step and the last good checkpoint.
-class NonFiniteLoss : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// What a training step works with. A strategy may use several optimizers (e.g. gradient routing:
-// different losses to different parameter sets).
-struct TrainContext {
-  nn::Module* model = nullptr;
-  std::vector<optim::Optimizer*> optimizers;
-  const LossFn* loss = nullptr;
-  std::string input_key, target_key;
-  double grad_clip = 0;                 // max global L2 norm of all gradients; <= 0: off
-  std::vector<Tensor> parameters;       // every trainable parameter of the model
-  int64_t step = 0;                     // optimizer steps done before this one
-  int64_t epoch = 0;
-};
-
-struct StepResult {
-  double loss = 0;       // mean loss over the micro-batches (as an unaccumulated step would report)
-  double grad_norm = -1; // total gradient norm before clipping, when computed
-  int64_t samples = 0;
-};
-
-// One optimizer step from one or more micro-batches (gradient accumulation). Implementations
-// must not modify parameters when a loss is NaN/Inf: throw NonFiniteLoss before stepping.
-class Strategy {
- public:
-  virtual ~Strategy() = default;
-  virtual std::string name() const = 0;
-  virtual StepResult step(TrainContext& ctx, const std::vector<data::Batch>& micro_batches) = 0;
-  // Extra state to checkpoint (e.g. running statistics of a routing strategy).
-  virtual std::map<std::string, double> state_dict() const { return {}; }
-  virtual void load_state_dict(const std::map<std::string, double>&) {}
-};
-
-// forward, loss (scaled by 1 / #micro-batches), backward per micro-batch; then clip and step
-// every optimizer; zero_grad.
-class DefaultStrategy : public Strategy {
- public:
-  std::string name() const override { return "default"; }
-  StepResult step(TrainContext& ctx, const std::vector<data::Batch>& micro_batches) override;
-};
-// Throws NonFiniteLoss when v is NaN/Inf ("<what> is nan at step ...").
-void check_finite_loss(double v, const TrainContext& ctx, const std::string& what = "loss");
 
 struct TrainerOptions {
   std::optional<std::string> resume;  // checkpoint to continue from
@@ -110,8 +68,9 @@ class Trainer {
   ~Trainer();
 
   FitResult fit();
-  // Evaluates a configured split ("val" or "test") with the current weights: "loss" and the
-  // configured metrics; report (e.g. the confusion matrix) when non-null.
+  // Evaluates a configured split ("val" or "test") with the current weights through the
+  // strategy's eval_step and the task: "loss" and the configured metrics; report (e.g. the
+  // confusion matrix) when non-null.
   std::map<std::string, double> evaluate(const std::string& split, std::string* report = nullptr);
   bool has_split(const std::string& split) const;
   // The data loader of a configured split ("train", "val", "test"); tessera bench-data times it.
@@ -125,6 +84,8 @@ class Trainer {
   std::function<void(Trainer&, int64_t step, const StepResult&)> on_step_end;
 
   nn::Module& model() { return *model_; }
+  const Task& task() const { return *task_; }
+  Strategy& strategy() { return *strategy_; }
   const std::vector<double>& step_losses() const { return step_losses_; }  // this process's steps
   int64_t step() const { return step_; }
   const std::string& output_dir() const { return output_dir_; }
@@ -135,13 +96,27 @@ class Trainer {
 
  private:
   struct Split;
+  // Building (experiments/trainer_build.cpp), one section of the config each.
   void build(const config::Value& cfg);
+  void build_trainer_section(const ConfigNode& t);
+  void build_data(const ConfigNode& d);
   std::shared_ptr<Split> build_split(const ConfigNode& node, const std::string& name, const ConfigNode& data);
+  void build_task(const ConfigNode& root, const ConfigNode& data);
+  void resolve_best_metric(const ConfigNode& t);
   void build_optimizers(const config::ConfigNode& root);
-  void save(const std::string& path);
+  // Running (experiments/trainer.cpp).
+  void open_run_folder();
+  std::vector<data::Batch> next_micro_batches(data::EpochPass& pass);
+  StepResult train_step(const std::vector<data::Batch>& micro);
+  void after_step(const StepResult& sr, FitResult& r);
+  void end_epoch(FitResult& r);
+  void finish(FitResult& r);
+  void log_train(const StepResult& sr);
   void log_json(const std::map<std::string, double>& values, const std::string& split);
+  void run_eval(const std::string& split, FitResult& r);
+  // Checkpoints (experiments/trainer_state.cpp).
+  void save(const std::string& path);
   static void truncate_log_after(const std::string& path, int64_t step);
-  void run_eval(const std::string& split, FitResult& r, Progress* progress);
   std::string checkpoint_path(const std::string& name) const;
 
   TrainerOptions opts_;
@@ -149,11 +124,10 @@ class Trainer {
   nn::ModulePtr model_;
   std::vector<std::unique_ptr<optim::Optimizer>> optimizers_;
   std::vector<std::unique_ptr<Scheduler>> schedulers_;
-  LossFn loss_;
-  std::vector<std::unique_ptr<Metric>> metrics_;
+  std::unique_ptr<Task> task_;
   std::unique_ptr<Strategy> strategy_;
   std::map<std::string, std::shared_ptr<Split>> splits_;
-  std::string input_key_, target_key_;
+  TrainContext ctx_;  // what the strategy sees; ctx_.state is the carried model state
 
   // trainer section
   int64_t epochs_ = 0, max_steps_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;
@@ -162,6 +136,7 @@ class Trainer {
   uint64_t seed_ = 0;
   std::string best_metric_, best_mode_;
   bool plot_ = true;
+  bool has_accuracy_ = false;  // an "accuracy" metric is configured (best_metric default)
 
   // state
   int64_t step_ = 0, epoch_ = 0, batch_in_epoch_ = 0;
@@ -171,7 +146,10 @@ class Trainer {
   std::vector<double> step_losses_;
   std::atomic<bool> stop_requested_{false};
   std::unique_ptr<std::ofstream> jsonl_;
+  std::unique_ptr<Progress> progress_;
+  double log_loss_ = 0;
+  int64_t log_n_ = 0;
+  std::chrono::steady_clock::time_point t_start_;
 };
-
 
 }  // namespace tessera::experiments

@@ -39,6 +39,32 @@ Tensor Module::forward(const Tensor&) {
 }
 
 namespace {
+const Tensor& named_at(const TensorMap& m, const std::string& name, const char* what) {
+  auto it = m.find(name);
+  if (it != m.end()) return it->second;
+  std::string have;
+  for (const auto& [k, v] : m) have += (have.empty() ? "" : ", ") + k;
+  throw std::invalid_argument(std::string(what) + " has no tensor '" + name + "' (it has: " +
+                              (have.empty() ? "none" : have) + ")");
+}
+}  // namespace
+
+const Tensor& ModelInput::at(const std::string& name) const { return named_at(tensors, name, "model input"); }
+const Tensor& ModelOutput::at(const std::string& name) const { return named_at(tensors, name, "model output"); }
+
+ModelOutput Module::forward_named(const ModelInput& in) {
+  if (in.tensors.size() != 1) {
+    std::string have;
+    for (const auto& [k, v] : in.tensors) have += (have.empty() ? "" : ", ") + k;
+    throw std::invalid_argument(type_name() + " takes one input tensor, got " + std::to_string(in.tensors.size()) +
+                                " (" + have + "): give the task one input, or override forward_named()");
+  }
+  ModelOutput out;
+  out.tensors["output"] = forward(in.tensors.begin()->second);
+  return out;
+}
+
+namespace {
 void check_name(const std::string& name, const std::string& owner) {
   if (name.empty() || name.find('.') != std::string::npos)
     throw std::invalid_argument(owner + ": invalid attribute name '" + name + "' (must be non-empty, without '.')");

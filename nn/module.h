@@ -3,6 +3,7 @@
 // paths PyTorch uses ("layer1.0.conv1.weight"), so weights move one-to-one between Tessera and
 // PyTorch/timm models of the same architecture.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,6 +33,28 @@ struct LoadResult {
   bool ok() const { return missing_keys.empty() && unexpected_keys.empty() && mismatched_keys.empty(); }
 };
 
+// Named model inputs and outputs: the seam between a batch of data and a model. A model reads the
+// inputs it knows by name ("image", "depth", "input_ids", "attention_mask", ...) and returns named
+// outputs ("logits", "output", ...). `state` is carried from one batch to the next by the caller
+// (a recurrent or memory model's hidden state, Titans' memory): the model reads it from the input
+// and returns the new one in the output; the caller detaches it between batches.
+using TensorMap = std::map<std::string, Tensor>;
+
+struct ModelInput {
+  TensorMap tensors;
+  TensorMap state;  // empty on the first batch of an epoch / evaluation
+  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+  // The input called name; throws std::invalid_argument listing the inputs there are.
+  const Tensor& at(const std::string& name) const;
+};
+
+struct ModelOutput {
+  TensorMap tensors;
+  TensorMap state;
+  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+  const Tensor& at(const std::string& name) const;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -45,6 +68,10 @@ class Module {
   // define their own forward overloads.
   virtual Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }
+  // Named forward, the one the trainer, evaluation and benchmarks call. Models with several
+  // inputs, masks or carried state override it. The default serves one-tensor models: exactly one
+  // input tensor (whatever its name) -> {"output": forward(x)}, no state.
+  virtual ModelOutput forward_named(const ModelInput& in);
 
   const Tensor& register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
   const Tensor& register_buffer(const std::string& name, Tensor t, bool persistent = true);

@@ -1,4 +1,5 @@
 #include "data/endoscopy/pipeline.h"
+#include "data/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -142,5 +143,36 @@ Transform polyp_input_transform(const PolypInputOptions& o) {
     if (o.keep_frame) e.tensors["frame"] = frame;
   };
 }
+
+void visit_options(PolypInputOptions& o, OptionVisitor& v) {
+  v("size", o.size, "network input side");
+  v("train", o.train, "apply the training augmentations");
+  v("rotation_degrees", o.rotation_degrees, "random rotation range (train)");
+  v("hflip_p", o.hflip_p, "horizontal flip probability (train)");
+  v("vflip_p", o.vflip_p, "vertical flip probability (train)");
+  v("brightness", o.brightness, "colour jitter (train)");
+  v("contrast", o.contrast, "colour jitter (train)");
+  v("saturation", o.saturation, "colour jitter (train)");
+  v("hue", o.hue, "colour jitter (train)");
+  v("noise_sigma", o.noise_sigma, "Gaussian noise (train)");
+  v("mean", o.mean, "normalisation mean per channel");
+  v("std", o.std, "normalisation std per channel");
+  v("circle_mask", o.circle_mask, "zero the frame outside the endoscope's circle");
+  v("crop_expand", o.crop_expand, "box expansion per side before cropping 'image' (fraction of the box)");
+  v("make_loc", o.make_loc, "add the 'loc' stream (the box mask)");
+}
+
+void validate_options(const PolypInputOptions& o) {
+  if (o.size < 1) throw OptionError("size", "an integer >= 1");
+}
+
+namespace {
+const bool registered = [] {
+  transforms().add("polyp_input", PolypInputOptions{}, [](const PolypInputOptions& o) { return polyp_input_transform(o); },
+                   "HAG paper polyp pipeline: resize, (train) paired aug, normalise, circle mask, 'loc' stream, crop "
+                   "'image' to the box");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::data::endoscopy

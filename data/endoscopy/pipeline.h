@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/options.h"
 #include "data/transforms.h"
 
 namespace tessera::data::endoscopy {
@@ -45,6 +46,8 @@ struct PolypInputOptions {
 };
 
 Transform polyp_input_transform(const PolypInputOptions& options);
+void visit_options(PolypInputOptions& o, OptionVisitor& v);
+void validate_options(const PolypInputOptions& o);
 
 // [1, H, W] float32: 1 where sqrt(x^2 + y^2) <= radius_ratio, x = linspace(-1, 1, W), y = linspace(-1, 1, H).
 Tensor circle_mask(int64_t height, int64_t width, double radius_ratio = 1.0);

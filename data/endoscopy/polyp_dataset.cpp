@@ -1,4 +1,6 @@
 #include "data/endoscopy/polyp_dataset.h"
+#include "data/registry.h"
+#include "data/endoscopy/split.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -142,5 +144,80 @@ std::vector<int64_t> PolypFrameSampler::indices(int64_t epoch) const {
   }
   return out;
 }
+
+// ------------------------------------------------------------------------- YAML registrations
+
+namespace {
+
+// The paper's polyp-size task on REAL-Colon / SUN: one fold-run of a k-fold split file.
+struct PolypSizeEntry {
+  std::string split, phase, task = "binary", real_colon_path, sun_data_path, depth;
+  int64_t run = 0, num_folds = 6;
+};
+void visit_options(PolypSizeEntry& o, OptionVisitor& v) {
+  v.require("split");
+  v("split", o.split, "the k-fold split CSV");
+  v("num_folds", o.num_folds, "folds in the split file");
+  v.require("run");
+  v("run", o.run, "fold-run: test = fold run, val = run + 1 mod num_folds, train = the rest");
+  v.require("phase");
+  v.choice("phase", o.phase, {"train", "val", "test"}, "which part of the fold-run");
+  v.choice("task", o.task, {"binary", "triclass"}, "size classes of the 'label' field");
+  v("real_colon_path", o.real_colon_path, "value of the split file's REAL_COLON_PATH macro (default: the environment)");
+  v("sun_data_path", o.sun_data_path, "value of the SUN_DATA_PATH macro (default: the environment)");
+  v("depth", o.depth, "path pattern of the depth maps, e.g. {dir}/../depth/{stem}.png (adds 'depth')");
+}
+SplitOptions macros_of(const PolypSizeEntry& o) {
+  SplitOptions so;
+  if (!o.real_colon_path.empty()) so.macros["REAL_COLON_PATH"] = o.real_colon_path;
+  if (!o.sun_data_path.empty()) so.macros["SUN_DATA_PATH"] = o.sun_data_path;
+  return so;
+}
+void validate_options(const PolypSizeEntry& o) {
+  if (!std::filesystem::is_regular_file(o.split))
+    throw OptionError("split", "the path of an existing k-fold split CSV (not found: " + o.split + ")");
+  if (o.num_folds < 3) throw OptionError("num_folds", "an integer >= 3 (test, validation and at least one training fold)");
+  if (o.run < 0 || o.run >= o.num_folds) throw OptionError("run", "a fold-run in [0, " + std::to_string(o.num_folds - 1) + "]");
+  if (!o.depth.empty()) {
+    try {
+      depth_map_path(PolypFrame{}, expand_macros(o.depth, macros_of(o), "depth"));
+    } catch (const std::exception& e) {
+      throw OptionError("depth", std::string("a depth-map path pattern: ") + e.what());
+    }
+  }
+}
+
+struct PolypFramesEntry {
+  int64_t per_polyp = 0;
+  bool shuffle = true;
+};
+void visit_options(PolypFramesEntry& o, OptionVisitor& v) {
+  v.require("per_polyp");
+  v("per_polyp", o.per_polyp, "frames drawn per polyp per epoch (paper: 40 train, 300 val; <= 0: all)");
+  v("shuffle", o.shuffle, "shuffle the drawn frames");
+}
+
+const bool registered = [] {
+  datasets().add("polyp_size", PolypSizeEntry{}, [](const PolypSizeEntry& o) -> std::shared_ptr<const Dataset> {
+    SplitOptions so = macros_of(o);
+    PolypDatasetOptions po;
+    po.task = parse_size_task(o.task);
+    if (!o.depth.empty()) po.depth_pattern = expand_macros(o.depth, so, "depth");
+    Phase ph = o.phase == "train" ? Phase::Train : o.phase == "val" ? Phase::Valid : Phase::Test;
+    auto ds = PolypSizeDataset::from_split(o.split, o.run, ph, so, po, o.num_folds);
+    if (ds->size() == 0) throw OptionError("run", "a fold-run whose " + o.phase + " fold has frames (" + o.split + " has none)");
+    return ds;
+  }, "HAG paper polyp size (REAL-Colon / SUN k-fold split CSV): examples image, mask, size_mm, size_scaled (regression "
+     "target), label, depth (with the depth option)");
+  samplers().add("polyp_frames", PolypFramesEntry{}, [](const PolypFramesEntry& o, const std::shared_ptr<const Dataset>& ds,
+                                                        uint64_t seed) -> std::shared_ptr<const Sampler> {
+    auto polyps = std::dynamic_pointer_cast<const PolypSizeDataset>(ds);
+    if (!polyps) throw OptionError("name", "a split whose dataset is polyp_size (this sampler draws frames per polyp)");
+    return std::make_shared<PolypFrameSampler>(polyps->unique_ids(), o.per_polyp, seed, o.shuffle);
+  }, "the paper's per-polyp frame sampler: every epoch min(per_polyp, frames) frames of each polyp, without replacement");
+  return true;
+}();
+
+}  // namespace
 
 }  // namespace tessera::data::endoscopy

@@ -86,11 +86,13 @@ StepResult GradientRoutingStrategy::step(TrainContext& ctx, const std::vector<da
   go.allow_unused = true;
 
   // One pass over the micro-batches: gradients w.r.t. `wrt` (clean) or everything (accumulate).
+  // Both passes start from the state carried into this step; pass B's end state is carried on.
+  const nn::TensorMap state_before = ctx.state;
   auto run_pass = [&](const std::vector<Tensor>& wrt, const char* what) {
     double total = 0;
+    ctx.state = state_before;
     for (const auto& b : micro_batches) {
-      Tensor out = ctx.model->forward(b.at(ctx.input_key));
-      Tensor loss = (*ctx.loss)(out, b.at(ctx.target_key));
+      Tensor loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
       double v = loss.item_double();
       check_finite_loss(v, ctx, what);
       total += v * scale;
@@ -126,6 +128,7 @@ StepResult GradientRoutingStrategy::step(TrainContext& ctx, const std::vector<da
     for (size_t i = 0; i < gate_params.size(); ++i) kernels::copy_(gate_params[i], gate_before[i]);
     gate_opt->load_state_dict(gate_state);
     for (auto* o : ctx.optimizers) o->zero_grad();
+    ctx.state = state_before;
     throw;
   }
   main_norm_ = -1;

@@ -24,7 +24,8 @@
 #include <functional>
 #include <string>
 
-#include "experiments/trainer.h"
+#include "experiments/registry.h"
+#include "experiments/strategy.h"
 
 namespace tessera::experiments {
 

@@ -1,4 +1,5 @@
 #include "nn/models/hag_resnet.h"
+#include "nn/registry.h"
 
 #include <stdexcept>
 
@@ -65,5 +66,30 @@ Tensor HagResNet::forward(const Tensor& x) {
   Tensor f = forward_pooled(x);
   return fc_ ? (*fc_)(f) : f;
 }
+
+void visit_gate_options(GateMode& gates, std::string& gate_init, OptionVisitor& v) {
+  v.enumeration("gates", gates, {{"trainable", GateMode::Trainable}, {"frozen", GateMode::Frozen}, {"none", GateMode::None}},
+                "hard-attention gates: trained, fixed at their init, or absent (the ungated baseline)");
+  v.choice("gate_init", gate_init, {"xavier", "he"}, "initialisation of the gate logits");
+}
+
+void visit_options(HagResNetOptions& o, OptionVisitor& v) {
+  v("depth", o.resnet.depth, "ResNet depth (18, 34, 50, ...)");
+  v("num_classes", o.num_classes, "classifier outputs (0: pooled features only)");
+  v("in_chans", o.resnet.in_chans, "input image channels");
+  v("cifar_stem", o.resnet.cifar_stem, "3x3 stride-1 conv1 and no max-pool (32x32 inputs)");
+  v("width", o.resnet.width, "planes of the first stage (torchvision: 64)");
+  v("zero_init_residual", o.resnet.zero_init_residual, "zero-init the last BN of each residual branch");
+  visit_gate_options(o.gates, o.gate_init, v);
+}
+
+namespace {
+const bool registered = [] {
+  models().add("hag_resnet", HagResNetOptions{},
+               [](const HagResNetOptions& o) -> ModulePtr { return std::make_shared<HagResNet>(o); },
+               "ResNet with a hard-attention gate after each residual stage");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::nn

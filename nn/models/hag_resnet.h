@@ -32,6 +32,9 @@ struct HagResNetOptions {
   GateMode gates = GateMode::Trainable;
   std::string gate_init = "xavier";  // "xavier" | "he" (HardAttentionGateOptions::init)
 };
+// The gate keys shared by the gated models: gates (trainable|frozen|none), gate_init (xavier|he).
+void visit_gate_options(GateMode& gates, std::string& gate_init, OptionVisitor& v);
+void visit_options(HagResNetOptions& o, OptionVisitor& v);
 
 class HagResNet : public Module {
  public:

@@ -1,4 +1,5 @@
 #include "nn/models/hag_vit.h"
+#include "nn/registry.h"
 
 #include "nn/hard_attention_gate.h"
 
@@ -19,5 +20,16 @@ std::shared_ptr<VisionTransformer> hag_vit(VisionTransformerOptions vit, const H
   if (h.gates != GateMode::None) vit.residual_scale = hag_residual_scale(h);
   return std::make_shared<VisionTransformer>(std::move(vit));
 }
+
+void visit_options(HagViTOptions& o, OptionVisitor& v) { visit_gate_options(o.gates, o.gate_init, v); }
+
+namespace {
+const bool registered = [] {
+  models().add_entry("hag_vit", vit_preset_entry(HagViTOptions{}, [](const VisionTransformerOptions& o, const HagViTOptions& h) -> ModulePtr {
+    return hag_vit(o, h);
+  }, "timm ViT with gates replacing LayerScale on both residual branches (blocks.<i>.ls1/ls2.fsag)"));
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::nn

@@ -19,6 +19,7 @@ struct HagViTOptions {
   GateMode gates = GateMode::Trainable;
   std::string gate_init = "xavier";  // "xavier" | "he"
 };
+void visit_options(HagViTOptions& o, OptionVisitor& v);
 
 // The factory that builds one gate per residual branch.
 ResidualScaleFactory hag_residual_scale(const HagViTOptions& h);

@@ -1,4 +1,5 @@
 #include "nn/models/multistream.h"
+#include "nn/registry.h"
 
 #include <set>
 #include <stdexcept>
@@ -109,5 +110,34 @@ Tensor MultiStreamNet::forward_features(const Tensor& x) {
 }
 
 Tensor MultiStreamNet::forward(const Tensor& x) { return (*head)(forward_features(x)); }
+
+void visit_options(MultiStreamOptions& o, OptionVisitor& v) {
+  v.require("streams");
+  v("streams", o.streams, "input streams, a subset of [rgb, mask, depth], concatenated on channels in this order");
+  v("num_classes", o.num_classes, "classifier outputs");
+  v("depth", o.depth, "depth of each stream's ResNet trunk");
+  v("width", o.width, "first-stage planes of each trunk (torchvision: 64)");
+  v("cifar_stem", o.cifar_stem, "3x3 stride-1 conv1 and no max-pool in the trunks");
+  v("hidden", o.hidden, "units of the gated MLP head");
+  v("depth_in_chans", o.depth_in_chans, "channels of the depth stream (1, or 3 replicated)");
+  visit_gate_options(o.gates, o.gate_init, v);
+}
+
+void validate_options(const MultiStreamOptions& o) {
+  if (o.streams.empty()) throw OptionError("streams", "a non-empty subset of [rgb, mask, depth]");
+  for (const auto& s : o.streams)
+    if (s != "rgb" && s != "mask" && s != "depth")
+      throw OptionError("streams", "stream names among rgb, mask, depth (got '" + s + "')");
+  if (o.depth_in_chans != 1 && o.depth_in_chans != 3) throw OptionError("depth_in_chans", "1 or 3");
+}
+
+namespace {
+const bool registered = [] {
+  models().add("multistream", MultiStreamOptions{},
+               [](const MultiStreamOptions& o) -> ModulePtr { return std::make_shared<MultiStreamNet>(o); },
+               "one ResNet trunk per stream (input = streams concatenated on channels) + gated MLP head");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::nn

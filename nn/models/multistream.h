@@ -27,6 +27,8 @@ namespace tessera::nn {
 
 struct MultiStreamOptions {
   std::vector<std::string> streams = {"rgb", "mask"};
+void visit_options(MultiStreamOptions& o, OptionVisitor& v);
+void validate_options(const MultiStreamOptions& o);
   int64_t num_classes = 3;
   int depth = 18;                 // trunk ResNet depth
   int64_t width = 64;             // trunk first-stage width (64: torchvision)

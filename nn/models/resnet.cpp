@@ -1,4 +1,5 @@
 #include "nn/models/resnet.h"
+#include "nn/registry.h"
 
 #include <stdexcept>
 
@@ -208,5 +209,23 @@ std::shared_ptr<ResNet> resnet50(ResNetOptions o) {
   o.depth = 50;
   return std::make_shared<ResNet>(o);
 }
+
+void visit_options(ResNetOptions& o, OptionVisitor& v) {
+  v("num_classes", o.num_classes, "classifier outputs (0: pooled features only)");
+  v("in_chans", o.in_chans, "input image channels");
+  v("cifar_stem", o.cifar_stem, "3x3 stride-1 conv1 and no max-pool (32x32 inputs)");
+  v("width", o.width, "planes of the first stage (torchvision: 64)");
+  v("zero_init_residual", o.zero_init_residual, "zero-init the last BN of each residual branch");
+}
+
+namespace {
+const bool registered = [] {
+  for (int depth : {18, 34, 50})
+    models().add("resnet" + std::to_string(depth), ResNetOptions{.depth = depth},
+                 [](const ResNetOptions& o) -> ModulePtr { return std::make_shared<ResNet>(o); },
+                 "torchvision ResNet-" + std::to_string(depth));
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::nn

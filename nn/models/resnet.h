@@ -15,6 +15,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/options.h"
 #include "nn/module.h"
 
 namespace tessera::nn {
@@ -40,6 +41,8 @@ struct ResNetOptions {
   std::vector<int64_t> layers = {};  // blocks per stage; empty: torchvision's for `depth`
   DType dtype = DType::Float32;
 };
+// The YAML keys of a ResNet other than `depth` (fixed by the model name resnet18/34/50).
+void visit_options(ResNetOptions& o, OptionVisitor& v);
 
 class BasicBlock : public Module {
  public:

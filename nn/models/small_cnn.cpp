@@ -1,4 +1,5 @@
 #include "nn/models/small_cnn.h"
+#include "nn/registry.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -73,5 +74,22 @@ Tensor SmallCNN::forward(const Tensor& x) {
   h = relu(fc1_->forward(h));
   return fc2_->forward(drop_->forward(h));
 }
+
+void visit_options(SmallCNNOptions& o, OptionVisitor& v) {
+  v("in_channels", o.in_channels, "input image channels");
+  v("num_classes", o.num_classes, "classifier outputs");
+  v("channels", o.channels, "output channels of each conv-bn-relu-2x2-max-pool block");
+  v("hidden", o.hidden, "units of the hidden linear layer");
+  v("image_size", o.image_size, "square input side");
+  v("dropout", o.dropout, "dropout before the last linear layer");
+}
+
+namespace {
+const bool registered = [] {
+  models().add("small_cnn", SmallCNNOptions{}, [](const SmallCNNOptions& o) -> ModulePtr { return std::make_shared<SmallCNN>(o); },
+               "conv-bn-relu-pool blocks + 2 linear layers");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::nn

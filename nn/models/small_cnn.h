@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/options.h"
 #include "nn/module.h"
 
 namespace tessera::nn {
@@ -21,6 +22,7 @@ struct SmallCNNOptions {
   int64_t image_size = 28;                    // square input side
   double dropout = 0.0;
 };
+void visit_options(SmallCNNOptions& o, OptionVisitor& v);
 
 class SmallCNN : public Module {
  public:

@@ -1,4 +1,5 @@
 #include "nn/models/transformer_lm.h"
+#include "nn/registry.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -64,5 +65,24 @@ Tensor TransformerLM::forward(const Tensor& tokens) {
   Tensor h = add(emb_->forward(tokens), narrow(pos_, 1, 0, T));
   return head_->forward(norm_->forward(blocks_->forward(h)));
 }
+
+void visit_options(TransformerLMOptions& o, OptionVisitor& v) {
+  v("vocab_size", o.vocab_size, "tokens in the vocabulary");
+  v("d_model", o.d_model, "embedding width");
+  v("n_layers", o.n_layers, "transformer blocks");
+  v("n_heads", o.n_heads, "attention heads per block");
+  v("max_len", o.max_len, "longest sequence (learned positions)");
+  v("mlp_ratio", o.mlp_ratio, "MLP hidden width / d_model");
+  v("dropout", o.dropout, "dropout on the attention and MLP outputs");
+}
+
+namespace {
+const bool registered = [] {
+  models().add("transformer_lm", TransformerLMOptions{},
+               [](const TransformerLMOptions& o) -> ModulePtr { return std::make_shared<TransformerLM>(o); },
+               "causal pre-norm Transformer language model");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::nn

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/options.h"
 #include "nn/module.h"
 
 namespace tessera::nn {
@@ -21,6 +22,7 @@ struct TransformerLMOptions {
   int64_t mlp_ratio = 4;
   double dropout = 0.0;  // on attention output and MLP output
 };
+void visit_options(TransformerLMOptions& o, OptionVisitor& v);
 
 class TransformerLMBlock : public Module {
  public:

@@ -166,4 +166,29 @@ VisionTransformerOptions vit_preset(const std::string& name) {
   throw std::invalid_argument("vit_preset: unknown preset '" + name + "' (known: " + known + ")");
 }
 
+
+void visit_options(VisionTransformerOptions& o, OptionVisitor& v) {
+  v("num_classes", o.num_classes, "classifier outputs (0: pooled features only)");
+  v("img_size", o.img_size, "square input side");
+  v("patch_size", o.patch_size, "square patch side");
+  v("in_chans", o.in_chans, "input image channels");
+  v("embed_dim", o.embed_dim, "token width");
+  v("depth", o.depth, "transformer blocks");
+  v("num_heads", o.num_heads, "attention heads per block");
+  v.choice("global_pool", o.global_pool, {"token", "avg"}, "pooling of the tokens for the head");
+  v("drop_rate", o.drop_rate, "dropout before the head");
+  v("drop_path_rate", o.drop_path_rate, "stochastic depth, increasing linearly over blocks");
+  v("attn_drop_rate", o.attn_drop_rate, "dropout on the attention weights");
+  v("proj_drop_rate", o.proj_drop_rate, "dropout after the attention and MLP projections");
+}
+
+namespace {
+const bool registered = [] {
+  models().add_entry("vit", vit_preset_entry(NoOptions{}, [](const VisionTransformerOptions& o, const NoOptions&) -> ModulePtr {
+    return std::make_shared<VisionTransformer>(o);
+  }, "timm VisionTransformer from a preset (vit_tiny_patch4_32, ...)"));
+  return true;
+}();
+}  // namespace
+
 }  // namespace tessera::nn

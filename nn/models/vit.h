@@ -19,6 +19,7 @@
 #include "nn/mlp.h"
 #include "nn/module.h"
 #include "nn/patch_embed.h"
+#include "nn/registry.h"
 
 namespace tessera::nn {
 
@@ -122,5 +123,46 @@ VisionTransformerOptions vit_tiny_patch4_32();
 // Options of a preset by name; throws std::invalid_argument listing the known names.
 VisionTransformerOptions vit_preset(const std::string& name);
 std::vector<std::string> vit_preset_names();
+
+// The YAML keys that override a preset: num_classes, img_size, patch_size, in_chans, embed_dim,
+// depth, num_heads, global_pool and the dropout rates.
+void visit_options(VisionTransformerOptions& o, OptionVisitor& v);
+
+// A model entry for a ViT-based model: the required `preset` picks the defaults, the keys above
+// override them, then the table of `Extra` (e.g. gate options); make(vit, extra) builds.
+template <typename Extra, typename Make>
+ModelRegistry::Entry vit_preset_entry(Extra extra_defaults, Make make, std::string help) {
+  ModelRegistry::Entry e;
+  e.help = std::move(help);
+  e.options = [extra_defaults] {
+    OptionDescriber d;
+    std::string preset;
+    d.require("preset");
+    d.choice("preset", preset, vit_preset_names(), "timm model whose options are the defaults");
+    VisionTransformerOptions o = vit_preset(vit_preset_names().front());
+    visit_options(o, d);
+    for (auto& r : d.rows)
+      if (r.key != "preset") r.default_value = "preset's";
+    Extra x = extra_defaults;
+    visit_options(x, d);
+    return d.rows;
+  };
+  e.build = [extra_defaults, make](OptionVisitor& v) -> ModulePtr {
+    std::string preset;
+    v.require("preset");
+    v.choice("preset", preset, vit_preset_names(), "");
+    VisionTransformerOptions o = vit_preset(preset);
+    visit_options(o, v);
+    Extra x = extra_defaults;
+    visit_options(x, v);
+    validate_options(x);
+    return make(o, x);
+  };
+  return e;
+}
+
+// Options of the plain `vit` entry: none beyond the preset's.
+struct NoOptions {};
+inline void visit_options(NoOptions&, OptionVisitor&) {}
 
 }  // namespace tessera::nn

@@ -46,6 +46,8 @@ struct Rig {
   std::vector<Tensor> gates, others;
   std::unique_ptr<optim::Optimizer> gate_opt, main_opt;
   LossFn loss = [](const Tensor& out, const Tensor& t) { return cross_entropy(out, t); };
+  // The task calls through `loss`, so a test can swap the loss function.
+  SupervisedTask task{"classification", {}, [this](const Tensor& out, const Tensor& t) { return loss(out, t); }};
   data::Batch batch;
   TrainContext ctx;
   Rig(double gate_lr, double main_lr, double grad_clip) {
@@ -57,9 +59,7 @@ struct Rig {
     batch.indices = {0, 1, 2, 3, 4, 5};
     ctx.model = model.get();
     ctx.optimizers = {main_opt.get(), gate_opt.get()};  // order does not matter
-    ctx.loss = &loss;
-    ctx.input_key = "image";
-    ctx.target_key = "label";
+    ctx.task = &task;
     ctx.grad_clip = grad_clip;
     ctx.parameters = model->parameters();
   }
@@ -183,7 +183,7 @@ TEST(GradientRouting, OptimizerSplitErrorsAndNonFinitePassBUndoesGateStep) {
     Tensor l = cross_entropy(out, t);
     return ++calls == 2 ? mul(l, NAN) : l;
   };
-  s.ctx.loss = &nan_second;
+  s.loss = nan_second;
   auto before = snapshot(s.model->parameters());
   bool gate_stepped = false;
   gr.after_pass = [&](int pass) { gate_stepped |= pass == 0; };

@@ -1,0 +1,43 @@
+#include "experiments/strategy.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops/arith.h"
+#include "optim/clip_grad.h"
+
+namespace tessera::experiments {
+
+void check_finite_loss(double v, const TrainContext& ctx, const std::string& what) {
+  if (std::isfinite(v)) return;
+  std::ostringstream os;
+  os << what << " is " << (std::isnan(v) ? "NaN" : "Inf") << " at step " << ctx.step + 1 << " (epoch " << ctx.epoch
+     << ")";
+  throw NonFiniteLoss(os.str());
+}
+
+TaskOutput Strategy::eval_step(TrainContext& ctx, const data::Batch& batch) {
+  NoGradGuard ng;
+  return ctx.task->forward(*ctx.model, batch, ctx.state);
+}
+
+StepResult DefaultStrategy::step(TrainContext& ctx, const std::vector<data::Batch>& micro_batches) {
+  StepResult r;
+  const double scale = 1.0 / double(micro_batches.size());
+  for (const auto& b : micro_batches) {
+    Tensor loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
+    double v = loss.item_double();
+    check_finite_loss(v, ctx);
+    r.loss += v * scale;
+    r.samples += b.size();
+    backward(micro_batches.size() > 1 ? mul(loss, scale) : loss);
+  }
+  if (ctx.grad_clip > 0) r.grad_norm = optim::clip_grad_norm_(ctx.parameters, ctx.grad_clip);
+  for (auto* o : ctx.optimizers) o->step();
+  for (auto* o : ctx.optimizers) o->zero_grad();
+  return r;
+}
+
+}  // namespace tessera::experiments

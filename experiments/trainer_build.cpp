@@ -1,0 +1,321 @@
+// Trainer construction: one config section per function. Every section reads its keys through
+// ConfigNode and ends with check_unknown(), so typos are reported with file:line:column.
+#include <omp.h>
+
+#include "core/generator.h"
+#include "core/threading.h"
+#include "experiments/trainer.h"
+
+namespace tessera::experiments {
+
+using config::ConfigError;
+
+namespace {
+
+bool glob_match(const char* p, const char* s) {
+  // '*' any run of characters, '?' one character.
+  if (*p == 0) return *s == 0;
+  if (*p == '*') return glob_match(p + 1, s) || (*s && glob_match(p, s + 1));
+  if (*s && (*p == '?' || *p == *s)) return glob_match(p + 1, s + 1);
+  return false;
+}
+bool matches_any(const std::vector<std::string>& pats, const std::string& name) {
+  for (const auto& p : pats)
+    if (glob_match(p.c_str(), name.c_str())) return true;
+  return false;
+}
+
+std::vector<std::string> string_list(const ConfigNode& n, const std::string& key, std::vector<std::string> def) {
+  if (!n.has(key)) return def;
+  std::vector<std::string> r;
+  try {
+    for (const auto& e : n.elements(key)) r.push_back(e.scalar());
+  } catch (const ConfigError&) {
+    r = {n.get_string(key)};  // a single pattern
+  }
+  return r;
+}
+}  // namespace
+
+struct Trainer::Split {
+  std::string name;
+  std::shared_ptr<const data::Dataset> dataset;
+  std::unique_ptr<data::DataLoader> loader;
+};
+
+Trainer::Trainer(const config::Value& cfg, TrainerOptions opts) : opts_(std::move(opts)) { build(cfg); }
+Trainer::~Trainer() = default;
+
+void Trainer::build(const config::Value& cfg) {
+  config_text_ = config::to_yaml(cfg);
+  ConfigNode root(&cfg, "");
+  if (!root.is_map()) throw ConfigError(cfg.origin.str() + ": expected a mapping of sections (model, data, ...)");
+  // The trainer section first: seed and threads apply before anything random is built; then the
+  // model (so initial weights depend on trainer.seed only), data, task, strategy, optimizers.
+  build_trainer_section(root.child("trainer"));
+  ConfigNode m = root.child("model");
+  model_ = registry().models.get(m.get_string("name"), m, "name")(m);
+  m.check_unknown();
+  ConfigNode d = root.child("data");
+  build_data(d);
+  build_task(root, d);
+  ConfigNode t = root.child("trainer");
+  if (auto strat = t.optional_child("strategy")) {
+    strategy_ = registry().strategies.get(strat->get_string("name"), *strat, "name")(*strat);
+    strat->check_unknown();
+  } else {
+    strategy_ = std::make_unique<DefaultStrategy>();
+  }
+  resolve_best_metric(t);
+  t.check_unknown();
+  build_optimizers(root);
+  root.check_unknown();
+
+  ctx_.model = model_.get();
+  ctx_.optimizers = optimizers();
+  ctx_.task = task_.get();
+  ctx_.grad_clip = grad_clip_;
+  for (const auto& p : model_->parameters())
+    if (p.requires_grad()) ctx_.parameters.push_back(p);
+}
+
+void Trainer::build_trainer_section(const ConfigNode& t) {
+  epochs_ = t.get_int("epochs", 0);
+  max_steps_ = t.get_int("max_steps", 0);
+  if (epochs_ < 0) t.fail("epochs", "an integer >= 0");
+  if (max_steps_ < 0) t.fail("max_steps", "an integer >= 0");
+  if (epochs_ == 0 && max_steps_ == 0)
+    throw ConfigError(t.origin().str() + ": trainer: missing required key 'trainer.epochs' or 'trainer.max_steps'");
+  eval_every_ = t.get_int("eval_every", 1);
+  eval_every_steps_ = t.get_int("eval_every_steps", 0);
+  log_every_ = t.get_int("log_every", 50);
+  ckpt_every_ = t.get_int("ckpt_every", 0);
+  accumulate_ = t.get_int("accumulate", 1);
+  if (accumulate_ < 1) t.fail("accumulate", "an integer >= 1");
+  if (log_every_ < 1) t.fail("log_every", "an integer >= 1");
+  grad_clip_ = t.get_double("grad_clip", 0.0);
+  seed_ = uint64_t(t.get_int("seed", 0));
+  int64_t threads = t.get_int("threads", 0);
+  bool deterministic = t.get_bool("deterministic", true);
+  output_dir_ = t.get_string("output_dir");
+  best_metric_ = t.get_string("best_metric", std::string());
+  best_mode_ = t.get_choice("best_mode", {"auto", "min", "max"}, std::string("auto"));
+  std::string progress = t.get_choice("progress", {"auto", "bar", "plain", "none"}, std::string("auto"));
+  if (opts_.progress_tty < 0 && progress != "auto") opts_.progress_tty = progress == "bar" ? 1 : 0;
+  if (progress == "none") opts_.quiet = true;
+  plot_ = t.get_bool("plot", true);
+  if (threads < 0) t.fail("threads", "an integer >= 0 (0: all cores)");
+  if (threads > 0) set_num_threads(int(threads));
+  // Fixed thread counts make the parallel reductions' split (and so the results) repeatable.
+  if (deterministic) omp_set_dynamic(0);
+  manual_seed(seed_);
+}
+
+void Trainer::build_data(const ConfigNode& d) {
+  for (const char* split : {"train", "val", "test"})
+    if (auto n = d.optional_child(split)) splits_[split] = build_split(*n, split, d);
+  if (!splits_.count("train")) throw ConfigError(d.origin().str() + ": missing required key 'data.train' (a mapping)");
+  int64_t nb = splits_["train"]->loader->num_batches();
+  if (nb == 0) throw ConfigError(d.origin().str() + ": data.train: no batches (dataset smaller than batch_size with drop_last)");
+  steps_per_epoch_ = (nb + accumulate_ - 1) / accumulate_;
+  total_steps_ = max_steps_ > 0 ? max_steps_ : epochs_ * steps_per_epoch_;
+  if (epochs_ == 0) epochs_ = (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_;
+}
+
+// The task (the `task:` section, by default a supervised task over data.input_key ->
+// data.target_key) with the `loss:` and `metrics:` sections.
+void Trainer::build_task(const ConfigNode& root, const ConfigNode& d) {
+  auto& reg = registry();
+  TaskDefaults defaults;
+  defaults.input_key = d.get_string("input_key", defaults.input_key);
+  defaults.target_key = d.get_string("target_key", defaults.target_key);
+  d.check_unknown();
+  ConfigNode l = root.child("loss");
+  LossFn loss = reg.losses.get(l.get_string("name"), l, "name")(l);
+  l.check_unknown();
+  if (auto tn = root.optional_child("task")) {
+    task_ = reg.tasks.get(tn->get_string("name"), *tn, "name")(*tn, defaults, std::move(loss));
+    tn->check_unknown();
+  } else {
+    config::Value empty;
+    empty.kind = config::Value::Kind::Map;
+    task_ = reg.tasks.get("supervised")(ConfigNode(&empty, "task"), defaults, std::move(loss));
+  }
+  if (!root.has("metrics")) return;
+  for (const auto& e : root.elements("metrics")) {
+    if (e.is_scalar()) {
+      std::string n = e.scalar();
+      if (!reg.metrics.contains(n)) {
+        std::string list;
+        for (const auto& k : reg.metrics.names()) list += (list.empty() ? "" : ", ") + k;
+        auto s = config::did_you_mean(n, reg.metrics.names());
+        throw ConfigError(e.origin().str() + ": " + e.path() + ": expected a registered metric name (" + list + ")" +
+                          (s ? " (did you mean '" + *s + "'?)" : "") + ", got '" + n + "'");
+      }
+      config::Value empty;  // a plain name takes the defaults
+      empty.kind = config::Value::Kind::Map;
+      empty.origin = e.origin();
+      task_->add_metric(reg.metrics.get(n)(ConfigNode(&empty, e.path())));
+      has_accuracy_ |= n == "accuracy";
+    } else {
+      std::string n = e.get_string("name");
+      task_->add_metric(reg.metrics.get(n, e, "name")(e));
+      e.check_unknown();
+      has_accuracy_ |= n == "accuracy";
+    }
+  }
+}
+
+void Trainer::resolve_best_metric(const ConfigNode& t) {
+  if (best_metric_.empty()) best_metric_ = splits_.count("val") ? (has_accuracy_ ? "val/accuracy" : "val/loss") : "";
+  if (best_metric_.empty()) return;
+  auto slash = best_metric_.find('/');
+  if (slash == std::string::npos || best_metric_.substr(0, slash) != "val")
+    t.fail("best_metric", "'val/<metric>' (e.g. val/accuracy or val/loss)");
+  if (!splits_.count("val")) t.fail("best_metric", "a metric of the 'val' split, which needs data.val");
+  if (best_mode_ == "auto") {
+    std::string mn = best_metric_.substr(slash + 1);
+    best_mode_ = (mn == "loss" || mn == "perplexity" || mn == "token_nll") ? "min" : "max";
+  }
+}
+
+std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, const std::string& name,
+                                                     const ConfigNode& data) {
+  auto& reg = registry();
+  auto s = std::make_shared<Split>();
+  s->name = name;
+  ConfigNode ds = node.child("dataset");
+  std::string ds_name = ds.get_string("name");
+  int64_t start = ds.get_int("start", 0), end = ds.get_int("end", -1);
+  auto base = reg.datasets.get(ds_name, ds, "name")(ds);
+  ds.check_unknown();
+  int64_t n = base->size();
+  if (end < 0) end = n;
+  if (start < 0 || start > end || end > n)
+    ds.fail(ds.has("end") ? "end" : "start", "0 <= start <= end <= " + std::to_string(n) + " (the dataset's size)");
+  if (start != 0 || end != n) {
+    std::vector<int64_t> idx;
+    for (int64_t i = start; i < end; ++i) idx.push_back(i);
+    s->dataset = std::make_shared<data::Subset>(base, idx);
+  } else {
+    s->dataset = base;
+  }
+  if (s->dataset->size() == 0) ds.fail("name", "a non-empty dataset");
+
+  std::vector<data::Transform> ts;
+  if (node.has("transforms")) {
+    for (const auto& t : node.elements("transforms")) {
+      if (t.is_scalar()) {
+        throw ConfigError(t.origin().str() + ": " + t.path() + ": expected a mapping {name: ..., options}");
+      }
+      std::string tn = t.get_string("name");
+      ts.push_back(reg.transforms.get(tn, t, "name")(t));
+      t.check_unknown();
+    }
+  }
+  data::DataLoaderOptions lo;
+  lo.batch_size = node.get_int("batch_size", data.get_int("batch_size", 32));
+  if (lo.batch_size < 1) node.has("batch_size") ? node.fail("batch_size", "an integer >= 1") : data.fail("batch_size", "an integer >= 1");
+  lo.shuffle = node.get_bool("shuffle", name == "train");
+  lo.drop_last = node.get_bool("drop_last", false);
+  lo.num_workers = int(node.get_int("workers", data.get_int("workers", 0)));
+  if (lo.num_workers < 0) node.fail("workers", "an integer >= 0");
+  lo.seed = uint64_t(data.get_int("seed", int64_t(seed_))) + (name == "train" ? 0 : 1000003);
+  std::shared_ptr<const data::Sampler> sampler;
+  if (node.has("sampler")) {
+    ConfigNode sn = node.child("sampler");
+    sampler = reg.samplers.get(sn.get_string("name"), sn, "name")(sn, s->dataset, lo.seed);
+    sn.check_unknown();
+  }
+  node.check_unknown();
+  s->loader = std::make_unique<data::DataLoader>(s->dataset, lo, ts.empty() ? data::Transform() : data::compose(ts),
+                                                 sampler);
+  return s;
+}
+
+void Trainer::build_optimizers(const ConfigNode& root) {
+  auto& reg = registry();
+  std::vector<ConfigNode> specs;
+  if (root.has("optimizers")) {
+    if (root.has("optimizer")) root.fail("optimizer", "either 'optimizer' or 'optimizers', not both");
+    specs = root.elements("optimizers");
+    if (specs.empty()) root.fail("optimizers", "a non-empty list of optimizers");
+  } else {
+    specs.push_back(root.child("optimizer"));
+  }
+  auto named = model_->named_parameters();
+  std::vector<bool> taken(named.size(), false);
+  std::optional<ConfigNode> global_sched = root.optional_child("scheduler");
+  ScheduleInfo info{total_steps_, steps_per_epoch_, epochs_};
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const ConfigNode& o = specs[k];
+    std::string oname = o.get_string("name");
+    const auto& factory = reg.optimizers.get(oname, o, "name");
+    auto patterns = string_list(o, "params", {"*"});
+    struct GroupSpec {
+      std::vector<std::string> match;
+      int64_t max_ndim;
+      std::map<std::string, double> options;
+    };
+    std::vector<GroupSpec> gspecs;
+    if (o.has("param_groups")) {
+      for (const auto& g : o.elements("param_groups")) {
+        GroupSpec gs;
+        gs.match = string_list(g, "match", {});
+        gs.max_ndim = g.get_int("max_ndim", -1);
+        if (gs.match.empty() && gs.max_ndim < 0)
+          g.fail("match", "a name pattern list ('match') and/or 'max_ndim' selecting the group's parameters");
+        for (const char* key : {"lr", "weight_decay", "momentum", "dampening", "beta1", "beta2", "eps"})
+          if (g.has(key)) gs.options[key] = g.get_double(key);
+        g.check_unknown();
+        gspecs.push_back(std::move(gs));
+      }
+    }
+    std::vector<optim::ParamGroup> groups(gspecs.size() + 1);
+    for (size_t i = 0; i < gspecs.size(); ++i) groups[i + 1].options = gspecs[i].options;
+    int64_t count = 0;
+    for (size_t i = 0; i < named.size(); ++i) {
+      const auto& [pname, p] = named[i];
+      if (taken[i] || !p.requires_grad() || !matches_any(patterns, pname)) continue;
+      taken[i] = true;
+      ++count;
+      size_t gi = 0;
+      for (size_t g = 0; g < gspecs.size() && gi == 0; ++g) {
+        bool by_name = gspecs[g].match.empty() || matches_any(gspecs[g].match, pname);
+        bool by_ndim = gspecs[g].max_ndim < 0 || p.dim() <= gspecs[g].max_ndim;
+        // A group with both selectors takes parameters matching either (e.g. biases by name and
+        // all 1-d norm weights by ndim).
+        bool sel = (!gspecs[g].match.empty() && gspecs[g].max_ndim >= 0) ? (matches_any(gspecs[g].match, pname) || by_ndim)
+                                                                          : (by_name && by_ndim);
+        if (sel) gi = g + 1;
+      }
+      groups[gi].params.push_back(p);
+    }
+    if (count == 0) o.fail("params", "patterns matching at least one trainable parameter not taken by an earlier optimizer");
+    // Empty groups are dropped; the default group first, then the configured ones in order.
+    std::vector<optim::ParamGroup> used;
+    for (auto& g : groups)
+      if (!g.params.empty()) used.push_back(std::move(g));
+    auto opt = factory(std::move(used), o);
+    std::optional<ConfigNode> sched = o.optional_child("scheduler");
+    if (!sched) sched = global_sched;
+    if (sched) {
+      std::string sn = sched->get_string("name");
+      schedulers_.push_back(reg.schedulers.get(sn, *sched, "name")(*opt, *sched, info));
+      sched->check_unknown();
+    } else {
+      schedulers_.push_back(nullptr);
+    }
+    o.check_unknown();
+    optimizers_.push_back(std::move(opt));
+  }
+  if (!specs.empty() && specs.size() > 1) {
+    std::string left;
+    for (size_t i = 0; i < named.size(); ++i)
+      if (!taken[i] && named[i].second.requires_grad()) left += (left.empty() ? "" : ", ") + named[i].first;
+    if (!left.empty())
+      throw ConfigError(root.origin().str() + ": optimizers: parameters not assigned to any optimizer: " + left);
+  }
+}
+
+}  // namespace tessera::experiments
