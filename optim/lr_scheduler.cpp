@@ -8,7 +8,7 @@
 namespace tessera::optim {
 
 LRScheduler::LRScheduler(Optimizer& opt) : opt_(opt) {
-  for (auto& g : opt_.param_groups()) base_lrs_.push_back(g.get("lr"));
+  for (auto& g : opt_.param_groups()) base_lrs_.push_back(g.lr());
 }
 
 void LRScheduler::init() {
@@ -20,7 +20,7 @@ void LRScheduler::apply() {
   last_lr_.clear();
   for (size_t i = 0; i < opt_.param_groups().size(); ++i) {
     double lr = lr_at(i);
-    opt_.param_groups()[i].set("lr", lr);
+    opt_.param_groups()[i].set_lr(lr);
     last_lr_.push_back(lr);
   }
 }
@@ -156,13 +156,12 @@ OneCycleLR::OneCycleLR(Optimizer& opt, double max_lr, int64_t total_steps, OneCy
     initial_.push_back(max_lr / o.div_factor);
     max_.push_back(max_lr);
     min_.push_back(max_lr / o.div_factor / o.final_div_factor);
-    g.set("lr", initial_.back());
+    g.set_lr(initial_.back());
   }
   if (o.cycle_momentum) {
-    auto& opts = opt_.param_groups()[0].options;
-    momentum_key_ = opts.count("beta1") ? "beta1" : (opts.count("momentum") ? "momentum" : "");
-    if (momentum_key_.empty())
-      throw std::invalid_argument("OneCycleLR: cycle_momentum needs an optimizer with momentum or beta1");
+    if (!opt_.param_groups()[0].options().momentum())
+      throw std::invalid_argument("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas, " +
+                                  opt_.name() + " has neither");
   }
   init();
 }
@@ -199,8 +198,8 @@ double OneCycleLR::momentum_at() const {
 }
 void OneCycleLR::step() {
   LRScheduler::step();
-  if (!momentum_key_.empty())
-    for (auto& g : opt_.param_groups()) g.set(momentum_key_, momentum_at());
+  if (o_.cycle_momentum)
+    for (auto& g : opt_.param_groups()) g.options().set_momentum(momentum_at());
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& opt, PlateauOptions o) : opt_(opt), o_(o) {
@@ -230,8 +229,8 @@ void ReduceLROnPlateau::step(double metric) {
   }
   if (num_bad_ > o_.patience) {
     for (auto& g : opt_.param_groups()) {
-      double old = g.get("lr"), nl = std::max(old * o_.factor, o_.min_lr);
-      if (old - nl > o_.eps) g.set("lr", nl);
+      double old = g.lr(), nl = std::max(old * o_.factor, o_.min_lr);
+      if (old - nl > o_.eps) g.set_lr(nl);
     }
     cooldown_counter_ = o_.cooldown;
     num_bad_ = 0;
@@ -239,7 +238,7 @@ void ReduceLROnPlateau::step(double metric) {
 }
 std::vector<double> ReduceLROnPlateau::get_last_lr() const {
   std::vector<double> r;
-  for (auto& g : opt_.param_groups()) r.push_back(g.get("lr"));
+  for (auto& g : opt_.param_groups()) r.push_back(g.lr());
   return r;
 }
 std::map<std::string, double> ReduceLROnPlateau::state_dict() const {

@@ -96,7 +96,7 @@ class LinearWarmupCosineLR : public LRScheduler {
 struct OneCycleOptions {
   double pct_start = 0.3;
   std::string anneal_strategy = "cos";  // or "linear"
-  bool cycle_momentum = true;            // cycles SGD momentum or Adam beta1
+  bool cycle_momentum = true;            // cycles SGD momentum or Adam betas[0]
   double base_momentum = 0.85, max_momentum = 0.95;
   double div_factor = 25, final_div_factor = 1e4;
   bool three_phase = false;
@@ -119,7 +119,6 @@ class OneCycleLR : public LRScheduler {
   std::vector<double> initial_, max_, min_;
   int64_t total_;
   OneCycleOptions o_;
-  std::string momentum_key_;
 };
 
 struct PlateauOptions {

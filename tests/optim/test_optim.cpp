@@ -61,20 +61,22 @@ TEST(Optim, LoadStateDictRejectsMismatches) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("state.0.momentum_buffer"), std::string::npos) << e.what();
   }
-  SGD s3(std::vector<ParamGroup>{ParamGroup{{b}, {}}, ParamGroup{{zeros({1}, {.requires_grad = true})}, {}}}, {});
+  SGD s3(std::vector<ParamGroup>{ParamGroup({b}), ParamGroup({zeros({1}, {.requires_grad = true})})}, {});
   EXPECT_THROW(s3.load_state_dict(s1.state_dict()), std::invalid_argument);  // group count differs
 }
 
 TEST(Optim, ParamGroupValidation) {
   Tensor a = zeros({3}, {.requires_grad = true});
-  EXPECT_THROW(SGD(std::vector<ParamGroup>{ParamGroup{{a}, {{"betas", 0.9}}}}, {}), std::invalid_argument);
-  EXPECT_THROW(SGD(std::vector<ParamGroup>{ParamGroup{{a}, {}}, ParamGroup{{a}, {}}}, {}), std::invalid_argument);
+  // Options of another optimizer's type are refused.
+  EXPECT_THROW(SGD(std::vector<ParamGroup>{ParamGroup({a}, AdamOptions{})}, {}), std::invalid_argument);
+  EXPECT_THROW(SGD(std::vector<ParamGroup>{ParamGroup({a}), ParamGroup({a})}, {}), std::invalid_argument);
   EXPECT_THROW(SGD({a}, {.nesterov = true}), std::invalid_argument);
   Tensor nonleaf = mul(a, 2.0);
   EXPECT_THROW(SGD({nonleaf}, {}), std::invalid_argument);
-  // Per-group options override defaults; missing ones are filled in.
+  // A group without options takes the defaults; a group with options keeps its own.
   Tensor b = zeros({2}, {.requires_grad = true});
-  AdamW opt(std::vector<ParamGroup>{ParamGroup{{a}, {}}, ParamGroup{{b}, {{"weight_decay", 0.0}}}}, {.lr = 0.01});
+  AdamW opt(std::vector<ParamGroup>{ParamGroup({a}), ParamGroup({b}, AdamWOptions{.lr = 0.01, .weight_decay = 0.0})},
+            {.lr = 0.01});
   EXPECT_EQ(opt.param_groups()[0].get("weight_decay"), 1e-2);
   EXPECT_EQ(opt.param_groups()[1].get("weight_decay"), 0.0);
   EXPECT_EQ(opt.param_groups()[1].get("lr"), 0.01);

@@ -16,15 +16,23 @@ using test::allclose;
 
 namespace {
 
-std::unique_ptr<Optimizer> make_opt(const std::string& name, std::vector<ParamGroup> groups) {
-  if (name == "sgd") return std::make_unique<SGD>(groups, SGDOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
+// Group 0 takes the optimizer's options, group 1 the same without weight decay.
+template <typename Opt, typename O>
+std::unique_ptr<Optimizer> two_groups(const Tensor& p0, const Tensor& p1, O o) {
+  O no_decay = o;
+  no_decay.weight_decay = 0;
+  return std::make_unique<Opt>(std::vector<ParamGroup>{ParamGroup({p0}), ParamGroup({p1}, no_decay)}, o);
+}
+
+std::unique_ptr<Optimizer> make_opt(const std::string& name, const Tensor& p0, const Tensor& p1) {
+  if (name == "sgd") return two_groups<SGD>(p0, p1, SGDOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 0.01});
   if (name == "sgd_nesterov")
-    return std::make_unique<SGD>(groups, SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
-  if (name == "sgd_plain") return std::make_unique<SGD>(groups, SGDOptions{.lr = 0.1});
+    return two_groups<SGD>(p0, p1, SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
+  if (name == "sgd_plain") return two_groups<SGD>(p0, p1, SGDOptions{.lr = 0.1});
   if (name == "adam")
-    return std::make_unique<Adam>(groups, AdamOptions{.lr = 0.05, .beta1 = 0.8, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.01});
-  if (name == "adam_amsgrad") return std::make_unique<Adam>(groups, AdamOptions{.lr = 0.05, .weight_decay = 0.01, .amsgrad = true});
-  if (name == "adamw") return std::make_unique<AdamW>(groups, AdamWOptions{.lr = 0.05, .weight_decay = 0.05});
+    return two_groups<Adam>(p0, p1, AdamOptions{.lr = 0.05, .betas = {0.8, 0.99}, .eps = 1e-6, .weight_decay = 0.01});
+  if (name == "adam_amsgrad") return two_groups<Adam>(p0, p1, AdamOptions{.lr = 0.05, .weight_decay = 0.01, .amsgrad = true});
+  if (name == "adamw") return two_groups<AdamW>(p0, p1, AdamWOptions{.lr = 0.05, .weight_decay = 0.05});
   throw std::invalid_argument(name);
 }
 
@@ -43,7 +51,7 @@ TEST_P(ParityOptim, TenStepsMatchTorch) {
   Tensor c0 = g.get("in/c0"), c1 = g.get("in/c1");
   p0.set_requires_grad();
   p1.set_requires_grad();
-  auto opt = make_opt(c.opt, {ParamGroup{{p0}, {}}, ParamGroup{{p1}, {{"weight_decay", 0.0}}}});
+  auto opt = make_opt(c.opt, p0, p1);
   std::unique_ptr<LRScheduler> sched;
   std::unique_ptr<ReduceLROnPlateau> plateau;
   std::unique_ptr<CosineAnnealingWarmRestarts> restarts;
@@ -66,7 +74,7 @@ TEST_P(ParityOptim, TenStepsMatchTorch) {
     if (sched) sched->step();
     if (restarts) restarts->step(double(step + 1) / 3.0);
     if (plateau) plateau->step(metrics[step]);
-    lrs.push_back(opt->param_groups()[0].get("lr"));
+    lrs.push_back(opt->param_groups()[0].lr());
   }
   std::string key = c.opt + "/" + c.sched;
   EXPECT_TRUE(allclose(from_vector<double>(lrs, {10}), g.get(key + "/lrs"), 1e-9, 1e-12));

@@ -1,0 +1,220 @@
+#include "core/kernels/optim.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <type_traits>
+
+#include "core/kernels/copy.h"
+#include "core/threading.h"
+
+namespace tessera::kernels {
+
+namespace {
+
+constexpr int64_t kGrain = 16384;
+
+// State dtype for parameters of type T: bfloat16 parameters keep float32 state.
+template <typename T>
+using state_t = std::conditional_t<std::is_same_v<T, BFloat16>, float, T>;
+
+// Checks one list against the parameters: same length, contiguous, same element count, dtype dt.
+void check_list(const char* op, const char* what, const std::vector<Tensor>& ts, const std::vector<Tensor>& params,
+                DType dt) {
+  if (ts.size() != params.size())
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(ts.size()) + " " + what + " for " +
+                                std::to_string(params.size()) + " parameters");
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const Tensor& t = ts[i];
+    if (!t.defined() || !t.is_contiguous() || t.dtype() != dt || t.numel() != params[i].numel())
+      throw std::invalid_argument(std::string(op) + ": " + what + "[" + std::to_string(i) + "] is " +
+                                  (t.defined() ? std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) +
+                                                     (t.is_contiguous() ? "" : " (non-contiguous)")
+                                               : std::string("undefined")) +
+                                  ", expected a contiguous " + dtype_name(dt) + " tensor of " +
+                                  std::to_string(params[i].numel()) + " elements");
+  }
+}
+
+// The parameters' dtype (all must share it) and their start offsets in one index space.
+DType common_dtype(const char* op, const std::vector<Tensor>& params, std::vector<int64_t>& offsets) {
+  if (params.empty()) return DType::Float32;
+  DType dt = params[0].dtype();
+  offsets.assign(1, 0);
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].dtype() != dt)
+      throw std::invalid_argument(std::string(op) + ": params[" + std::to_string(i) + "] is " +
+                                  dtype_name(params[i].dtype()) + ", params[0] is " + dtype_name(dt) +
+                                  " (one call per dtype)");
+    offsets.push_back(offsets.back() + params[i].numel());
+  }
+  check_list(op, "params", params, params, dt);
+  return dt;
+}
+
+// Splits all elements of all tensors statically over the threads; f(i, begin, end) handles
+// elements [begin, end) of tensor i. Elements are independent, so results do not depend on the split.
+template <typename F>
+void parallel_over_tensors(const std::vector<int64_t>& offsets, F&& f) {
+  if (offsets.size() < 2) return;
+  parallel_for(offsets.back(), kGrain, [&](int64_t b, int64_t e) {
+    size_t i = size_t(std::upper_bound(offsets.begin(), offsets.end(), b) - offsets.begin()) - 1;
+    for (; b < e; ++i) {
+      int64_t end = std::min(e, offsets[i + 1]);
+      if (end > b) f(i, b - offsets[i], end - offsets[i]);
+      b = end;
+    }
+  });
+}
+
+template <typename T>
+void adam_impl(const AdamTensors& t, const AdamHyper& h, const std::vector<int64_t>& offsets) {
+  using S = state_t<T>;
+  using A = acc_t<T>;
+  constexpr bool kMaster = !std::is_same_v<T, S>;
+  struct Per {
+    T* p;
+    const T* g;
+    S *m, *v, *vmax, *master;
+    A step_size, bc2_sqrt;
+  };
+  std::vector<Per> per(t.params.size());
+  for (size_t i = 0; i < per.size(); ++i) {
+    double* st = t.steps[i].data_ptr<double>();
+    const double step = st[0] + 1;
+    st[0] = step;
+    // Same arithmetic as torch 1.13's single-tensor Adam (mul_/add_, addcmul_, addcdiv_).
+    const double bc1 = 1 - std::pow(h.beta1, step), bc2 = 1 - std::pow(h.beta2, step);
+    per[i] = {t.params[i].data_ptr<T>(),
+              t.grads[i].data_ptr<T>(),
+              t.exp_avgs[i].data_ptr<S>(),
+              t.exp_avg_sqs[i].data_ptr<S>(),
+              h.amsgrad ? t.max_exp_avg_sqs[i].data_ptr<S>() : nullptr,
+              kMaster ? t.master_params[i].data_ptr<S>() : nullptr,
+              A(h.lr / bc1),
+              A(std::sqrt(bc2))};
+  }
+  const bool decoupled = h.decoupled_weight_decay, l2 = !decoupled && h.weight_decay != 0;
+  const A b1 = A(h.beta1), one_minus_b1 = A(1 - h.beta1), b2 = A(h.beta2), one_minus_b2 = A(1 - h.beta2);
+  const A eps = A(h.eps), wd = A(h.weight_decay), decay = A(decoupled ? 1 - h.lr * h.weight_decay : 1.0);
+  parallel_over_tensors(offsets, [&](size_t i, int64_t b, int64_t e) {
+    const Per& q = per[i];
+    for (int64_t j = b; j < e; ++j) {
+      A x;
+      if constexpr (kMaster) x = q.master[j];
+      else x = A(q.p[j]);
+      A d = A(q.g[j]);
+      if (decoupled) x *= decay;
+      else if (l2) d += wd * x;
+      A mj = A(q.m[j]) * b1 + d * one_minus_b1;
+      A vj = A(q.v[j]) * b2 + d * d * one_minus_b2;
+      q.m[j] = S(mj);
+      q.v[j] = S(vj);
+      A vv = vj;
+      if (q.vmax) {
+        vv = std::max(A(q.vmax[j]), vj);
+        q.vmax[j] = S(vv);
+      }
+      A denom = std::sqrt(vv) / q.bc2_sqrt + eps;
+      A updated = x - q.step_size * mj / denom;
+      if constexpr (kMaster) q.master[j] = updated;
+      q.p[j] = T(updated);
+    }
+  });
+}
+
+template <typename T>
+void sgd_impl(const SGDTensors& t, const SGDHyper& h, const std::vector<int64_t>& offsets) {
+  using S = state_t<T>;
+  using A = acc_t<T>;
+  constexpr bool kMaster = !std::is_same_v<T, S>;
+  struct Per {
+    T* p;
+    const T* g;
+    S *buf, *master;
+    bool fresh;
+  };
+  const bool has_buf = h.momentum != 0;
+  std::vector<Per> per(t.params.size());
+  for (size_t i = 0; i < per.size(); ++i)
+    per[i] = {t.params[i].data_ptr<T>(), t.grads[i].data_ptr<T>(),
+              has_buf ? t.momentum_buffers[i].data_ptr<S>() : nullptr,
+              kMaster ? t.master_params[i].data_ptr<S>() : nullptr, has_buf && t.fresh_buffers[i]};
+  const bool l2 = h.weight_decay != 0, nesterov = h.nesterov;
+  const A wd = A(h.weight_decay), mom = A(h.momentum), one_minus_damp = A(1 - h.dampening), lr = A(h.lr);
+  parallel_over_tensors(offsets, [&](size_t i, int64_t b, int64_t e) {
+    const Per& q = per[i];
+    for (int64_t j = b; j < e; ++j) {
+      A x;
+      if constexpr (kMaster) x = q.master[j];
+      else x = A(q.p[j]);
+      A d = A(q.g[j]);
+      if (l2) d += wd * x;
+      if (q.buf) {
+        A buf = q.fresh ? d : mom * A(q.buf[j]) + one_minus_damp * d;
+        q.buf[j] = S(buf);
+        d = nesterov ? d + mom * buf : buf;
+      }
+      A updated = x - lr * d;
+      if constexpr (kMaster) q.master[j] = updated;
+      q.p[j] = T(updated);
+    }
+  });
+}
+
+}  // namespace
+
+void adam_step_(const AdamTensors& t, const AdamHyper& h) {
+  const char* op = "adam_step_";
+  std::vector<int64_t> offsets;
+  const DType dt = common_dtype(op, t.params, offsets);
+  if (t.params.empty()) return;
+  const DType st = dt == DType::BFloat16 ? DType::Float32 : dt;
+  check_list(op, "grads", t.grads, t.params, dt);
+  check_list(op, "exp_avgs", t.exp_avgs, t.params, st);
+  check_list(op, "exp_avg_sqs", t.exp_avg_sqs, t.params, st);
+  if (h.amsgrad) check_list(op, "max_exp_avg_sqs", t.max_exp_avg_sqs, t.params, st);
+  if (dt == DType::BFloat16) check_list(op, "master_params", t.master_params, t.params, st);
+  if (t.steps.size() != t.params.size())
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(t.steps.size()) + " steps for " +
+                                std::to_string(t.params.size()) + " parameters");
+  for (size_t i = 0; i < t.steps.size(); ++i)
+    if (!t.steps[i].defined() || t.steps[i].dtype() != DType::Float64 || t.steps[i].numel() != 1)
+      throw std::invalid_argument(std::string(op) + ": steps[" + std::to_string(i) + "] must be a float64 scalar");
+  dispatch_floating(dt, op, [&]<typename T>() { adam_impl<T>(t, h, offsets); });
+}
+
+void sgd_step_(const SGDTensors& t, const SGDHyper& h) {
+  const char* op = "sgd_step_";
+  std::vector<int64_t> offsets;
+  const DType dt = common_dtype(op, t.params, offsets);
+  if (t.params.empty()) return;
+  const DType st = dt == DType::BFloat16 ? DType::Float32 : dt;
+  check_list(op, "grads", t.grads, t.params, dt);
+  if (h.momentum != 0) {
+    check_list(op, "momentum_buffers", t.momentum_buffers, t.params, st);
+    if (t.fresh_buffers.size() != t.params.size())
+      throw std::invalid_argument(std::string(op) + ": " + std::to_string(t.fresh_buffers.size()) +
+                                  " fresh_buffers flags for " + std::to_string(t.params.size()) + " parameters");
+  }
+  if (dt == DType::BFloat16) check_list(op, "master_params", t.master_params, t.params, st);
+  dispatch_floating(dt, op, [&]<typename T>() { sgd_impl<T>(t, h, offsets); });
+}
+
+double total_norm(const std::vector<Tensor>& tensors, double norm_type) {
+  const bool inf_norm = std::isinf(norm_type);
+  double acc = 0;
+  for (const auto& t0 : tensors) {
+    const Tensor t = contiguous(t0);
+    dispatch_floating(t.dtype(), "total_norm", [&]<typename T>() {
+      const T* d = t.data_ptr<T>();
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        double a = std::abs(double(d[i]));
+        acc = inf_norm ? std::max(acc, a) : acc + std::pow(a, norm_type);
+      }
+    });
+  }
+  return inf_norm ? acc : std::pow(acc, 1.0 / norm_type);
+}
+
+}  // namespace tessera::kernels
