@@ -578,6 +578,13 @@ Transform Normalize(std::vector<double> mean, std::vector<double> std, Targets t
 
 // ------------------------------------------------------------------------- YAML registrations
 
+void visit_options(ColorJitterOptions& o, OptionVisitor& v) {
+  v("brightness", o.brightness, "brightness factor uniform in [max(0, 1 - x), 1 + x]");
+  v("contrast", o.contrast, "contrast factor, as brightness");
+  v("saturation", o.saturation, "saturation factor, as brightness");
+  v("hue", o.hue, "hue shift uniform in [-hue, hue]");
+}
+
 namespace {
 
 void visit_interpolation(Interp& i, OptionVisitor& v) {
@@ -674,12 +681,6 @@ void visit_options(RotationEntry& o, OptionVisitor& v) {
   visit_interpolation(o.interpolation, v);
 }
 
-void visit_options(ColorJitterOptions& o, OptionVisitor& v) {
-  v("brightness", o.brightness, "brightness factor uniform in [max(0, 1 - x), 1 + x]");
-  v("contrast", o.contrast, "contrast factor, as brightness");
-  v("saturation", o.saturation, "saturation factor, as brightness");
-  v("hue", o.hue, "hue shift uniform in [-hue, hue]");
-}
 
 struct NoiseEntry {
   double mean = 0.0, sigma = 0.1;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/options.h"
 #include "core/generator.h"
 #include "core/tensor.h"
 #include "data/dataset.h"
@@ -122,6 +123,7 @@ struct ColorJitterOptions {
   Targets targets = {};
 };
 Transform ColorJitter(ColorJitterOptions o);
+void visit_options(ColorJitterOptions& o, OptionVisitor& v);
 
 Transform GaussianNoise(double mean = 0.0, double sigma = 0.1, bool clip = true, Targets targets = {});
 Transform Normalize(std::vector<double> mean, std::vector<double> std, Targets targets = {});

@@ -1,4 +1,5 @@
 #include "experiments/metrics.h"
+#include "experiments/registry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -159,5 +160,38 @@ std::map<std::string, double> Perplexity::compute() const {
   double nll = count_ ? nll_ / double(count_) : 0.0;
   return {{"perplexity", std::exp(nll)}, {"token_nll", nll}};
 }
+
+// ------------------------------------------------------------------------- YAML registrations
+
+namespace {
+struct TopKEntry {
+  int64_t k = 5;
+};
+void visit_options(TopKEntry& o, OptionVisitor& v) { v("k", o.k, "a row counts when its target is among the k highest scores"); }
+void validate_options(const TopKEntry& o) {
+  if (o.k < 1) throw OptionError("k", "an integer >= 1");
+}
+struct ReportEntry {
+  int64_t num_classes = 0;
+};
+void visit_options(ReportEntry& o, OptionVisitor& v) {
+  v("num_classes", o.num_classes, "classes in the confusion matrix (0: as many as seen)");
+}
+
+const bool registered = [] {
+  auto& r = metrics();
+  r.add_plain("accuracy", [] { return std::unique_ptr<Metric>(std::make_unique<TopKAccuracy>(1)); }, "top-1 accuracy");
+  r.add_plain("top5_accuracy", [] { return std::unique_ptr<Metric>(std::make_unique<TopKAccuracy>(5)); }, "top-5 accuracy");
+  r.add("topk_accuracy", TopKEntry{}, [](const TopKEntry& o) -> std::unique_ptr<Metric> {
+    return std::make_unique<TopKAccuracy>(o.k);
+  }, "top-k accuracy");
+  auto report = [](const ReportEntry& o) -> std::unique_ptr<Metric> { return std::make_unique<ClassificationReport>(o.num_classes); };
+  r.add("classification_report", ReportEntry{}, report, "precision/recall/F1 (macro, weighted) and the confusion matrix");
+  r.add("precision_recall_f1", ReportEntry{}, report, "alias of classification_report");
+  r.add("confusion_matrix", ReportEntry{}, report, "alias of classification_report");
+  r.add_plain("perplexity", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); }, "exp(mean token NLL)");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::experiments

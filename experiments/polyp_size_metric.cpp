@@ -1,4 +1,5 @@
 #include "experiments/polyp_size_metric.h"
+#include "experiments/registry.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -64,5 +65,24 @@ std::string PolypSizeReport::report() const {
     s += std::string(task_name(tasks_[k])) + " size classes (rows: true, columns: predicted)\n" + cms_[k].to_string();
   return s;
 }
+
+namespace {
+struct PolypReportEntry {
+  std::string tasks = "both";
+};
+void visit_options(PolypReportEntry& o, OptionVisitor& v) {
+  v.choice("tasks", o.tasks, {"both", "binary", "triclass"}, "which size classifications to report");
+}
+const bool registered = [] {
+  metrics().add("polyp_size_report", PolypReportEntry{}, [](const PolypReportEntry& o) -> std::unique_ptr<Metric> {
+    std::vector<data::endoscopy::SizeTask> tasks;
+    if (o.tasks != "triclass") tasks.push_back(data::endoscopy::SizeTask::Binary);
+    if (o.tasks != "binary") tasks.push_back(data::endoscopy::SizeTask::Triclass);
+    return std::make_unique<PolypSizeReport>(tasks);
+  }, "size regression (scaled mm) -> binary / triclass size classes with the paper's thresholds: <task>_accuracy, "
+     "_f1/_precision/_recall _weighted/_macro, mae_mm");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::experiments

@@ -94,6 +94,11 @@ struct Registries {
 };
 Registries& registry();
 
+// What `tessera list` prints: every kind with its names; with a kind, its entries with their help;
+// with verbose (or a name), each entry's option table (key, type, default, doc). Unknown kinds
+// and names are std::invalid_argument listing the known ones.
+std::string describe_components(const std::string& kind = "", const std::string& name = "", bool verbose = false);
+
 // "a registered model name (a, b, c) (did you mean 'b'?)"
 std::string unknown_component_message(const std::string& kind, const std::string& name,
                                       const std::vector<std::string>& registered);

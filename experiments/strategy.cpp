@@ -1,4 +1,5 @@
 #include "experiments/strategy.h"
+#include "experiments/registry.h"
 
 #include <cmath>
 #include <sstream>
@@ -39,5 +40,13 @@ StepResult DefaultStrategy::step(TrainContext& ctx, const std::vector<data::Batc
   for (auto* o : ctx.optimizers) o->zero_grad();
   return r;
 }
+
+namespace {
+const bool registered = [] {
+  strategies().add_plain("default", [] { return std::unique_ptr<Strategy>(std::make_unique<DefaultStrategy>()); },
+                         "forward, loss, backward per micro-batch; clip; step every optimizer");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::experiments

@@ -1,4 +1,5 @@
 #include "experiments/task.h"
+#include "experiments/registry.h"
 
 #include <stdexcept>
 
@@ -66,5 +67,43 @@ void SupervisedTask::update_metrics(const TaskOutput& out, const data::Batch& ba
   const Tensor& t = batch.at(o_.target);
   for (auto& m : metrics_) m->update(y, t);
 }
+
+// ------------------------------------------------------------------------- YAML registrations
+
+namespace {
+// One supervised task under the names users look for; they differ only in which batch fields they
+// read by default ("supervised": data.input_key -> data.target_key).
+struct NamedTask {
+  const char* name;
+  const char* input;   // nullptr: data.input_key
+  const char* target;  // nullptr: data.target_key
+  const char* help;
+};
+const bool registered = [] {
+  for (const NamedTask& t :
+       {NamedTask{"supervised", nullptr, nullptr, "model(inputs) -> output against target (default fields: data.input_key/target_key)"},
+        NamedTask{"classification", "image", "label", "supervised task over image -> label"},
+        NamedTask{"language_modeling", "input", "target", "next-token prediction over input -> target token blocks"}}) {
+    TaskRegistry::Entry e;
+    e.help = t.help;
+    e.options = [t] {
+      SupervisedTaskOptions o;
+      o.inputs = {t.input ? t.input : "<data.input_key>"};
+      o.target = t.target ? t.target : "<data.target_key>";
+      return describe_options(o);
+    };
+    e.build = [t](OptionVisitor& reader, const TaskDefaults& d, LossFn loss) -> std::unique_ptr<Task> {
+      SupervisedTaskOptions o;
+      o.inputs = {t.input ? t.input : d.input_key};
+      o.target = t.target ? t.target : d.target_key;
+      visit_options(o, reader);
+      validate_options(o);
+      return std::make_unique<SupervisedTask>(t.name, o, std::move(loss));
+    };
+    tasks().add_entry(t.name, std::move(e));
+  }
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::experiments

@@ -54,14 +54,14 @@ void Trainer::build(const config::Value& cfg) {
   // model (so initial weights depend on trainer.seed only), data, task, strategy, optimizers.
   build_trainer_section(root.child("trainer"));
   ConfigNode m = root.child("model");
-  model_ = registry().models.get(m.get_string("name"), m, "name")(m);
+  model_ = build_component(registry().models, m);
   m.check_unknown();
   ConfigNode d = root.child("data");
   build_data(d);
   build_task(root, d);
   ConfigNode t = root.child("trainer");
   if (auto strat = t.optional_child("strategy")) {
-    strategy_ = registry().strategies.get(strat->get_string("name"), *strat, "name")(*strat);
+    strategy_ = build_component(registry().strategies, *strat);
     strat->check_unknown();
   } else {
     strategy_ = std::make_unique<DefaultStrategy>();
@@ -131,15 +131,15 @@ void Trainer::build_task(const ConfigNode& root, const ConfigNode& d) {
   defaults.target_key = d.get_string("target_key", defaults.target_key);
   d.check_unknown();
   ConfigNode l = root.child("loss");
-  LossFn loss = reg.losses.get(l.get_string("name"), l, "name")(l);
+  LossFn loss = build_component(reg.losses, l);
   l.check_unknown();
   if (auto tn = root.optional_child("task")) {
-    task_ = reg.tasks.get(tn->get_string("name"), *tn, "name")(*tn, defaults, std::move(loss));
+    task_ = build_component(reg.tasks, *tn, defaults, std::move(loss));
     tn->check_unknown();
   } else {
     config::Value empty;
     empty.kind = config::Value::Kind::Map;
-    task_ = reg.tasks.get("supervised")(ConfigNode(&empty, "task"), defaults, std::move(loss));
+    task_ = build_named(reg.tasks, "supervised", ConfigNode(&empty, "task"), "name", defaults, std::move(loss));
   }
   if (!root.has("metrics")) return;
   for (const auto& e : root.elements("metrics")) {
@@ -155,11 +155,11 @@ void Trainer::build_task(const ConfigNode& root, const ConfigNode& d) {
       config::Value empty;  // a plain name takes the defaults
       empty.kind = config::Value::Kind::Map;
       empty.origin = e.origin();
-      task_->add_metric(reg.metrics.get(n)(ConfigNode(&empty, e.path())));
+      task_->add_metric(build_named(reg.metrics, n, ConfigNode(&empty, e.path()), "name"));
       has_accuracy_ |= n == "accuracy";
     } else {
       std::string n = e.get_string("name");
-      task_->add_metric(reg.metrics.get(n, e, "name")(e));
+      task_->add_metric(build_component(reg.metrics, e));
       e.check_unknown();
       has_accuracy_ |= n == "accuracy";
     }
@@ -187,7 +187,7 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
   ConfigNode ds = node.child("dataset");
   std::string ds_name = ds.get_string("name");
   int64_t start = ds.get_int("start", 0), end = ds.get_int("end", -1);
-  auto base = reg.datasets.get(ds_name, ds, "name")(ds);
+  auto base = build_named(reg.datasets, ds_name, ds, "name");
   ds.check_unknown();
   int64_t n = base->size();
   if (end < 0) end = n;
@@ -209,7 +209,7 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
         throw ConfigError(t.origin().str() + ": " + t.path() + ": expected a mapping {name: ..., options}");
       }
       std::string tn = t.get_string("name");
-      ts.push_back(reg.transforms.get(tn, t, "name")(t));
+      ts.push_back(build_named(reg.transforms, tn, t, "name"));
       t.check_unknown();
     }
   }
@@ -224,7 +224,7 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
   std::shared_ptr<const data::Sampler> sampler;
   if (node.has("sampler")) {
     ConfigNode sn = node.child("sampler");
-    sampler = reg.samplers.get(sn.get_string("name"), sn, "name")(sn, s->dataset, lo.seed);
+    sampler = build_component(reg.samplers, sn, s->dataset, lo.seed);
     sn.check_unknown();
   }
   node.check_unknown();
@@ -249,13 +249,14 @@ void Trainer::build_optimizers(const ConfigNode& root) {
   ScheduleInfo info{total_steps_, steps_per_epoch_, epochs_};
   for (size_t k = 0; k < specs.size(); ++k) {
     const ConfigNode& o = specs[k];
-    std::string oname = o.get_string("name");
-    const auto& factory = reg.optimizers.get(oname, o, "name");
+    // The optimizer's own option table reads the optimizer-level keys and, from a copy of
+    // those, each group's overrides: a group accepts exactly the keys its optimizer does.
+    optim::OptimizerSpec spec = build_component(reg.optimizers, o);
     auto patterns = string_list(o, "params", {"*"});
     struct GroupSpec {
       std::vector<std::string> match;
       int64_t max_ndim;
-      std::map<std::string, double> options;
+      std::unique_ptr<optim::OptimizerOptions> options;
     };
     std::vector<GroupSpec> gspecs;
     if (o.has("param_groups")) {
@@ -265,14 +266,20 @@ void Trainer::build_optimizers(const ConfigNode& root) {
         gs.max_ndim = g.get_int("max_ndim", -1);
         if (gs.match.empty() && gs.max_ndim < 0)
           g.fail("match", "a name pattern list ('match') and/or 'max_ndim' selecting the group's parameters");
-        for (const char* key : {"lr", "weight_decay", "momentum", "dampening", "beta1", "beta2", "eps"})
-          if (g.has(key)) gs.options[key] = g.get_double(key);
+        gs.options = spec.defaults->clone();
+        ConfigOptionReader reader(g);
+        gs.options->visit(reader);
+        try {
+          gs.options->validate();
+        } catch (const OptionError& e) {
+          fail_option(g, e);
+        }
         g.check_unknown();
         gspecs.push_back(std::move(gs));
       }
     }
     std::vector<optim::ParamGroup> groups(gspecs.size() + 1);
-    for (size_t i = 0; i < gspecs.size(); ++i) groups[i + 1].options = gspecs[i].options;
+    for (size_t i = 0; i < gspecs.size(); ++i) groups[i + 1].set_options(*gspecs[i].options);
     int64_t count = 0;
     for (size_t i = 0; i < named.size(); ++i) {
       const auto& [pname, p] = named[i];
@@ -296,12 +303,11 @@ void Trainer::build_optimizers(const ConfigNode& root) {
     std::vector<optim::ParamGroup> used;
     for (auto& g : groups)
       if (!g.params.empty()) used.push_back(std::move(g));
-    auto opt = factory(std::move(used), o);
+    auto opt = spec.make(std::move(used), *spec.defaults);
     std::optional<ConfigNode> sched = o.optional_child("scheduler");
     if (!sched) sched = global_sched;
     if (sched) {
-      std::string sn = sched->get_string("name");
-      schedulers_.push_back(reg.schedulers.get(sn, *sched, "name")(*opt, *sched, info));
+      schedulers_.push_back(build_component(reg.schedulers, *sched, *opt, info));
       sched->check_unknown();
     } else {
       schedulers_.push_back(nullptr);

@@ -1,4 +1,5 @@
 #include "optim/adam.h"
+#include "optim/registry.h"
 
 #include <cmath>
 
@@ -108,5 +109,15 @@ void Adam::step() {
     }
   }
 }
+
+namespace {
+const bool registered = [] {
+  optimizers().add("adam", AdamOptions{}, [](const AdamOptions& o) { return optimizer_spec<Adam>(o); },
+                   "torch.optim.Adam (L2 weight decay added to the gradient)");
+  optimizers().add("adamw", AdamWOptions{}, [](const AdamWOptions& o) { return optimizer_spec<AdamW>(o); },
+                   "torch.optim.AdamW (decoupled weight decay)");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::optim

@@ -1,4 +1,5 @@
 #include "optim/sgd.h"
+#include "optim/registry.h"
 
 #include "autograd/grad_mode.h"
 #include "core/factory.h"
@@ -64,5 +65,13 @@ void SGD::step() {
     }
   }
 }
+
+namespace {
+const bool registered = [] {
+  optimizers().add("sgd", SGDOptions{}, [](const SGDOptions& o) { return optimizer_spec<SGD>(o); },
+                   "torch.optim.SGD with momentum, dampening, Nesterov");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::optim

@@ -162,22 +162,8 @@ int cmd_bench_data(const std::string& cfg_path, const std::vector<std::string>& 
   return 0;
 }
 
-int cmd_list() {
-  auto& r = registry();
-  auto show = [](const auto& reg) {
-    std::printf("%s:", reg.kind().c_str());
-    for (const auto& n : reg.names()) std::printf(" %s", n.c_str());
-    std::printf("\n");
-  };
-  show(r.models);
-  show(r.datasets);
-  show(r.transforms);
-  show(r.optimizers);
-  show(r.schedulers);
-  show(r.losses);
-  show(r.metrics);
-  show(r.strategies);
-  show(r.samplers);
+int cmd_list(const std::string& kind, const std::string& name, bool verbose) {
+  std::fputs(describe_components(kind, name, verbose).c_str(), stdout);
   return 0;
 }
 
@@ -232,7 +218,12 @@ int main(int argc, char** argv) {
   bench_data->add_option("--batches", data_batches, "timed batches after the first")->check(CLI::PositiveNumber);
   bench_data->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
 
-  app.add_subcommand("list", "list the registered models, datasets, optimizers, ...");
+  std::string list_kind, list_name;
+  bool verbose = false;
+  auto* list = app.add_subcommand("list", "list the registered models, datasets, optimizers, ... and their options");
+  list->add_option("kind", list_kind, "model, dataset, transform, sampler, optimizer, scheduler, loss, metric, strategy, task");
+  list->add_option("name", list_name, "one entry: its option table");
+  list->add_flag("--verbose,-v", verbose, "every entry's options: key, type, default, doc");
 
   try {
     app.parse(argc, argv);
@@ -246,7 +237,7 @@ int main(int argc, char** argv) {
     if (*info) return cmd_info(ckpt);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
     if (*bench_data) return cmd_bench_data(cfg, sets, data_split, worker_counts, data_batches);
-    return cmd_list();
+    return cmd_list(list_kind, list_name, verbose);
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "tessera: error: %s\n", one_line(e.what()).c_str());

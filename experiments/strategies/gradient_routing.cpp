@@ -1,4 +1,5 @@
 #include "experiments/strategies/gradient_routing.h"
+#include "experiments/registry.h"
 
 #include <set>
 #include <stdexcept>
@@ -139,5 +140,19 @@ StepResult GradientRoutingStrategy::step(TrainContext& ctx, const std::vector<da
   if (after_pass) after_pass(1);
   return r;
 }
+
+void visit_options(GradientRoutingOptions& o, OptionVisitor& v) {
+  v("clip_gr", o.clip_gr, "max global L2 norm of the gate gradients (<= 0: no clipping)");
+  v.choice("mode", o.mode, {"clean", "accumulate"}, "clean: each optimizer steps on its own pass's gradients only");
+}
+
+namespace {
+const bool registered = [] {
+  strategies().add("gradient_routing", GradientRoutingOptions{}, [](const GradientRoutingOptions& o) -> std::unique_ptr<Strategy> {
+    return std::make_unique<GradientRoutingStrategy>(o);
+  }, "HAG gradient routing: pass A steps only the gate optimizer (gate grads, clip_gr), pass B only the main one");
+  return true;
+}();
+}  // namespace
 
 }  // namespace tessera::experiments

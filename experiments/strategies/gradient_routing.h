@@ -24,7 +24,6 @@
 #include <functional>
 #include <string>
 
-#include "experiments/registry.h"
 #include "experiments/strategy.h"
 
 namespace tessera::experiments {
@@ -33,6 +32,7 @@ struct GradientRoutingOptions {
   double clip_gr = 128;          // max global L2 norm of the gate gradients (<= 0: no clipping)
   std::string mode = "clean";    // "clean" | "accumulate"
 };
+void visit_options(GradientRoutingOptions& o, OptionVisitor& v);
 
 class GradientRoutingStrategy : public Strategy {
  public:
@@ -61,9 +61,5 @@ class GradientRoutingStrategy : public Strategy {
   double gate_loss_ = 0, main_loss_ = 0, gate_norm_ = 0, main_norm_ = -1;
 };
 
-// Registers the HAG components for YAML configs (experiments/builtin_hag.cpp): models hag_resnet,
-// hag_vit, multistream; strategy gradient_routing; datasets kvasir_polyp_size and image_folder
-// (unless already registered); transforms polyp_input and concat_streams.
-void register_hag_builtins(Registries& r);
 
 }  // namespace tessera::experiments
