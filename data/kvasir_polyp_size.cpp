@@ -6,6 +6,7 @@
 
 #include "core/factory.h"
 #include "data/endoscopy/pipeline.h"
+#include "data/endoscopy/polyp_dataset.h"
 #include "data/image.h"
 #include "data/kvasir.h"
 #include "data/registry.h"

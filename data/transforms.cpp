@@ -605,6 +605,9 @@ void visit_size(SizeOption& o, OptionVisitor& v) {
 void check_size(const SizeOption& o, const char* what) {
   if (o.h() < 1 || o.w() < 1) throw OptionError("size", what);
 }
+// center_crop's options are the size alone.
+void visit_options(SizeOption& o, OptionVisitor& v) { visit_size(o, v); }
+void validate_options(const SizeOption& o) { check_size(o, "a crop size >= 1"); }
 
 struct NormalizeEntry {
   std::vector<double> mean, std;
@@ -732,10 +735,7 @@ const bool registered = [] {
     c.antialias = o.antialias;
     return Resize(c);
   }, "torchvision Resize");
-  r.add("center_crop", SizeOption{}, [](const SizeOption& o) {
-    if (o.h() < 1 || o.w() < 1) throw OptionError("size", "a crop size >= 1");
-    return CenterCrop(o.h(), o.w());
-  }, "torchvision CenterCrop");
+  r.add("center_crop", SizeOption{}, [](const SizeOption& o) { return CenterCrop(o.h(), o.w()); }, "torchvision CenterCrop");
   r.add("random_horizontal_flip", FlipEntry{}, [](const FlipEntry& o) { return RandomHorizontalFlip(o.p); },
         "torchvision RandomHorizontalFlip");
   r.add("random_vertical_flip", FlipEntry{}, [](const FlipEntry& o) { return RandomVerticalFlip(o.p); },

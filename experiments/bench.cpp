@@ -85,10 +85,10 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   });
   DefaultStrategy strategy;
   TrainContext ctx{.model = model.get(), .optimizers = {&opt}, .task = &task, .parameters = model->parameters()};
-  data::Batch batch;
-  batch.tensors = {{"input", x}, {"target", y}};
-  batch.indices.assign(size_t(r.batch), 0);
-  auto step = [&] { strategy.step(ctx, {batch}); };
+  data::Batch b;
+  b.tensors = {{"input", x}, {"target", y}};
+  b.indices.assign(size_t(r.batch), 0);
+  auto step = [&] { strategy.step(ctx, {b}); };
   for (int i = 0; i < warmup; ++i) step();
   for (int i = 0; i < iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();

@@ -221,7 +221,7 @@ void Trainer::finish(FitResult& r) {
 void Trainer::log_train(const StepResult& sr) {
   std::map<std::string, double> m{{"loss", log_loss_ / double(log_n_)}};
   for (size_t i = 0; i < optimizers_.size(); ++i)
-    m[i == 0 ? "lr" : "lr_" + std::to_string(i)] = optimizers_[i]->param_groups()[0].get("lr");
+    m[i == 0 ? "lr" : "lr_" + std::to_string(i)] = optimizers_[i]->param_groups()[0].lr();
   if (sr.grad_norm >= 0) m["grad_norm"] = sr.grad_norm;
   if (progress_) m["samples_per_s"] = progress_->samples_per_second();
   m["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();

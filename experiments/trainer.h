@@ -27,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -95,7 +96,11 @@ class Trainer {
   void restore(const TrainingCheckpoint& ckpt);
 
  private:
-  struct Split;
+  struct Split {
+    std::string name;
+    std::shared_ptr<const data::Dataset> dataset;
+    std::unique_ptr<data::DataLoader> loader;
+  };
   // Building (experiments/trainer_build.cpp), one section of the config each.
   void build(const config::Value& cfg);
   void build_trainer_section(const ConfigNode& t);

@@ -37,12 +37,6 @@ std::vector<std::string> string_list(const ConfigNode& n, const std::string& key
 }
 }  // namespace
 
-struct Trainer::Split {
-  std::string name;
-  std::shared_ptr<const data::Dataset> dataset;
-  std::unique_ptr<data::DataLoader> loader;
-};
-
 Trainer::Trainer(const config::Value& cfg, TrainerOptions opts) : opts_(std::move(opts)) { build(cfg); }
 Trainer::~Trainer() = default;
 

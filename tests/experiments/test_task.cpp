@@ -67,18 +67,24 @@ struct TwoInputMemoryNet : nn::Module {
   }
 };
 
+struct TwoFieldOptions {
+  int64_t num_samples = 0;
+  int64_t offset = 0;
+};
+void visit_options(TwoFieldOptions& o, OptionVisitor& v) {
+  v.require("num_samples");
+  v("num_samples", o.num_samples, "examples");
+  v("offset", o.offset, "seed offset of the examples");
+}
+
+// Registered from the test itself: a new model family and dataset need no trainer change.
 void register_test_components() {
   auto& r = registry();
-  r.datasets.add("two_field", [](const ConfigNode& n) -> std::shared_ptr<const data::Dataset> {
-    int64_t num = n.get_int("num_samples");
-    int64_t offset = n.get_int("offset", 0);
-    n.check_unknown();
-    return std::make_shared<TwoFieldData>(num, uint64_t(offset));
-  });
-  r.models.add("two_input_memory", [](const ConfigNode& n) -> nn::ModulePtr {
-    n.check_unknown();
-    return std::make_shared<TwoInputMemoryNet>();
-  });
+  r.datasets.add("two_field", TwoFieldOptions{}, [](const TwoFieldOptions& o) -> std::shared_ptr<const data::Dataset> {
+    return std::make_shared<TwoFieldData>(o.num_samples, uint64_t(o.offset));
+  }, "two input fields a, b and a label");
+  r.models.add_plain("two_input_memory", [] { return nn::ModulePtr(std::make_shared<TwoInputMemoryNet>()); },
+                     "two named inputs and a carried memory");
 }
 
 std::string tmpdir(const std::string& name) {
@@ -182,10 +188,8 @@ TEST(Task, EvaluationGoesThroughTheStrategy) {
     }
   };
   static int64_t calls = 0;
-  registry().strategies.add("counting_eval", [](const ConfigNode& n) -> std::unique_ptr<Strategy> {
-    n.check_unknown();
-    return std::make_unique<CountingEval>(&calls);
-  });
+  registry().strategies.add_plain("counting_eval", [] { return std::unique_ptr<Strategy>(std::make_unique<CountingEval>(&calls)); },
+                                  "counts evaluation batches");
   std::string out = tmpdir("eval");
   std::string y = yaml(out) + "";
   y.replace(y.find("trainer: {"), 10, "trainer: {strategy: {name: counting_eval}, ");
