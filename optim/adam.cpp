@@ -37,7 +37,7 @@ void validate_adam(const O& o) {
 
 template <typename O>
 kernels::AdamHyper hyper(const O& o, bool decoupled) {
-  return {o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, o.amsgrad, decoupled};
+  return {o.lr, o.betas.at(0), o.betas.at(1), o.eps, o.weight_decay, o.amsgrad, decoupled};
 }
 
 DType state_dtype(const Tensor& p) { return p.dtype() == DType::BFloat16 ? DType::Float32 : p.dtype(); }
