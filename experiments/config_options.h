@@ -30,12 +30,27 @@ class ConfigOptionReader : public OptionVisitor {
 // Fails at the offending key of `n` (file:line:col) for an OptionError.
 [[noreturn]] void fail_option(const config::ConfigNode& n, const OptionError& e);
 
+// A plain options struct with visit_options / validate_options free functions.
 template <typename T>
+  requires requires(T& t, OptionVisitor& v) { visit_options(t, v); }
 void read_options(const config::ConfigNode& n, T& options) {
   ConfigOptionReader r(n);
   visit_options(options, r);
   try {
     validate_options(options);
+  } catch (const OptionError& e) {
+    fail_option(n, e);
+  }
+}
+
+// A type-erased options object with visit() / validate() members (optim::OptimizerOptions).
+template <typename T>
+  requires requires(T& t, OptionVisitor& v) { t.visit(v); t.validate(); }
+void read_options(const config::ConfigNode& n, T& options) {
+  ConfigOptionReader r(n);
+  options.visit(r);
+  try {
+    options.validate();
   } catch (const OptionError& e) {
     fail_option(n, e);
   }

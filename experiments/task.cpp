@@ -41,9 +41,10 @@ SupervisedTask::SupervisedTask(std::string name, SupervisedTaskOptions o, LossFn
 }
 
 const Tensor& SupervisedTask::output_of(const nn::ModelOutput& out) const {
-  // A one-output model's default forward_named names its output "output"; a model with several
-  // outputs must have the configured one.
-  if (out.tensors.size() == 1 && !out.has(o_.output)) return out.tensors.begin()->second;
+  // With the default output name, a model's only output is taken whatever it is called
+  // ("logits"); a name given in the config must exist.
+  if (o_.output == SupervisedTaskOptions{}.output && out.tensors.size() == 1 && !out.has(o_.output))
+    return out.tensors.begin()->second;
   return out.at(o_.output);
 }
 

@@ -261,13 +261,7 @@ void Trainer::build_optimizers(const ConfigNode& root) {
         if (gs.match.empty() && gs.max_ndim < 0)
           g.fail("match", "a name pattern list ('match') and/or 'max_ndim' selecting the group's parameters");
         gs.options = spec.defaults->clone();
-        ConfigOptionReader reader(g);
-        gs.options->visit(reader);
-        try {
-          gs.options->validate();
-        } catch (const OptionError& e) {
-          fail_option(g, e);
-        }
+        read_options(g, *gs.options);
         g.check_unknown();
         gspecs.push_back(std::move(gs));
       }

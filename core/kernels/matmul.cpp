@@ -283,6 +283,22 @@ Tensor run(Plan& p, MatmulBackend backend) {
     else run_blas<float>(p, out);
     return out;
   }
+  if (dt == DType::BFloat16) {
+    // oneDNN has bf16 matmul only on CPUs with AVX-512 (or AVX2-VNNI-2); elsewhere primitive
+    // creation fails. Remember that once and take the float32-compute path (one rounding).
+    static std::atomic<int> bf16_ok{-1};  // -1 not tried, 0 unsupported, 1 supported
+    if (bf16_ok.load() != 0) {
+      try {
+        run_onednn(p, out);
+        bf16_ok.store(1);
+        return out;
+      } catch (const dnnl::error&) {
+        if (bf16_ok.load() == 1) throw;  // supported before: a real error
+        bf16_ok.store(0);
+      }
+    }
+    return run(p, MatmulBackend::OpenBLAS);
+  }
   run_onednn(p, out);
   return out;
 }

@@ -20,9 +20,9 @@ std::unique_ptr<optim::Optimizer> build(const std::string& yaml, std::vector<opt
   config::Value v = config::parse(yaml, "run.yaml");
   ConfigNode root(&v, "");
   ConfigNode o = root.child("optimizer");
-  auto opt = registry().optimizers.get(o.get_string("name"))(std::move(groups), o);
+  optim::OptimizerSpec spec = build_component(registry().optimizers, o);
   o.check_unknown();
-  return opt;
+  return spec.make(std::move(groups), *spec.defaults);
 }
 
 std::string error_of(const std::string& yaml) {
@@ -58,8 +58,10 @@ TEST(OptimConfig, ErrorsNameFileKeyAndValue) {
   EXPECT_TRUE(contains(e, "optimizer.lr")) << e;
   e = error_of("optimizer: {name: sgd, lr: 0.1, nesterov: true}\n");
   EXPECT_TRUE(contains(e, "optimizer.nesterov")) << e;
-  e = error_of("optimizer: {name: sgd, momentum: 0.9}\n");  // SGD needs an lr
-  EXPECT_TRUE(contains(e, "lr")) << e;
+  // SGD without lr takes torch 2.x's default (1e-3), as every optimizer here.
+  EXPECT_EQ(build("optimizer: {name: sgd, momentum: 0.9}\n", optim::single_group({zeros({2}, {.requires_grad = true})}))
+                ->param_groups()[0].lr(),
+            1e-3);
   e = error_of("optimizer: {name: adamw, weight_decy: 0.1}\n");
   EXPECT_TRUE(contains(e, "did you mean 'weight_decay'")) << e;
 }
