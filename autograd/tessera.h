@@ -8,7 +8,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"  // also brings in autograd/ops/shape.h
 #include "autograd/ops/interpolate.h"
-#include "autograd/ops/linalg.h"
+#include "autograd/ops/matmul.h"
 #include "autograd/ops/norm.h"
 #include "autograd/ops/pool.h"
 #include "autograd/ops/reduce.h"
