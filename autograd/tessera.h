@@ -3,7 +3,6 @@
 #include "autograd/engine.h"
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
 #include "autograd/ops/conv.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"  // also brings in autograd/ops/shape.h
@@ -13,7 +12,6 @@
 #include "autograd/ops/pool.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/softmax.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
 #include "core/generator.h"

@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "autograd/ops/arith.h"
 #include "autograd/ops/dropout.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/matmul.h"
 #include "autograd/ops/softmax.h"

@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/record.h"
 #include "core/factory.h"
 #include "core/kernels/eltwise.h"
