@@ -6,7 +6,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/record.h"
 #include "core/factory.h"
-#include "core/kernels/eltwise.h"
+#include "core/kernels/dropout.h"
 
 namespace tessera {
 
