@@ -119,7 +119,7 @@ put("in/special", sp)
 put("cls/isnan", torch.isnan(sp)); put("cls/isinf", torch.isinf(sp)); put("cls/isposinf", torch.isposinf(sp))
 put("cls/isneginf", torch.isneginf(sp)); put("cls/isfinite", torch.isfinite(sp))
 
-# ---- arithmetic, unary math and activations (own seed: the inputs of the former core.h5) ----
+# ---- arithmetic, unary math and activations (own seed: the same a, b, c, pos as gen_core.py) ----
 torch.manual_seed(0)
 a = torch.randn(3, 4)
 b = torch.randn(4)

@@ -170,7 +170,7 @@ reduce_case("cumprod", cz, lambda t: torch.cumprod(t, 1), [1])  # zeros
 reduce_case("cumsum", torch.tensor([[1, 2, 3], [4, 5, 6]]), lambda t: torch.cumsum(t, 0), [0])
 reduce_case("cumprod", torch.tensor([[1, 2, 3], [4, 5, 6]]), lambda t: torch.cumprod(t, 1), [1])
 
-# sum / mean: plain datasets (their own seed; the inputs of the former core.h5).
+# sum / mean: plain datasets (own seed: the same a as gen_core.py).
 torch.manual_seed(0)
 sa = torch.randn(3, 4)
 sx = torch.arange(24.0).reshape(2, 3, 4)

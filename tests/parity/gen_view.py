@@ -14,7 +14,7 @@ def put(name, t):
     f.create_dataset(name, data=t.detach().numpy())
 
 
-torch.randn(3, 4), torch.randn(4)  # drawn as in the former core.h5, so that c keeps its values
+torch.randn(3, 4), torch.randn(4)  # drawn as in gen_core.py, so that c equals its c
 c = torch.rand(3, 1) + 0.5
 put("in/c", c)
 x = torch.arange(24.0).reshape(2, 3, 4)
