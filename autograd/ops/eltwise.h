@@ -132,7 +132,3 @@ Tensor isneginf(const Tensor& a);
 Tensor isfinite(const Tensor& a);
 
 }  // namespace tessera
-
-// The rest of the family, so that autograd/tessera.h needs a single include.
-#include "autograd/ops/dropout.h"
-#include "autograd/ops/loss.h"
