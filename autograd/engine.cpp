@@ -6,7 +6,7 @@
 #include <unordered_set>
 
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "core/factory.h"
 
 namespace tessera {

@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/record.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"

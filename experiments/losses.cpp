@@ -1,7 +1,7 @@
 // The losses a config's `loss:` section names: model output and target -> scalar loss.
 #include "autograd/ops/loss.h"
 #include "autograd/ops/view.h"
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/softmax.h"
 #include "experiments/registry.h"
 

@@ -6,7 +6,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "optim/clip_grad.h"
 
 namespace tessera::experiments {

@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "autograd/ops/unary.h"
+#include "autograd/ops/eltwise.h"
 #include "nn/basic.h"
 
 namespace tessera::nn {

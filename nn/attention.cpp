@@ -5,10 +5,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "autograd/ops/arith.h"
 #include "autograd/ops/dropout.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
-#include "autograd/ops/linalg.h"
+#include "autograd/ops/matmul.h"
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"

@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
 #include "autograd/ops/dropout.h"
+#include "autograd/ops/eltwise.h"
 #include "core/factory.h"
 
 namespace tessera::nn {

@@ -3,10 +3,8 @@
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
 #include "nn/init.h"

@@ -1,6 +1,6 @@
 #include "nn/layer_scale.h"
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "core/factory.h"
 #include "nn/init.h"
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "autograd/ops/linalg.h"
+#include "autograd/ops/matmul.h"
 #include "core/factory.h"
 #include "nn/init.h"
 

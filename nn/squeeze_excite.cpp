@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "nn/activation.h"
 #include "nn/basic.h"

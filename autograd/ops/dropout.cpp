@@ -3,10 +3,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/record.h"
 #include "core/factory.h"
-#include "core/kernels/eltwise.h"
+#include "core/kernels/dropout.h"
 
 namespace tessera {
 

@@ -6,8 +6,6 @@
 #include <string>
 
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
 #include "core/factory.h"
@@ -23,6 +21,289 @@ using autograd::save_output;
 using autograd::SavedTensor;
 using autograd::set_history;
 namespace k = kernels;
+
+// ---- Arithmetic ----
+
+Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dtype) {
+  Tensor r = sum_to(g, shape);
+  return r.dtype() == dtype ? r : to(r, dtype);
+}
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+  Tensor out = alpha == 1.0 ? k::add(a, b) : k::add(a, k::mul(b, k::scalar_like(b, alpha)));
+  if (auto node = make_node("AddBackward", {a, b})) {
+    node->set_backward([as = a.shape(), bs = b.shape(), at = a.dtype(), bt = b.dtype(), alpha](const TensorList& g, const Node& n) {
+      return TensorList{n.needs_input_grad(0) ? reduce_grad(g[0], as, at) : Tensor(),
+                        n.needs_input_grad(1) ? reduce_grad(alpha == 1.0 ? g[0] : mul(g[0], alpha), bs, bt) : Tensor()};
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) { return add(a, b, -alpha); }
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = k::mul(a, b);
+  if (auto node = make_node("MulBackward", {a, b})) {
+    // Save an input only if the other one needs its gradient.
+    auto sa = b.requires_grad() ? save(a) : autograd::SavedTensor();
+    auto sb = a.requires_grad() ? save(b) : autograd::SavedTensor();
+    node->set_backward([sa, sb, as = a.shape(), bs = b.shape(), at = a.dtype(), bt = b.dtype()](const TensorList& g, const Node& n) {
+      return TensorList{n.needs_input_grad(0) ? reduce_grad(mul(g[0], sb.unpack(n.name())), as, at) : Tensor(),
+                        n.needs_input_grad(1) ? reduce_grad(mul(g[0], sa.unpack(n.name())), bs, bt) : Tensor()};
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = k::div(a, b);
+  if (auto node = make_node("DivBackward", {a, b})) {
+    auto sa = b.requires_grad() ? save(a) : autograd::SavedTensor();
+    node->set_backward([sa, sb = save(b), as = a.shape(), bs = b.shape(), at = a.dtype(), bt = b.dtype()](const TensorList& g, const Node& n) {
+      Tensor bb = sb.unpack(n.name());
+      Tensor ga, gb;
+      if (n.needs_input_grad(0)) ga = reduce_grad(div(g[0], bb), as, at);
+      if (n.needs_input_grad(1)) gb = reduce_grad(neg(div(mul(g[0], sa.unpack(n.name())), mul(bb, bb))), bs, bt);
+      return TensorList{ga, gb};
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+// Scalar forms: the scalar becomes a 0-d constant that never requires grad.
+Tensor add(const Tensor& a, double b) { return add(a, k::scalar_like(a, b)); }
+Tensor sub(const Tensor& a, double b) { return sub(a, k::scalar_like(a, b)); }
+Tensor rsub(const Tensor& a, double b) { return sub(k::scalar_like(a, b), a); }
+Tensor mul(const Tensor& a, double b) { return mul(a, k::scalar_like(a, b)); }
+Tensor div(const Tensor& a, double b) { return div(a, k::scalar_like(a, b)); }
+Tensor rdiv(const Tensor& a, double b) { return div(k::scalar_like(a, b), a); }
+
+Tensor neg(const Tensor& a) {
+  Tensor out = k::unary(k::UnaryOp::Neg, a);
+  if (auto node = make_node("NegBackward", {a})) {
+    node->set_backward([](const TensorList& g, const Node&) { return TensorList{neg(g[0])}; });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, double b) { return div(a, b); }
+Tensor operator+(double a, const Tensor& b) { return add(b, a); }
+Tensor operator-(double a, const Tensor& b) { return rsub(b, a); }
+Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator/(double a, const Tensor& b) { return rdiv(b, a); }
+
+void check_inplace(const Tensor& t, const char* op) {
+  if (GradMode::is_enabled() && t.requires_grad())
+    throw std::runtime_error(std::string(op) +
+                             ": in-place operation on a tensor that requires grad (its history would be lost); "
+                             "use the out-of-place op, or wrap the update in NoGradGuard");
+}
+
+Tensor& add_(Tensor& t, const Tensor& other, double alpha) {
+  check_inplace(t, "add_");
+  k::binary_(k::BinaryOp::Add, t, alpha == 1.0 ? other : k::mul(other, k::scalar_like(other, alpha)));
+  return t;
+}
+Tensor& sub_(Tensor& t, const Tensor& other, double alpha) { return add_(t, other, -alpha); }
+Tensor& mul_(Tensor& t, const Tensor& other) {
+  check_inplace(t, "mul_");
+  k::binary_(k::BinaryOp::Mul, t, other);
+  return t;
+}
+Tensor& div_(Tensor& t, const Tensor& other) {
+  check_inplace(t, "div_");
+  k::binary_(k::BinaryOp::Div, t, other);
+  return t;
+}
+Tensor& add_(Tensor& t, double v) { return add_(t, k::scalar_like(t, v)); }
+Tensor& mul_(Tensor& t, double v) { return mul_(t, k::scalar_like(t, v)); }
+Tensor& zero_(Tensor& t) { return fill_(t, 0.0); }
+Tensor& fill_(Tensor& t, double v) {
+  check_inplace(t, "fill_");
+  k::fill_(t, v);
+  t.bump_version();
+  return t;
+}
+Tensor& copy_(Tensor& t, const Tensor& src) {
+  check_inplace(t, "copy_");
+  k::copy_(t, src);
+  t.bump_version();
+  return t;
+}
+
+// ---- Unary math and activations ----
+
+namespace {
+
+// Records a unary op whose backward is back(g, x, out) (x and out re-attached for create_graph).
+template <typename Back>
+Tensor unary_op(const char* name, k::UnaryOp op, const Tensor& x, bool save_in, bool save_out, Back back) {
+  Tensor out = k::unary(op, x);
+  if (auto node = make_node(name, {x})) {
+    set_history(node, {out});
+    SavedTensor sx = save_in ? save(x) : SavedTensor(), so = save_out ? save_output(out) : SavedTensor();
+    node->set_backward([sx, so, back](const TensorList& g, const Node& n) {
+      return TensorList{back(g[0], sx.unpack(n.name()), so.unpack(n.name()))};
+    });
+  }
+  return out;
+}
+
+Tensor zero_grad_op(k::UnaryOp op, const char* name, const Tensor& x) {
+  return unary_op(name, op, x, false, false, [](const Tensor& g, const Tensor&, const Tensor&) {
+    return mul(g, 0.0);
+  });
+}
+
+// A 0/1 mask of x's dtype: constant w.r.t. x.
+Tensor mask_of(const Tensor& m, DType dtype) { return k::to_dtype(m, dtype); }
+
+constexpr double kTwoOverSqrtPi = 1.12837916709551257390;
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+
+}  // namespace
+
+Tensor abs(const Tensor& x) {
+  return unary_op("AbsBackward", k::UnaryOp::Abs, x, true, false,
+                  [](const Tensor& g, const Tensor& x, const Tensor&) { return mul(g, sign(x)); });
+}
+Tensor sign(const Tensor& x) { return zero_grad_op(k::UnaryOp::Sign, "SignBackward", x); }
+Tensor floor(const Tensor& x) { return zero_grad_op(k::UnaryOp::Floor, "FloorBackward", x); }
+Tensor ceil(const Tensor& x) { return zero_grad_op(k::UnaryOp::Ceil, "CeilBackward", x); }
+Tensor round(const Tensor& x) { return zero_grad_op(k::UnaryOp::Round, "RoundBackward", x); }
+
+Tensor exp(const Tensor& x) {
+  return unary_op("ExpBackward", k::UnaryOp::Exp, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) { return mul(g, y); });
+}
+Tensor log(const Tensor& x) {
+  return unary_op("LogBackward", k::UnaryOp::Log, x, true, false,
+                  [](const Tensor& g, const Tensor& x, const Tensor&) { return div(g, x); });
+}
+Tensor log1p(const Tensor& x) {
+  return unary_op("Log1pBackward", k::UnaryOp::Log1p, x, true, false,
+                  [](const Tensor& g, const Tensor& x, const Tensor&) { return div(g, add(x, 1.0)); });
+}
+Tensor expm1(const Tensor& x) {
+  return unary_op("Expm1Backward", k::UnaryOp::Expm1, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) { return mul(g, add(y, 1.0)); });
+}
+Tensor sqrt(const Tensor& x) {
+  return unary_op("SqrtBackward", k::UnaryOp::Sqrt, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) { return div(g, mul(y, 2.0)); });
+}
+Tensor rsqrt(const Tensor& x) {
+  return unary_op("RsqrtBackward", k::UnaryOp::Rsqrt, x, false, true, [](const Tensor& g, const Tensor&, const Tensor& y) {
+    return mul(g, mul(mul(mul(y, y), y), -0.5));
+  });
+}
+Tensor sin(const Tensor& x) {
+  return unary_op("SinBackward", k::UnaryOp::Sin, x, true, false,
+                  [](const Tensor& g, const Tensor& x, const Tensor&) { return mul(g, cos(x)); });
+}
+Tensor cos(const Tensor& x) {
+  return unary_op("CosBackward", k::UnaryOp::Cos, x, true, false,
+                  [](const Tensor& g, const Tensor& x, const Tensor&) { return neg(mul(g, sin(x))); });
+}
+Tensor tan(const Tensor& x) {
+  return unary_op("TanBackward", k::UnaryOp::Tan, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) { return mul(g, add(mul(y, y), 1.0)); });
+}
+Tensor reciprocal(const Tensor& x) {
+  return unary_op("ReciprocalBackward", k::UnaryOp::Reciprocal, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) { return neg(mul(g, mul(y, y))); });
+}
+Tensor square(const Tensor& x) {
+  return unary_op("SquareBackward", k::UnaryOp::Square, x, true, false,
+                  [](const Tensor& g, const Tensor& x, const Tensor&) { return mul(g, mul(x, 2.0)); });
+}
+Tensor erf(const Tensor& x) {
+  return unary_op("ErfBackward", k::UnaryOp::Erf, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Erf, g, x);
+    return mul(g, mul(exp(neg(mul(x, x))), kTwoOverSqrtPi));
+  });
+}
+
+Tensor relu(const Tensor& x) {
+  return unary_op("ReluBackward", k::UnaryOp::Relu, x, false, true, [](const Tensor& g, const Tensor&, const Tensor& y) {
+    return mul(g, mask_of(k::compare(k::CompareOp::Gt, y, k::scalar_like(y, 0)), g.dtype()));
+  });
+}
+Tensor sigmoid(const Tensor& x) {
+  return unary_op("SigmoidBackward", k::UnaryOp::Sigmoid, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) {
+                    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Sigmoid, g, y);
+                    return mul(g, mul(y, rsub(y, 1.0)));
+                  });
+}
+Tensor tanh(const Tensor& x) {
+  return unary_op("TanhBackward", k::UnaryOp::Tanh, x, false, true,
+                  [](const Tensor& g, const Tensor&, const Tensor& y) {
+                    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Tanh, g, y);
+                    return mul(g, rsub(mul(y, y), 1.0));
+                  });
+}
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  if (approximate == "none")
+    return unary_op("GeluBackward", k::UnaryOp::Gelu, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+      // d/dx x*Phi(x) = Phi(x) + x*phi(x); fused unless the backward itself is recorded.
+      if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Gelu, g, x);
+      Tensor cdf = mul(add(erf(mul(x, kInvSqrt2)), 1.0), 0.5);
+      Tensor pdf = mul(exp(mul(mul(x, x), -0.5)), kInvSqrt2Pi);
+      return mul(g, add(cdf, mul(x, pdf)));
+    });
+  if (approximate == "tanh")
+    return unary_op("GeluTanhBackward", k::UnaryOp::GeluTanh, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+      if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::GeluTanh, g, x);
+      Tensor x2 = mul(x, x);
+      Tensor t = tanh(mul(add(x, mul(mul(x2, x), 0.044715)), kSqrt2OverPi));
+      Tensor du = mul(add(mul(x2, 3 * 0.044715), 1.0), kSqrt2OverPi);
+      Tensor d = add(mul(add(t, 1.0), 0.5), mul(mul(mul(x, rsub(mul(t, t), 1.0)), du), 0.5));
+      return mul(g, d);
+    });
+  throw std::invalid_argument("gelu: approximate must be 'none' or 'tanh', got '" + approximate + "'");
+}
+
+Tensor silu(const Tensor& x) {
+  return unary_op("SiluBackward", k::UnaryOp::Silu, x, true, false, [](const Tensor& g, const Tensor& x, const Tensor&) {
+    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Silu, g, x);
+    Tensor s = sigmoid(x);
+    return mul(g, mul(s, add(mul(x, rsub(s, 1.0)), 1.0)));
+  });
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  Tensor out = k::softplus(x, beta, threshold);
+  if (auto node = make_node("SoftplusBackward", {x})) {
+    node->set_backward([sx = save(x), beta, threshold](const TensorList& g, const Node& n) {
+      Tensor x = sx.unpack(n.name());
+      // Linear region (beta*x > threshold) has slope 1, like the forward's cut-over.
+      Tensor linear = mask_of(k::compare(k::CompareOp::Gt, k::mul(x, k::scalar_like(x, beta)), k::scalar_like(x, threshold)), x.dtype());
+      Tensor s = sigmoid(mul(x, beta));
+      return TensorList{mul(g[0], add(mul(s, rsub(linear, 1.0)), linear))};
+    });
+    set_history(node, {out});
+  }
+  return out;
+}
+
+// ---- pow, clamp, maximum/minimum, where; comparisons, logical ops, classification ----
 
 namespace {
 

@@ -1,14 +1,87 @@
 #pragma once
-// Differentiable binary/ternary elementwise ops (pow, clamp, maximum/minimum, where) and the
-// non-differentiable comparisons, logical ops and float classification. Broadcasting and type
-// promotion follow PyTorch; a double argument behaves like a Python scalar (it does not promote
-// a floating tensor). Backward rules use differentiable ops, so all of these support create_graph.
+// Differentiable elementwise ops: arithmetic and its operators, unary math and activations, pow,
+// clamp, maximum/minimum, where, and the non-differentiable comparisons, logical ops and float
+// classification. Forward kernels: core/kernels/eltwise.h. Broadcasting and type promotion follow
+// PyTorch; a double argument behaves like a Python scalar (it does not promote a floating tensor).
+// Backward rules use differentiable ops, so all of these support create_graph (second derivatives).
 #include <optional>
+#include <string>
 
 #include "core/tensor.h"
 
 namespace tessera {
 
+// ---- Arithmetic: add, sub, mul, div, neg, and the operators ----
+Tensor add(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a + alpha * b
+Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a - alpha * b
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor rsub(const Tensor& a, double b);  // b - a
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+Tensor rdiv(const Tensor& a, double b);  // b / a
+Tensor neg(const Tensor& a);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+// In-place (t op= other). Not recorded: allowed on tensors that do not require grad, or under
+// no_grad (optimizer updates); otherwise an error, since history would be lost.
+Tensor& add_(Tensor& t, const Tensor& other, double alpha = 1.0);
+Tensor& sub_(Tensor& t, const Tensor& other, double alpha = 1.0);
+Tensor& mul_(Tensor& t, const Tensor& other);
+Tensor& div_(Tensor& t, const Tensor& other);
+Tensor& add_(Tensor& t, double v);
+Tensor& mul_(Tensor& t, double v);
+Tensor& zero_(Tensor& t);
+Tensor& fill_(Tensor& t, double v);
+Tensor& copy_(Tensor& t, const Tensor& src);
+void check_inplace(const Tensor& t, const char* op);
+
+// Gradient g of a broadcast op, reduced back to an input's shape and dtype.
+Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dtype);
+
+// ---- Unary math and activations ----
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);  // zero gradient
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor expm1(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tan(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor floor(const Tensor& x);  // zero gradient
+Tensor ceil(const Tensor& x);   // zero gradient
+Tensor round(const Tensor& x);  // zero gradient
+
+Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+// approximate = "none" (exact, erf) or "tanh", as torch.nn.functional.gelu.
+Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+Tensor silu(const Tensor& x);
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+
+// ---- pow, clamp, maximum/minimum, where; comparisons, logical ops, classification ----
 // Gradients for base and exponent. The exponent gradient is grad * out * log(base), set to 0
 // where base == 0 and exponent >= 0 (as PyTorch); negative bases give NaN there, as in PyTorch.
 Tensor pow(const Tensor& base, const Tensor& exponent);
@@ -59,7 +132,3 @@ Tensor isneginf(const Tensor& a);
 Tensor isfinite(const Tensor& a);
 
 }  // namespace tessera
-
-// The rest of the family, so that autograd/tessera.h needs a single include.
-#include "autograd/ops/dropout.h"
-#include "autograd/ops/loss.h"

@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/shape.h"
 #include "autograd/ops/view.h"
@@ -11,7 +10,6 @@
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
 #include "core/kernels/index.h"
-#include "core/kernels/sort.h"
 
 namespace tessera {
 
@@ -160,29 +158,5 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value) {
 }
 
 Tensor one_hot(const Tensor& indices, int64_t num_classes) { return k::one_hot(indices, num_classes); }
-
-namespace {
-// values = x at idx along dim; gradient scattered back to those positions.
-ValuesIndices record_selection(const char* name, const Tensor& x, int64_t dim, std::pair<Tensor, Tensor> r) {
-  if (auto node = make_node(name, {x})) {
-    int64_t d = wrap_dim(dim, x.dim(), name);
-    node->set_backward([si = save(r.second), d, shape = x.shape(), dt = x.dtype()](const TensorList& g, const Node& n) {
-      return TensorList{scatter_add(zeros(shape, {.dtype = dt}), d, si.unpack(n.name()), g[0])};
-    });
-    set_history(node, {r.first});
-  }
-  return {r.first, r.second};
-}
-}  // namespace
-
-ValuesIndices sort(const Tensor& x, int64_t dim, bool descending, bool /*stable*/) {
-  return record_selection("SortBackward", x, dim, k::sort(x, dim, descending));
-}
-
-Tensor argsort(const Tensor& x, int64_t dim, bool descending, bool /*stable*/) { return k::sort(x, dim, descending).second; }
-
-ValuesIndices topk(const Tensor& x, int64_t kk, int64_t dim, bool largest, bool sorted) {
-  return record_selection("TopkBackward", x, dim, k::topk(x, kk, dim, largest, sorted));
-}
 
 }  // namespace tessera

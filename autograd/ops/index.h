@@ -1,5 +1,5 @@
 #pragma once
-// Differentiable indexing and reordering, with PyTorch semantics: negative dims count from the
+// Differentiable indexing, with PyTorch semantics: negative dims count from the
 // end, index tensors are int64 (int32 accepted), indices must lie in [0, size). Gradients flow
 // to the floating inputs; every backward is built from the ops below (gather <-> scatter_add,
 // index_select <-> index_add), so create_graph gives second derivatives.
@@ -29,13 +29,5 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
 // int64 one-hot encoding; num_classes -1 infers max + 1. Not differentiable.
 Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
-
-// Sort along dim; NaN sorts as largest. Always stable (ties keep their input order, as
-// torch.sort(stable=True)); `stable` is accepted for API parity, since a stable order is also a
-// valid result for stable=false.
-ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = true);
-Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = true);
-// k largest (smallest) along dim, best first; ties resolve to the lower index.
-ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
 
 }  // namespace tessera

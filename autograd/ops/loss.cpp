@@ -3,17 +3,15 @@
 #include <stdexcept>
 #include <string>
 
-#include "autograd/ops/arith.h"
+#include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
-#include "autograd/ops/unary.h"
-#include "autograd/grad_mode.h"
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
 #include "core/kernels/eltwise.h"
+#include "core/kernels/loops.h"
 #include "core/kernels/loss.h"
 #include "core/kernels/reduce.h"
-#include "core/kernels/loops.h"
 
 namespace tessera {
 

@@ -3,9 +3,8 @@
 #include <limits>
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
 #include "core/kernels/norm.h"

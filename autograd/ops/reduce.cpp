@@ -2,8 +2,7 @@
 
 #include <cmath>
 
-#include "autograd/ops/arith.h"
-#include "autograd/ops/unary.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
 #include "core/factory.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/view.h"

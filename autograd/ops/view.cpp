@@ -4,7 +4,7 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/record.h"
 #include "core/factory.h"

@@ -1,7 +1,6 @@
 #pragma once
 // Raw elementwise kernels with broadcasting and PyTorch type promotion. No autograd here:
 // autograd/ops/ wraps these with backward rules.
-#include "core/generator.h"
 #include "core/tensor.h"
 
 namespace tessera::kernels {
@@ -65,12 +64,6 @@ Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt);
 Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi);
 Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bool greater);
 Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e);
-
-// Dropout: a bool keep-mask, true with probability keep (Philox, 4 elements per counter, so
-// independent of the thread count), and out = x * (mask ? scale : 0) in x's dtype (x broadcast
-// to the mask's shape is not done: shapes must match).
-Tensor dropout_mask(const Shape& shape, double keep, Generator* gen);
-Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale);
 
 // A 0-d tensor holding v, typed to combine with t the way a Python scalar does in PyTorch:
 // t's dtype, or float32 when t is integral and v is not a whole number.

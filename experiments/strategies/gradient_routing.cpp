@@ -6,7 +6,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/view.h"
 #include "core/kernels/copy.h"
 #include "nn/hard_attention_gate.h"

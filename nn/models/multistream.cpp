@@ -4,8 +4,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/shape.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "nn/linear.h"
 

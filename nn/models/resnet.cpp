@@ -4,8 +4,7 @@
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
-#include "autograd/ops/arith.h"
-#include "autograd/ops/unary.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/view.h"
 #include "core/kernels/copy.h"
 #include "nn/activation.h"

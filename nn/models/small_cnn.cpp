@@ -6,11 +6,10 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/conv.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/norm.h"
 #include "autograd/ops/pool.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
-#include "autograd/ops/arith.h"
 #include "core/factory.h"
 #include "nn/batchnorm.h"
 #include "nn/container.h"

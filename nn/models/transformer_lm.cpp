@@ -4,11 +4,10 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "autograd/ops/arith.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
-#include "autograd/ops/linalg.h"
+#include "autograd/ops/matmul.h"
 #include "autograd/ops/softmax.h"
-#include "autograd/ops/unary.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
 #include "nn/container.h"

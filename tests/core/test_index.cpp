@@ -1,4 +1,4 @@
-// Forward semantics and error messages of indexing, joining and reordering ops.
+// Forward semantics and error messages of the indexing ops.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -119,73 +119,4 @@ TEST(Index, MaskedFillAndOneHot) {
   EXPECT_EQ(oh.shape(), (Shape{2, 3}));
   EXPECT_EQ(vals(oh), (std::vector<double>{0, 0, 1, 1, 0, 0}));
   EXPECT_EQ(one_hot(i64({1}, {}), 4).shape(), (Shape{4}));
-}
-
-TEST(Shape, CatStackSplitChunk) {
-  Tensor a = f32({1, 2, 3, 4}, {2, 2}), b = full({2, 1}, 9.0, {.dtype = DType::Float64});
-  Tensor c = cat({a, empty({0}), b}, 1);
-  EXPECT_EQ(c.dtype(), DType::Float64);
-  EXPECT_EQ(vals(c), (std::vector<double>{1, 2, 9, 3, 4, 9}));
-  EXPECT_EQ(vals(cat({t(a), a}, 0)), (std::vector<double>{1, 3, 2, 4, 1, 2, 3, 4}));
-  EXPECT_EQ(cat({empty({0}), empty({0})}, 0).shape(), (Shape{0}));
-  EXPECT_EQ(cat({arange(2), f32({5}, {1})}, 0).dtype(), DType::Float32);
-  expect_error<std::invalid_argument>([&] { cat({a, zeros({3, 1})}, 1); }, {"cat", "dimension 0", "expected size 2", "got size 3"});
-  expect_error<std::invalid_argument>([&] { cat({}, 0); }, {"cat"});
-  Tensor s = stack({a, a}, -1);
-  EXPECT_EQ(s.shape(), (Shape{2, 2, 2}));
-  EXPECT_EQ(vals(s), (std::vector<double>{1, 1, 2, 2, 3, 3, 4, 4}));
-  expect_error<std::invalid_argument>([&] { stack({a, b}, 0); }, {"stack", "equal size"});
-  Tensor x = reshape(arange(14, {.dtype = DType::Float32}), {7, 2});
-  auto p = split(x, 3);
-  ASSERT_EQ(p.size(), 3u);
-  EXPECT_EQ(p[2].shape(), (Shape{1, 2}));
-  EXPECT_TRUE(p[1].shares_storage(x));  // views
-  EXPECT_EQ(vals(p[1]), (std::vector<double>{6, 7, 8, 9, 10, 11}));
-  EXPECT_EQ(split(x, std::vector<int64_t>{5, 0, 2}, 0)[1].shape(), (Shape{0, 2}));
-  expect_error<std::invalid_argument>([&] { split(x, std::vector<int64_t>{5, 1}, 0); }, {"split", "sum to 6", "size 7"});
-  auto ch = chunk(x, 4, 0);  // ceil(7/4)=2 -> 2,2,2,1
-  ASSERT_EQ(ch.size(), 4u);
-  EXPECT_EQ(chunk(zeros({6}), 4).size(), 3u);  // like torch: pieces of 2
-  expect_error<std::invalid_argument>([&] { chunk(x, 0); }, {"chunk"});
-}
-
-TEST(Shape, PadTriRepeatFlipRoll) {
-  Tensor x = f32({1, 2, 3, 4, 5, 6}, {2, 3});
-  EXPECT_EQ(vals(pad(x, {1, 0}, "constant", 7)), (std::vector<double>{7, 1, 2, 3, 7, 4, 5, 6}));
-  EXPECT_EQ(vals(pad(x, {-1, 0, 0, -1})), (std::vector<double>{2, 3}));
-  EXPECT_EQ(vals(pad(x, {2, 1}, "reflect")), (std::vector<double>{3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5}));
-  expect_error<std::invalid_argument>([&] { pad(x, {3, 0}, "reflect"); }, {"reflect", "size 3"});
-  expect_error<std::invalid_argument>([&] { pad(x, {1}); }, {"pad", "even"});
-  expect_error<std::invalid_argument>([&] { pad(x, {1, 1}, "circular"); }, {"circular"});
-  expect_error<std::invalid_argument>([&] { pad(x, {-2, -2}); }, {"negative size"});
-  EXPECT_EQ(vals(triu(x)), (std::vector<double>{1, 2, 3, 0, 5, 6}));
-  EXPECT_EQ(vals(tril(x, -1)), (std::vector<double>{0, 0, 0, 4, 0, 0}));
-  EXPECT_EQ(vals(triu(t(x), 1)), (std::vector<double>{0, 4, 0, 0, 0, 0}));
-  expect_error<std::invalid_argument>([&] { triu(zeros({3})); }, {"triu", "2 dimensions"});
-  EXPECT_EQ(vals(repeat(f32({1, 2}, {2}), {2, 2})), (std::vector<double>{1, 2, 1, 2, 1, 2, 1, 2}));
-  EXPECT_EQ(repeat(x, {0, 1}).shape(), (Shape{0, 3}));
-  expect_error<std::invalid_argument>([&] { repeat(x, {2}); }, {"repeat"});
-  EXPECT_EQ(vals(flip(x, {0, 1})), (std::vector<double>{6, 5, 4, 3, 2, 1}));
-  EXPECT_EQ(vals(flip(t(x), {1})), (std::vector<double>{4, 1, 5, 2, 6, 3}));
-  expect_error<std::invalid_argument>([&] { flip(x, {0, -2}); }, {"flip", "multiple"});
-  EXPECT_EQ(vals(roll(x, {1}, {1})), (std::vector<double>{3, 1, 2, 6, 4, 5}));
-  EXPECT_EQ(vals(roll(x, {-8})), (std::vector<double>{3, 4, 5, 6, 1, 2}));
-  EXPECT_EQ(vals(roll(x, {1, 1}, {0, 1})), (std::vector<double>{6, 4, 5, 3, 1, 2}));
-  expect_error<std::invalid_argument>([&] { roll(x, {1, 2}); }, {"roll"});
-}
-
-TEST(Sort, StableTiesNaNAndTopk) {
-  Tensor x = f32({2, 1, 2, NAN, 1, 0}, {6});
-  auto a = sort(x);
-  EXPECT_EQ(vals(a.indices), (std::vector<double>{5, 1, 4, 0, 2, 3}));  // ties in input order, NaN last
-  auto d = sort(x, 0, true);
-  EXPECT_EQ(vals(d.indices), (std::vector<double>{3, 0, 2, 1, 4, 5}));  // NaN first, ties still stable
-  EXPECT_EQ(vals(argsort(x, -1, true)), vals(d.indices));
-  auto tk = topk(f32({1, 3, 3, 2}, {4}), 2);
-  EXPECT_EQ(vals(tk.indices), (std::vector<double>{1, 2}));
-  EXPECT_EQ(topk(x, 0).values.shape(), (Shape{0}));
-  expect_error<std::out_of_range>([&] { topk(x, 7); }, {"topk", "k 7", "size 6"});
-  Tensor xi = from_vector<int64_t>({3, 1, 2}, {3});
-  EXPECT_EQ(vals(sort(xi).values), (std::vector<double>{1, 2, 3}));
-  EXPECT_FALSE(sort(xi).values.requires_grad());
 }

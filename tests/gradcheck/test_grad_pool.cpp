@@ -1,4 +1,4 @@
-// Finite-difference checks for max/avg/adaptive pooling and interpolate (first and second order:
+// Finite-difference checks for max/avg/adaptive pooling (first and second order:
 // the backward rules are themselves differentiable scatter/gather/transpose ops).
 #include <gtest/gtest.h>
 
@@ -58,28 +58,6 @@ TEST(GradPool, GatherScatterAreTransposes) {
   EXPECT_TRUE(gradcheck([idx](const TensorList& t) { return plane_scatter_add(t[0], idx, 3, 3); }, {g}));
   EXPECT_TRUE(gradgradcheck([idx](const TensorList& t) { return sq(plane_scatter_add(t[0], idx, 3, 3)); }, {g}));
   EXPECT_THROW(plane_gather(src, from_vector<int64_t>({9, 0, 0, 0, 0, 0, 0, 0}, {2, 2, 2})), std::out_of_range);
-}
-
-TEST(GradInterpolate, NearestAndBilinear) {
-  Tensor x = leaf({1, 2, 3, 4}, 9);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 7}}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.scale_factor = {2.0}}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 3}}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 7}, .mode = "bilinear"}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 7}, .mode = "bilinear", .align_corners = true}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.scale_factor = {1.7, 0.6}, .mode = "bilinear"}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 2}, .mode = "bilinear"}); },
-             noncontiguous(leaf({1, 2, 3, 4}, 10)));
-}
-
-TEST(GradInterpolate, BicubicNearestExactArea) {
-  Tensor x = leaf({1, 2, 3, 4}, 11);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 7}, .mode = "bicubic"}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 3}, .mode = "bicubic", .align_corners = true}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.scale_factor = {1.5}, .mode = "nearest-exact"}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {2, 3}, .mode = "area"}); }, x);
-  check_both([](const Tensor& t) { return interpolate(t, {.size = {5, 5}, .mode = "area"}); },
-             noncontiguous(leaf({1, 2, 3, 4}, 12)));
 }
 
 TEST(Pool, MaxPoolTiesAndNaN) {

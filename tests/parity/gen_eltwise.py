@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Golden values for the elementwise family: pow, clamp, maximum/minimum, where, comparisons,
-logical ops, isnan/isinf, and the regression/binary losses (values and input gradients).
+logical ops, isnan/isinf, arithmetic, unary math and activations (values; gradients for pow,
+clamp, maximum/minimum and where).
 Regenerate with: python3 tests/parity/gen_eltwise.py  (Debian python3-torch, python3-h5py).
 Bool tensors are stored as uint8; bfloat16 results as float32 (exact)."""
 import os
@@ -118,52 +119,29 @@ put("in/special", sp)
 put("cls/isnan", torch.isnan(sp)); put("cls/isinf", torch.isinf(sp)); put("cls/isposinf", torch.isposinf(sp))
 put("cls/isneginf", torch.isneginf(sp)); put("cls/isfinite", torch.isfinite(sp))
 
-# ---- losses: value and input gradient for every reduction ----
-li = torch.randn(4, 5) * 2
-lt_ = torch.randn(4, 5) * 2
-lt_[0, 0] = li[0, 0]                        # d == 0 (l1's sign(0) = 0 convention)
-lt_[1, 1] = li[1, 1] - 1.0                  # |d| == beta (1.0) boundary of smooth_l1 / huber
-ltb = torch.randn(5)                        # broadcast target
-logits = torch.randn(4, 5) * 3
-logits[0, :2] = torch.tensor([40.0, -40.0])  # saturated logits
-tgt01 = torch.rand(4, 5)
-tgt01[0, :2] = torch.tensor([0.0, 1.0])
-w = torch.rand(5) + 0.5
-pw = torch.rand(5) * 3 + 0.2
-vl = torch.randn(4, 5)
-for k, t in {"li": li, "lt": lt_, "ltb": ltb, "logits": logits, "tgt01": tgt01, "w": w, "pw": pw, "vl": vl}.items():
-    put("in/" + k, t)
-losses = {
-    "mse": lambda x, t, r: F.mse_loss(x, t, reduction=r),
-    "l1": lambda x, t, r: F.l1_loss(x, t, reduction=r),
-    "smooth_l1": lambda x, t, r: F.smooth_l1_loss(x, t, reduction=r),
-    "smooth_l1_b05": lambda x, t, r: F.smooth_l1_loss(x, t, reduction=r, beta=0.5),
-    "smooth_l1_b0": lambda x, t, r: F.smooth_l1_loss(x, t, reduction=r, beta=0.0),
-    "huber": lambda x, t, r: F.huber_loss(x, t, reduction=r),
-    "huber_d03": lambda x, t, r: F.huber_loss(x, t, reduction=r, delta=0.3),
-}
-import warnings
-warnings.simplefilter("ignore")  # PyTorch warns when target broadcasts
-for red in ["none", "mean", "sum"]:
-    v = vl if red == "none" else None
-    for k, fn in losses.items():
-        y, (g0,) = grads(lambda x: fn(x, lt_, red), li, v=v)
-        put(f"loss/{k}/{red}", y); put(f"loss/{k}/{red}_grad", g0)
-    for k in ["mse", "l1"]:
-        y, (g0,) = grads(lambda x: losses[k](x, ltb, red), li, v=v)
-        put(f"loss/{k}_bcast/{red}", y); put(f"loss/{k}_bcast/{red}_grad", g0)
-    bce = {"plain": (None, None), "w": (w, None), "pw": (None, pw), "w_pw": (w, pw)}
-    for k, (ww, pp) in bce.items():
-        y, (g0,) = grads(lambda x: F.binary_cross_entropy_with_logits(x, tgt01, weight=ww, pos_weight=pp, reduction=red),
-                         logits, v=v)
-        put(f"loss/bce_{k}/{red}", y); put(f"loss/bce_{k}/{red}_grad", g0)
-# float64 cases
-y, (g0,) = grads(lambda x: F.mse_loss(x, lt_.double()), li.double())
-put("loss64/mse", y); put("loss64/mse_grad", g0)
-y, (g0,) = grads(lambda x: F.binary_cross_entropy_with_logits(x, tgt01.double(), pos_weight=pw.double()), logits.double())
-put("loss64/bce", y); put("loss64/bce_grad", g0)
-y, (g0,) = grads(lambda x: F.huber_loss(x, lt_.double(), delta=0.3, reduction="sum"), li.double())
-put("loss64/huber", y); put("loss64/huber_grad", g0)
+# ---- arithmetic, unary math and activations (own seed: the same a, b, c, pos as gen_core.py) ----
+torch.manual_seed(0)
+a = torch.randn(3, 4)
+b = torch.randn(4)
+c = torch.rand(3, 1) + 0.5
+pos = torch.rand(3, 4) + 0.1
+put("arith/a", a); put("arith/b", b); put("arith/c", c); put("arith/pos", pos)
+
+put("arith/add", a + b); put("arith/add_alpha", torch.add(a, b, alpha=0.7)); put("arith/sub", a - c)
+put("arith/mul", a * b); put("arith/div", a / c); put("arith/neg", -a)
+put("arith/scalar_ops", (2.0 - a) * 3.0 / 4.0 + 1.5)
+
+unary = {"exp": torch.exp, "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+         "silu": F.silu, "erf": torch.erf, "relu": F.relu, "abs": torch.abs, "sign": torch.sign,
+         "square": torch.square, "expm1": torch.expm1, "floor": torch.floor, "ceil": torch.ceil,
+         "round": torch.round, "gelu": F.gelu, "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+         "softplus": lambda x: F.softplus(x, beta=2.0, threshold=3.0)}
+for k, fn in unary.items():
+    put("unary/" + k, fn(a * 2))
+pos_unary = {"log": torch.log, "log1p": torch.log1p, "sqrt": torch.sqrt, "rsqrt": torch.rsqrt,
+             "reciprocal": torch.reciprocal, "tan": torch.tan}
+for k, fn in pos_unary.items():
+    put("pos_unary/" + k, fn(pos))
 
 f.close()
 os.replace(out + ".tmp", out)

@@ -1,4 +1,4 @@
-"""Golden values for the norm family (normalisation, pooling, interpolate) from PyTorch.
+"""Golden values for the norm family (batch/layer/rms/group norm) from PyTorch.
 
 Writes tests/parity/golden/norm.h5: one group per case with the float32 inputs, the cotangent
 `gy`, the outputs and the gradients. Option values of each case are repeated in
@@ -85,68 +85,5 @@ with h5py.File(OUT, "w") as f:
         put(f, f"{case}/rv2", rv)
     # Training without running statistics.
     run(f, "bn_c", lambda t: F.batch_norm(t["x"], None, None, t["w"], t["b"], True), {"x": rnd(3, 2, 5), "w": rnd(2), "b": rnd(2)})
-
-    # ---- pooling (inputs shared per group) ----
-    xp = rnd(2, 3, 7, 6)
-    put(f, "pool/x", xp)
-
-    def pool_case(case, fn, x=xp, with_indices=False):
-        xl = x.clone().requires_grad_(True)
-        out = fn(xl)
-        y, idx = (out if with_indices else (out, None))
-        gy = rnd(*y.shape)
-        y.backward(gy)
-        put(f, f"{case}/y", y)
-        put(f, f"{case}/gy", gy)
-        put(f, f"{case}/gx", xl.grad)
-        if idx is not None:
-            put(f, f"{case}/idx", idx)
-
-    pool_case("mp_a", lambda x: F.max_pool2d(x, 2, return_indices=True), with_indices=True)
-    pool_case("mp_b", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True), with_indices=True)
-    pool_case("mp_c", lambda x: F.max_pool2d(x, (3, 2), (1, 2), (1, 0), dilation=2, return_indices=True), with_indices=True)
-    pool_case("mp_d", lambda x: F.max_pool2d(x, 2, 1, 0, dilation=(2, 1), ceil_mode=True, return_indices=True), with_indices=True)
-    x3 = rnd(3, 5, 5)
-    put(f, "mp_e/x", x3)
-    pool_case("mp_e", lambda x: F.max_pool2d(x, 2, 2, 1, ceil_mode=True, return_indices=True), x=x3, with_indices=True)
-    pool_case("ap_a", lambda x: F.avg_pool2d(x, 2))
-    pool_case("ap_b", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=True))
-    pool_case("ap_c", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False))
-    pool_case("ap_d", lambda x: F.avg_pool2d(x, (2, 3), (2, 1), (1, 1), divisor_override=4))
-    pool_case("ap_e", lambda x: F.avg_pool2d(x, 3, 3, 1, ceil_mode=True, count_include_pad=False))
-    pool_case("ap_f", lambda x: F.avg_pool2d(x, 2, 2, 1, ceil_mode=True, count_include_pad=True))
-    pool_case("aap_a", lambda x: F.adaptive_avg_pool2d(x, (3, 4)))
-    pool_case("aap_b", lambda x: F.adaptive_avg_pool2d(x, 1))
-    pool_case("aap_c", lambda x: F.adaptive_avg_pool2d(x, (9, 8)))
-    pool_case("amp_a", lambda x: F.adaptive_max_pool2d(x, (3, 4), return_indices=True), with_indices=True)
-    pool_case("amp_b", lambda x: F.adaptive_max_pool2d(x, (5, 1), return_indices=True), with_indices=True)
-
-    # ---- interpolate ----
-    xi = rnd(2, 3, 4, 6)
-    put(f, "interp/x", xi)
-    I = lambda case, **kw: pool_case(case, lambda x: F.interpolate(x, **kw), x=xi)
-    I("near_a", size=(5, 9))
-    I("near_b", scale_factor=2.0)
-    I("near_c", scale_factor=1.5)
-    I("near_d", scale_factor=(0.5, 0.7))
-    I("near_e", size=(3, 3))
-    I("near_f", size=(4, 13))
-    I("bil_a", size=(5, 9), mode="bilinear", align_corners=False)
-    I("bil_b", size=(5, 9), mode="bilinear", align_corners=True)
-    I("bil_c", scale_factor=1.7, mode="bilinear", align_corners=False)
-    I("bil_d", scale_factor=(0.6, 2.3), mode="bilinear", align_corners=True)
-    I("bil_e", size=(2, 3), mode="bilinear", align_corners=False)
-    I("bil_f", scale_factor=1.7, mode="bilinear", align_corners=False, recompute_scale_factor=True)
-    I("bil_g", size=(1, 1), mode="bilinear", align_corners=True)
-    I("bic_a", size=(5, 9), mode="bicubic", align_corners=False)
-    I("bic_b", size=(5, 9), mode="bicubic", align_corners=True)
-    I("bic_c", scale_factor=1.7, mode="bicubic", align_corners=False)
-    I("bic_d", size=(3, 4), mode="bicubic", align_corners=False)
-    I("bic_e", scale_factor=(0.6, 2.3), mode="bicubic", align_corners=True)
-    I("nex_a", size=(5, 9), mode="nearest-exact")
-    I("nex_b", scale_factor=(0.7, 1.3), mode="nearest-exact")
-    I("area_a", size=(3, 4), mode="area")
-    I("area_b", size=(5, 9), mode="area")
-    I("area_c", size=(2, 3), mode="area")
 
 print(OUT, os.path.getsize(OUT), "bytes")

@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
 """Golden values for the reduction family: max/min (all and dim), amax/amin, argmax/argmin,
-var/std, logsumexp, vector norm, prod, cumsum/cumprod, softmax/log_softmax, nll_loss and
-cross_entropy: forward values and input gradients.
+var/std, logsumexp, vector norm, prod, cumsum/cumprod: forward values and input gradients.
 Regenerate with: python3 tests/parity/gen_reduce.py  (Debian python3-torch, python3-h5py).
 
 Layout: inputs once each as "in.<id>"; per op, "<op>.cfg" is a float64 matrix with one row per
 case (input ids and parameters, NaN-padded; layouts in test_parity_reduce.cpp), and the cases'
 results are concatenated in order, flattened, as float64: "<op>.out", "<op>.gx" (gradient of
 <gy, out> w.r.t. the input, gy[k] = cos(0.7 k) over the output's flat index, which the C++ test
-rebuilds), "<op>.gt" (probability-target gradient) and int64 "<op>.idx" (indices).
-bfloat16 cases (cfg column 1 = 1) run on the float32 input converted to bf16."""
+rebuilds) and int64 "<op>.idx" (indices). bfloat16 cases (cfg column 1 = 1) run on the float32
+input converted to bf16. sum/mean are plain datasets "sum_mean/<name>" (inputs a, x and results)."""
 import math
 import os
 
@@ -171,67 +170,16 @@ reduce_case("cumprod", cz, lambda t: torch.cumprod(t, 1), [1])  # zeros
 reduce_case("cumsum", torch.tensor([[1, 2, 3], [4, 5, 6]]), lambda t: torch.cumsum(t, 0), [0])
 reduce_case("cumprod", torch.tensor([[1, 2, 3], [4, 5, 6]]), lambda t: torch.cumprod(t, 1), [1])
 
-# softmax / log_softmax: cfg [dim]
-wide = torch.randn(3, 37) * 3
-for x in (a, a64, wide):
-    for dim in (0, 1, -1):
-        reduce_case("softmax", x, lambda t: F.softmax(t, dim), [dim])
-        reduce_case("log_softmax", x, lambda t: F.log_softmax(t, dim), [dim])
-large = torch.tensor([[1000.0, 999.0, 998.0, 0.0], [-1000.0, -1000.5, -2000.0, -999.0]])
-reduce_case("softmax", large, lambda t: F.softmax(t, -1), [-1])
-reduce_case("log_softmax", large, lambda t: F.log_softmax(t, -1), [-1])
-for dim in (0, -1):
-    reduce_case("softmax", a, lambda t: F.softmax(t, dim), [dim], bf16=True)
-    reduce_case("log_softmax", a, lambda t: F.log_softmax(t, dim), [dim], bf16=True)
-
-# Losses: ".x" input, ".t" target, ".w" weight (optional), ".cfg" [reduction (0 none, 1 mean,
-# 2 sum), ignore_index, label_smoothing], ".out", ".gx", ".gt" (probability targets only).
-RED = {"none": 0, "mean": 1, "sum": 2}
-
-
-def loss_case(op, x, t, w, red, ii, ls):
-    c = case(op)
-    xr = x.clone().requires_grad_()
-    tr = t.clone().requires_grad_() if t.is_floating_point() else t
-    if op == "nll":
-        out = F.nll_loss(xr, tr, weight=w, ignore_index=ii, reduction=red)
-    else:
-        out = F.cross_entropy(xr, tr, weight=w, ignore_index=ii, reduction=red, label_smoothing=ls)
-    out.backward(gy_like(out))
-    c["cfg"].append([input_id(x), input_id(t), -1 if w is None else input_id(w), RED[red], ii, ls])
-    c["out"] += flat(out)
-    c["gx"] += flat(xr.grad)
-    if t.is_floating_point():
-        c["gt"] += flat(tr.grad)
-
-
-x2 = torch.randn(6, 5)
-t2 = torch.tensor([0, 4, 2, 2, 1, 3])
-t2i = torch.tensor([0, 4, -100, 2, 1, -100])
-x3 = torch.randn(2, 4, 3, 2)
-t3 = torch.randint(0, 4, (2, 3, 2))
-t3i = t3.clone()
-t3i[0, 1, 1] = 2
-x1 = torch.randn(5)
-t1 = torch.tensor(3)
-w5 = torch.rand(5) + 0.2
-w4 = torch.rand(4) + 0.2
-for red in ("mean", "sum", "none"):
-    for w in (None, "w"):
-        loss_case("nll", F.log_softmax(x2, 1), t2i, w5 if w else None, red, -100, 0.0)
-        loss_case("nll", F.log_softmax(x3, 1), t3i, w4 if w else None, red, 2, 0.0)
-        loss_case("nll", F.log_softmax(x1, 0), t1, w5 if w else None, red, -100, 0.0)
-        for ls in (0.0, 0.1):
-            loss_case("ce", x2, t2, w5 if w else None, red, -100, ls)
-            loss_case("ce", x2, t2i, w5 if w else None, red, -100, ls)
-            loss_case("ce", x3, t3i, w4 if w else None, red, 2, ls)
-            loss_case("ce", x1, t1, w5 if w else None, red, -100, ls)
-            loss_case("ce", x2, F.softmax(torch.randn(6, 5), 1), w5 if w else None, red, -100, ls)
-            loss_case("ce", x3, F.softmax(torch.randn(2, 4, 3, 2), 1), w4 if w else None, red, -100, ls)
-loss_case("ce", x2.double(), t2i, w5.double(), "mean", -100, 0.2)
-loss_case("ce", x2.double(), F.softmax(torch.randn(6, 5, dtype=torch.float64), 1), None, "mean", -100, 0.2)
+# sum / mean: plain datasets (own seed: the same a as gen_core.py).
+torch.manual_seed(0)
+sa = torch.randn(3, 4)
+sx = torch.arange(24.0).reshape(2, 3, 4)
+sum_mean = {"a": sa, "x": sx, "sum_all": sa.sum(), "sum_0": sa.sum(0), "sum_1k": sa.sum(1, keepdim=True),
+            "mean_all": sx.mean(), "mean_02": sx.mean((0, 2))}
 
 with h5py.File(path + ".tmp", "w", libver="latest") as f:
+    for k, t in sum_mean.items():
+        f.create_dataset("sum_mean/" + k, data=t.numpy())
     for i, t in enumerate(inputs):
         f.create_dataset(f"in.{i}", data=t.numpy())
     for op, c in cases.items():

@@ -1,6 +1,6 @@
-// PyTorch parity for the elementwise family (values; gradients for pow, clamp, maximum/minimum,
-// where and every loss); golden values from gen_eltwise.py. Dropout draws from Philox, not
-// PyTorch's generator, so its parity is statistical (tests/gradcheck/test_grad_eltwise.cpp).
+// PyTorch parity for the elementwise family (values of arithmetic, unary math and activations,
+// pow, clamp, maximum/minimum, where, comparisons, logical ops and classification; gradients for
+// pow, clamp, maximum/minimum and where); golden values from gen_eltwise.py.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -176,56 +176,34 @@ TEST_F(ParityEltwise, ComparisonsLogicalClassification) {
   expect_bool(isfinite(s), "cls/isfinite");
 }
 
-TEST_F(ParityEltwise, LossesValuesAndInputGradients) {
-  Tensor lt_ = g.get("in/lt"), ltb = g.get("in/ltb"), tgt = g.get("in/tgt01"), w = g.get("in/w"), pw = g.get("in/pw");
-  using L = std::function<Tensor(const Tensor&, const Tensor&, const std::string&)>;
-  std::map<std::string, L> losses = {
-      {"mse", [](auto& x, auto& t, auto& r) { return mse_loss(x, t, r); }},
-      {"l1", [](auto& x, auto& t, auto& r) { return l1_loss(x, t, r); }},
-      {"smooth_l1", [](auto& x, auto& t, auto& r) { return smooth_l1_loss(x, t, r); }},
-      {"smooth_l1_b05", [](auto& x, auto& t, auto& r) { return smooth_l1_loss(x, t, r, 0.5); }},
-      {"smooth_l1_b0", [](auto& x, auto& t, auto& r) { return smooth_l1_loss(x, t, r, 0.0); }},
-      {"huber", [](auto& x, auto& t, auto& r) { return huber_loss(x, t, r); }},
-      {"huber_d03", [](auto& x, auto& t, auto& r) { return huber_loss(x, t, r, 0.3); }}};
-  int checked = 0;
-  auto check = [&](const std::string& key, const std::string& red, const std::function<Tensor(const Tensor&)>& f,
-                   const Tensor& input) {
-    SCOPED_TRACE(key + "/" + red);
-    Tensor x = rg(input);
-    Tensor y = f(x);
-    if (red == "none") backward(y, g.get("in/vl"));
-    else backward(y);
-    // Sums and means of ~20 float32 terms: a slightly wider atol than elementwise ops.
-    EXPECT_TRUE(allclose(y, g.get("loss/" + key + "/" + red), 1e-5, 1e-5));
-    EXPECT_TRUE(allclose(x.grad(), g.get("loss/" + key + "/" + red + "_grad")));
-    ++checked;
-  };
-  for (std::string red : {"none", "mean", "sum"}) {
-    for (auto& [k, fn] : losses) check(k, red, [&](const Tensor& x) { return fn(x, lt_, red); }, g.get("in/li"));
-    check("mse_bcast", red, [&](const Tensor& x) { return mse_loss(x, ltb, red); }, g.get("in/li"));
-    check("l1_bcast", red, [&](const Tensor& x) { return l1_loss(x, ltb, red); }, g.get("in/li"));
-    std::map<std::string, std::pair<Tensor, Tensor>> bce = {
-        {"plain", {Tensor(), Tensor()}}, {"w", {w, Tensor()}}, {"pw", {Tensor(), pw}}, {"w_pw", {w, pw}}};
-    for (auto& [k, wp] : bce)
-      check("bce_" + k, red, [&](const Tensor& x) { return binary_cross_entropy_with_logits(x, tgt, wp.first, wp.second, red); },
-            g.get("in/logits"));
-  }
-  EXPECT_EQ(checked, 3 * 13);
-  // float64
-  Tensor li = rg(to(g.get("in/li"), DType::Float64));
-  Tensor y = mse_loss(li, to(lt_, DType::Float64));
-  backward(y);
-  EXPECT_TRUE(allclose(y, g.get("loss64/mse"), 1e-12, 1e-12));
-  EXPECT_TRUE(allclose(li.grad(), g.get("loss64/mse_grad"), 1e-12, 1e-12));
-  Tensor lg = rg(to(g.get("in/logits"), DType::Float64));
-  y = binary_cross_entropy_with_logits(lg, to(tgt, DType::Float64), Tensor(), to(pw, DType::Float64));
-  backward(y);
-  // softplus switches to its linear branch above 20 (as torch.nn.functional.softplus), an error < 3e-9.
-  EXPECT_TRUE(allclose(y, g.get("loss64/bce"), 1e-9, 1e-9));
-  EXPECT_TRUE(allclose(lg.grad(), g.get("loss64/bce_grad"), 1e-9, 1e-9));
-  Tensor lh = rg(to(g.get("in/li"), DType::Float64));
-  y = huber_loss(lh, to(lt_, DType::Float64), "sum", 0.3);
-  backward(y);
-  EXPECT_TRUE(allclose(y, g.get("loss64/huber"), 1e-12, 1e-12));
-  EXPECT_TRUE(allclose(lh.grad(), g.get("loss64/huber_grad"), 1e-12, 1e-12));
+TEST_F(ParityEltwise, Arithmetic) {
+  Tensor a = g.get("arith/a"), b = g.get("arith/b"), c = g.get("arith/c");
+  EXPECT_TRUE(allclose(add(a, b), g.get("arith/add")));
+  EXPECT_TRUE(allclose(add(a, b, 0.7), g.get("arith/add_alpha")));
+  EXPECT_TRUE(allclose(sub(a, c), g.get("arith/sub")));
+  EXPECT_TRUE(allclose(mul(a, b), g.get("arith/mul")));
+  EXPECT_TRUE(allclose(div(a, c), g.get("arith/div")));
+  EXPECT_TRUE(allclose(neg(a), g.get("arith/neg")));
+  EXPECT_TRUE(allclose((2.0 - a) * 3.0 / 4.0 + 1.5, g.get("arith/scalar_ops")));
+}
+
+TEST_F(ParityEltwise, UnaryAndActivations) {
+  Tensor a2 = mul(g.get("arith/a"), 2.0), pos = g.get("arith/pos");
+  std::map<std::string, std::function<Tensor(const Tensor&)>> ops = {
+      {"exp", [](auto& x) { return exp(x); }},      {"sin", [](auto& x) { return sin(x); }},
+      {"cos", [](auto& x) { return cos(x); }},      {"tanh", [](auto& x) { return tanh(x); }},
+      {"sigmoid", [](auto& x) { return sigmoid(x); }}, {"silu", [](auto& x) { return silu(x); }},
+      {"erf", [](auto& x) { return erf(x); }},      {"relu", [](auto& x) { return relu(x); }},
+      {"abs", [](auto& x) { return abs(x); }},      {"sign", [](auto& x) { return sign(x); }},
+      {"square", [](auto& x) { return square(x); }}, {"expm1", [](auto& x) { return expm1(x); }},
+      {"floor", [](auto& x) { return floor(x); }},  {"ceil", [](auto& x) { return ceil(x); }},
+      {"round", [](auto& x) { return round(x); }},  {"gelu", [](auto& x) { return gelu(x); }},
+      {"gelu_tanh", [](auto& x) { return gelu(x, "tanh"); }},
+      {"softplus", [](auto& x) { return softplus(x, 2.0, 3.0); }}};
+  for (auto& [name, fn] : ops) EXPECT_TRUE(allclose(fn(a2), g.get("unary/" + name))) << name;
+  std::map<std::string, std::function<Tensor(const Tensor&)>> pos_ops = {
+      {"log", [](auto& x) { return log(x); }},   {"log1p", [](auto& x) { return log1p(x); }},
+      {"sqrt", [](auto& x) { return sqrt(x); }}, {"rsqrt", [](auto& x) { return rsqrt(x); }},
+      {"reciprocal", [](auto& x) { return reciprocal(x); }}, {"tan", [](auto& x) { return tan(x); }}};
+  for (auto& [name, fn] : pos_ops) EXPECT_TRUE(allclose(fn(pos), g.get("pos_unary/" + name))) << name;
 }

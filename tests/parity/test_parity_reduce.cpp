@@ -4,9 +4,8 @@
 // cfg row layouts (columns after [input id, bf16]):
 //   max_all/min_all: -            max_dim/min_dim: dim, keepdim      amax/amin: keepdim, dims...
 //   argmax/argmin: has_dim, dim, keepdim                             var/std: correction, keepdim, dims...
-//   logsumexp/prod: keepdim, dims...   norm: p, keepdim, dims...      cumsum/cumprod/softmax/log_softmax: dim
-// Losses (nll, ce): [x id, target id, weight id or -1, reduction (0 none, 1 mean, 2 sum), ignore_index,
-// label_smoothing].
+//   logsumexp/prod: keepdim, dims...   norm: p, keepdim, dims...      cumsum/cumprod: dim
+// sum/mean are plain datasets "sum_mean/<name>".
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -180,64 +179,6 @@ TEST(ParityReduce, Scans) {
   });
 }
 
-TEST(ParitySoftmax, SoftmaxLogSoftmax) {
-  run_reduce_cases("softmax", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor*) {
-    return softmax(x, int64_t(c[2]));
-  });
-  run_reduce_cases("log_softmax", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor*) {
-    return log_softmax(x, int64_t(c[2]));
-  });
-}
-
-TEST(ParitySoftmax, LargeValuesStayFinite) {
-  Tensor x = from_vector(std::vector<float>{1000, 999, 998, 1000, -1000, -2000, 0, 500}, {2, 4});
-  for (Tensor y : {softmax(x, -1), log_softmax(x, -1), softmax(x, 0), log_softmax(x, 0)})
-    for (int64_t i = 0; i < y.numel(); ++i) EXPECT_TRUE(std::isfinite(get_value(y, i))) << i;
-  // A long row (vectorised path with a remainder) of large values.
-  Tensor big = full({3, 1037}, 1000.0);
-  set_value(big, 5, 1001.0);
-  Tensor y = softmax(big, 1);
-  double s = 0;
-  for (int64_t i = 0; i < 1037; ++i) s += get_value(y, i);
-  EXPECT_NEAR(s, 1.0, 1e-5);
-  EXPECT_NEAR(get_value(y, 5) / get_value(y, 4), std::exp(1.0), 1e-4);
-}
-
-TEST(ParityLoss, NllLossAndCrossEntropy) {
-  for (std::string name : {"nll", "ce"}) {
-    Tensor cfg = gold().get(name + ".cfg");
-    Stream out(name + ".out"), gx(name + ".gx"), gt(name + ".gt");
-    const char* reds[] = {"none", "mean", "sum"};
-    for (int64_t r = 0; r < cfg.shape()[0]; ++r) {
-      auto c = [&](int64_t j) { return get_value(cfg, r * cfg.shape()[1] + j); };
-      Tensor x = kernels::clone(input(int64_t(c(0)), false)).set_requires_grad(true);
-      Tensor t = input(int64_t(c(1)), false);
-      Tensor w = c(2) >= 0 ? input(int64_t(c(2)), false) : Tensor();
-      std::string red = reds[int(c(3))];
-      int64_t ii = int64_t(c(4));
-      double ls = c(5);
-      SCOPED_TRACE(name + " case " + std::to_string(r) + " input " + shape_str(x.shape()) + " target " +
-                   shape_str(t.shape()) + " " + dtype_name(t.dtype()) + " reduction " + red + " weight " +
-                   std::to_string(w.defined()) + " ignore " + std::to_string(ii) + " ls " + std::to_string(ls));
-      bool prob = t.is_floating_point();
-      if (prob) t = kernels::clone(t).set_requires_grad(true);
-      Tensor y = name == "nll" ? nll_loss(x, t, {.weight = w, .ignore_index = ii, .reduction = red})
-                               : cross_entropy(x, t, {.weight = w, .ignore_index = ii, .reduction = red, .label_smoothing = ls});
-      Tol tl = tol_for(x.dtype());
-      EXPECT_TRUE(allclose(as_f64(y), out.next(y.shape()), tl.rtol, tl.atol));
-      TensorList wrt = prob ? TensorList{x, t} : TensorList{x};
-      TensorList g = grad({y}, wrt, {cotangent(y)});
-      EXPECT_TRUE(allclose(as_f64(g[0]), gx.next(x.shape()), tl.rtol, tl.atol)) << "input gradient";
-      if (prob) {
-        EXPECT_TRUE(allclose(as_f64(g[1]), gt.next(t.shape()), tl.rtol, tl.atol)) << "target gradient";
-      }
-    }
-    out.expect_consumed();
-    gx.expect_consumed();
-    gt.expect_consumed();
-  }
-}
-
 // The contiguous fast paths (rows split into fixed blocks, columns vectorised) against the
 // generic strided kernel (reached through a non-contiguous copy of the same values), with NaN
 // and infinities, and bitwise-identical results for 1 and 4 threads.
@@ -276,4 +217,14 @@ TEST(ParityReduce, FastPathsMatchGenericAndThreadCount) {
       }
     }
   }
+}
+
+TEST(ParityReduce, SumMean) {
+  Golden& g = gold();
+  Tensor a = g.get("sum_mean/a"), x = g.get("sum_mean/x");
+  EXPECT_TRUE(allclose(sum(a), g.get("sum_mean/sum_all")));
+  EXPECT_TRUE(allclose(sum(a, {0}), g.get("sum_mean/sum_0")));
+  EXPECT_TRUE(allclose(sum(a, {1}, true), g.get("sum_mean/sum_1k")));
+  EXPECT_TRUE(allclose(mean(x), g.get("sum_mean/mean_all")));
+  EXPECT_TRUE(allclose(mean(x, {0, 2}), g.get("sum_mean/mean_02")));
 }

@@ -1,4 +1,4 @@
-// matmul / bmm / linear / conv2d against PyTorch (tests/parity/gen_linalg.py): outputs and input
+// matmul / bmm / linear against PyTorch (tests/parity/gen_matmul.py): outputs and input
 // gradients for a fixed upstream gradient, float32 (the oneDNN paths), rtol 1e-5 / atol 1e-6.
 #include <gtest/gtest.h>
 
@@ -23,8 +23,8 @@ Tensor leaf_of(const Golden& g, const std::string& name) {
 
 }  // namespace
 
-TEST(ParityLinalg, MatmulAndBmm) {
-  Golden g(golden_path("linalg"));
+TEST(ParityMatmul, MatmulAndBmm) {
+  Golden g(golden_path("matmul"));
   for (std::string c : {"mm_2d", "mm_dot", "mm_vec_mat", "mm_mat_vec", "mm_batch_mat", "mm_broadcast", "mm_vec_batch",
                         "mm_trans_a", "mm_trans_b", "mm_trans_both", "mm_k64", "bmm"}) {
     SCOPED_TRACE(c);
@@ -40,34 +40,13 @@ TEST(ParityLinalg, MatmulAndBmm) {
   }
 }
 
-TEST(ParityLinalg, Linear) {
-  Golden g(golden_path("linalg"));
+TEST(ParityMatmul, Linear) {
+  Golden g(golden_path("matmul"));
   for (std::string c : {"linear_2d", "linear_3d", "linear_1d", "linear_nobias"}) {
     SCOPED_TRACE(c);
     Tensor x = leaf_of(g, c + "/x"), w = leaf_of(g, c + "/w");
     Tensor b = g.has(c + "/b") ? leaf_of(g, c + "/b") : Tensor();
     Tensor out = linear(x, w, b);
-    EXPECT_TRUE(allclose(out, g.get(c + "/out"), kRtol, kAtol));
-    backward(out, g.get(c + "/go"));
-    EXPECT_TRUE(allclose(x.grad(), g.get(c + "/g_x"), kRtol, kAtol));
-    EXPECT_TRUE(allclose(w.grad(), g.get(c + "/g_w"), kRtol, kAtol));
-    if (b.defined()) {
-      EXPECT_TRUE(allclose(b.grad(), g.get(c + "/g_b"), kRtol, kAtol));
-    }
-  }
-}
-
-TEST(ParityLinalg, Conv2d) {
-  Golden g(golden_path("linalg"));
-  for (std::string c : {"conv_basic", "conv_pad", "conv_stride", "conv_dilation", "conv_groups", "conv_depthwise",
-                        "conv_depthwise_mult", "conv_1x1"}) {
-    SCOPED_TRACE(c);
-    Tensor pr = g.get(c + "/params");
-    auto P = [&](int i) { return int64_t(get_value(pr, i)); };
-    Conv2dParams p{.stride = {P(0), P(1)}, .padding = {P(2), P(3)}, .dilation = {P(4), P(5)}, .groups = P(6)};
-    Tensor x = leaf_of(g, c + "/x"), w = leaf_of(g, c + "/w");
-    Tensor b = g.has(c + "/b") ? leaf_of(g, c + "/b") : Tensor();
-    Tensor out = conv2d(x, w, b, p);
     EXPECT_TRUE(allclose(out, g.get(c + "/out"), kRtol, kAtol));
     backward(out, g.get(c + "/go"));
     EXPECT_TRUE(allclose(x.grad(), g.get(c + "/g_x"), kRtol, kAtol));

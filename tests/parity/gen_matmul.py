@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch golden values for matmul / bmm / linear / conv2d (forward and gradients), float32.
+"""PyTorch golden values for matmul / bmm / linear (forward and gradients), float32.
 
-Writes tests/parity/golden/linalg.h5: for each case "<case>/<tensor>" datasets with the inputs,
-the upstream gradient `go`, the output `out` and input gradients `g_<input>`. Conv cases also
-store `params` = [stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups] (int64); matmul cases
+Writes tests/parity/golden/matmul.h5: for each case "<case>/<tensor>" datasets with the inputs,
+the upstream gradient `go`, the output `out` and input gradients `g_<input>`. Matmul cases
 store `layout` = [transpose_a, transpose_b] (uint8): the C++ test feeds a.t() / b.t() views."""
 import os
 
@@ -12,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 torch.manual_seed(0)
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "linalg.h5")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "matmul.h5")
 
 
 def rnd(*shape):
@@ -70,22 +69,6 @@ def main():
             x, w = rnd(*sx), rnd(*sw)
             b = rnd(sw[0]) if has_b else None
             run(lambda x, w, b: F.linear(x, w, b), [x, w, b], ["x", "w", "b"], h5, name)
-
-        conv = [
-            ("conv_basic", (2, 3, 6, 6), (4, 3, 3, 3), (1, 1, 0, 0, 1, 1, 1), True),
-            ("conv_pad", (2, 3, 6, 6), (4, 3, 3, 3), (1, 1, 1, 1, 1, 1, 1), False),
-            ("conv_stride", (1, 3, 7, 8), (4, 3, 3, 2), (2, 3, 1, 0, 1, 1, 1), True),
-            ("conv_dilation", (1, 2, 8, 8), (3, 2, 3, 3), (1, 1, 2, 1, 2, 3, 1), True),
-            ("conv_groups", (2, 4, 5, 5), (6, 2, 3, 3), (1, 1, 1, 1, 1, 1, 2), True),
-            ("conv_depthwise", (2, 4, 6, 6), (4, 1, 3, 3), (1, 1, 1, 1, 1, 1, 4), False),
-            ("conv_depthwise_mult", (1, 3, 6, 6), (6, 1, 3, 3), (2, 2, 1, 1, 1, 1, 3), True),
-            ("conv_1x1", (2, 8, 4, 4), (5, 8, 1, 1), (1, 1, 0, 0, 1, 1, 1), True),
-        ]
-        for name, sx, sw, p, has_b in conv:
-            x, w = rnd(*sx), rnd(*sw)
-            b = rnd(sw[0]) if has_b else None
-            f = lambda x, w, b, p=p: F.conv2d(x, w, b, stride=p[0:2], padding=p[2:4], dilation=p[4:6], groups=p[6])
-            run(f, [x, w, b], ["x", "w", "b"], h5, name, {"params": torch.tensor(p, dtype=torch.int64).numpy()})
     print("wrote", OUT, os.path.getsize(OUT), "bytes")
 
 

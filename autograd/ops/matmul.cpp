@@ -1,4 +1,4 @@
-#include "autograd/ops/linalg.h"
+#include "autograd/ops/matmul.h"
 
 #include <stdexcept>
 

@@ -1,0 +1,78 @@
+// Finite-difference checks for joining and reordering ops (cat, stack, split, chunk, pad, triu/tril,
+// repeat, flip, roll), first order with non-contiguous inputs and second order for cat/stack and pad.
+// Second-order checks square the input first so the double backward really runs through each backward.
+#include <gtest/gtest.h>
+
+#include "autograd/tessera.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+using tessera::test::gradcheck;
+using tessera::test::gradgradcheck;
+using tessera::test::leaf;
+using tessera::test::noncontiguous;
+
+TEST(GradShape, CatStackSplitChunk) {
+  Tensor a = leaf({2, 3}, 9), b = leaf({2, 1}, 10), c = leaf({2, 2}, 11), e = leaf({0}, 12);
+  auto fc = [](const TensorList& t) { return cat({t[0], t[1], t[2], t[3]}, -1); };
+  EXPECT_TRUE(gradcheck(fc, {a, b, e, c}));
+  EXPECT_TRUE(gradcheck(fc, {noncontiguous(a), b, e, noncontiguous(c)}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return cat({mul(t[0], t[0]), mul(t[1], t[2])}, 1); }, {a, b, b}));
+  Tensor s0 = leaf({2, 3}, 13), s1 = leaf({2, 3}, 14);
+  for (int64_t d : {0, 1, 2, -1}) {
+    SCOPED_TRACE(d);
+    auto fs = [d](const TensorList& t) { return stack({t[0], t[1]}, d); };
+    EXPECT_TRUE(gradcheck(fs, {s0, noncontiguous(s1)}));
+    EXPECT_TRUE(gradgradcheck([d](const TensorList& t) { return stack({mul(t[0], t[1]), t[1]}, d); }, {s0, s1}));
+  }
+  Tensor x = leaf({5, 4}, 15);
+  auto fsplit = [](const TensorList& t) {
+    TensorList p = split(t[0], 2, 0);  // 2, 2, 1
+    return cat({mul(p[0], 2.0), p[2]}, 0);
+  };
+  EXPECT_TRUE(gradcheck(fsplit, {x}));
+  auto fsizes = [](const TensorList& t) {
+    TensorList p = split(t[0], std::vector<int64_t>{1, 3}, -1);
+    return mul(p[1], p[1]);
+  };
+  EXPECT_TRUE(gradcheck(fsizes, {noncontiguous(x)}));
+  auto fchunk = [](const TensorList& t) {
+    TensorList p = chunk(t[0], 2, 1);
+    return mul(p[0], p[1]);
+  };
+  EXPECT_TRUE(gradcheck(fchunk, {x}));
+}
+
+TEST(GradShape, PadConstantAndReflect) {
+  Tensor x = leaf({2, 3, 4}, 16);
+  std::vector<std::vector<int64_t>> cpads = {{1, 2}, {2, 0, 1, 1}, {-1, 1, 0, 2}, {1, 0, 0, 1, 1, 1}};
+  for (const auto& p : cpads) {
+    auto f = [p](const TensorList& t) { return pad(t[0], p, "constant", 0.7); };
+    EXPECT_TRUE(gradcheck(f, {x}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(x)}));
+    EXPECT_TRUE(gradgradcheck([p](const TensorList& t) { return pad(mul(t[0], t[0]), p, "constant", 0.7); }, {x}));
+  }
+  std::vector<std::vector<int64_t>> rpads = {{2, 3}, {1, 2, 2, 1}, {3, 0, 0, 2, 1, 1}};
+  for (const auto& p : rpads) {
+    auto f = [p](const TensorList& t) { return pad(t[0], p, "reflect"); };
+    EXPECT_TRUE(gradcheck(f, {x}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(x)}));
+    EXPECT_TRUE(gradgradcheck([p](const TensorList& t) { return pad(mul(t[0], t[0]), p, "reflect"); }, {x}));
+  }
+}
+
+TEST(GradShape, TriRepeatFlipRoll) {
+  Tensor x = leaf({2, 3, 4}, 17);
+  for (int64_t d : {-1, 0, 2}) {
+    EXPECT_TRUE(gradcheck([d](const TensorList& t) { return triu(t[0], d); }, {noncontiguous(x)}));
+    EXPECT_TRUE(gradcheck([d](const TensorList& t) { return tril(t[0], d); }, {x}));
+  }
+  Tensor m = leaf({2, 3}, 18);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return repeat(t[0], {2, 1, 3}); }, {m}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return repeat(t[0], {3, 2}); }, {noncontiguous(m)}));
+  EXPECT_TRUE(gradgradcheck([](const TensorList& t) { return repeat(mul(t[0], t[0]), {2, 2}); }, {m}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return flip(t[0], {0, -1}); }, {x}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return flip(t[0], {1}); }, {noncontiguous(x)}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return roll(t[0], {1, -3}, {0, 2}); }, {x}));
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return roll(t[0], {5}); }, {noncontiguous(x)}));
+}

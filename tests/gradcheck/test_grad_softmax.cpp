@@ -1,0 +1,122 @@
+// Finite-difference checks for softmax, log_softmax and the classification losses built on them
+// (nll_loss, cross_entropy with class indices and with probabilities), and their errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/tessera.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+using tessera::test::allclose;
+using tessera::test::gradcheck;
+using tessera::test::gradgradcheck;
+using tessera::test::leaf;
+using tessera::test::noncontiguous;
+
+namespace {
+Tensor i64(std::initializer_list<int64_t> v, const Shape& shape) { return from_vector(std::vector<int64_t>(v), shape); }
+}  // namespace
+
+TEST(GradSoftmax, SoftmaxLogSoftmax) {
+  Tensor b = leaf({2, 3, 4}, 51, -2, 2);
+  for (int64_t d : {0, 1, -1}) {
+    SCOPED_TRACE(d);
+    auto s = [d](const TensorList& x) { return softmax(x[0], d); };
+    auto l = [d](const TensorList& x) { return log_softmax(x[0], d); };
+    EXPECT_TRUE(gradcheck(s, {b}));
+    EXPECT_TRUE(gradcheck(l, {b}));
+    EXPECT_TRUE(gradcheck(s, {noncontiguous(b)}));
+    EXPECT_TRUE(gradcheck(l, {noncontiguous(b)}));
+    EXPECT_TRUE(gradgradcheck(s, {b}));
+    EXPECT_TRUE(gradgradcheck(l, {b}));
+  }
+}
+
+TEST(GradLoss, NllLoss) {
+  Tensor x = leaf({4, 3}, 61), x3 = leaf({2, 3, 2}, 62), x1 = leaf({5}, 63);
+  Tensor t = i64({0, 2, -100, 1}, {4}), t3 = i64({2, 0, 1, 1}, {2, 2}), t1 = i64({3}, {});
+  Tensor w = from_vector(std::vector<double>{0.3, 1.7, 0.9}, {3});
+  for (const char* red : {"mean", "sum", "none"}) {
+    SCOPED_TRACE(red);
+    for (bool use_w : {false, true}) {
+      NllLossOptions o{.weight = use_w ? w : Tensor(), .reduction = red};
+      auto f = [&](const TensorList& a) { return nll_loss(a[0], t, o); };
+      EXPECT_TRUE(gradcheck(f, {x}));
+      EXPECT_TRUE(gradgradcheck(f, {x}));
+      auto f3 = [&](const TensorList& a) { return nll_loss(a[0], t3, o); };
+      EXPECT_TRUE(gradcheck(f3, {x3}));
+      EXPECT_TRUE(gradcheck(f3, {noncontiguous(x3)}));
+      EXPECT_TRUE(gradgradcheck(f3, {x3}));
+    }
+    NllLossOptions o1{.reduction = red};
+    EXPECT_TRUE(gradcheck([&](const TensorList& a) { return nll_loss(a[0], t1, o1); }, {x1}));
+  }
+}
+
+TEST(GradLoss, CrossEntropyIndices) {
+  Tensor x = leaf({4, 3}, 64, -2, 2), x3 = leaf({2, 3, 2}, 65, -2, 2), x1 = leaf({5}, 66, -2, 2);
+  Tensor t = i64({0, 2, 1, 1}, {4}), t3 = i64({2, 0, 1, 1}, {2, 2}), t1 = i64({3}, {});
+  Tensor w = from_vector(std::vector<double>{0.3, 1.7, 0.9}, {3});
+  for (const char* red : {"mean", "sum", "none"}) {
+    for (double ls : {0.0, 0.2}) {
+      for (int64_t ii : {-100, 1}) {
+        for (bool use_w : {false, true}) {
+          SCOPED_TRACE(std::string(red) + " ls " + std::to_string(ls) + " ii " + std::to_string(ii) + " w " +
+                       std::to_string(use_w));
+          CrossEntropyOptions o{.weight = use_w ? w : Tensor(), .ignore_index = ii, .reduction = red, .label_smoothing = ls};
+          auto f = [&](const TensorList& a) { return cross_entropy(a[0], t, o); };
+          EXPECT_TRUE(gradcheck(f, {x}));
+          EXPECT_TRUE(gradgradcheck(f, {x}));
+          auto f3 = [&](const TensorList& a) { return cross_entropy(a[0], t3, o); };
+          EXPECT_TRUE(gradcheck(f3, {noncontiguous(x3)}));
+          EXPECT_TRUE(gradgradcheck(f3, {x3}));
+        }
+      }
+      CrossEntropyOptions o1{.reduction = red, .label_smoothing = ls};
+      EXPECT_TRUE(gradgradcheck([&](const TensorList& a) { return cross_entropy(a[0], t1, o1); }, {x1}));
+    }
+  }
+}
+
+TEST(GradLoss, CrossEntropyProbabilities) {
+  Tensor x = leaf({4, 3}, 67, -2, 2), x3 = leaf({2, 3, 2}, 68, -2, 2);
+  Tensor p = softmax(leaf({4, 3}, 69, -1, 1), 1).detach().set_requires_grad(true);
+  Tensor p3 = softmax(leaf({2, 3, 2}, 70, -1, 1), 1).detach().set_requires_grad(true);
+  Tensor w = from_vector(std::vector<double>{0.3, 1.7, 0.9}, {3});
+  for (const char* red : {"mean", "sum", "none"}) {
+    for (double ls : {0.0, 0.3}) {
+      for (bool use_w : {false, true}) {
+        SCOPED_TRACE(std::string(red) + " ls " + std::to_string(ls) + " w " + std::to_string(use_w));
+        CrossEntropyOptions o{.weight = use_w ? w : Tensor(), .reduction = red, .label_smoothing = ls};
+        auto f = [&](const TensorList& a) { return cross_entropy(a[0], a[1], o); };
+        EXPECT_TRUE(gradcheck(f, {x, p}));  // input and target gradients
+        EXPECT_TRUE(gradgradcheck(f, {x, p}));
+        EXPECT_TRUE(gradcheck(f, {noncontiguous(x3), p3}));
+        EXPECT_TRUE(gradgradcheck(f, {x3, p3}));
+      }
+    }
+  }
+}
+
+TEST(GradLoss, Errors) {
+  Tensor x = leaf({4, 3}, 71);
+  try {
+    cross_entropy(x, i64({0, 3, 1, 1}, {4}));
+    FAIL() << "no error for target 3 with C = 3";
+  } catch (const std::out_of_range& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("target value 3"), std::string::npos) << m;
+    EXPECT_NE(m.find("C = 3"), std::string::npos) << m;
+  }
+  EXPECT_THROW(nll_loss(x, i64({0, -1, 1, 1}, {4})), std::out_of_range);
+  EXPECT_THROW(nll_loss(x, i64({0, 1, 1}, {3})), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, i64({0, 1, 1, 1}, {4}), {.reduction = "avg"}), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, i64({0, 1, 1, 1}, {4}), {.weight = ones({4}, {.dtype = DType::Float64})}),
+               std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, zeros({4, 2}, {.dtype = DType::Float64})), std::invalid_argument);
+  EXPECT_THROW(cross_entropy(x, i64({0, 1, 1, 1}, {4}), {.label_smoothing = 1.5}), std::invalid_argument);
+  EXPECT_THROW(max(zeros({0})), std::invalid_argument);
+  EXPECT_THROW(amax(zeros({2, 0}), {1}), std::invalid_argument);
+}
