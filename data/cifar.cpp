@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/image.h"
 #include "data/io.h"
 #include "data/pickle.h"
 
@@ -88,10 +89,7 @@ CifarDataset CifarDataset::from_pickle(const std::vector<std::string>& files, Ci
 
 Example CifarDataset::get(int64_t index) const {
   check_index(index, "CifarDataset");
-  Tensor img = empty({3, 32, 32});
-  float* d = img.data_ptr<float>();
-  const uint8_t* s = pixels(index);
-  for (int64_t i = 0; i < kImageBytes; ++i) d[i] = float(s[i]) / 255.0f;
+  Tensor img = kernels::unit_float_from_bytes({pixels(index), size_t(kImageBytes)}, {3, 32, 32});
   Example e;
   e.tensors["image"] = img;
   e.tensors["label"] = scalar_tensor(double(labels_[size_t(index)]), {.dtype = DType::Int64});

@@ -1,6 +1,5 @@
 #include "data/example.h"
 
-#include <cstring>
 #include <set>
 #include <stdexcept>
 
@@ -50,8 +49,6 @@ Batch collate(const std::vector<Example>& examples, const std::vector<int64_t>& 
     Shape out_shape = t0.shape();
     out_shape.insert(out_shape.begin(), B);
     Tensor out = empty(out_shape, {.dtype = t0.dtype()});
-    const size_t row_bytes = size_t(t0.numel()) * t0.element_size();
-    char* dst = static_cast<char*>(out.raw_data());
     for (int64_t b = 0; b < B; ++b) {
       auto it = examples[size_t(b)].tensors.find(name);
       if (it == examples[size_t(b)].tensors.end())
@@ -66,8 +63,9 @@ Batch collate(const std::vector<Example>& examples, const std::vector<int64_t>& 
         throw std::invalid_argument("collate: field '" + name + "' has dtype " + dtype_name(t.dtype()) +
                                     " in example " + std::to_string(b) + " but " + dtype_name(t0.dtype()) +
                                     " in example 0");
-      Tensor c = kernels::contiguous(t);
-      if (row_bytes) std::memcpy(dst + size_t(b) * row_bytes, c.raw_data(), row_bytes);
+      // Example b's slot of the batch: a contiguous view of out at offset b * numel.
+      if (t0.numel())
+        kernels::copy_(out.as_strided(t0.shape(), contiguous_strides(t0.shape()), b * t0.numel()), kernels::contiguous(t));
     }
     batch.tensors[name] = out;
   }

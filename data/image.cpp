@@ -12,6 +12,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/image.h"
 #include "data/io.h"
 
 namespace tessera::data {
@@ -26,32 +27,8 @@ void check_channels(int channels, const std::string& name, const char* op) {
 
 // Converts a decoded uint8 HWC image to the requested channel count (see image.h).
 Tensor convert_channels(const Tensor& img, int channels) {
-  const int64_t c = img.size(2);
-  if (channels == 0 || channels == c) return img;
-  const int64_t h = img.size(0), w = img.size(1), n = h * w;
-  Tensor out = empty({h, w, channels}, {.dtype = DType::UInt8});
-  const uint8_t* s = img.data_ptr<uint8_t>();
-  uint8_t* d = out.data_ptr<uint8_t>();
-  if (channels == 3) {
-    for (int64_t i = 0; i < n; ++i) {
-      if (c <= 2) {
-        d[3 * i] = d[3 * i + 1] = d[3 * i + 2] = s[c * i];
-      } else {
-        d[3 * i] = s[c * i], d[3 * i + 1] = s[c * i + 1], d[3 * i + 2] = s[c * i + 2];
-      }
-    }
-  } else {  // gray
-    for (int64_t i = 0; i < n; ++i) {
-      if (c <= 2) {
-        d[i] = s[c * i];
-      } else {
-        // PIL ImagingConvert RGB -> L: fixed point 16.16 with rounding.
-        uint32_t v = uint32_t(s[c * i]) * 19595u + uint32_t(s[c * i + 1]) * 38470u + uint32_t(s[c * i + 2]) * 7471u;
-        d[i] = uint8_t((v + 0x8000u) >> 16);
-      }
-    }
-  }
-  return out;
+  if (channels == 0) return img;
+  return kernels::image_convert_channels(img, channels);
 }
 
 struct JpegError {
@@ -101,6 +78,7 @@ Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, i
   jpeg_start_decompress(&cinfo);
   const int64_t h = cinfo.output_height, w = cinfo.output_width, c = cinfo.output_components;
   out = empty({h, w, c}, {.dtype = DType::UInt8});
+  // I/O boundary: libjpeg writes decoded scanlines straight into the tensor's CPU buffer.
   uint8_t* base = out.data_ptr<uint8_t>();
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = base + int64_t(cinfo.output_scanline) * w * c;
@@ -127,6 +105,7 @@ Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name, in
   int c = color ? (alpha ? 4 : 3) : (alpha ? 2 : 1);
   img.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB) : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);
   Tensor out = empty({int64_t(img.height), int64_t(img.width), c}, {.dtype = DType::UInt8});
+  // I/O boundary: libpng decodes straight into the tensor's CPU buffer.
   if (!png_image_finish_read(&img, nullptr, out.data_ptr<uint8_t>(), 0, nullptr)) {
     std::string msg = img.message;
     png_image_free(&img);
@@ -167,6 +146,7 @@ std::vector<uint8_t> encode_png(const Tensor& hwc) {
   const int64_t ch = c.size(2);
   img.format = ch == 1 ? PNG_FORMAT_GRAY : ch == 2 ? PNG_FORMAT_GA : ch == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
   png_alloc_size_t size = 0;
+  // I/O boundary: libpng reads the pixels from the contiguous tensor's CPU buffer.
   if (!png_image_write_to_memory(&img, nullptr, &size, 0, c.data_ptr<uint8_t>(), 0, nullptr))
     throw std::runtime_error(std::string("encode_png: ") + img.message);
   std::vector<uint8_t> out(size);
@@ -199,6 +179,7 @@ std::vector<uint8_t> encode_jpeg(const Tensor& hwc, int quality) {
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, quality, TRUE);
   jpeg_start_compress(&cinfo, TRUE);
+  // I/O boundary: libjpeg reads scanlines from the contiguous tensor's CPU buffer.
   const uint8_t* base = c.data_ptr<uint8_t>();
   const int64_t stride = c.size(1) * c.size(2);
   while (cinfo.next_scanline < cinfo.image_height) {
@@ -216,29 +197,12 @@ Tensor to_tensor(const Tensor& hwc) {
   if (hwc.dtype() != DType::UInt8 || hwc.dim() != 3)
     throw std::invalid_argument("to_tensor: expected a uint8 [H, W, C] tensor, got " + std::string(dtype_name(hwc.dtype())) +
                                 " " + shape_str(hwc.shape()));
-  Tensor s = kernels::contiguous(hwc);
-  const int64_t h = s.size(0), w = s.size(1), c = s.size(2), n = h * w;
-  Tensor out = empty({c, h, w});
-  const uint8_t* src = s.data_ptr<uint8_t>();
-  float* dst = out.data_ptr<float>();
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t i = 0; i < n; ++i) dst[k * n + i] = float(src[i * c + k]) / 255.0f;
-  return out;
+  return kernels::image_hwc_to_chw_unit(hwc);
 }
 
 Tensor to_uint8_hwc(const Tensor& chw) {
   if (chw.dim() != 3) throw std::invalid_argument("to_uint8_hwc: expected [C, H, W], got " + shape_str(chw.shape()));
-  Tensor s = kernels::contiguous(kernels::to_dtype(chw, DType::Float32));
-  const int64_t c = s.size(0), h = s.size(1), w = s.size(2), n = h * w;
-  Tensor out = empty({h, w, c}, {.dtype = DType::UInt8});
-  const float* src = s.data_ptr<float>();
-  uint8_t* dst = out.data_ptr<uint8_t>();
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t i = 0; i < n; ++i) {
-      float v = std::nearbyint(src[k * n + i] * 255.0f);
-      dst[i * c + k] = uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-  return out;
+  return kernels::image_chw_unit_to_hwc(chw);
 }
 
 }  // namespace tessera::data

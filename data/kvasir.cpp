@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/image.h"
 #include "data/image.h"
 #include "data/io.h"
 
@@ -86,21 +87,16 @@ Example KvasirSeg::get(int64_t index) const {
   if (m.size(0) != h || m.size(1) != w)
     throw std::runtime_error(mp + ": mask is " + std::to_string(m.size(0)) + "x" + std::to_string(m.size(1)) +
                              " but the image is " + std::to_string(h) + "x" + std::to_string(w));
-  Tensor mask = empty({1, h, w});
-  const uint8_t* s = m.data_ptr<uint8_t>();
-  float* d = mask.data_ptr<float>();
-  for (int64_t i = 0; i < h * w; ++i) d[i] = s[i] > opt_.mask_threshold ? 1.0f : 0.0f;
+  Tensor mask = kernels::mask_above(m, double(opt_.mask_threshold));
   Example e;
   e.tensors["image"] = to_tensor(img);
   e.tensors["mask"] = mask;
   if (opt_.boxes_in_example) {
     const auto& bs = boxes_[size_t(index)];
-    Tensor b = empty({int64_t(bs.size()), 4});
-    for (size_t k = 0; k < bs.size(); ++k) {
-      float* r = b.data_ptr<float>() + 4 * k;
-      r[0] = float(bs[k].xmin), r[1] = float(bs[k].ymin), r[2] = float(bs[k].xmax), r[3] = float(bs[k].ymax);
-    }
-    e.tensors["boxes"] = b;
+    std::vector<float> rows;
+    rows.reserve(4 * bs.size());
+    for (const auto& r : bs) rows.insert(rows.end(), {float(r.xmin), float(r.ymin), float(r.xmax), float(r.ymax)});
+    e.tensors["boxes"] = from_vector(rows, {int64_t(bs.size()), 4});
   }
   e.meta["id"] = id;
   return e;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/factory.h"
+#include "core/kernels/image.h"
 #include "data/endoscopy/pipeline.h"
 #include "data/endoscopy/polyp_dataset.h"
 #include "data/image.h"
@@ -35,14 +36,8 @@ class KvasirPolypSize : public Dataset {
       const std::string id = base_.ids()[size_t(i)];
       Tensor m = read_image(root + "/masks/" + id + ".jpg", 1);  // [H, W, 1] uint8
       const int64_t h = m.size(0), w = m.size(1);
-      const uint8_t* s = m.data_ptr<uint8_t>();
-      int64_t cnt = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t x = 0; x < w; ++x)
-          if (s[y * w + x] > 127) {
-            ++cnt;
-            x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
-          }
+      const kernels::MaskExtent ext = kernels::mask_extent(m, 127);
+      const int64_t cnt = ext.count, x0 = ext.x0, y0 = ext.y0, x1 = ext.x1, y1 = ext.y1;
       areas_[size_t(i)] = double(cnt) / double(h * w);
       if (box_source == "json" && !base_.boxes(i).empty()) {
         // Union of the json boxes (Kvasir-SEG lists one box per polyp).

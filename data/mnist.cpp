@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/image.h"
 #include "data/io.h"
 
 namespace tessera::data {
@@ -72,10 +73,7 @@ MnistDataset MnistDataset::from_root(const std::string& root, bool train) {
 
 Example MnistDataset::get(int64_t index) const {
   check_index(index, "MnistDataset");
-  Tensor img = empty({1, h_, w_});
-  float* d = img.data_ptr<float>();
-  const uint8_t* s = pixels(index);
-  for (int64_t i = 0; i < h_ * w_; ++i) d[i] = float(s[i]) / 255.0f;
+  Tensor img = kernels::unit_float_from_bytes({pixels(index), size_t(h_ * w_)}, {1, h_, w_});
   Example e;
   e.tensors["image"] = img;
   e.tensors["label"] = scalar_tensor(double(labels_[size_t(index)]), {.dtype = DType::Int64});

@@ -7,6 +7,8 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/image.h"
+#include "core/kernels/shape.h"
 #include "core/kernels/shape.h"
 #include "data/random.h"
 
@@ -26,11 +28,7 @@ Tensor float_like(const Tensor& src_dtype_of, Tensor out) { return kernels::to_d
 // Python's round(): half to even.
 int64_t py_round(double x) { return int64_t(std::nearbyint(x)); }
 
-// One output position of a separable resampling: input taps [start, start + weights.size()).
-struct Taps {
-  int64_t start;
-  std::vector<double> w;
-};
+using Taps = kernels::ResampleTaps;
 
 std::vector<Taps> resample_taps(int64_t in, int64_t out, Interp mode, bool antialias) {
   std::vector<Taps> taps(static_cast<size_t>(out));
@@ -81,25 +79,18 @@ std::vector<double> fill_per_channel(const std::vector<double>& fill, int64_t c,
   return fill;
 }
 
-// Reflect/edge index mapping for padding.
-int64_t pad_index(int64_t i, int64_t n, PadMode mode) {
-  if (mode == PadMode::Edge) return std::clamp<int64_t>(i, 0, n - 1);
-  if (n == 1) return 0;
-  const int64_t period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
+kernels::ImagePad image_pad_mode(PadMode mode) {
+  switch (mode) {
+    case PadMode::Constant: return kernels::ImagePad::Constant;
+    case PadMode::Edge: return kernels::ImagePad::Edge;
+    case PadMode::Reflect: return kernels::ImagePad::Reflect;
+  }
+  throw std::invalid_argument("pad: unknown padding mode " + std::to_string(int(mode)));
 }
 
 void check_rgb(const Tensor& img, const char* op) {
   if (img.size(0) != 3)
     throw std::invalid_argument(std::string(op) + ": expected an RGB image [3, H, W], got " + shape_str(img.shape()));
-}
-
-// ratio * a + (1 - ratio) * b, clamped to [0, 1] (torchvision _blend for float images).
-void blend_into(float* out, const float* a, const float* b, int64_t n, double ratio) {
-  const float r = float(ratio), q = float(1.0 - ratio);
-  for (int64_t i = 0; i < n; ++i) out[i] = std::clamp(r * a[i] + q * b[i], 0.0f, 1.0f);
 }
 
 }  // namespace
@@ -111,34 +102,11 @@ Tensor resize(const Tensor& img, int64_t height, int64_t width, Interp mode, boo
   if (height <= 0 || width <= 0)
     throw std::invalid_argument("resize: output size must be positive, got " + std::to_string(height) + "x" +
                                 std::to_string(width));
-  const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
+  const int64_t h = x.size(1), w = x.size(2);
   if (h == 0 || w == 0) throw std::invalid_argument("resize: empty input " + shape_str(x.shape()));
   auto tx = resample_taps(w, width, mode, antialias), ty = resample_taps(h, height, mode, antialias);
-  // Horizontal pass into [C, H, width], then vertical (the order torch's antialiased kernel uses).
-  std::vector<float> tmp(size_t(c * h * width));
-  const float* s = x.data_ptr<float>();
-  for (int64_t k = 0; k < c * h; ++k) {
-    const float* row = s + k * w;
-    float* o = tmp.data() + k * width;
-    for (int64_t j = 0; j < width; ++j) {
-      const Taps& t = tx[size_t(j)];
-      double acc = 0;
-      for (size_t q = 0; q < t.w.size(); ++q) acc += t.w[q] * row[t.start + int64_t(q)];
-      o[j] = float(acc);
-    }
-  }
-  Tensor out = empty({c, height, width});
-  float* d = out.data_ptr<float>();
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t i = 0; i < height; ++i) {
-      const Taps& t = ty[size_t(i)];
-      float* o = d + (k * height + i) * width;
-      for (int64_t j = 0; j < width; ++j) {
-        double acc = 0;
-        for (size_t q = 0; q < t.w.size(); ++q) acc += t.w[q] * tmp[size_t((k * h + t.start + int64_t(q)) * width + j)];
-        o[j] = float(acc);
-      }
-    }
+  // Horizontal pass, then vertical (the order torch's antialiased kernel uses).
+  Tensor out = kernels::image_resample(x, ty, tx);
   return float_like(img, out);
 }
 
@@ -161,25 +129,10 @@ std::pair<int64_t, int64_t> resize_output_size(int64_t h, int64_t w, int64_t siz
 Tensor pad(const Tensor& img, int64_t left, int64_t top, int64_t right, int64_t bottom, PadMode mode, double fill) {
   Tensor x = chw(img, "pad");
   if (left < 0 || top < 0 || right < 0 || bottom < 0) throw std::invalid_argument("pad: padding must be >= 0");
-  const int64_t c = x.size(0), h = x.size(1), w = x.size(2), oh = h + top + bottom, ow = w + left + right;
+  const int64_t h = x.size(1), w = x.size(2);
   if (mode == PadMode::Reflect && (left >= w || right >= w || top >= h || bottom >= h))
     throw std::invalid_argument("pad: reflect padding must be smaller than the image size " + shape_str(x.shape()));
-  Tensor out = empty({c, oh, ow});
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        int64_t si = i - top, sj = j - left;
-        float v;
-        if (si >= 0 && si < h && sj >= 0 && sj < w)
-          v = s[(k * h + si) * w + sj];
-        else if (mode == PadMode::Constant)
-          v = float(fill);
-        else
-          v = s[(k * h + pad_index(si, h, mode)) * w + pad_index(sj, w, mode)];
-        d[(k * oh + i) * ow + j] = v;
-      }
+  Tensor out = kernels::image_pad(x, left, top, right, bottom, image_pad_mode(mode), float(fill));
   return float_like(img, out);
 }
 
@@ -209,84 +162,38 @@ Tensor center_crop(const Tensor& img, int64_t height, int64_t width) {
 
 Tensor hflip(const Tensor& img) {
   Tensor x = chw(img, "hflip");
-  const int64_t rows = x.size(0) * x.size(1), w = x.size(2);
-  Tensor out = empty(x.shape());
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < w; ++j) d[r * w + j] = s[r * w + (w - 1 - j)];
+  Tensor out = kernels::flip(x, {2});
   return float_like(img, out);
 }
 
 Tensor vflip(const Tensor& img) {
   Tensor x = chw(img, "vflip");
-  const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
-  Tensor out = empty(x.shape());
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t i = 0; i < h; ++i) std::copy_n(s + (k * h + (h - 1 - i)) * w, w, d + (k * h + i) * w);
+  Tensor out = kernels::flip(x, {1});
   return float_like(img, out);
 }
 
 Tensor rotate(const Tensor& img, double degrees, Interp mode, std::vector<double> fill) {
   Tensor x = chw(img, "rotate");
-  const int64_t c = x.size(0), h = x.size(1), w = x.size(2);
+  const int64_t c = x.size(0);
   // Empty fill = torchvision's fill=None: plain grid_sample with zeros outside, no coverage blending.
   const bool blend = !fill.empty();
   const std::vector<double> f = blend ? fill_per_channel(fill, c, "rotate") : std::vector<double>(size_t(c), 0.0);
   const double th = degrees * M_PI / 180.0, cs = std::cos(th), sn = std::sin(th);
-  Tensor out = empty(x.shape());
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  const double cx = (double(w) - 1) / 2, cy = (double(h) - 1) / 2;
-  for (int64_t i = 0; i < h; ++i)
-    for (int64_t j = 0; j < w; ++j) {
-      // Output pixel centre relative to the image centre, mapped back into the source.
-      const double xo = double(j) - cx, yo = double(i) - cy;
-      const double sx = cs * xo - sn * yo + cx, sy = sn * xo + cs * yo + cy;
-      if (mode == Interp::Nearest) {
-        const int64_t ix = int64_t(std::nearbyint(sx)), iy = int64_t(std::nearbyint(sy));
-        const bool in = ix >= 0 && ix < w && iy >= 0 && iy < h;
-        for (int64_t k = 0; k < c; ++k) d[(k * h + i) * w + j] = in ? s[(k * h + iy) * w + ix] : float(f[size_t(k)]);
-        continue;
-      }
-      const int64_t x0 = int64_t(std::floor(sx)), y0 = int64_t(std::floor(sy));
-      const double ax = sx - double(x0), ay = sy - double(y0);
-      const int64_t xs[2] = {x0, x0 + 1}, ys[2] = {y0, y0 + 1};
-      const double wx[2] = {1 - ax, ax}, wy[2] = {1 - ay, ay};
-      double cover = 0;  // grid_sample of an all-ones channel: the weight that fell inside the image
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b)
-          if (ys[a] >= 0 && ys[a] < h && xs[b] >= 0 && xs[b] < w) cover += wy[a] * wx[b];
-      for (int64_t k = 0; k < c; ++k) {
-        double v = 0;
-        for (int a = 0; a < 2; ++a)
-          for (int b = 0; b < 2; ++b)
-            if (ys[a] >= 0 && ys[a] < h && xs[b] >= 0 && xs[b] < w) v += wy[a] * wx[b] * s[(k * h + ys[a]) * w + xs[b]];
-        d[(k * h + i) * w + j] = blend ? float(v * cover + (1.0 - cover) * f[size_t(k)]) : float(v);
-      }
-    }
+  Tensor out = kernels::image_rotate(x, cs, sn, mode == Interp::Nearest, f, blend);
   return float_like(img, out);
 }
 
 Tensor rgb_to_grayscale(const Tensor& img) {
   Tensor x = chw(img, "rgb_to_grayscale");
   check_rgb(x, "rgb_to_grayscale");
-  const int64_t n = x.size(1) * x.size(2);
-  Tensor out = empty({1, x.size(1), x.size(2)});
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  for (int64_t i = 0; i < n; ++i) d[i] = 0.2989f * s[i] + 0.587f * s[n + i] + 0.114f * s[2 * n + i];
+  Tensor out = kernels::image_rgb_to_gray(x);
   return float_like(img, out);
 }
 
 Tensor adjust_brightness(const Tensor& img, double factor) {
   if (factor < 0) throw std::invalid_argument("adjust_brightness: factor must be >= 0, got " + std::to_string(factor));
   Tensor x = chw(img, "adjust_brightness");
-  Tensor out = empty(x.shape());
-  std::vector<float> zero(size_t(x.numel()), 0.0f);
-  blend_into(out.data_ptr<float>(), x.data_ptr<float>(), zero.data(), x.numel(), factor);
+  Tensor out = kernels::image_blend(x, 0.0f, factor);
   return float_like(img, out);
 }
 
@@ -296,13 +203,8 @@ Tensor adjust_contrast(const Tensor& img, double factor) {
   if (x.size(0) != 1 && x.size(0) != 3)
     throw std::invalid_argument("adjust_contrast: expected 1 or 3 channels, got " + shape_str(x.shape()));
   Tensor g = x.size(0) == 3 ? rgb_to_grayscale(x) : x;
-  double mean = 0;
-  const float* gp = g.data_ptr<float>();
-  for (int64_t i = 0; i < g.numel(); ++i) mean += gp[i];
-  mean /= double(std::max<int64_t>(g.numel(), 1));
-  Tensor out = empty(x.shape());
-  std::vector<float> m(size_t(x.numel()), float(mean));
-  blend_into(out.data_ptr<float>(), x.data_ptr<float>(), m.data(), x.numel(), factor);
+  const double mean = kernels::image_mean(g);
+  Tensor out = kernels::image_blend(x, float(mean), factor);
   return float_like(img, out);
 }
 
@@ -312,11 +214,7 @@ Tensor adjust_saturation(const Tensor& img, double factor) {
   if (x.size(0) == 1) return img;  // torchvision returns grayscale images unchanged
   check_rgb(x, "adjust_saturation");
   Tensor g = rgb_to_grayscale(x);
-  const int64_t n = g.numel();
-  std::vector<float> gg(size_t(3 * n));
-  for (int k = 0; k < 3; ++k) std::copy_n(g.data_ptr<float>(), n, gg.data() + k * n);
-  Tensor out = empty(x.shape());
-  blend_into(out.data_ptr<float>(), x.data_ptr<float>(), gg.data(), x.numel(), factor);
+  Tensor out = kernels::image_blend(x, g, factor);
   return float_like(img, out);
 }
 
@@ -326,54 +224,17 @@ Tensor adjust_hue(const Tensor& img, double hue_factor) {
   Tensor x = chw(img, "adjust_hue");
   if (x.size(0) == 1) return img;
   check_rgb(x, "adjust_hue");
-  const int64_t n = x.size(1) * x.size(2);
-  Tensor out = empty(x.shape());
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    // torchvision _rgb2hsv.
-    const float r = s[i], g = s[n + i], b = s[2 * n + i];
-    const float maxc = std::max({r, g, b}), minc = std::min({r, g, b});
-    const bool eqc = maxc == minc;
-    const float cr = maxc - minc;
-    const float sat = cr / (eqc ? 1.0f : maxc);
-    const float div = eqc ? 1.0f : cr;
-    const float rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div;
-    float hr = (maxc == r) ? (bc - gc) : 0.0f;
-    float hg = (maxc == g && maxc != r) ? (2.0f + rc - bc) : 0.0f;
-    float hb = (maxc != g && maxc != r) ? (4.0f + gc - rc) : 0.0f;
-    float h = std::fmod((hr + hg + hb) / 6.0f + 1.0f, 1.0f);
-    // Shift (Python-style modulo: result in [0, 1)).
-    h = h + float(hue_factor);
-    h = h - std::floor(h);
-    // torchvision _hsv2rgb.
-    const float v = maxc;
-    const float h6 = h * 6.0f;
-    const float fi = std::floor(h6), f = h6 - fi;
-    int ii = int(fi) % 6;
-    if (ii < 0) ii += 6;
-    const float p = std::clamp(v * (1.0f - sat), 0.0f, 1.0f);
-    const float q = std::clamp(v * (1.0f - sat * f), 0.0f, 1.0f);
-    const float t = std::clamp(v * (1.0f - sat * (1.0f - f)), 0.0f, 1.0f);
-    const float R[6] = {v, q, p, p, t, v}, G[6] = {t, v, v, q, p, p}, B[6] = {p, p, t, v, v, q};
-    d[i] = R[ii], d[n + i] = G[ii], d[2 * n + i] = B[ii];
-  }
+  Tensor out = kernels::image_adjust_hue(x, hue_factor);
   return float_like(img, out);
 }
 
 Tensor normalize(const Tensor& img, const std::vector<double>& mean, const std::vector<double>& std) {
   Tensor x = chw(img, "normalize");
-  const int64_t c = x.size(0), n = x.size(1) * x.size(2);
+  const int64_t c = x.size(0);
   auto m = fill_per_channel(mean, c, "normalize (mean)"), sd = fill_per_channel(std, c, "normalize (std)");
   for (double v : sd)
     if (v == 0) throw std::invalid_argument("normalize: std contains 0");
-  Tensor out = empty(x.shape());
-  const float* s = x.data_ptr<float>();
-  float* d = out.data_ptr<float>();
-  for (int64_t k = 0; k < c; ++k) {
-    const float mk = float(m[size_t(k)]), sk = float(sd[size_t(k)]);
-    for (int64_t i = 0; i < n; ++i) d[k * n + i] = (s[k * n + i] - mk) / sk;
-  }
+  Tensor out = kernels::image_normalize(x, m, sd);
   return float_like(img, out);
 }
 
@@ -381,12 +242,7 @@ Tensor gaussian_noise(const Tensor& img, double mean, double sigma, bool clip, G
   if (sigma < 0) throw std::invalid_argument("gaussian_noise: sigma must be >= 0, got " + std::to_string(sigma));
   Tensor x = chw(img, "gaussian_noise");
   Tensor noise = randn(x.shape(), {}, &gen);
-  const float* s = x.data_ptr<float>();
-  float* d = noise.data_ptr<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    float v = s[i] + float(mean) + float(sigma) * d[i];
-    d[i] = clip ? std::clamp(v, 0.0f, 1.0f) : v;
-  }
+  kernels::image_add_noise_(noise, x, mean, sigma, clip);
   return float_like(img, noise);
 }
 

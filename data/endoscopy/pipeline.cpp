@@ -8,6 +8,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
+#include "core/kernels/image.h"
 #include "core/kernels/interpolate.h"
 
 namespace tessera::data::endoscopy {
@@ -30,36 +31,21 @@ Tensor contiguous_float(const Tensor& t, const char* what) {
   if (t.dtype() != DType::Float32 || t.dim() != 3)
     throw std::invalid_argument(std::string("polyp input: '") + what + "' must be float32 [C, H, W], got " +
                                 shape_str(t.shape()));
-  if (t.is_contiguous()) return t;
-  Tensor c = empty(t.shape());
-  float* d = c.data_ptr<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) d[i] = float(get_value(t, i));
-  return c;
+  return kernels::contiguous(t);
 }
 }  // namespace
 
 Tensor circle_mask(int64_t height, int64_t width, double radius_ratio) {
   if (height <= 0 || width <= 0) throw std::invalid_argument("circle_mask: size must be positive");
-  const std::vector<float> ys = linspace_f(height), xs = linspace_f(width);
-  Tensor m = empty({1, height, width});
-  float* d = m.data_ptr<float>();
-  const float r = float(radius_ratio);
-  for (int64_t i = 0; i < height; ++i)
-    for (int64_t j = 0; j < width; ++j) {
-      const float y = ys[size_t(i)], x = xs[size_t(j)];
-      d[i * width + j] = std::sqrt(x * x + y * y) <= r ? 1.0f : 0.0f;
-    }
-  return m;
+  return kernels::disc_mask(linspace_f(height), linspace_f(width), float(radius_ratio));
 }
 
 std::array<int64_t, 4> expanded_mask_box(const Tensor& mask, double expand) {
   Tensor m = contiguous_float(mask, "mask");
   const int64_t h = m.size(1), w = m.size(2);
-  const float* p = m.data_ptr<float>();
-  int64_t y0 = h, y1 = -1, x0 = w, x1 = -1;
-  for (int64_t i = 0; i < h; ++i)
-    for (int64_t j = 0; j < w; ++j)
-      if (p[i * w + j] > 0) y0 = std::min(y0, i), y1 = std::max(y1, i), x0 = std::min(x0, j), x1 = std::max(x1, j);
+  // Channel 0 is the mask (masks are [1, H, W]).
+  const kernels::MaskExtent b = kernels::mask_extent(m.as_strided({1, h, w}, {h * w, w, 1}, m.storage_offset()), 0.0);
+  const int64_t y0 = b.y0, y1 = b.y1, x0 = b.x0, x1 = b.x1;
   if (y1 < 0) return {-1, -1, -1, -1};
   const int64_t ey = int64_t(expand * double(y1 - y0)), ex = int64_t(expand * double(x1 - x0));
   return {std::max<int64_t>(0, y0 - ey), std::min<int64_t>(h - 1, y1 + ey), std::max<int64_t>(0, x0 - ex),
@@ -71,15 +57,14 @@ Tensor crop_around_mask(const Tensor& image, const Tensor& mask, double expand, 
   if (mask.dim() != 3 || mask.size(1) != img.size(1) || mask.size(2) != img.size(2))
     throw std::invalid_argument("crop_around_mask: mask " + shape_str(mask.shape()) + " does not match image " +
                                 shape_str(img.shape()));
-  const int64_t c = img.size(0), h = img.size(1), w = img.size(2);
+  const int64_t c = img.size(0);
   auto [y0, y1, x0, x1] = expanded_mask_box(mask, expand);
   if (y0 < 0) return zeros({c, out_h, out_w});
   const int64_t ch = y1 - y0 + 1, cw = x1 - x0 + 1;
-  Tensor crop = empty({1, c, ch, cw});
-  const float* s = img.data_ptr<float>();
-  float* d = crop.data_ptr<float>();
-  for (int64_t k = 0; k < c; ++k)
-    for (int64_t i = 0; i < ch; ++i) std::copy_n(s + (k * h + y0 + i) * w + x0, cw, d + (k * ch + i) * cw);
+  // The box as a [1, C, ch, cw] view of img, copied out for interp2d.
+  Tensor box = img.as_strided({1, c, ch, cw}, {c * img.stride(0), img.stride(0), img.stride(1), img.stride(2)},
+                              img.storage_offset() + y0 * img.stride(1) + x0 * img.stride(2));
+  Tensor crop = kernels::clone(box);
   auto plan = kernels::interp2d_plan(ch, cw, out_h, out_w, "bilinear", true, -1, -1, DType::Float32);
   Tensor out = kernels::interp2d(crop, plan);
   return out.as_strided({c, out_h, out_w}, {out_h * out_w, out_w, 1}, out.storage_offset());
@@ -113,24 +98,9 @@ Transform polyp_input_transform(const PolypInputOptions& o) {
     geometric(e, g);
     Tensor img = contiguous_float(e.at("image"), "image");
     Tensor mask = contiguous_float(e.at("mask"), "mask");
-    const int64_t hw = o.size * o.size;
-    Tensor frame = empty({3, o.size, o.size});
-    {
-      const float* s = img.data_ptr<float>();
-      const float* cm = circle.defined() ? circle.data_ptr<float>() : nullptr;
-      float* d = frame.data_ptr<float>();
-      for (int64_t k = 0; k < 3; ++k)
-        for (int64_t i = 0; i < hw; ++i) d[k * hw + i] = cm ? s[k * hw + i] * cm[i] : s[k * hw + i];
-    }
-    if (o.make_loc) {
-      Tensor loc = empty({3, o.size, o.size});
-      const float* s = frame.data_ptr<float>();
-      const float* m = mask.data_ptr<float>();
-      float* d = loc.data_ptr<float>();
-      for (int64_t k = 0; k < 3; ++k)
-        for (int64_t i = 0; i < hw; ++i) d[k * hw + i] = s[k * hw + i] * std::clamp(m[i], 0.0f, 1.0f);
-      e.tensors["loc"] = loc;
-    }
+    // One float multiply per element, as the circle and the clamped mask broadcast over channels.
+    Tensor frame = circle.defined() ? kernels::mul(img, circle) : kernels::clone(img);
+    if (o.make_loc) e.tensors["loc"] = kernels::mul(frame, kernels::clamp(mask, 0.0, 1.0));
     if (e.has("depth")) {
       Tensor depth = contiguous_float(e.at("depth"), "depth");
       if (depth.dim() != 3 || depth.size(0) != 1)

@@ -4,6 +4,8 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/loops.h"
 
 namespace tessera::data::endoscopy {
 
@@ -47,8 +49,8 @@ template <typename F>
 Tensor map_float(const Tensor& x, const char* op, F f) {
   if (!x.is_floating_point()) throw std::invalid_argument(std::string(op) + ": expected a floating tensor");
   Tensor out = empty(x.shape());
-  float* d = out.data_ptr<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) d[i] = float(f(get_value(x, i)));
+  // f on each value read as double, stored as float32 (float64 holds every floating dtype exactly).
+  kernels::map_kernel<float, double>(out, [f](double v) { return float(f(v)); }, {kernels::to_dtype(x, DType::Float64)});
   return out;
 }
 }  // namespace

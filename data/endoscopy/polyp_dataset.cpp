@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/copy.h"
 #include "data/image.h"
 #include "data/random.h"
 
@@ -71,10 +72,10 @@ std::vector<std::string> PolypSizeDataset::unique_ids() const {
 
 Tensor box_mask(int64_t height, int64_t width, int64_t xmin, int64_t ymin, int64_t xmax, int64_t ymax) {
   Tensor m = zeros({1, height, width});
-  float* d = m.data_ptr<float>();
   const int64_t x0 = std::clamp<int64_t>(xmin, 0, width), x1 = std::clamp<int64_t>(xmax, 0, width);
   const int64_t y0 = std::clamp<int64_t>(ymin, 0, height), y1 = std::clamp<int64_t>(ymax, 0, height);
-  for (int64_t y = y0; y < y1; ++y) std::fill(d + y * width + x0, d + y * width + std::max(x0, x1), 1.0f);
+  if (y1 > y0 && x1 > x0)
+    kernels::fill_(m.as_strided({y1 - y0, x1 - x0}, {width, 1}, y0 * width + x0), 1.0);
   return m;
 }
 
