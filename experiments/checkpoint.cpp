@@ -64,10 +64,7 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
     }
     f.create_group("rng");
     for (const auto& [name, s] : c.rng) {
-      Tensor t = empty({2}, {.dtype = DType::Int64});
-      t.data_ptr<int64_t>()[0] = int64_t(s.seed);
-      t.data_ptr<int64_t>()[1] = int64_t(s.offset);
-      f.write_tensor("rng/" + name, t);
+      f.write_tensor("rng/" + name, from_vector<int64_t>({int64_t(s.seed), int64_t(s.offset)}, {2}));
     }
     f.create_group("metrics");
     for (const auto& [k, v] : c.metrics) f.write_scalar("metrics/" + k, v);
@@ -117,7 +114,8 @@ TrainingCheckpoint load_checkpoint(const std::string& path) {
     Tensor t = f.read_tensor("rng/" + name);
     if (t.dtype() != DType::Int64 || t.numel() != 2)
       throw std::runtime_error(path + ": 'rng/" + name + "' should be 2 int64 values (seed, offset)");
-    c.rng[name] = {uint64_t(t.data_ptr<int64_t>()[0]), uint64_t(t.data_ptr<int64_t>()[1])};
+    const std::vector<int64_t> v = kernels::to_vector<int64_t>(t);
+    c.rng[name] = {uint64_t(v[0]), uint64_t(v[1])};
   }
   for (const auto& k : f.list("metrics")) c.metrics[k] = f.read_scalar("metrics/" + k);
   // Carried model state; checkpoints written before it existed have none.

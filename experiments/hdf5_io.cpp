@@ -99,6 +99,7 @@ void H5File::write_tensor(const std::string& name, const Tensor& t_in) {
   hid_t ds = H5Dcreate2(hid_t(id_), name.c_str(), h5_type(t.dtype()), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (ds < 0) fail(path_, "cannot create dataset '" + name + "'");
   Closer cd{ds, H5Dclose};
+  // I/O boundary: HDF5 reads the contiguous tensor's CPU buffer directly (no staging copy).
   if (t.numel() > 0 && H5Dwrite(ds, h5_type(t.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) < 0)
     fail(path_, "cannot write dataset '" + name + "'");
   if (t.dtype() == DType::BFloat16 || t.dtype() == DType::Bool) {
@@ -172,6 +173,7 @@ Tensor H5File::read_tensor(const std::string& name) const {
     fail(path_, "dataset '" + name + "' is 16-bit integer, which Tessera does not support");
   }
   Tensor t = empty(Shape(dims.begin(), dims.end()), {.dtype = dt});
+  // I/O boundary: HDF5 writes the dataset straight into the fresh tensor's CPU buffer.
   if (t.numel() > 0 && H5Dread(ds, h5_type(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) < 0)
     fail(path_, "cannot read dataset '" + name + "'");
   return t;

@@ -9,6 +9,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/view.h"
+#include "core/kernels/copy.h"
 
 namespace tessera::experiments {
 
@@ -25,11 +26,9 @@ FlatPredictions flatten_predictions(const Tensor& output, const Tensor& target, 
     throw std::invalid_argument("metrics: targets must be integer class indices, got " +
                                 std::string(dtype_name(target.dtype())));
   NoGradGuard ng;
-  Tensor s = contiguous(to(output.detach(), DType::Float64));
-  Tensor t = contiguous(to(target.detach(), DType::Int64));
-  const double* sp = s.data_ptr<double>();
-  const int64_t* tp = t.data_ptr<int64_t>();
-  const int64_t M = t.numel();
+  const std::vector<double> s = kernels::to_vector<double>(to(output.detach(), DType::Float64));
+  const std::vector<int64_t> tp = kernels::to_vector<int64_t>(to(target.detach(), DType::Int64));
+  const int64_t M = int64_t(tp.size());
   FlatPredictions f;
   f.num_classes = C;
   f.scores.reserve(size_t(M * C));
@@ -40,7 +39,7 @@ FlatPredictions flatten_predictions(const Tensor& output, const Tensor& target, 
       throw std::out_of_range("metrics: target " + std::to_string(tp[i]) + " out of range for " + std::to_string(C) +
                               " classes");
     f.targets.push_back(tp[i]);
-    f.scores.insert(f.scores.end(), sp + i * C, sp + (i + 1) * C);
+    f.scores.insert(f.scores.end(), s.begin() + i * C, s.begin() + (i + 1) * C);
   }
   return f;
 }

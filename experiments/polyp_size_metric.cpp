@@ -31,10 +31,8 @@ void PolypSizeReport::update(const Tensor& output, const Tensor& target) {
   if (target.dim() != 1 || output.numel() != n || !(output.dim() == 1 || (output.dim() == 2 && output.size(1) == 1)))
     throw std::invalid_argument("polyp_size_report: expected a regression output [N] or [N, 1] and targets [N], got " +
                                 shape_str(output.shape()) + " and " + shape_str(target.shape()));
-  Tensor o = kernels::contiguous(kernels::to_dtype(output.detach(), DType::Float64));
-  Tensor t = kernels::contiguous(kernels::to_dtype(target.detach(), DType::Float64));
-  const double* op = o.data_ptr<double>();
-  const double* tp = t.data_ptr<double>();
+  const std::vector<double> op = kernels::to_vector<double>(kernels::to_dtype(output.detach(), DType::Float64));
+  const std::vector<double> tp = kernels::to_vector<double>(kernels::to_dtype(target.detach(), DType::Float64));
   for (int64_t i = 0; i < n; ++i) {
     // Targets went through float32: 10 mm comes back as 9.9999995. Sizes are annotated to a
     // fraction of a mm, so rounding the truth to 1e-3 mm restores the exact class thresholds.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "core/factory.h"
@@ -125,6 +127,21 @@ Tensor clone(const Tensor& t) {
   copy_(out, t);
   return out;
 }
+
+template <typename T> std::vector<T> to_vector(const Tensor& t) {
+  if (t.dtype() != dtype_v<T>)
+    throw std::invalid_argument(std::string("to_vector: tensor ") + shape_str(t.shape()) + " has dtype " +
+                                dtype_name(t.dtype()) + ", asked for " + dtype_name(dtype_v<T>));
+  Tensor c = contiguous(t);
+  const T* p = c.data_ptr<T>();
+  return std::vector<T>(p, p + c.numel());
+}
+template std::vector<float> to_vector<float>(const Tensor&);
+template std::vector<double> to_vector<double>(const Tensor&);
+template std::vector<int64_t> to_vector<int64_t>(const Tensor&);
+template std::vector<int32_t> to_vector<int32_t>(const Tensor&);
+template std::vector<uint8_t> to_vector<uint8_t>(const Tensor&);
+template std::vector<bool> to_vector<bool>(const Tensor&);
 
 Tensor to_dtype(const Tensor& t, DType dtype) {
   if (t.dtype() == dtype) return t;
