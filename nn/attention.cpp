@@ -12,6 +12,9 @@
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
+#include "core/kernels/reduce.h"
 #include "nn/basic.h"
 #include "nn/normalization.h"
 
@@ -30,34 +33,32 @@ Tensor build_attention_mask(const AttentionMask& m, int64_t B, int64_t T, int64_
                                   shape_str(m.key_padding_mask.shape()));
     kpm = contiguous(m.key_padding_mask);
   }
-  const int64_t Bm = kp ? B : 1;
-  Tensor mask = empty({Bm, 1, T, S}, {.dtype = DType::Bool});
-  bool* pm = mask.data_ptr<bool>();
-  const bool* pk = kp ? kpm.data_ptr<bool>() : nullptr;
-  std::vector<uint8_t> full(size_t(Bm * T), 0);
-  bool any_full = false;
-  for (int64_t b = 0; b < Bm; ++b)
-    for (int64_t i = 0; i < T; ++i) {
-      bool* row = pm + (b * T + i) * S;
-      bool all = true;
-      for (int64_t j = 0; j < S; ++j) {
-        bool hide = (pk && pk[b * S + j]) || (m.causal && j > i) ||
-                    (m.window >= 0 && (m.causal ? i - j > m.window : std::abs(i - j) > m.window));
-        row[j] = hide;
-        all = all && hide;
-      }
-      if (all && S > 0) {
-        // Leave the row unmasked so its softmax stays finite; its weights are zeroed afterwards.
-        for (int64_t j = 0; j < S; ++j) row[j] = false;
-        full[size_t(b * T + i)] = 1;
-        any_full = true;
-      }
+  // Built from whole-tensor bool ops (no element loops here): query index i as [1, 1, T, 1]
+  // against key index j as [1, 1, 1, S], broadcast to the [1, 1, T, S] positional part.
+  namespace k = kernels;
+  const Tensor i = arange(double(T)).as_strided({1, 1, T, 1}, {T, T, 1, 1}, 0);
+  const Tensor j = arange(double(S)).as_strided({1, 1, 1, S}, {S, S, S, 1}, 0);
+  auto index_scalar = [](int64_t v) { return scalar_tensor(double(v), {.dtype = DType::Int64}); };
+  Tensor hide = zeros({1, 1, T, S}, {.dtype = DType::Bool});
+  if (m.causal) hide = k::logical(k::LogicalOp::Or, hide, k::compare(k::CompareOp::Gt, j, i));
+  if (m.window >= 0) {
+    // Causal: keys more than `window` behind; otherwise |i - j| > window on either side.
+    const Tensor d = k::sub(i, j);
+    Tensor far = k::compare(k::CompareOp::Gt, d, index_scalar(m.window));
+    if (!m.causal) far = k::logical(k::LogicalOp::Or, far, k::compare(k::CompareOp::Lt, d, index_scalar(-m.window)));
+    hide = k::logical(k::LogicalOp::Or, hide, far);
+  }
+  if (kp)
+    hide = k::logical(k::LogicalOp::Or, kpm.as_strided({B, 1, 1, S}, {S, S, S, 1}, kpm.storage_offset()), hide);
+  Tensor mask = hide;  // [B or 1, 1, T, S], a fresh tensor
+  if (S > 0) {
+    // Rows that hide every key are left unmasked so their softmax stays finite; their weights
+    // are zeroed afterwards through fully_masked.
+    Tensor full = k::compare(k::CompareOp::Eq, k::sum(k::to_dtype(hide, DType::Int64), {3}, true), index_scalar(S));
+    if (k::sum(k::to_dtype(full, DType::Int64)).item<int64_t>() > 0) {
+      mask = k::logical(k::LogicalOp::And, hide, k::logical_not(full));
+      if (fully_masked) *fully_masked = full;
     }
-  if (any_full && fully_masked) {
-    Tensor f = empty({Bm, 1, T, 1}, {.dtype = DType::Bool});
-    bool* pf = f.data_ptr<bool>();
-    for (size_t r = 0; r < full.size(); ++r) pf[r] = full[r] != 0;
-    *fully_masked = f;
   }
   return mask;
 }

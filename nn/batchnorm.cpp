@@ -9,6 +9,7 @@
 #include "autograd/ops/norm.h"
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
 
 namespace tessera::nn {
 
@@ -113,9 +114,8 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   double factor = options.momentum.value_or(0.0);
   if (training_ && options.track_running_stats) {
     NoGradGuard ng;
-    num_batches_tracked.data_ptr<int64_t>()[0] += 1;
-    num_batches_tracked.bump_version();
-    if (!options.momentum) factor = 1.0 / double(num_batches_tracked.data_ptr<int64_t>()[0]);
+    kernels::add_(num_batches_tracked, scalar_tensor(1, {.dtype = num_batches_tracked.dtype()}));  // bumps the version
+    if (!options.momentum) factor = 1.0 / double(num_batches_tracked.item<int64_t>());
   }
   // Batch statistics in training, and in eval when no running statistics are kept.
   bool use_batch_stats = training_ || !options.track_running_stats;

@@ -7,6 +7,7 @@
 #include "autograd/ops/shape.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
+#include "core/kernels/position.h"
 #include "nn/init.h"
 
 namespace tessera::nn {
@@ -41,14 +42,7 @@ Tensor sinusoidal_table(int64_t n, int64_t dim, double base, DType dtype) {
   if (dim <= 0 || dim % 2 != 0 || n < 0)
     throw std::invalid_argument("sinusoidal_table: need an even dim > 0 and num_positions >= 0, got dim " +
                                 std::to_string(dim) + ", num_positions " + std::to_string(n));
-  Tensor t = empty({n, dim}, {.dtype = DType::Float64});
-  double* p = t.data_ptr<double>();
-  for (int64_t pos = 0; pos < n; ++pos)
-    for (int64_t i = 0; i < dim / 2; ++i) {
-      double a = double(pos) * std::pow(base, -2.0 * double(i) / double(dim));
-      p[pos * dim + 2 * i] = std::sin(a);
-      p[pos * dim + 2 * i + 1] = std::cos(a);
-    }
+  Tensor t = kernels::sinusoidal_table(n, dim, base);
   return dtype == DType::Float64 ? t : to(t, dtype);
 }
 
@@ -65,27 +59,11 @@ Tensor SinusoidalPositionEmbedding::forward(const Tensor& x, int64_t offset) {
   return add(x, table.dtype() == x.dtype() ? table : tessera::to(table, x.dtype()));
 }
 
-namespace {
-// cos/sin [n, dim] of angles for positions start .. start+n-1, "rotate half" layout (float64).
-std::pair<Tensor, Tensor> rope_tables(int64_t start, int64_t n, int64_t dim, double base) {
-  Tensor c = empty({n, dim}, {.dtype = DType::Float64}), s = empty({n, dim}, {.dtype = DType::Float64});
-  double *pc = c.data_ptr<double>(), *ps = s.data_ptr<double>();
-  int64_t h = dim / 2;
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t i = 0; i < h; ++i) {
-      double a = double(start + r) * std::pow(base, -2.0 * double(i) / double(dim));
-      pc[r * dim + i] = pc[r * dim + i + h] = std::cos(a);
-      ps[r * dim + i] = ps[r * dim + i + h] = std::sin(a);
-    }
-  return {c, s};
-}
-}  // namespace
-
 RotaryEmbedding::RotaryEmbedding(int64_t dim, double base, int64_t max_positions, DType dtype)
     : dim_(dim), base_(base), max_positions_(max_positions) {
   if (dim <= 0 || dim % 2 != 0)
     throw std::invalid_argument("RotaryEmbedding: dim must be even and > 0, got " + std::to_string(dim));
-  auto [c, s] = rope_tables(0, max_positions, dim, base);
+  auto [c, s] = kernels::rope_tables(0, max_positions, dim, base);
   cos_ = register_buffer("cos", dtype == DType::Float64 ? c : tessera::to(c, dtype), false);
   sin_ = register_buffer("sin", dtype == DType::Float64 ? s : tessera::to(s, dtype), false);
 }
@@ -101,7 +79,7 @@ std::pair<Tensor, Tensor> RotaryEmbedding::tables(int64_t T, int64_t offset, DTy
     c = narrow(cos_, 0, offset, T);
     s = narrow(sin_, 0, offset, T);
   } else {
-    auto cs = rope_tables(offset, T, dim_, base_);
+    auto cs = kernels::rope_tables(offset, T, dim_, base_);
     c = cs.first;
     s = cs.second;
   }
