@@ -146,15 +146,7 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, const std::string&
                                   ") must be non-negative and smaller than dimension " + std::to_string(d) +
                                   " of size " + std::to_string(n) + " (input " + shape_str(x.shape()) + ")");
     if (lo == 0 && hi == 0) continue;
-    Tensor idx = empty({lo + n + hi}, {.dtype = DType::Int64});
-    int64_t* p = idx.data_ptr<int64_t>();
-    for (int64_t j = 0; j < lo + n + hi; ++j) {
-      int64_t s = j - lo;
-      if (s < 0) s = -s;
-      if (s >= n) s = 2 * (n - 1) - s;
-      p[j] = s;
-    }
-    out = index_select(out, d, idx);
+    out = index_select(out, d, k::reflect_pad_indices(lo, n, hi));
   }
   return out.is_same(x) ? clone(x) : out;
 }

@@ -220,4 +220,19 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
   return cur;
 }
 
+Tensor reflect_pad_indices(int64_t lo, int64_t n, int64_t hi) {
+  if (lo < 0 || hi < 0 || lo >= n || hi >= n)
+    throw std::invalid_argument("reflect_pad_indices: padding (" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                ") must be non-negative and smaller than the size " + std::to_string(n));
+  Tensor idx = empty({lo + n + hi}, {.dtype = DType::Int64});
+  int64_t* p = idx.data_ptr<int64_t>();
+  for (int64_t j = 0; j < lo + n + hi; ++j) {
+    int64_t s = j - lo;
+    if (s < 0) s = -s;
+    if (s >= n) s = 2 * (n - 1) - s;
+    p[j] = s;
+  }
+  return idx;
+}
+
 }  // namespace tessera::kernels

@@ -17,5 +17,8 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats);
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);
 // dims empty: roll the flattened tensor by shifts[0] and restore the shape.
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims);
+// int64 [lo + n + hi]: the source index of each position of a dimension of size n reflect-padded
+// by lo before and hi after (torch's "reflect": the edge is not repeated). 0 <= lo, hi < n.
+Tensor reflect_pad_indices(int64_t lo, int64_t n, int64_t hi);
 
 }  // namespace tessera::kernels
