@@ -1,0 +1,92 @@
+// The raw-pointer rule: only core/ (its kernels, the tensor and allocator code beneath them)
+// reads or writes tensor memory through data_ptr<T>() / raw_data(). Everything above goes through
+// kernels, so a GPU backend behind core/kernels serves every layer. The exceptions are the I/O
+// boundaries that hand a CPU buffer to an external library (kAllowed). This test scans the source
+// tree and fails, naming file:line, when a use appears anywhere else.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Buffers handed to libjpeg/libpng (image decode/encode) and to HDF5 (tensor read/write).
+const std::set<std::string> kAllowed = {"data/image.cpp", "experiments/hdf5_io.cpp"};
+// core/ owns memory; tests and benchmarks inspect or time it; build trees hold generated code.
+const std::set<std::string> kSkippedTopLevel = {"core", "tests", "bench"};
+
+bool uses_raw_pointer(const std::string& line) {
+  return line.find("data_ptr") != std::string::npos || line.find("raw_data(") != std::string::npos;
+}
+
+bool is_source(const fs::path& p) {
+  const std::string e = p.extension().string();
+  return e == ".cpp" || e == ".h" || e == ".hpp" || e == ".cc" || e == ".cu" || e == ".cuh";
+}
+
+// A top-level folder to leave out: the skipped ones, hidden ones and CMake build trees.
+bool skip_top_level(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  return kSkippedTopLevel.count(name) || name.starts_with(".") || name.starts_with("build") ||
+         fs::exists(dir / "CMakeCache.txt");
+}
+
+struct Scan {
+  int files = 0;
+  std::set<std::string> allowed_seen;
+  std::vector<std::string> violations;  // "nn/foo.cpp:12: <line>"
+};
+
+Scan scan_tree(const fs::path& root) {
+  Scan s;
+  for (const auto& top : fs::directory_iterator(root)) {
+    if (!top.is_directory() || skip_top_level(top.path())) continue;
+    for (const auto& entry : fs::recursive_directory_iterator(top.path())) {
+      if (!entry.is_regular_file() || !is_source(entry.path())) continue;
+      const std::string rel = fs::relative(entry.path(), root).generic_string();
+      ++s.files;
+      std::ifstream in(entry.path());
+      std::string line;
+      for (int n = 1; std::getline(in, line); ++n) {
+        if (!uses_raw_pointer(line)) continue;
+        if (kAllowed.count(rel)) s.allowed_seen.insert(rel);
+        else s.violations.push_back(rel + ":" + std::to_string(n) + ": " + line);
+      }
+    }
+  }
+  return s;
+}
+
+fs::path source_root() { return fs::path(TESSERA_TEST_DATA).parent_path(); }
+
+}  // namespace
+
+TEST(RawPointerRule, MatcherFindsBothSpellings) {
+  EXPECT_TRUE(uses_raw_pointer("  float* d = out.data_ptr<float>();"));
+  EXPECT_TRUE(uses_raw_pointer("std::memcpy(dst, c.raw_data(), n);"));
+  EXPECT_FALSE(uses_raw_pointer("Tensor out = kernels::image_pad(x, 1, 1, 1, 1, mode, 0.0f);"));
+}
+
+TEST(RawPointerRule, OnlyCoreAndIoBoundariesTouchTensorMemory) {
+  const fs::path root = source_root();
+  if (!fs::exists(root / "core" / "tensor.h") || !fs::exists(root / "core" / "kernels"))
+    GTEST_SKIP() << "source tree not found at " << root << " (TESSERA_TEST_DATA/..); nothing to check";
+  const Scan s = scan_tree(root);
+  // Guard against a scan that silently looked at nothing (moved folders, wrong root).
+  ASSERT_GT(s.files, 20) << "scanned only " << s.files << " source files under " << root;
+  std::string report;
+  for (const auto& v : s.violations) report += "  " + v + "\n";
+  EXPECT_TRUE(s.violations.empty())
+      << "data_ptr / raw_data() used outside core/ (move the loop into a kernel in core/kernels, or, at an I/O "
+         "boundary that hands the buffer to an external library, add the file to kAllowed with the reason):\n"
+      << report;
+  // The allowed files still use it; if one stops, drop it from kAllowed so the rule stays tight.
+  for (const auto& f : kAllowed)
+    EXPECT_TRUE(s.allowed_seen.count(f) || !fs::exists(root / f))
+        << f << " no longer uses data_ptr/raw_data(); remove it from kAllowed";
+}
