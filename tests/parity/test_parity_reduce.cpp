@@ -17,10 +17,12 @@
 #include "core/kernels/reduce.h"
 #include "testing/golden.h"
 #include "testing/gradcheck.h"
+#include "reduce_cases.h"
 
 using namespace tessera;
 using tessera::test::allclose;
 using tessera::test::Golden;
+using namespace tessera::test;
 
 namespace {
 
@@ -29,112 +31,25 @@ Golden& gold() {
   return g;
 }
 
-// Reads consecutive results out of one concatenated float64/int64 dataset.
-struct Stream {
-  Tensor data;
-  int64_t pos = 0;
-  explicit Stream(const std::string& name) : data(gold().has(name) ? gold().get(name) : Tensor()) {}
-  Tensor next(const Shape& shape) {
-    int64_t n = shape_numel(shape);
-    EXPECT_LE(pos + n, data.numel()) << "golden stream exhausted";
-    Tensor t = data.as_strided(shape, contiguous_strides(shape), pos);
-    pos += n;
-    return t;
-  }
-  void expect_consumed() const {
-    if (data.defined()) {
-      EXPECT_EQ(pos, data.numel()) << "golden stream not fully used";
-    }
-  }
-};
-
-struct Tol {
-  double rtol, atol;
-};
-Tol tol_for(DType t) {
-  if (t == DType::Float64) return {1e-9, 1e-11};
-  if (t == DType::BFloat16) return {2e-2, 2e-2};
-  return {1e-5, 1e-6};
-}
-
-Tensor as_f64(const Tensor& t) { return kernels::to_dtype(kernels::contiguous(t), DType::Float64); }
-
-Tensor cotangent(const Tensor& y) {
-  Tensor v = empty(y.shape(), {.dtype = DType::Float64});
-  for (int64_t k = 0; k < v.numel(); ++k) set_value(v, k, std::cos(0.7 * double(k)));
-  return kernels::to_dtype(v, y.dtype());
-}
-
-Tensor input(int64_t id, bool bf16) {
-  Tensor t = gold().get("in." + std::to_string(id));
-  return bf16 ? kernels::to_dtype(t, DType::BFloat16) : t;
-}
-
-std::vector<int64_t> dims_from(const Tensor& cfg, int64_t row, int64_t col) {
-  std::vector<int64_t> d;
-  for (int64_t c = col; c < cfg.shape()[1]; ++c) {
-    double v = get_value(cfg, row * cfg.shape()[1] + c);
-    if (std::isnan(v)) break;
-    d.push_back(int64_t(v));
-  }
-  return d;
-}
-
-using Op = std::function<Tensor(const Tensor& x, const std::vector<double>& cfg, const std::vector<int64_t>& dims,
-                                Tensor* idx)>;
-
-// Runs every case of `name`: forward values (and indices), then the input gradient.
-void run_reduce_cases(const std::string& name, int64_t dims_col, const Op& op, bool has_grad = true) {
-  ASSERT_TRUE(gold().has(name + ".cfg")) << name;
-  Tensor cfg = gold().get(name + ".cfg");
-  Stream out(name + ".out"), gx(name + ".gx"), idx(name + ".idx");
-  for (int64_t r = 0; r < cfg.shape()[0]; ++r) {
-    std::vector<double> c;
-    for (int64_t j = 0; j < cfg.shape()[1]; ++j) c.push_back(get_value(cfg, r * cfg.shape()[1] + j));
-    auto dims = dims_col > 0 ? dims_from(cfg, r, dims_col) : std::vector<int64_t>{};
-    Tensor x0 = input(int64_t(c[0]), c[1] != 0);
-    SCOPED_TRACE(name + " case " + std::to_string(r) + " input " + shape_str(x0.shape()) + " " +
-                 dtype_name(x0.dtype()));
-    bool diff = has_grad && x0.is_floating_point();
-    Tensor x = x0.detach();
-    if (diff) x = kernels::clone(x0).set_requires_grad(true);
-    Tensor ind;
-    Tensor y = op(x, c, dims, &ind);
-    Tol tl = tol_for(y.dtype());
-    EXPECT_TRUE(allclose(as_f64(y), out.next(y.shape()), tl.rtol, tl.atol));
-    if (ind.defined()) {
-      EXPECT_TRUE(allclose(ind, idx.next(ind.shape()), 0, 0));
-    }
-    if (diff) {
-      Tensor g = y.requires_grad() ? grad({y}, {x}, {cotangent(y)})[0] : zeros_like(x);
-      Tol tg = tol_for(x.dtype());
-      EXPECT_TRUE(allclose(as_f64(g), gx.next(x.shape()), tg.rtol, tg.atol)) << "gradient";
-    }
-  }
-  out.expect_consumed();
-  gx.expect_consumed();
-  idx.expect_consumed();
-}
-
 }  // namespace
 
 TEST(ParityReduce, MaxMin) {
-  run_reduce_cases("max_all", 0, [](const Tensor& x, auto&, auto&, Tensor*) { return max(x); });
-  run_reduce_cases("min_all", 0, [](const Tensor& x, auto&, auto&, Tensor*) { return min(x); });
-  run_reduce_cases("max_dim", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor* i) {
+  run_reduce_cases(gold(), "max_all", 0, [](const Tensor& x, auto&, auto&, Tensor*) { return max(x); });
+  run_reduce_cases(gold(), "min_all", 0, [](const Tensor& x, auto&, auto&, Tensor*) { return min(x); });
+  run_reduce_cases(gold(), "max_dim", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor* i) {
     auto r = max(x, int64_t(c[2]), c[3] != 0);
     *i = r.indices;
     return r.values;
   });
-  run_reduce_cases("min_dim", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor* i) {
+  run_reduce_cases(gold(), "min_dim", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor* i) {
     auto r = min(x, int64_t(c[2]), c[3] != 0);
     *i = r.indices;
     return r.values;
   });
-  run_reduce_cases("amax", 3, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
+  run_reduce_cases(gold(), "amax", 3, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
     return amax(x, d, c[2] != 0);
   });
-  run_reduce_cases("amin", 3, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
+  run_reduce_cases(gold(), "amin", 3, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
     return amin(x, d, c[2] != 0);
   });
   auto arg = [](bool is_max) {
@@ -144,37 +59,37 @@ TEST(ParityReduce, MaxMin) {
       return is_max ? argmax(x, dim, c[4] != 0) : argmin(x, dim, c[4] != 0);
     };
   };
-  run_reduce_cases("argmax", 0, arg(true), false);
-  run_reduce_cases("argmin", 0, arg(false), false);
+  run_reduce_cases(gold(), "argmax", 0, arg(true), false);
+  run_reduce_cases(gold(), "argmin", 0, arg(false), false);
 }
 
 TEST(ParityReduce, VarStd) {
-  run_reduce_cases("var", 4, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
+  run_reduce_cases(gold(), "var", 4, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
     return var(x, d, c[2], c[3] != 0);
   });
-  run_reduce_cases("std", 4, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
+  run_reduce_cases(gold(), "std", 4, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
     return tessera::std(x, d, c[2], c[3] != 0);
   });
 }
 
 TEST(ParityReduce, LogsumexpNormProd) {
-  run_reduce_cases("logsumexp", 3,
+  run_reduce_cases(gold(), "logsumexp", 3,
                    [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
                      return logsumexp(x, d, c[2] != 0);
                    });
-  run_reduce_cases("norm", 4, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
+  run_reduce_cases(gold(), "norm", 4, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
     return norm(x, c[2], d, c[3] != 0);
   });
-  run_reduce_cases("prod", 3, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
+  run_reduce_cases(gold(), "prod", 3, [](const Tensor& x, const std::vector<double>& c, const std::vector<int64_t>& d, Tensor*) {
     return prod(x, d, c[2] != 0);
   });
 }
 
 TEST(ParityReduce, Scans) {
-  run_reduce_cases("cumsum", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor*) {
+  run_reduce_cases(gold(), "cumsum", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor*) {
     return cumsum(x, int64_t(c[2]));
   });
-  run_reduce_cases("cumprod", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor*) {
+  run_reduce_cases(gold(), "cumprod", 0, [](const Tensor& x, const std::vector<double>& c, auto&, Tensor*) {
     return cumprod(x, int64_t(c[2]));
   });
 }
