@@ -259,3 +259,37 @@ TEST(HardeningHdf5, ValidCheckpointStillRoundTrips) {
   EXPECT_EQ(c.model.at("w").shape(), (Shape{2, 3}));
 }
 
+// ---- item 3: YAML aliases ----
+
+TEST(HardeningYaml, SelfContainingAliasIsAnErrorNotAStackOverflow) {
+  for (const std::string text : {"a: &a [*a]\n", "x: 1\nb: &b {c: *b}\n"}) {
+    try {
+      config::parse(text, "loop.yaml");
+      ADD_FAILURE() << "no error for " << text;
+    } catch (const config::ConfigError& e) {
+      EXPECT_TRUE(contains(e.what(), "loop.yaml:")) << e.what();
+      EXPECT_TRUE(contains(e.what(), "nesting deeper than")) << e.what();
+    }
+  }
+}
+
+TEST(HardeningYaml, AliasBombIsBounded) {
+  std::string text = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    std::string prev(1, char(c - 1));
+    text += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+            ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+  }
+  try {
+    config::parse(text, "bomb.yaml");
+    ADD_FAILURE() << "no error";
+  } catch (const config::ConfigError& e) {
+    EXPECT_TRUE(contains(e.what(), "bomb.yaml:")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "expands to more than")) << e.what();
+  }
+  // Ordinary aliases still expand.
+  config::Value v = config::parse("x: &x {a: 1, b: [2, 3]}\ny: *x\n", "ok.yaml");
+  ASSERT_NE(v.find("y"), nullptr);
+  EXPECT_EQ(v.find("y")->find("b")->seq.size(), 2u);
+}
+
