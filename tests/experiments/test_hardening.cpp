@@ -293,3 +293,135 @@ TEST(HardeningYaml, AliasBombIsBounded) {
   EXPECT_EQ(v.find("y")->find("b")->seq.size(), 2u);
 }
 
+// ---- items 4, 10, 11: the trainer's config ----
+
+namespace {
+
+std::string tmpdir(const std::string& name) {
+  auto p = fs::temp_directory_path() / ("tessera_hardening_trainer_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+std::string tiny_yaml(const std::string& out) {
+  return R"(model: {name: mlp, in_features: 6, hidden: [12], num_classes: 3}
+data:
+  batch_size: 6
+  train:
+    dataset: {name: synthetic_classification, num_samples: 40, num_classes: 3, shape: [6], seed: 4}
+  val:
+    dataset: {name: synthetic_classification, num_samples: 18, num_classes: 3, shape: [6], seed: 4, offset: 1000}
+optimizer:
+  name: adamw
+  lr: 0.02
+loss: {name: cross_entropy}
+metrics: [accuracy]
+trainer:
+  epochs: 1
+  grad_clip: 1.0
+  plot: false
+  output_dir: )" + out + "\n";
+}
+
+std::string build_error(const std::string& yaml) {
+  config::Value v = config::parse(yaml, "run.yaml");
+  try {
+    TrainerOptions o;
+    o.quiet = true;
+    Trainer t(v, o);
+  } catch (const config::ConfigError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("non-config error: ") + e.what();
+  }
+  return "no error";
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto p = s.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  if (p != std::string::npos) s.replace(p, from.size(), to);
+  return s;
+}
+
+}  // namespace
+
+TEST(HardeningTrainer, MisspeltSectionIsReportedAsUnknownFirst) {
+  std::string out = tmpdir("sections");
+  std::string base = tiny_yaml(out);
+  EXPECT_EQ(build_error(base), "no error");
+  std::string msg = build_error(replace(base, "model:", "modle:"));
+  EXPECT_TRUE(contains(msg, "run.yaml:1:") && contains(msg, "unknown key 'modle'") &&
+              contains(msg, "did you mean 'model'"))
+      << msg;
+  EXPECT_FALSE(contains(msg, "missing required key")) << msg;
+  msg = build_error(replace(base, "trainer:", "trainr:"));
+  EXPECT_TRUE(contains(msg, "unknown key 'trainr'") && contains(msg, "did you mean 'trainer'")) << msg;
+  fs::remove_all(out);
+}
+
+TEST(HardeningTrainer, WorkersAreBounded) {
+  std::string out = tmpdir("workers");
+  std::string base = tiny_yaml(out);
+  std::string msg = build_error(replace(base, "  batch_size: 6", "  batch_size: 6\n  workers: 100000"));
+  EXPECT_TRUE(contains(msg, "run.yaml:") && contains(msg, "data.workers") && contains(msg, "0..256") &&
+              contains(msg, "100000"))
+      << msg;
+  msg = build_error(replace(base, "seed: 4}\n  val", "seed: 4}\n    workers: 4294967297\n  val"));
+  EXPECT_TRUE(contains(msg, "data.train.workers") && contains(msg, "0..256")) << msg;
+  msg = build_error(replace(base, "  batch_size: 6", "  batch_size: 6\n  workers: -1"));
+  EXPECT_TRUE(contains(msg, "data.workers")) << msg;
+  EXPECT_EQ(build_error(replace(base, "  batch_size: 6", "  batch_size: 6\n  workers: 2")), "no error");
+  fs::remove_all(out);
+}
+
+TEST(HardeningTrainer, IntervalsClipThreadsAndLearningRateAreValidated) {
+  std::string out = tmpdir("values");
+  std::string base = tiny_yaml(out);
+  struct Case {
+    std::string from, to, key;
+  };
+  std::vector<Case> cases = {
+      {"  epochs: 1", "  epochs: 1\n  ckpt_every: -3", "trainer.ckpt_every"},
+      {"  epochs: 1", "  epochs: 1\n  eval_every: -1", "trainer.eval_every"},
+      {"  epochs: 1", "  epochs: 1\n  eval_every_steps: -1", "trainer.eval_every_steps"},
+      {"grad_clip: 1.0", "grad_clip: .nan", "trainer.grad_clip"},
+      {"grad_clip: 1.0", "grad_clip: -1", "trainer.grad_clip"},
+      {"grad_clip: 1.0", "grad_clip: .inf", "trainer.grad_clip"},
+      {"  epochs: 1", "  epochs: 1\n  threads: 4294967297", "trainer.threads"},
+      {"lr: 0.02", "lr: .nan", "optimizer.lr"},
+  };
+  for (const auto& c : cases) {
+    std::string msg = build_error(replace(base, c.from, c.to));
+    EXPECT_TRUE(contains(msg, "run.yaml:") && contains(msg, c.key + ": expected")) << c.to << " -> " << msg;
+  }
+  // 0 turns a periodic action off.
+  EXPECT_EQ(build_error(replace(base, "  epochs: 1", "  epochs: 1\n  eval_every: 0\n  ckpt_every: 0")), "no error");
+  fs::remove_all(out);
+}
+
+TEST(HardeningTrainer, StaleTemporariesOfDeadProcessesAreRemovedAtStart) {
+  std::string out = tmpdir("stale");
+  fs::create_directories(fs::path(out) / "checkpoints");
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);  // `child` is now a pid of no running process
+  auto touch = [](const fs::path& p) { std::ofstream(p) << "x"; };
+  const fs::path ck = fs::path(out) / "checkpoints";
+  const fs::path dead = ck / ("last.h5.tmp." + std::to_string(child));
+  const fs::path dead_cfg = fs::path(out) / ("config.yaml.tmp." + std::to_string(child));
+  const fs::path live = ck / ("last.h5.tmp." + std::to_string(::getpid()));
+  const fs::path live_other = ck / "best.h5.tmp.1";  // pid 1 always runs
+  const fs::path unrelated = ck / "notes.tmp.txt";
+  for (const auto& p : {dead, dead_cfg, live, live_other, unrelated}) touch(p);
+  EXPECT_EQ(build_error(tiny_yaml(out)), "no error");
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(dead_cfg));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(live_other));
+  EXPECT_TRUE(fs::exists(unrelated));
+  EXPECT_TRUE(remove_stale_temporaries((fs::path(out) / "missing").string()).empty());
+  fs::remove_all(out);
+}
