@@ -120,18 +120,36 @@ EpochPass::EpochPass(const DataLoader& loader, int64_t first_batch) : loader_(lo
     shared_ = std::make_unique<Shared>();
     shared_->next_to_build = shared_->consumed = first_batch;
     shared_->capacity = int64_t(nw) * loader.opt_.prefetch_factor;
-    for (int w = 0; w < nw; ++w) shared_->threads.emplace_back([this] { worker_loop(); });
+    shared_->threads.reserve(size_t(nw));
+    for (int w = 0; w < nw; ++w) {
+      try {
+        shared_->threads.emplace_back([this] { worker_loop(); });
+      } catch (const std::exception& e) {
+        // Threads left joinable would std::terminate when shared_ is destroyed: stop and join
+        // those already started, then report which spawn failed.
+        stop_workers();
+        throw std::runtime_error("DataLoader: cannot start worker thread " + std::to_string(w + 1) + " of " +
+                                 std::to_string(nw) + " (num_workers too large for this machine?): " + e.what());
+      } catch (...) {
+        stop_workers();
+        throw;
+      }
+    }
   }
 }
 
-EpochPass::~EpochPass() {
+EpochPass::~EpochPass() { stop_workers(); }
+
+void EpochPass::stop_workers() {
   if (!shared_) return;
   {
     std::lock_guard<std::mutex> lk(shared_->mu);
     shared_->stop = true;
   }
   shared_->cv.notify_all();
-  for (auto& t : shared_->threads) t.join();
+  for (auto& t : shared_->threads)
+    if (t.joinable()) t.join();
+  shared_->threads.clear();
 }
 
 void EpochPass::worker_loop() {

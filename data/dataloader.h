@@ -89,6 +89,7 @@ class EpochPass {
   EpochPass(const DataLoader& loader, int64_t first_batch);
   struct Shared;
   void worker_loop();
+  void stop_workers();  // signals and joins every started worker (idempotent)
 
   const DataLoader& loader_;
   std::vector<std::vector<int64_t>> batches_;

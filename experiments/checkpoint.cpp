@@ -1,8 +1,10 @@
 #include "experiments/checkpoint.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -36,6 +38,27 @@ void write_atomically(const std::string& path, const std::function<void(const st
     throw;
   }
   fsync_path(target.parent_path().empty() ? "." : target.parent_path().string());
+}
+
+std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec), end;
+  if (ec) return removed;
+  for (; it != end; it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file(ec)) continue;
+    const std::string name = it->path().filename().string();
+    const size_t dot = name.rfind(".tmp.");
+    if (dot == std::string::npos || dot == 0) continue;
+    const std::string digits = name.substr(dot + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = pid_t(std::stol(digits));
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // running (or not ours to signal): keep
+    if (std::filesystem::remove(it->path(), ec)) removed.push_back(it->path().string());
+  }
+  return removed;
 }
 
 void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {

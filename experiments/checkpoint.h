@@ -45,4 +45,10 @@ nn::StateDict import_pytorch_h5(const std::string& path);
 // Writes with `write(tmp_path)`, fsyncs, and renames onto path (used by every writer here).
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
 
+// Removes the temporaries ("<name>.tmp.<pid>") that write_atomically left in `dir` when its
+// process was killed mid-write, for processes that no longer run on this machine (a live pid,
+// possibly reused, keeps its file). Returns the removed paths; a missing dir is no error.
+// Not for a folder shared by runs on several hosts: another host's live writer looks dead here.
+std::vector<std::string> remove_stale_temporaries(const std::string& dir);
+
 }  // namespace tessera

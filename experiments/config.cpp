@@ -29,7 +29,29 @@ Value* Value::find(const std::string& key) {
 
 namespace {
 
-Value convert(const YAML::Node& n, const std::string& file) {
+// yaml-cpp resolves aliases by sharing nodes, so a self-referencing alias (`a: &a [*a]`) is a cycle
+// and an alias bomb ("billion laughs") is a small graph that expands exponentially: converting
+// the graph into a tree is bounded in depth and in total nodes.
+constexpr int kMaxDepth = 100;
+constexpr size_t kMaxNodes = 200000;
+
+struct Budget {
+  size_t nodes = 0;
+};
+
+std::string where(const std::string& file, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  if (m.line < 0) return file;
+  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+Value convert(const YAML::Node& n, const std::string& file, Budget& budget, int depth) {
+  if (depth > kMaxDepth)
+    throw ConfigError(where(file, n) + ": nesting deeper than " + std::to_string(kMaxDepth) +
+                      " levels (an alias that contains itself?)");
+  if (++budget.nodes > kMaxNodes)
+    throw ConfigError(where(file, n) + ": config expands to more than " + std::to_string(kMaxNodes) +
+                      " values (aliases expanding without limit?)");
   Value v;
   v.origin = {file, n.Mark().line + 1, n.Mark().column + 1};
   switch (n.Type()) {
@@ -39,7 +61,7 @@ Value convert(const YAML::Node& n, const std::string& file) {
       break;
     case YAML::NodeType::Sequence:
       v.kind = Value::Kind::Seq;
-      for (const auto& e : n) v.seq.push_back(convert(e, file));
+      for (const auto& e : n) v.seq.push_back(convert(e, file, budget, depth + 1));
       break;
     case YAML::NodeType::Map:
       v.kind = Value::Kind::Map;
@@ -48,7 +70,7 @@ Value convert(const YAML::Node& n, const std::string& file) {
         if (v.find(key))
           throw ConfigError(file + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
                             std::to_string(kv.first.Mark().column + 1) + ": duplicate key '" + key + "'");
-        Value child = convert(kv.second, file);
+        Value child = convert(kv.second, file, budget, depth + 1);
         if (kv.second.Type() == YAML::NodeType::Null)  // "key:" with no value: point at the key
           child.origin = {file, kv.first.Mark().line + 1, kv.first.Mark().column + 1};
         v.map.emplace_back(key, std::move(child));
@@ -58,6 +80,11 @@ Value convert(const YAML::Node& n, const std::string& file) {
       v.kind = Value::Kind::Null;
   }
   return v;
+}
+
+Value convert(const YAML::Node& n, const std::string& file) {
+  Budget budget;
+  return convert(n, file, budget, 0);
 }
 
 // b overrides a: mappings merge key by key, anything else is replaced.

@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -34,6 +36,83 @@ struct Closer {
     if (id >= 0) fn(id);
   }
 };
+
+// A file is untrusted input: every count, rank, type class and length is checked before HDF5
+// writes into a buffer, and no buffer is sized from a declared shape the file cannot back.
+constexpr size_t kMaxStringBytes = size_t(64) << 20;  // a string dataset (the run config)
+constexpr size_t kMaxTagBytes = 64;                   // a string attribute such as tessera_dtype
+// Declared data must be stored in the file: uncompressed, its bytes cannot exceed the file's size;
+// with filters (deflate tops out near 1032:1) at most kMaxCompressionRatio times the file's size.
+constexpr uint64_t kMaxCompressionRatio = 1100;
+
+std::string class_name(H5T_class_t c) {
+  switch (c) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_COMPOUND: return "compound";
+    case H5T_REFERENCE: return "reference";
+    case H5T_ENUM: return "enum";
+    case H5T_VLEN: return "variable-length";
+    case H5T_ARRAY: return "array";
+    default: return "unknown";
+  }
+}
+
+// Number of elements of a dataspace; -1 when it cannot be read.
+int64_t element_count(hid_t space) {
+  if (space < 0) return -1;
+  return int64_t(H5Sget_simple_extent_npoints(space));
+}
+
+// Reads one string (fixed or variable length) of at most `max_bytes` from an attribute or a
+// dataset (`is_attr`); `what` names the entry in errors ("attribute 'x' of 'y'", "dataset 'z'").
+std::string read_one_string(const std::string& path, hid_t obj, bool is_attr, const std::string& what,
+                            size_t max_bytes) {
+  hid_t space = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+  Closer cs{space, H5Sclose};
+  int64_t n = element_count(space);
+  if (n != 1) fail(path, what + " should be a single string, has " + std::to_string(n) + " elements");
+  hid_t type = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+  Closer ct{type, H5Tclose};
+  if (type < 0) fail(path, what + " has an unreadable type");
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_STRING) fail(path, what + " should be a string, is of class " + class_name(cls));
+  hid_t mem = H5Tcopy(H5T_C_S1);
+  Closer cm{mem, H5Tclose};
+  H5Tset_cset(mem, H5Tget_cset(type));
+  if (H5Tis_variable_str(type) > 0) {
+    H5Tset_size(mem, H5T_VARIABLE);
+    if (!is_attr) {  // HDF5 allocates variable-length data itself: ask its size first
+      hsize_t bytes = 0;
+      if (H5Dvlen_get_buf_size(obj, mem, space, &bytes) < 0) fail(path, "cannot read " + what);
+      if (bytes > max_bytes)
+        fail(path, what + " is " + std::to_string(bytes) + " bytes, more than the limit of " + std::to_string(max_bytes));
+    }
+    char* p = nullptr;
+    herr_t rc = is_attr ? H5Aread(obj, mem, &p) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p);
+    if (rc < 0 || !p) fail(path, "cannot read " + what + " as a string");
+    std::string s(p, strnlen(p, max_bytes + 1));
+    H5free_memory(p);
+    if (s.size() > max_bytes)
+      fail(path, what + " is longer than the limit of " + std::to_string(max_bytes) + " bytes");
+    return s;
+  }
+  size_t size = H5Tget_size(type);
+  if (size == 0 || size > max_bytes)
+    fail(path, what + " is a " + std::to_string(size) + "-byte string, expected 1 to " + std::to_string(max_bytes));
+  hid_t fixed = H5Tcopy(type);  // the file's own string type: no conversion, no padding surprises
+  Closer cf{fixed, H5Tclose};
+  mem = fixed;
+  std::string s(size, '\0');
+  herr_t rc = is_attr ? H5Aread(obj, mem, s.data()) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.data());
+  if (rc < 0) fail(path, "cannot read " + what + " as a string");
+  s.resize(strnlen(s.data(), s.size()));
+  while (!s.empty() && s.back() == ' ') s.pop_back();  // space-padded strings
+  return s;
+}
 }  // namespace
 
 H5File::H5File(const std::string& path, Mode mode) : path_(path) {
@@ -84,6 +163,7 @@ std::vector<std::string> H5File::list(const std::string& group) const {
   H5Gget_info(g, &info);
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) fail(path_, "cannot read the name of entry " + std::to_string(i) + " of group '" + group + "'");
     std::string s(size_t(n), '\0');
     H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), size_t(n) + 1, H5P_DEFAULT);
     names.push_back(s);
@@ -141,41 +221,78 @@ Tensor H5File::read_tensor(const std::string& name) const {
   hid_t ds = H5Dopen2(hid_t(id_), name.c_str(), H5P_DEFAULT);
   if (ds < 0) fail(path_, "no dataset '" + name + "'");
   Closer cd{ds, H5Dclose};
+  const std::string what = "dataset '" + name + "'";
   hid_t space = H5Dget_space(ds);
   Closer cs{space, H5Sclose};
+  if (space < 0) fail(path_, what + " has an unreadable shape");
+  if (H5Sget_simple_extent_type(space) == H5S_NULL) fail(path_, what + " has no data (null dataspace)");
   int nd = H5Sget_simple_extent_ndims(space);
-  if (nd < 0) fail(path_, "dataset '" + name + "' has an unreadable shape");
+  if (nd < 0 || nd > H5S_MAX_RANK) fail(path_, what + " has an unreadable shape");
   std::vector<hsize_t> dims(static_cast<size_t>(nd));
-  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  if (nd > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0) fail(path_, what + " has an unreadable shape");
+  Shape shape;
+  uint64_t numel = 1;
+  for (hsize_t d : dims) {
+    if (d > uint64_t(std::numeric_limits<int64_t>::max()) || (d > 0 && numel > uint64_t(std::numeric_limits<int64_t>::max()) / d))
+      fail(path_, what + " declares a shape whose element count overflows 64 bits");
+    numel *= d;
+    shape.push_back(int64_t(d));
+  }
   hid_t type = H5Dget_type(ds);
   Closer ct{type, H5Tclose};
+  if (type < 0) fail(path_, what + " has an unreadable element type");
   H5T_class_t cls = H5Tget_class(type);
   size_t size = H5Tget_size(type);
   DType dt;
   if (cls == H5T_FLOAT && size == 4) dt = DType::Float32;
   else if (cls == H5T_FLOAT && size == 8) dt = DType::Float64;
-  else if (cls == H5T_FLOAT && size == 2) fail(path_, "dataset '" + name + "' is float16, which Tessera does not support");
+  else if (cls == H5T_FLOAT && size == 2) fail(path_, what + " is float16, which Tessera does not support");
   else if (cls == H5T_INTEGER && size == 8) dt = DType::Int64;
   else if (cls == H5T_INTEGER && size == 4) dt = DType::Int32;
   else if (cls == H5T_INTEGER && size == 2) dt = DType::BFloat16;  // only written by us, tagged below
   else if ((cls == H5T_INTEGER || cls == H5T_ENUM) && size == 1) dt = DType::UInt8;
-  else fail(path_, "dataset '" + name + "' has an unsupported element type");
+  else
+    fail(path_, what + " has an unsupported element type (" + class_name(cls) + ", " + std::to_string(size) +
+                    " bytes; expected float32/64, int8/32/64 or a Tessera-tagged int16)");
   if (H5Aexists(ds, "tessera_dtype") > 0) {
     hid_t a = H5Aopen(ds, "tessera_dtype", H5P_DEFAULT);
-    hid_t at = H5Aget_type(a);
-    std::string tag(H5Tget_size(at), '\0');
-    H5Aread(a, at, tag.data());
-    H5Tclose(at);
-    H5Aclose(a);
-    if (tag.rfind("bool", 0) == 0) dt = DType::Bool;
-    else if (tag.rfind("bfloat16", 0) == 0) dt = DType::BFloat16;
+    if (a < 0) fail(path_, "cannot open attribute 'tessera_dtype' of " + what);
+    Closer ca{a, H5Aclose};
+    std::string tag = read_one_string(path_, a, true, "attribute 'tessera_dtype' of " + what, kMaxTagBytes);
+    if (tag == "bool" && size == 1) dt = DType::Bool;
+    else if (tag == "bfloat16" && size == 2) dt = DType::BFloat16;
+    else
+      fail(path_, "attribute 'tessera_dtype' of " + what + " is '" + tag + "' on " + std::to_string(size) +
+                      "-byte elements, expected 'bool' on 1-byte or 'bfloat16' on 2-byte elements");
   } else if (dt == DType::BFloat16) {
-    fail(path_, "dataset '" + name + "' is 16-bit integer, which Tessera does not support");
+    fail(path_, what + " is 16-bit integer, which Tessera does not support");
   }
-  Tensor t = empty(Shape(dims.begin(), dims.end()), {.dtype = dt});
+  // Refuse a declared size the file cannot hold before allocating for it.
+  hid_t dcpl = H5Dget_create_plist(ds);
+  Closer cp{dcpl, H5Pclose};
+  if (dcpl < 0) fail(path_, what + " has unreadable storage properties");
+  H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout == H5D_VIRTUAL || H5Pget_external_count(dcpl) != 0)
+    fail(path_, what + " keeps its data outside the file (virtual or external storage), which is not read");
+  const int nfilters = H5Pget_nfilters(dcpl);
+  hsize_t file_size = 0;
+  if (H5Fget_filesize(hid_t(id_), &file_size) < 0) fail(path_, "cannot read the file's size");
+  const uint64_t declared = numel > std::numeric_limits<uint64_t>::max() / size ? std::numeric_limits<uint64_t>::max()
+                                                                               : numel * size;
+  const uint64_t limit = nfilters > 0 ? (file_size > std::numeric_limits<uint64_t>::max() / kMaxCompressionRatio
+                                             ? std::numeric_limits<uint64_t>::max()
+                                             : file_size * kMaxCompressionRatio)
+                                      : file_size;
+  if (declared > limit)
+    fail(path_, what + " declares shape " + shape_str(shape) + " (" + std::to_string(declared) + " bytes) but the file is " +
+                    std::to_string(file_size) + " bytes" +
+                    (nfilters > 0 ? " (compressed data may expand at most " + std::to_string(kMaxCompressionRatio) + "x)"
+                                  : "") +
+                    ": refusing to allocate it");
+  Tensor t = empty(shape, {.dtype = dt});
   // I/O boundary: HDF5 writes the dataset straight into the fresh tensor's CPU buffer.
   if (t.numel() > 0 && H5Dread(ds, h5_type(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) < 0)
-    fail(path_, "cannot read dataset '" + name + "'");
+    fail(path_, "cannot read " + what);
   return t;
 }
 
@@ -197,15 +314,7 @@ std::string H5File::read_string(const std::string& name) const {
   hid_t ds = H5Dopen2(hid_t(id_), name.c_str(), H5P_DEFAULT);
   if (ds < 0) fail(path_, "no dataset '" + name + "'");
   Closer cd{ds, H5Dclose};
-  hid_t st = H5Tcopy(H5T_C_S1);
-  Closer ct{st, H5Tclose};
-  H5Tset_size(st, H5T_VARIABLE);
-  H5Tset_cset(st, H5T_CSET_UTF8);
-  char* p = nullptr;
-  if (H5Dread(ds, st, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) < 0 || !p) fail(path_, "'" + name + "' is not a string");
-  std::string s(p);
-  H5free_memory(p);
-  return s;
+  return read_one_string(path_, ds, false, "dataset '" + name + "'", kMaxStringBytes);
 }
 
 void H5File::write_scalar(const std::string& name, double value) {
@@ -232,7 +341,16 @@ bool H5File::has_attr(const std::string& key) const { return H5Aexists(hid_t(id_
 int64_t H5File::get_attr(const std::string& key) const {
   if (!has_attr(key)) fail(path_, "missing attribute '" + key + "'");
   hid_t a = H5Aopen(hid_t(id_), key.c_str(), H5P_DEFAULT);
+  if (a < 0) fail(path_, "cannot open attribute '" + key + "'");
   Closer ca{a, H5Aclose};
+  hid_t space = H5Aget_space(a);
+  Closer cs{space, H5Sclose};
+  int64_t n = element_count(space);
+  if (n != 1) fail(path_, "attribute '" + key + "' should be a single integer, has " + std::to_string(n) + " elements");
+  hid_t type = H5Aget_type(a);
+  Closer ct{type, H5Tclose};
+  H5T_class_t cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+  if (cls != H5T_INTEGER) fail(path_, "attribute '" + key + "' should be an integer, is of class " + class_name(cls));
   int64_t v = 0;
   if (H5Aread(a, H5T_NATIVE_INT64, &v) < 0) fail(path_, "cannot read attribute '" + key + "'");
   return v;

@@ -2,8 +2,13 @@
 // ConfigNode and ends with check_unknown(), so typos are reported with file:line:column.
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
 #include "core/generator.h"
 #include "core/threading.h"
+#include "experiments/checkpoint.h"
 #include "experiments/trainer.h"
 
 namespace tessera::experiments {
@@ -11,6 +16,11 @@ namespace tessera::experiments {
 using config::ConfigError;
 
 namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMaxThreads = 4096;  // trainer.threads
+constexpr int64_t kMaxWorkers = 256;   // data.workers (each a thread with its own prefetched batches)
 
 bool glob_match(const char* p, const char* s) {
   // '*' any run of characters, '?' one character.
@@ -44,6 +54,17 @@ void Trainer::build(const config::Value& cfg) {
   config_text_ = config::to_yaml(cfg);
   ConfigNode root(&cfg, "");
   if (!root.is_map()) throw ConfigError(cfg.origin.str() + ": expected a mapping of sections (model, data, ...)");
+  // Unknown sections first: a misspelt `modle:` is reported as such, not as a missing 'model'.
+  static const std::vector<std::string> kSections = {"model",  "data",      "loss",       "task",    "metrics",
+                                                     "optimizer", "optimizers", "scheduler", "trainer"};
+  for (const auto& [k, v] : cfg.map) {
+    if (std::find(kSections.begin(), kSections.end(), k) != kSections.end()) continue;
+    std::string list;
+    for (const auto& n : kSections) list += (list.empty() ? "" : ", ") + n;
+    auto s = config::did_you_mean(k, kSections);
+    throw ConfigError(v.origin.str() + ": unknown key '" + k + "'" + (s ? " (did you mean '" + *s + "'?)" : "") +
+                      "; the sections are " + list);
+  }
   // The trainer section first: seed and threads apply before anything random is built; then the
   // model (so initial weights depend on trainer.seed only), data, task, strategy, optimizers.
   build_trainer_section(root.child("trainer"));
@@ -80,25 +101,36 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
   if (max_steps_ < 0) t.fail("max_steps", "an integer >= 0");
   if (epochs_ == 0 && max_steps_ == 0)
     throw ConfigError(t.origin().str() + ": trainer: missing required key 'trainer.epochs' or 'trainer.max_steps'");
+  // Intervals: 0 turns a periodic action off (eval_every: 0 never validates after an epoch, the run
+  // still ends with a validation pass; eval_every_steps/ckpt_every: 0 are the defaults, off);
+  // negative values are errors.
   eval_every_ = t.get_int("eval_every", 1);
   eval_every_steps_ = t.get_int("eval_every_steps", 0);
   log_every_ = t.get_int("log_every", 50);
   ckpt_every_ = t.get_int("ckpt_every", 0);
   accumulate_ = t.get_int("accumulate", 1);
+  if (eval_every_ < 0) t.fail("eval_every", "an integer >= 0 (epochs between validations; 0: only at the end)");
+  if (eval_every_steps_ < 0) t.fail("eval_every_steps", "an integer >= 0 (steps between validations; 0: off)");
+  if (ckpt_every_ < 0) t.fail("ckpt_every", "an integer >= 0 (steps between checkpoints; 0: at epoch ends only)");
   if (accumulate_ < 1) t.fail("accumulate", "an integer >= 1");
   if (log_every_ < 1) t.fail("log_every", "an integer >= 1");
   grad_clip_ = t.get_double("grad_clip", 0.0);
+  if (!(std::isfinite(grad_clip_) && grad_clip_ >= 0)) t.fail("grad_clip", "a finite number >= 0 (0: no clipping)");
   seed_ = uint64_t(t.get_int("seed", 0));
   int64_t threads = t.get_int("threads", 0);
   bool deterministic = t.get_bool("deterministic", true);
   output_dir_ = t.get_string("output_dir");
+  // Temporaries of checkpoint writes killed mid-way (last.h5.tmp.<pid>) are never renamed: remove
+  // those of processes that no longer run. A live writer (this or a concurrent run) is left alone.
+  for (const auto& dir : {fs::path(output_dir_), fs::path(output_dir_) / "checkpoints"}) remove_stale_temporaries(dir.string());
   best_metric_ = t.get_string("best_metric", std::string());
   best_mode_ = t.get_choice("best_mode", {"auto", "min", "max"}, std::string("auto"));
   std::string progress = t.get_choice("progress", {"auto", "bar", "plain", "none"}, std::string("auto"));
   if (opts_.progress_tty < 0 && progress != "auto") opts_.progress_tty = progress == "bar" ? 1 : 0;
   if (progress == "none") opts_.quiet = true;
   plot_ = t.get_bool("plot", true);
-  if (threads < 0) t.fail("threads", "an integer >= 0 (0: all cores)");
+  if (threads < 0 || threads > kMaxThreads)
+    t.fail("threads", "an integer in 0.." + std::to_string(kMaxThreads) + " (0: all cores)");
   if (threads > 0) set_num_threads(int(threads));
   // Fixed thread counts make the parallel reductions' split (and so the results) repeatable.
   if (deterministic) omp_set_dynamic(0);
@@ -212,8 +244,12 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
   if (lo.batch_size < 1) node.has("batch_size") ? node.fail("batch_size", "an integer >= 1") : data.fail("batch_size", "an integer >= 1");
   lo.shuffle = node.get_bool("shuffle", name == "train");
   lo.drop_last = node.get_bool("drop_last", false);
-  lo.num_workers = int(node.get_int("workers", data.get_int("workers", 0)));
-  if (lo.num_workers < 0) node.fail("workers", "an integer >= 0");
+  const int64_t workers = node.get_int("workers", data.get_int("workers", 0));
+  if (workers < 0 || workers > kMaxWorkers) {
+    const std::string expected = "an integer in 0.." + std::to_string(kMaxWorkers) + " (data loading threads)";
+    node.has("workers") ? node.fail("workers", expected) : data.fail("workers", expected);
+  }
+  lo.num_workers = int(workers);
   lo.seed = uint64_t(data.get_int("seed", int64_t(seed_))) + (name == "train" ? 0 : 1000003);
   std::shared_ptr<const data::Sampler> sampler;
   if (node.has("sampler")) {

@@ -207,7 +207,7 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& opt, PlateauOptions o) : opt_(op
     throw std::invalid_argument("ReduceLROnPlateau: mode must be 'min' or 'max', got '" + o.mode + "'");
   if (o.threshold_mode != "rel" && o.threshold_mode != "abs")
     throw std::invalid_argument("ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got '" + o.threshold_mode + "'");
-  if (o.factor >= 1.0) throw std::invalid_argument("ReduceLROnPlateau: factor should be < 1.0");
+  if (!(o.factor < 1.0)) throw std::invalid_argument("ReduceLROnPlateau: factor should be < 1.0");
   best_ = o.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
 }
 bool ReduceLROnPlateau::is_better(double a) const {

@@ -1,9 +1,14 @@
 // Collate, samplers and DataLoader determinism (worker count and timing must not matter).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -285,6 +290,33 @@ TEST(DataLoader, WorkerErrorsReachTheConsumer) {
     EXPECT_TRUE(pass->next().has_value());
     EXPECT_FALSE(pass->next().has_value());
   }
+}
+
+// Issue 15 item 4: a worker thread that cannot be spawned (here: address space for its stack
+// exhausted) used to leave the started threads joinable, and std::terminate aborted the process.
+// Now the started workers are joined and a clear error is thrown.
+TEST(DataLoaderDeathTest, FailedWorkerSpawnJoinsStartedThreadsAndThrows) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        DataLoader dl(std::make_shared<SlowImages>(64, false), {.batch_size = 2, .num_workers = 2000});
+        long pages = 0;
+        std::ifstream("/proc/self/statm") >> pages;
+        const rlim_t vm = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE));
+        rlimit lim{};
+        getrlimit(RLIMIT_AS, &lim);
+        lim.rlim_cur = vm + (rlim_t(256) << 20);  // 2000 thread stacks of 8 MiB cannot fit
+        if (setrlimit(RLIMIT_AS, &lim) != 0) std::exit(3);
+        try {
+          auto pass = dl.start();
+          std::fprintf(stderr, "all workers started\n");
+          std::exit(2);
+        } catch (const std::runtime_error& e) {
+          std::fprintf(stderr, "%s\n", e.what());
+          std::exit(0);
+        }
+      },
+      ::testing::ExitedWithCode(0), "DataLoader: cannot start worker thread [0-9]+ of 2000");
 }
 
 TEST(DataLoader, SamplerDrivesOrder) {
