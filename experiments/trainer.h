@@ -14,7 +14,8 @@
 //               (optional: by default a supervised task over data.input_key -> data.target_key)
 //   loss:       {name: cross_entropy, label_smoothing: 0.1}              (the task's loss)
 //   metrics:    [accuracy, {name: topk_accuracy, k: 5}, classification_report, perplexity]
-//   trainer:    {epochs | max_steps, eval_every (epochs), eval_every_steps, log_every, ckpt_every (steps),
+//   trainer:    {epochs | max_steps, eval_every (epochs; 0: only at the end), eval_every_steps (0: off),
+//                log_every, ckpt_every (steps; 0: at epoch ends only),
 //                grad_clip, accumulate, seed, threads, deterministic, output_dir, best_metric, best_mode,
 //                strategy: {name: default}, progress: auto | bar | plain, plot}
 //
