@@ -255,3 +255,22 @@ TEST(Moat, TrainsOnRandomData) {
   EXPECT_LT(last, 0.5 * first);
   for (auto& [name, p] : m.named_parameters()) EXPECT_TRUE(p.grad().defined()) << name;
 }
+
+// The `attention: window` option end to end: windows that cover each attention map reproduce the
+// global model exactly (same weights), and windows smaller than the map are used (4x4 map, 2x2 windows).
+TEST(Moat, WindowOptionMatchesGlobalWhenWindowsCoverTheMaps) {
+  NoGradGuard ng;
+  MoatOptions o = micro();
+  Moat global(o);
+  global.eval();
+  o.attention = "window";
+  o.window_size = {2, 1};  // 16 px, stem stride 1: stage 3 sees 2x2, stage 4 1x1
+  Moat windowed(o);
+  windowed.eval();
+  ASSERT_TRUE(windowed.load_state_dict(global.state_dict(), true).ok());
+  Tensor x = randn({2, 3, 16, 16});
+  EXPECT_TRUE(allclose(windowed.forward(x), global.forward(x), 1e-5, 1e-6));
+  Tensor x32 = randn({1, 3, 32, 32});  // stage 3 sees 4x4: four 2x2 windows, no longer global
+  EXPECT_EQ(windowed.forward(x32).shape(), (Shape{1, 5}));
+  EXPECT_FALSE(allclose(windowed.forward(x32), global.forward(x32), 1e-5, 1e-6));
+}
