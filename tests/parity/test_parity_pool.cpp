@@ -7,6 +7,7 @@
 #include "autograd/tessera.h"
 #include "testing/golden.h"
 #include "testing/gradcheck.h"
+#include "golden_case.h"
 
 using namespace tessera;
 using tessera::test::allclose;
@@ -21,32 +22,10 @@ Golden& gold() {
 }
 
 Tensor get(const std::string& name) { return gold().get(name); }
-Tensor leaf_of(const std::string& name) {
-  if (!gold().has(name)) return Tensor();
-  Tensor t = get(name);
-  t.set_requires_grad(true);
-  return t;
-}
-
 // Runs fn on the case's x (and w, b when stored), checks y and the gradients of every leaf.
-void check_case(const std::string& c, const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& fn,
-                double rtol = 1e-5, double atol = 1e-5, const std::string& xname = "") {
-  SCOPED_TRACE(c);
-  Tensor x = leaf_of(xname.empty() ? c + "/x" : xname), w = leaf_of(c + "/w"), b = leaf_of(c + "/b");
-  Tensor y = fn(x, w, b);
-  EXPECT_TRUE(allclose(y, get(c + "/y"), rtol, atol)) << "output";
-  TensorList leaves = {x};
-  if (w.defined()) leaves.push_back(w);
-  if (b.defined()) leaves.push_back(b);
-  TensorList g = grad({y}, leaves, {get(c + "/gy")});
-  EXPECT_TRUE(allclose(g[0], get(c + "/gx"), rtol, atol)) << "grad x";
-  size_t k = 1;
-  if (w.defined()) {
-    EXPECT_TRUE(allclose(g[k++], get(c + "/gw"), rtol, atol)) << "grad w";
-  }
-  if (b.defined()) {
-    EXPECT_TRUE(allclose(g[k++], get(c + "/gb"), rtol, atol)) << "grad b";
-  }
+void check_case(const std::string& c, const tessera::test::CaseFn& fn, double rtol = 1e-5, double atol = 1e-5,
+                const std::string& xname = "") {
+  tessera::test::check_golden_case(gold(), c, fn, rtol, atol, xname);
 }
 
 
