@@ -4,6 +4,7 @@
 #include <jerror.h>
 #include <png.h>
 
+#include <atomic>
 #include <cmath>
 #include <csetjmp>
 #include <cstdio>
@@ -51,6 +52,28 @@ void jpeg_warning(j_common_ptr cinfo, int level) {
 
 }  // namespace
 
+namespace {
+// PIL's decompression-bomb error threshold (2 x Image.MAX_IMAGE_PIXELS).
+std::atomic<int64_t> g_max_image_pixels{kDefaultMaxImagePixels};
+
+// Refuses, from the header alone, an image whose pixel count is over the limit: a few hundred bytes
+// can declare a 65000 x 65000 image, and the decoders would allocate all of it.
+void check_pixels(const std::string& name, uint64_t width, uint64_t height) {
+  const int64_t limit = g_max_image_pixels.load();
+  const uint64_t pixels = width * height;  // both are at most 2^32 - 1: no overflow
+  if (limit > 0 && pixels > uint64_t(limit))
+    throw std::runtime_error(name + ": image is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+                             std::to_string(pixels) + " pixels, over the limit of " + std::to_string(limit) +
+                             " (a decompression bomb? raise data.max_image_pixels to allow it)");
+}
+}  // namespace
+
+void set_max_image_pixels(int64_t limit) {
+  if (limit < 0) throw std::invalid_argument("max_image_pixels must be >= 0 (0: no limit), got " + std::to_string(limit));
+  g_max_image_pixels = limit;
+}
+int64_t max_image_pixels() { return g_max_image_pixels.load(); }
+
 Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels) {
   check_channels(channels, name, "decode_jpeg");
   if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8 || bytes[2] != 0xFF)
@@ -68,6 +91,12 @@ Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, i
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
+  try {
+    check_pixels(name, cinfo.image_width, cinfo.image_height);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
   const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
   if (!gray && cinfo.jpeg_color_space != JCS_YCbCr && cinfo.jpeg_color_space != JCS_RGB) {
     jpeg_destroy_decompress(&cinfo);
@@ -101,6 +130,12 @@ Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name, in
   img.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&img, bytes.data(), bytes.size()))
     throw std::runtime_error(name + ": corrupt PNG (" + std::string(img.message) + ")");
+  try {
+    check_pixels(name, img.width, img.height);
+  } catch (...) {
+    png_image_free(&img);
+    throw;
+  }
   const bool color = img.format & PNG_FORMAT_FLAG_COLOR, alpha = img.format & PNG_FORMAT_FLAG_ALPHA;
   int c = color ? (alpha ? 4 : 3) : (alpha ? 2 : 1);
   img.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB) : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);

@@ -14,6 +14,13 @@
 
 namespace tessera::data {
 
+// Decoders refuse, from the header and before allocating, images of more pixels than this limit
+// (like PIL's MAX_IMAGE_PIXELS; default 178,956,970, PIL's error threshold; 0: no limit). Process
+// wide; the trainer sets it from `data.max_image_pixels`.
+constexpr int64_t kDefaultMaxImagePixels = 178956970;
+void set_max_image_pixels(int64_t limit);
+int64_t max_image_pixels();
+
 // `name` only labels errors ("<name>: not a JPEG file ...").
 Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
 Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -15,12 +16,20 @@ std::string file_name(const std::string& path) {
 }
 
 std::vector<uint8_t> read_file(const std::string& path) {
+  // A directory opens as a stream on Linux and reports a nonsense size: say what it is instead.
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(st)) throw std::runtime_error(path + ": is a directory, expected a file");
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw std::runtime_error(path + ": not a regular file (a device, socket or pipe)");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
   std::streamsize n = f.tellg();
+  if (n < 0) throw std::runtime_error(path + ": cannot read its size");
   f.seekg(0);
   std::vector<uint8_t> out(static_cast<size_t>(n));
-  if (n > 0 && !f.read(reinterpret_cast<char*>(out.data()), n)) throw std::runtime_error(path + ": read failed");
+  if (n > 0 && !f.read(reinterpret_cast<char*>(out.data()), n))
+    throw std::runtime_error(path + ": read failed (" + std::strerror(errno) + ")");
   return out;
 }
 

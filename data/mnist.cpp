@@ -22,7 +22,7 @@ std::string hex32(uint32_t v) {
 
 IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   std::vector<uint8_t> b = read_maybe_gzip(path);
-  const std::string name = file_name(path);
+  const std::string& name = path;
   if (b.size() < 4) throw std::runtime_error(name + ": truncated IDX file (" + std::to_string(b.size()) + " bytes, no header)");
   const uint32_t magic = be32(b.data());
   if (magic != expected_magic)
@@ -35,6 +35,11 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   size_t count = 1;
   for (size_t d = 0; d < nd; ++d) {
     a.dims.push_back(be32(b.data() + 4 + 4 * d));
+    // Sizes from the header are untrusted: their product must not wrap around (and then match a
+    // small file while the dims promise more).
+    if (a.dims.back() != 0 && count > (size_t(1) << 48) / a.dims.back())
+      throw std::runtime_error(name + ": IDX header declares dimensions whose product overflows (dim " +
+                               std::to_string(d) + " = " + std::to_string(a.dims.back()) + ")");
     count *= size_t(a.dims.back());
   }
   const size_t off = 4 + 4 * nd;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -16,7 +17,18 @@
 namespace tessera {
 
 namespace {
-void fsync_path(const std::string& p) {
+// Flushes a written file to disk; a failure (a full disk can surface only here) is an error.
+void fsync_file(const std::string& p) {
+  int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error(p + ": cannot reopen to flush (" + std::strerror(errno) + ")");
+  const bool ok = ::fsync(fd) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) throw std::runtime_error(p + ": cannot flush to disk (" + std::strerror(err) + ")");
+}
+
+// Makes a rename durable; best effort (some file systems refuse fsync on a directory).
+void fsync_dir(const std::string& p) {
   int fd = ::open(p.c_str(), O_RDONLY);
   if (fd >= 0) {
     ::fsync(fd);
@@ -30,14 +42,14 @@ void write_atomically(const std::string& path, const std::function<void(const st
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
     write(tmp);
-    fsync_path(tmp);
+    fsync_file(tmp);
     std::filesystem::rename(tmp, target);
   } catch (...) {
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
     throw;
   }
-  fsync_path(target.parent_path().empty() ? "." : target.parent_path().string());
+  fsync_dir(target.parent_path().empty() ? "." : target.parent_path().string());
 }
 
 std::vector<std::string> remove_stale_temporaries(const std::string& dir) {
@@ -147,20 +159,39 @@ TrainingCheckpoint load_checkpoint(const std::string& path) {
   return c;
 }
 
+VerifyReport verify_checkpoint(const std::string& path) {
+  VerifyReport r;
+  {
+    io::H5File f(path, io::H5File::Read);
+    for (const auto& name : f.datasets()) {
+      ++r.datasets;
+      try {
+        if (f.has_checksum(name)) ++r.checksummed;
+        if (name == "config") f.read_string(name);
+        else f.read_tensor(name);
+      } catch (const std::exception& e) {
+        r.errors.push_back(e.what());
+      }
+    }
+  }
+  if (r.errors.empty()) {
+    try {
+      load_checkpoint(path);
+    } catch (const std::exception& e) {
+      r.errors.push_back(e.what());
+    }
+  }
+  return r;
+}
+
 void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
   write_atomically(path, [&](const std::string& tmp) {
     io::H5File f(tmp, io::H5File::Truncate);
     for (const auto& [k, v] : sd) {
-      Tensor t = v.dtype() == DType::BFloat16 ? kernels::to_dtype(v, DType::Float32) : v;
-      if (t.dim() == 0) {
-        // h5py reads a 0-d dataset as a numpy scalar, which torch.from_numpy rejects; a 1-element
-        // 1-d array loads, and torch's load_state_dict accepts it for a 0-d entry
-        // (num_batches_tracked). The attribute lets import restore the 0-d shape.
-        f.write_tensor(k, t.as_strided({1}, {1}, t.storage_offset()));
-        f.set_dataset_attr(k, "tessera_shape", "scalar");
-      } else {
-        f.write_tensor(k, t);
-      }
+      // h5py reads a 0-d dataset as a numpy scalar, which torch.from_numpy rejects: write_tensor
+      // stores 0-d tensors (num_batches_tracked) as 1 element, which torch's load_state_dict
+      // accepts for a 0-d entry, tagged so that import restores the 0-d shape.
+      f.write_tensor(k, v.dtype() == DType::BFloat16 ? kernels::to_dtype(v, DType::Float32) : v);
     }
     f.close();
   });
@@ -169,11 +200,7 @@ void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
 nn::StateDict import_pytorch_h5(const std::string& path) {
   io::H5File f(path, io::H5File::Read);
   nn::StateDict sd;
-  for (const auto& k : f.list("/")) {
-    Tensor t = f.read_tensor(k);
-    if (t.numel() == 1 && f.has_dataset_attr(k, "tessera_shape")) t = t.as_strided({}, {}, 0);
-    sd.insert(k, t);
-  }
+  for (const auto& k : f.list("/")) sd.insert(k, f.read_tensor(k));
   return sd;
 }
 

@@ -36,6 +36,15 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& ckpt);
 // rejected with both versions.
 TrainingCheckpoint load_checkpoint(const std::string& path);
 
+// Reads every dataset of a checkpoint (or exported weights), which verifies each one's Fletcher32
+// checksum, and then loads it as a checkpoint (the structure and value checks of load_checkpoint).
+struct VerifyReport {
+  int64_t datasets = 0, checksummed = 0;
+  std::vector<std::string> errors;  // one line each: the dataset and what is wrong
+  bool ok() const { return errors.empty(); }
+};
+VerifyReport verify_checkpoint(const std::string& path);
+
 // Weights only: datasets named exactly by the state_dict keys (bfloat16 is written as float32 so
 // that numpy/PyTorch read it). Atomic like save_checkpoint.
 void export_pytorch_h5(const std::string& path, const nn::StateDict& sd);

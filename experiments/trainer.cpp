@@ -2,7 +2,9 @@
 // trainer_build.cpp, checkpoints in trainer_state.cpp.
 #include "experiments/trainer.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -105,8 +107,9 @@ void Trainer::open_run_folder() {
     if (!cf.flush()) throw std::runtime_error("trainer: cannot write " + tmp);
   });
   const std::string log_path = (fs::path(output_dir_) / "metrics.jsonl").string();
+  std::vector<std::string> notes;
   if (opts_.resume) {
-    restore(load_checkpoint(*opts_.resume));
+    notes = resume_from(*opts_.resume);
     truncate_log_after(log_path, step_);
   }
   jsonl_ = std::make_unique<std::ofstream>(log_path, opts_.resume ? std::ios::app : std::ios::trunc);
@@ -116,6 +119,7 @@ void Trainer::open_run_folder() {
                        " parameters, " + std::to_string(steps_per_epoch_) + " steps/epoch, " +
                        std::to_string(total_steps_) + " steps" +
                        (opts_.resume ? ", resumed at step " + std::to_string(step_) : "") + ")");
+    for (const auto& n : notes) progress_->message(n);
   }
   log_loss_ = 0;
   log_n_ = 0;
@@ -192,14 +196,21 @@ void Trainer::finish(FitResult& r) {
                          " (continue with --resume " + r.last_checkpoint + ")");
   } else if (splits_.count("test")) {
     // Final test evaluation with the best weights (by the configured validation metric).
+    if (has_best_ && !fs::exists(r.best_checkpoint))
+      throw std::runtime_error(r.best_checkpoint + ": the best checkpoint was removed during the run; the final " +
+                               "test needs it (test the last weights with `tessera eval --checkpoint " +
+                               r.last_checkpoint + "`)");
     if (has_best_) load_weights(r.best_checkpoint);
     std::string report;
     auto m = evaluate("test", &report);
     log_json(m, "test");
     for (const auto& [k, v] : m) r.final_metrics["test/" + k] = v;
-    std::ofstream rep(fs::path(output_dir_) / "report.txt");
-    rep << "test (" << (has_best_ ? "best checkpoint by " + best_metric_ : "final weights") << "): " << format_metrics(m)
-        << "\n" << report;
+    write_atomically((fs::path(output_dir_) / "report.txt").string(), [&](const std::string& tmp) {
+      std::ofstream rep(tmp);
+      rep << "test (" << (has_best_ ? "best checkpoint by " + best_metric_ : "final weights") << "): "
+          << format_metrics(m) << "\n" << report;
+      if (!rep.flush()) throw std::runtime_error(tmp + ": cannot write (" + std::strerror(errno) + ")");
+    });
     if (has_best_) restore(load_checkpoint(r.last_checkpoint));
   }
   jsonl_->flush();
@@ -239,6 +250,11 @@ void Trainer::log_json(const std::map<std::string, double>& values, const std::s
   for (const auto& [k, v] : values) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
   *jsonl_ << j.dump() << "\n";
   jsonl_->flush();
+  // A metrics log that silently stops (a full disk) would misreport the run: stop it instead.
+  if (!*jsonl_)
+    throw std::runtime_error((fs::path(output_dir_) / "metrics.jsonl").string() + ": cannot write the metrics log (" +
+                             std::strerror(errno) + "); training stopped, last good checkpoint kept: " +
+                             checkpoint_path("last"));
 }
 
 // --------------------------------------------------------------------------------- evaluation

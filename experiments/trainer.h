@@ -95,6 +95,8 @@ class Trainer {
   std::vector<optim::Optimizer*> optimizers() const;
   TrainingCheckpoint make_checkpoint() const;
   void restore(const TrainingCheckpoint& ckpt);
+  // --resume: loads and restores, naming the file in errors; returns notes for the progress log.
+  std::vector<std::string> resume_from(const std::string& path);
 
  private:
   struct Split {

@@ -8,6 +8,7 @@
 
 #include "core/generator.h"
 #include "core/threading.h"
+#include "data/image.h"
 #include "experiments/checkpoint.h"
 #include "experiments/trainer.h"
 
@@ -138,6 +139,10 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
 }
 
 void Trainer::build_data(const ConfigNode& d) {
+  // Set before any dataset is built: some decode images while they index or cache.
+  const int64_t max_pixels = d.get_int("max_image_pixels", data::kDefaultMaxImagePixels);
+  if (max_pixels < 0) d.fail("max_image_pixels", "an integer >= 0 (0: no limit)");
+  data::set_max_image_pixels(max_pixels);
   for (const char* split : {"train", "val", "test"})
     if (auto n = d.optional_child(split)) splits_[split] = build_split(*n, split, d);
   if (!splits_.count("train")) throw ConfigError(d.origin().str() + ": missing required key 'data.train' (a mapping)");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <limits>
 #include <stdexcept>
 
@@ -36,17 +38,38 @@ std::map<std::string, double> LRScheduler::state_dict() const {
   return s;
 }
 
+namespace {
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.15g", v);
+  return b;
+}
+
+// A state value read from a checkpoint (untrusted): present, finite and within [lo, hi]; a count
+// must also be a whole number (NaN or 1e300 would otherwise become an undefined integer cast).
+double state_value(const std::map<std::string, double>& s, const std::string& key, double lo, double hi,
+                   bool whole, const std::string& owner) {
+  auto it = s.find(key);
+  if (it == s.end()) throw std::invalid_argument(owner + " state: missing '" + key + "'");
+  const double v = it->second;
+  if (!std::isfinite(v) || v < lo || v > hi || (whole && v != std::floor(v)))
+    throw std::invalid_argument(owner + " state: '" + key + "' is " + num(v) + ", expected " +
+                                (whole ? "a whole number" : "a finite number") + " in [" + num(lo) + ", " + num(hi) +
+                                "]" + (key == "last_epoch" && v > hi ? " (the schedule ends there)" : ""));
+  return v;
+}
+constexpr double kMaxCount = 9007199254740992.0;  // 2^53: every count below is exact in a double
+}  // namespace
+
 void LRScheduler::load_state_dict(const std::map<std::string, double>& s) {
-  auto it = s.find("last_epoch");
-  if (it == s.end()) throw std::invalid_argument("scheduler state: missing 'last_epoch'");
-  for (size_t i = 0; i < base_lrs_.size(); ++i) {
-    auto b = s.find("base_lrs." + std::to_string(i));
-    if (b == s.end()) throw std::invalid_argument("scheduler state: missing 'base_lrs." + std::to_string(i) + "'");
-    base_lrs_[i] = b->second;
-  }
-  last_epoch_ = int64_t(it->second);
+  const double last = state_value(s, "last_epoch", -1, double(max_last_epoch()), true, "scheduler");
+  for (size_t i = 0; i < base_lrs_.size(); ++i)
+    base_lrs_[i] = state_value(s, "base_lrs." + std::to_string(i), 0, 1e6, false, "scheduler");
+  last_epoch_ = int64_t(last);
   apply();
 }
+
+int64_t LRScheduler::max_last_epoch() const { return int64_t(kMaxCount); }
 
 StepLR::StepLR(Optimizer& opt, int64_t step_size, double gamma) : LRScheduler(opt), step_size_(step_size), gamma_(gamma) {
   if (step_size <= 0) throw std::invalid_argument("StepLR: step_size must be positive");
@@ -120,9 +143,8 @@ std::map<std::string, double> CosineAnnealingWarmRestarts::state_dict() const {
   return s;
 }
 void CosineAnnealingWarmRestarts::load_state_dict(const std::map<std::string, double>& s) {
-  if (!s.count("T_i") || !s.count("T_cur")) throw std::invalid_argument("scheduler state: missing 'T_i' or 'T_cur'");
-  T_i_ = s.at("T_i");
-  T_cur_ = s.at("T_cur");
+  T_i_ = state_value(s, "T_i", 1, kMaxCount, false, "CosineAnnealingWarmRestarts");
+  T_cur_ = state_value(s, "T_cur", 0, T_i_, false, "CosineAnnealingWarmRestarts");
   LRScheduler::load_state_dict(s);
 }
 
@@ -246,12 +268,13 @@ std::map<std::string, double> ReduceLROnPlateau::state_dict() const {
           {"last_epoch", double(last_epoch_)}};
 }
 void ReduceLROnPlateau::load_state_dict(const std::map<std::string, double>& s) {
-  for (const char* k : {"best", "num_bad_epochs", "cooldown_counter", "last_epoch"})
-    if (!s.count(k)) throw std::invalid_argument(std::string("ReduceLROnPlateau state: missing '") + k + "'");
-  best_ = s.at("best");
-  num_bad_ = int64_t(s.at("num_bad_epochs"));
-  cooldown_counter_ = int64_t(s.at("cooldown_counter"));
-  last_epoch_ = int64_t(s.at("last_epoch"));
+  auto it = s.find("best");
+  if (it == s.end()) throw std::invalid_argument("ReduceLROnPlateau state: missing 'best'");
+  if (std::isnan(it->second)) throw std::invalid_argument("ReduceLROnPlateau state: 'best' is NaN");
+  best_ = it->second;  // +-inf before the first metric
+  num_bad_ = int64_t(state_value(s, "num_bad_epochs", 0, kMaxCount, true, "ReduceLROnPlateau"));
+  cooldown_counter_ = int64_t(state_value(s, "cooldown_counter", 0, kMaxCount, true, "ReduceLROnPlateau"));
+  last_epoch_ = int64_t(state_value(s, "last_epoch", 0, kMaxCount, true, "ReduceLROnPlateau"));
 }
 
 }  // namespace tessera::optim

@@ -25,6 +25,8 @@ class LRScheduler {
   virtual double lr_at(size_t group) const = 0;
   void init();  // call at the end of a derived constructor: applies step 0
   void apply();
+  // The largest last_epoch a loaded state may hold (a schedule of fixed length ends there).
+  virtual int64_t max_last_epoch() const;
   Optimizer& opt_;
   std::vector<double> base_lrs_, last_lr_;
   int64_t last_epoch_ = -1;
@@ -108,6 +110,7 @@ class OneCycleLR : public LRScheduler {
   void step() override;
  protected:
   double lr_at(size_t g) const override;
+  int64_t max_last_epoch() const override { return total_; }
   double momentum_at() const;
   struct Phase {
     double end_step;

@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -48,17 +49,32 @@ class ScalarWriter : public OptionVisitor {
 
 // Flat scalars -> option table; a list option is replaced by "<key>.0", "<key>.1", ... when
 // "<key>.0" is present. Records the keys it used so callers can reject the rest.
+// An index in a state key ("state.<i>.", "param_groups.<i>."): decimal digits, else kBadIndex.
+constexpr size_t kBadIndex = size_t(-1);
+size_t parse_index(const std::string& digits) {
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return kBadIndex;
+  return size_t(std::stoul(digits));
+}
+
 class ScalarReader : public OptionVisitor {
  public:
   explicit ScalarReader(const std::map<std::string, double>& in) : in_(in) {}
   void operator()(const char* key, double& v, const char*) override { read(key, v); }
+  // Values come from a checkpoint (untrusted): an integer or flag must be one exactly, since a
+  // cast of NaN or 1e300 to int64 is undefined.
   void operator()(const char* key, int64_t& v, const char*) override {
     double d = double(v);
-    if (read(key, d)) v = int64_t(d);
+    if (!read(key, d)) return;
+    if (!(d == std::floor(d) && std::abs(d) <= 9007199254740992.0))
+      throw OptionError(key, "a whole number, got " + std::to_string(d));
+    v = int64_t(d);
   }
   void operator()(const char* key, bool& v, const char*) override {
     double d = v;
-    if (read(key, d)) v = d != 0;
+    if (!read(key, d)) return;
+    if (d != 0 && d != 1) throw OptionError(key, "0 or 1 (a flag), got " + std::to_string(d));
+    v = d != 0;
   }
   void operator()(const char* key, std::vector<double>& v, const char*) override { list(key, v); }
   void operator()(const char* key, std::vector<int64_t>& v, const char*) override { list(key, v); }
@@ -225,7 +241,7 @@ void Optimizer::load_state_dict(const OptimizerState& s) {
   for (const auto& [key, v] : s.scalars) {
     if (key.rfind("param_groups.", 0) != 0) continue;
     size_t dot = key.find('.', 13);
-    size_t g = dot == std::string::npos ? groups_.size() : std::stoul(key.substr(13, dot - 13));
+    size_t g = dot == std::string::npos ? groups_.size() : parse_index(key.substr(13, dot - 13));
     if (g >= groups_.size())
       throw std::invalid_argument("optimizer state: key '" + key + "' does not name one of the " +
                                   std::to_string(groups_.size()) + " parameter groups");
@@ -252,7 +268,9 @@ void Optimizer::load_state_dict(const OptimizerState& s) {
     if (key.rfind("state.", 0) != 0) continue;
     size_t dot = key.find('.', 6);
     if (dot == std::string::npos) throw std::invalid_argument("optimizer state: malformed key '" + key + "'");
-    size_t idx = std::stoul(key.substr(6, dot - 6));
+    const size_t idx = parse_index(key.substr(6, dot - 6));
+    if (idx == kBadIndex)
+      throw std::invalid_argument("optimizer state: key '" + key + "' should be 'state.<parameter index>.<name>'");
     if (idx >= new_state.size())
       throw std::invalid_argument("optimizer state: key '" + key + "' refers to parameter " + std::to_string(idx) +
                                   " but the optimizer has " + std::to_string(new_state.size()));

@@ -77,8 +77,9 @@ CsvTable CsvTable::read(const std::string& path) {
   if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
     throw std::runtime_error(path + ": cannot initialise the CSV parser");
   ParseState st;
-  // Feed line by line so every record knows the line it starts on.
-  size_t pos = 0;
+  // Feed line by line so every record knows the line it starts on. A UTF-8 byte-order mark (Excel
+  // writes one) is not part of the first column's name.
+  size_t pos = bytes.size() >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
   int64_t line = 0;
   auto fail = [&](int64_t at) {
     std::string msg = path + ":" + std::to_string(at) + ": CSV parse error (" + csv_strerror(csv_error(&p)) + ")";
@@ -100,7 +101,13 @@ CsvTable CsvTable::read(const std::string& path) {
   t.path_ = path;
   if (st.records.empty()) throw std::runtime_error(path + ": empty CSV file (no header)");
   t.header_ = st.records[0];
-  for (auto& h : t.header_) h = trim(h);
+  for (size_t i = 0; i < t.header_.size(); ++i) {
+    t.header_[i] = trim(t.header_[i]);
+    for (size_t j = 0; j < i; ++j)
+      if (!t.header_[i].empty() && t.header_[j] == t.header_[i])  // a lookup by name would be ambiguous
+        throw std::runtime_error(path + ":" + std::to_string(st.lines[0]) + ": duplicate column '" + t.header_[i] +
+                                 "' (columns " + std::to_string(j + 1) + " and " + std::to_string(i + 1) + ")");
+  }
   for (size_t r = 1; r < st.records.size(); ++r) {
     if (st.records[r].size() != t.header_.size())
       throw std::runtime_error(path + ":" + std::to_string(st.lines[r]) + ": row has " +

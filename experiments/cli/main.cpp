@@ -2,7 +2,7 @@
 //   tessera train CONFIG [--set key=value]... [--resume CKPT]
 //   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--set key=value]...
 //   tessera export CKPT --format pytorch-h5 --out FILE
-//   tessera info CKPT
+//   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera list
@@ -99,7 +99,21 @@ int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, 
   return 0;
 }
 
-int cmd_info(const std::string& path) {
+int cmd_info(const std::string& path, bool verify) {
+  if (verify) {
+    VerifyReport v = verify_checkpoint(path);
+    std::printf("verify: %s: %lld datasets, %lld with a Fletcher32 checksum\n", path.c_str(), (long long)v.datasets,
+                (long long)v.checksummed);
+    if (v.checksummed < v.datasets)
+      std::printf("verify: %lld datasets carry no checksum (written before checksums, or empty)\n",
+                  (long long)(v.datasets - v.checksummed));
+    for (const auto& e : v.errors) std::printf("verify: FAILED: %s\n", one_line(e).c_str());
+    if (!v.ok()) {
+      std::fflush(stdout);
+      throw std::runtime_error(path + ": verification failed (" + std::to_string(v.errors.size()) + " problem(s))");
+    }
+    std::printf("verify: OK\n");
+  }
   TrainingCheckpoint c = load_checkpoint(path);
   int64_t params = 0;
   for (const auto& [k, t] : c.model) params += t.numel();
@@ -199,6 +213,8 @@ int main(int argc, char** argv) {
 
   auto* info = app.add_subcommand("info", "print a checkpoint's step, metrics and config");
   info->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  bool verify = false;
+  info->add_flag("--verify", verify, "read every dataset, checking its checksum and the checkpoint's values; exit 1 on damage");
 
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
   bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn")->required();
@@ -234,7 +250,7 @@ int main(int argc, char** argv) {
     if (*train) return cmd_train(cfg, sets, resume, progress);
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits);
     if (*exp) return cmd_export(ckpt, format, out);
-    if (*info) return cmd_info(ckpt);
+    if (*info) return cmd_info(ckpt, verify);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
     if (*bench_data) return cmd_bench_data(cfg, sets, data_split, worker_counts, data_batches);
     return cmd_list(list_kind, list_name, verbose);
