@@ -34,8 +34,11 @@ test-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# TESSERA_REQUIRE_TESTS=1: everything installed above must be used, so a test that would skip for
+# want of it fails instead (tests/testing/skip.h); only data a user brings (../shared/data) may
+# skip, and ctest lists such tests as skipped, not passed.
 test: build test-deps
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && TESSERA_REQUIRE_TESTS=1 ctest --output-on-failure -j $(JOBS)
 
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
 test-sanitize:
@@ -51,10 +54,12 @@ quickstart: configure
 bench: build
 	$(BUILD)/bench/tessera_bench_ops
 
-# Regenerates the PyTorch golden files in tests/parity/golden/ (needs python3-torch, python3-h5py).
+# Regenerates every PyTorch golden file (tests/parity/golden/, tests/data/golden/) with Debian's
+# python3-torch: /usr/bin/python3, not whatever python3 is first on PATH (a pip install there has
+# another torch, or none).
 golden:
 	@for p in $(PEER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES); break; }; done
-	for s in tests/parity/gen_*.py; do python3 $$s || exit 1; done
+	for s in tests/parity/gen_*.py tests/data/gen_*.py; do echo "$$s"; /usr/bin/python3 $$s || exit 1; done
 
 clean:
 	rm -rf $(BUILD) build-asan

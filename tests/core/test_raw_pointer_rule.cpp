@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/skip.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -75,7 +77,7 @@ TEST(RawPointerRule, MatcherFindsBothSpellings) {
 TEST(RawPointerRule, OnlyCoreAndIoBoundariesTouchTensorMemory) {
   const fs::path root = source_root();
   if (!fs::exists(root / "core" / "tensor.h") || !fs::exists(root / "core" / "kernels"))
-    GTEST_SKIP() << "source tree not found at " << root << " (TESSERA_TEST_DATA/..); nothing to check";
+    TESSERA_SKIP_UNLESS_REQUIRED("source tree not found at " << root << " (TESSERA_TEST_DATA/..); nothing to check");
   const Scan s = scan_tree(root);
   // Guard against a scan that silently looked at nothing (moved folders, wrong root).
   ASSERT_GT(s.files, 20) << "scanned only " << s.files << " source files under " << root;
@@ -89,4 +91,29 @@ TEST(RawPointerRule, OnlyCoreAndIoBoundariesTouchTensorMemory) {
   for (const auto& f : kAllowed)
     EXPECT_TRUE(s.allowed_seen.count(f) || !fs::exists(root / f))
         << f << " no longer uses data_ptr/raw_data(); remove it from kAllowed";
+}
+
+// Every skip says its kind (testing/skip.h): a plain gtest skip would pass silently on CI when
+// something `make test` should have installed is missing.
+TEST(SkipRule, TestsSkipOnlyThroughTheTwoMacros) {
+  const fs::path tests = source_root() / "tests";
+  if (!fs::exists(tests / "testing" / "skip.h")) {
+    TESSERA_SKIP_UNLESS_REQUIRED("source tree not found at " << tests);
+  }
+  std::string report;
+  int files = 0;
+  const std::string needle = std::string("GTEST_") + "SKIP";  // split so this file does not match itself
+  for (const auto& entry : fs::recursive_directory_iterator(tests)) {
+    if (!entry.is_regular_file() || !is_source(entry.path())) continue;
+    ++files;
+    const std::string rel = fs::relative(entry.path(), tests).generic_string();
+    if (rel == "testing/skip.h") continue;
+    std::ifstream in(entry.path());
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+      if (line.find(needle) != std::string::npos) report += "  tests/" + rel + ":" + std::to_string(n) + ": " + line + "\n";
+  }
+  ASSERT_GT(files, 20);
+  EXPECT_TRUE(report.empty()) << "use TESSERA_SKIP_WITHOUT_DATA or TESSERA_SKIP_UNLESS_REQUIRED (testing/skip.h):\n"
+                              << report;
 }

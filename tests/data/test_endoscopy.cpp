@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "testing/skip.h"
 #include "autograd/tessera.h"
 #include "data/dataloader.h"
 #include "data/endoscopy/csv_table.h"
@@ -601,7 +602,7 @@ TEST(Endoscopy, KvasirSegEndToEnd) {
   if (const char* env = std::getenv("TESSERA_SHARED_DATA")) {
     if (fs::exists(fs::path(env) / "kvasir-seg")) root = (fs::path(env) / "kvasir-seg").string();
   }
-  if (root.empty()) GTEST_SKIP() << "Kvasir-SEG not present (../shared/data/kvasir-seg)";
+  if (root.empty()) TESSERA_SKIP_WITHOUT_DATA("Kvasir-SEG (../shared/data/kvasir-seg)");
   auto kv = std::make_shared<KvasirSeg>(root);
   // Box masks from the recorded boxes, as the polyp-size datasets give them.
   std::vector<Example> ex;

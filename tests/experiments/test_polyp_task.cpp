@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "testing/skip.h"
 #include "autograd/tessera.h"
 #include "data/endoscopy/polyp.h"
 #include "data/endoscopy/polyp_dataset.h"
@@ -295,7 +296,9 @@ size_t column(const std::vector<std::string>& header, const std::string& name) {
 // fixture: every run in runs.csv, each fold's value the mean over its seeds (folds.csv), and the
 // summary the mean +- sample std over folds (results.csv).
 TEST(PolypTask, SuiteRunnerTabulatesFoldsAndSeeds) {
-  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 is not installed";
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) {
+    TESSERA_SKIP_UNLESS_REQUIRED("python3 is not installed");
+  }
   const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path().parent_path() / "tessera";
   ASSERT_TRUE(fs::exists(bin)) << "build the tessera target first: " << bin;
   const std::string runner = std::string(TESSERA_TEST_DATA) + "/../experiments/hag_gr/run_suite.py";

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "testing/skip.h"
 #include "autograd/tessera.h"
 #include "experiments/checkpoint.h"
 #include "nn/models/vit.h"
@@ -70,14 +71,18 @@ VisionTransformerOptions small() {
 }  // namespace
 
 TEST(ExportViT, ClassTokenWithLayerScaleLoadsStrictlyIntoTorch) {
-  if (!python_ready()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch and h5py; export check skipped";
+  if (!python_ready()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import torch and h5py (python3-torch, python3-h5py)");
+  }
   auto o = small();
   o.init_values = 0.1;
   run_case(o, "--pool token --class-token 1 --init-values 0.1", "token+ls");
 }
 
 TEST(ExportViT, AvgPoolWithoutClassTokenLoadsStrictlyIntoTorch) {
-  if (!python_ready()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch and h5py; export check skipped";
+  if (!python_ready()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import torch and h5py (python3-torch, python3-h5py)");
+  }
   auto o = small();
   o.global_pool = "avg";
   o.class_token = false;
@@ -85,6 +90,8 @@ TEST(ExportViT, AvgPoolWithoutClassTokenLoadsStrictlyIntoTorch) {
 }
 
 TEST(ExportViT, CifarPresetLoadsStrictlyIntoTorch) {
-  if (!python_ready()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch and h5py; export check skipped";
+  if (!python_ready()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import torch and h5py (python3-torch, python3-h5py)");
+  }
   run_case(vit_tiny_patch4_32(), "--img 32 --patch 4 --classes 10 --dim 192 --depth 12 --heads 3", "vit_tiny_patch4_32");
 }

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "testing/skip.h"
 #include "autograd/tessera.h"
 #include "experiments/checkpoint.h"
 #include "nn/batchnorm.h"
@@ -41,8 +42,10 @@ bool python_has_torch() {
 }  // namespace
 
 TEST(ExportResNet, TorchvisionLoadsTesseraResNet18AndReproducesLogits) {
-  if (!python_has_torch()) GTEST_SKIP() << "/usr/bin/python3 cannot import torch, torchvision and h5py; "
-                                           "the export check needs them (python3-torch, python3-torchvision, python3-h5py)";
+  if (!python_has_torch()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import torch, torchvision and h5py "
+                                 "(python3-torch, python3-torchvision, python3-h5py)");
+  }
   manual_seed(3);
   auto model = resnet18({.num_classes = 10});
   {
