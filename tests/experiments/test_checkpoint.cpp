@@ -8,26 +8,19 @@
 #include "optim/adam.h"
 #include "optim/lr_scheduler.h"
 #include "testing/gradcheck.h"
+#include "testing/tmpdir.h"
 
 using namespace tessera;
 using test::allclose;
 namespace fs = std::filesystem;
+using tessera::testing::TmpDir;
+using tessera::testing::contains;
 
 namespace {
-struct TmpDir {
-  fs::path path;
-  TmpDir() : path(fs::temp_directory_path() / ("tessera_ckpt_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-  std::string file(const std::string& n) const { return (path / n).string(); }
-};
 }  // namespace
 
 TEST(Checkpoint, RoundTripsEveryPart) {
-  TmpDir dir;
+  TmpDir dir("ckpt");
   Tensor w = randn({3, 4}, {.requires_grad = true});
   optim::Adam opt({w}, {.lr = 0.1});
   optim::StepLR sched(opt, 2);
@@ -69,7 +62,7 @@ TEST(Checkpoint, RoundTripsEveryPart) {
 }
 
 TEST(Checkpoint, AtomicWriteKeepsOldFileOnFailure) {
-  TmpDir dir;
+  TmpDir dir("ckpt");
   TrainingCheckpoint c;
   c.step = 1;
   save_checkpoint(dir.file("c.h5"), c);
@@ -82,7 +75,7 @@ TEST(Checkpoint, AtomicWriteKeepsOldFileOnFailure) {
 }
 
 TEST(Checkpoint, BadFilesGiveClearErrors) {
-  TmpDir dir;
+  TmpDir dir("ckpt");
   std::ofstream(dir.file("garbage.h5")) << "not hdf5";
   try {
     load_checkpoint(dir.file("garbage.h5"));
@@ -103,7 +96,7 @@ TEST(Checkpoint, BadFilesGiveClearErrors) {
 }
 
 TEST(Export, PyTorchLayoutRoundTrip) {
-  TmpDir dir;
+  TmpDir dir("ckpt");
   nn::StateDict sd;
   sd.insert("blocks.0.attn.qkv.weight", randn({6, 2}));
   sd.insert("bn1.running_var", rand({4}, {.dtype = DType::Float64}));

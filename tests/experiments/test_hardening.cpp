@@ -16,25 +16,17 @@
 #include "experiments/config.h"
 #include "experiments/hdf5_io.h"
 #include "experiments/trainer.h"
+#include "testing/tmpdir.h"
 
 using namespace tessera;
 using namespace tessera::experiments;
 namespace fs = std::filesystem;
+using tessera::testing::TmpDir;
+using tessera::testing::contains;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 
-struct TmpDir {
-  fs::path path;
-  TmpDir() : path(fs::temp_directory_path() / ("tessera_hardening_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-  std::string file(const std::string& n) const { return (path / n).string(); }
-};
 
 // A valid checkpoint with one float tensor and one bool tensor (tagged with tessera_dtype).
 std::string good_checkpoint(const TmpDir& d, const std::string& name) {
@@ -82,7 +74,7 @@ std::string load_error(const std::string& path) {
 // ---- item 1: the HDF5 reader ----
 
 TEST(HardeningHdf5, ArrayAttributesAreRefusedNotReadOntoTheStack) {
-  TmpDir d;
+  TmpDir d("hardening");
   for (const char* key : {"step", "epoch", "tessera_checkpoint_format"}) {
     std::string p = good_checkpoint(d, std::string(key) + ".h5");
     edit_h5(p, [&](hid_t f) { int_array_attr(f, key, 4096); });
@@ -107,7 +99,7 @@ TEST(HardeningHdf5, ArrayAttributesAreRefusedNotReadOntoTheStack) {
 }
 
 TEST(HardeningHdf5, StringArrayConfigIsRefused) {
-  TmpDir d;
+  TmpDir d("hardening");
   std::string p = good_checkpoint(d, "cfg.h5");
   edit_h5(p, [](hid_t f) {
     H5Ldelete(f, "config", H5P_DEFAULT);
@@ -157,7 +149,7 @@ TEST(HardeningHdf5, StringArrayConfigIsRefused) {
 }
 
 TEST(HardeningHdf5, DtypeTagArrayOrWrongTypeIsRefused) {
-  TmpDir d;
+  TmpDir d("hardening");
   // A 4096-element string tessera_dtype attribute on a model tensor.
   std::string p = good_checkpoint(d, "tag.h5");
   edit_h5(p, [](hid_t f) {
@@ -208,7 +200,7 @@ TEST(HardeningHdf5, DtypeTagArrayOrWrongTypeIsRefused) {
 }
 
 TEST(HardeningHdf5, HugeDeclaredDatasetInASmallFileIsRefusedBeforeAllocating) {
-  TmpDir d;
+  TmpDir d("hardening");
   std::string p = d.file("huge.h5");
   {
     hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -250,7 +242,7 @@ TEST(HardeningHdf5, HugeDeclaredDatasetInASmallFileIsRefusedBeforeAllocating) {
 }
 
 TEST(HardeningHdf5, ValidCheckpointStillRoundTrips) {
-  TmpDir d;
+  TmpDir d("hardening");
   std::string p = good_checkpoint(d, "ok.h5");
   TrainingCheckpoint c = load_checkpoint(p);
   EXPECT_EQ(c.step, 5);

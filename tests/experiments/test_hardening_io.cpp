@@ -22,25 +22,17 @@
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
 #include "experiments/trainer.h"
+#include "testing/tmpdir.h"
 
 using namespace tessera;
 using namespace tessera::experiments;
 namespace fs = std::filesystem;
+using tessera::testing::TmpDir;
+using tessera::testing::contains;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
 
-struct TmpDir {
-  fs::path path;
-  TmpDir() : path(fs::temp_directory_path() / ("tessera_hardening_io_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name())) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-  std::string file(const std::string& n) const { return (path / n).string(); }
-};
 
 std::string tessera_bin() {
   // build/tests/test_hardening_io -> build/tessera
@@ -117,7 +109,7 @@ std::string train_error(const std::string& yaml, std::optional<std::string> resu
 // limit fail with EFBIG, through the same paths as ENOSPC.
 
 TEST(HardeningDiskFull, FailedMetricsLogWriteStopsTheRunAndKeepsTheLastCheckpoint) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   const std::string out = d.file("run");
   // ~150-byte log lines every step: the log passes 100 KiB after ~680 steps, a checkpoint is ~75 KB.
   const std::string cfg = write_text(d.file("run.yaml"), mlp_yaml(out, "  epochs: 400\n  log_every: 1\n", false));
@@ -152,7 +144,7 @@ TEST(HardeningDiskFull, FailedMetricsLogWriteStopsTheRunAndKeepsTheLastCheckpoin
 }
 
 TEST(HardeningDiskFull, FailedCheckpointWriteSaysWhyAndExitsCleanly) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   const std::string out = d.file("run");
   const std::string cfg = write_text(d.file("run.yaml"), mlp_yaml(out, "  epochs: 2\n", false));
   CmdResult r = sh("trap \"\" XFSZ; ulimit -f 20; \"" + tessera_bin() + "\" train \"" + cfg + "\" --progress plain");
@@ -167,7 +159,7 @@ TEST(HardeningDiskFull, FailedCheckpointWriteSaysWhyAndExitsCleanly) {
 // ---- item 6: resuming into another run folder.
 
 TEST(HardeningResume, NewRunFolderBringsTheBestCheckpointAlong) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   const std::string a = d.file("a"), b = d.file("b"), c = d.file("c");
   const std::string best = "  best_metric: val/loss\n  best_mode: min\n";
   train(mlp_yaml(a, "  epochs: 2\n" + best));
@@ -191,7 +183,7 @@ TEST(HardeningResume, NewRunFolderBringsTheBestCheckpointAlong) {
 // ---- item 8: checksums, and the values of a checkpoint's counters and scheduler state.
 
 TEST(HardeningChecksum, BitFlipInWeightsIsDetectedOnLoadAndByVerify) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   TrainingCheckpoint c;
   // A pattern that is easy to find in the file: 1000 floats of 1234.5.
   c.model.insert("w", full({10, 100}, 1234.5));
@@ -233,7 +225,7 @@ TEST(HardeningChecksum, BitFlipInWeightsIsDetectedOnLoadAndByVerify) {
 }
 
 TEST(HardeningChecksum, CountersAndSchedulerStateAreValidatedOnResume) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   const std::string a = d.file("a");
   const std::string yaml = mlp_yaml(a, "  epochs: 1\n");
   train(yaml);
@@ -326,7 +318,7 @@ TEST(HardeningImages, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
 }
 
 TEST(HardeningImages, ConfigSetsThePixelLimit) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   fs::create_directories(d.path / "imgs" / "a");
   fs::create_directories(d.path / "imgs" / "b");
   data::write_file(d.file("imgs/a/0.png"), data::encode_png(full({8, 8, 3}, 9.0, {.dtype = DType::UInt8})));
@@ -349,7 +341,7 @@ TEST(HardeningImages, ConfigSetsThePixelLimit) {
 // ---- item 9: errors that name the file and what was wrong.
 
 TEST(HardeningErrors, DirectoriesWhereFilesAreExpected) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   fs::create_directories(d.path / "train-images-idx3-ubyte");
   try {
     data::read_idx(d.file("train-images-idx3-ubyte"), 0x803);
@@ -361,7 +353,7 @@ TEST(HardeningErrors, DirectoriesWhereFilesAreExpected) {
 }
 
 TEST(HardeningErrors, IdxHeaderWhoseSizesOverflow) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   // 3 dims of 0xFFFFFFFF: their product wraps around 64 bits; the file has 16 bytes of "data".
   std::vector<uint8_t> b = {0, 0, 8, 3};
   for (int i = 0; i < 3; ++i) b.insert(b.end(), {0xFF, 0xFF, 0xFF, 0xFF});
@@ -377,7 +369,7 @@ TEST(HardeningErrors, IdxHeaderWhoseSizesOverflow) {
 }
 
 TEST(HardeningErrors, CsvWithByteOrderMarkAndDuplicateColumns) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   write_text(d.file("bom.csv"), "\xEF\xBB\xBF" "database,id\nsun,3\n");
   auto t = data::endoscopy::CsvTable::read(d.file("bom.csv"));
   EXPECT_EQ(t.require("database"), 0);
@@ -391,7 +383,7 @@ TEST(HardeningErrors, CsvWithByteOrderMarkAndDuplicateColumns) {
 }
 
 TEST(HardeningErrors, EvalCheckpointOfAnotherModelNamesTheFile) {
-  TmpDir d;
+  TmpDir d("hardening_io");
   train(mlp_yaml(d.file("a"), "  epochs: 1\n"));
   std::string other = mlp_yaml(d.file("b"), "  epochs: 1\n");
   other.replace(other.find("hidden: [12]"), 12, "hidden: [13]");
