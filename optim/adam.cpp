@@ -25,14 +25,14 @@ std::string got(double v) { return " (got " + format_option_double(v) + ")"; }
 
 template <typename O>
 void validate_adam(const O& o) {
-  if (!(o.lr >= 0)) throw OptionError("lr", "a value >= 0" + got(o.lr));
-  if (!(o.eps >= 0)) throw OptionError("eps", "a value >= 0" + got(o.eps));
+  if (!(o.lr >= 0 && std::isfinite(o.lr))) throw OptionError("lr", "a finite value >= 0" + got(o.lr));
+  if (!(o.eps >= 0 && std::isfinite(o.eps))) throw OptionError("eps", "a finite value >= 0" + got(o.eps));
   if (o.betas.size() != 2)
     throw OptionError("betas", "two values [beta1, beta2] (got " + std::to_string(o.betas.size()) + ")");
   for (size_t i = 0; i < 2; ++i)
     if (!(o.betas[i] >= 0 && o.betas[i] < 1))
       throw OptionError("betas", "betas[" + std::to_string(i) + "] in [0, 1)" + got(o.betas[i]));
-  if (!(o.weight_decay >= 0)) throw OptionError("weight_decay", "a value >= 0" + got(o.weight_decay));
+  if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) throw OptionError("weight_decay", "a finite value >= 0" + got(o.weight_decay));
 }
 
 template <typename O>

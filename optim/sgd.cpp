@@ -1,6 +1,8 @@
 #include "optim/sgd.h"
 #include "optim/registry.h"
 
+#include <cmath>
+
 #include "autograd/grad_mode.h"
 #include "core/factory.h"
 #include "core/kernels/copy.h"
@@ -18,9 +20,9 @@ void visit_options(SGDOptions& o, OptionVisitor& v) {
 
 void validate_options(const SGDOptions& o) {
   auto got = [](double v) { return " (got " + format_option_double(v) + ")"; };
-  if (!(o.lr >= 0)) throw OptionError("lr", "a value >= 0" + got(o.lr));
-  if (!(o.momentum >= 0)) throw OptionError("momentum", "a value >= 0" + got(o.momentum));
-  if (!(o.weight_decay >= 0)) throw OptionError("weight_decay", "a value >= 0" + got(o.weight_decay));
+  if (!(o.lr >= 0 && std::isfinite(o.lr))) throw OptionError("lr", "a finite value >= 0" + got(o.lr));
+  if (!(o.momentum >= 0 && std::isfinite(o.momentum))) throw OptionError("momentum", "a finite value >= 0" + got(o.momentum));
+  if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) throw OptionError("weight_decay", "a finite value >= 0" + got(o.weight_decay));
   if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
     throw OptionError("nesterov", "momentum > 0 and dampening 0 (got momentum " + format_option_double(o.momentum) +
                                       ", dampening " + format_option_double(o.dampening) + ")");

@@ -19,6 +19,7 @@
 #include "data/image.h"
 #include "data/io.h"
 #include "data/mnist.h"
+#include "data/pickle.h"
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
 #include "experiments/trainer.h"
@@ -254,6 +255,8 @@ TEST(HardeningChecksum, CountersAndSchedulerStateAreValidatedOnResume) {
        {"optimizers/0", "'state.x.exp_avg'", "state.<parameter index>.<name>"}},
       {"huge group index", [](TrainingCheckpoint& c) { c.optimizers[0].scalars["param_groups.99999999999999999999.lr"] = 1; },
        {"optimizers/0", "does not name one of the 1 parameter groups"}},
+      {"infinite lr", [](TrainingCheckpoint& c) { c.optimizers[0].scalars["param_groups.0.lr"] = INFINITY; },
+       {"optimizers/0", "param_groups.0.lr", "a finite value >= 0"}},
       {"state_dict mismatch", [](TrainingCheckpoint& c) { c.model.insert("extra", zeros({2})); },
        {"Unexpected key(s): extra"}},
   };
@@ -397,5 +400,20 @@ TEST(HardeningErrors, EvalCheckpointOfAnotherModelNamesTheFile) {
     EXPECT_TRUE(contains(e.what(), d.file("a") + "/checkpoints/last.h5: the checkpoint's model does not fit") &&
                 contains(e.what(), "Size mismatch"))
         << e.what();
+  }
+}
+
+TEST(HardeningErrors, PickleMemoKeyFromTheFileDoesNotSizeAnAllocation) {
+  // PROTO 2, EMPTY_LIST, LONG_BINPUT 0xFFFFFFFF, LONG_BINGET 0xFFFFFFFF, STOP: once a 64 GB vector.
+  const std::vector<uint8_t> p = {0x80, 2, ']', 'r', 0xFF, 0xFF, 0xFF, 0xFF, 'j', 0xFF, 0xFF, 0xFF, 0xFF, '.'};
+  data::PyRef r = data::load_pickle(p, "batch");
+  EXPECT_EQ(r->kind, data::PyObj::Kind::List);
+  // An undefined key is an error naming the file.
+  const std::vector<uint8_t> q = {0x80, 2, 'j', 7, 0, 0, 0, '.'};
+  try {
+    data::load_pickle(q, "data_batch_1");
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_TRUE(contains(e.what(), "data_batch_1") && contains(e.what(), "memo key 7 not defined")) << e.what();
   }
 }
