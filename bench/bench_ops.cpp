@@ -134,8 +134,9 @@ void BM_DepthwiseConv2dForwardBackward(benchmark::State& st) {
 }
 BENCHMARK(BM_DepthwiseConv2dForwardBackward)
     ->Args({64, 128, 32, 2})->Args({64, 128, 16, 1})->Args({64, 256, 16, 2})->Args({64, 256, 8, 1})
-    ->Args({64, 512, 4, 1})->Args({64, 1024, 2, 1})
-    ->Args({8, 128, 112, 2})->Args({8, 128, 56, 1})->Args({8, 256, 28, 1})->Args({8, 512, 14, 1})
+    ->Args({64, 512, 8, 2})->Args({64, 512, 4, 1})->Args({64, 1024, 4, 2})->Args({64, 1024, 2, 1})
+    ->Args({8, 128, 112, 2})->Args({8, 128, 56, 1})->Args({8, 256, 56, 2})->Args({8, 256, 28, 1})
+    ->Args({8, 512, 28, 2})->Args({8, 512, 14, 1})->Args({8, 1024, 14, 2})->Args({8, 1024, 7, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 
 BENCHMARK(BM_Conv2dForward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);

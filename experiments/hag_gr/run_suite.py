@@ -90,6 +90,7 @@ def plot(rows, out_dir, metrics, over="seeds"):
         png = os.path.join(out_dir, f"{metric}.png")
         script = f"""set terminal pngcairo size 900,500
 set output '{png}'
+set termoption noenhanced
 set title 'test {metric} (mean +- std over {over})'
 set style fill solid 0.6
 set boxwidth 0.6
