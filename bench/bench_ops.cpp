@@ -111,6 +111,34 @@ void BM_Conv2dForwardBackward(benchmark::State& st) {
   }
   set_flops(st, 3 * conv_flops(st));
 }
+// Depthwise 3x3 (groups = channels, no bias, pad 1), forward + backward: the MBConv kernel of
+// MOAT. Args N, C, H, stride: tiny-MOAT-0's depthwise layers at batch 64 in the CIFAR variant
+// (32 px, stem stride 1) and at batch 8 at 224 px.
+double dw_flops(benchmark::State& st) {
+  int64_t N = st.range(0), C = st.range(1), H = st.range(2), s = st.range(3);
+  int64_t OH = (H + 2 - 3) / s + 1;
+  return 2.0 * N * C * OH * OH * 9;
+}
+
+void BM_DepthwiseConv2dForwardBackward(benchmark::State& st) {
+  int64_t N = st.range(0), C = st.range(1), H = st.range(2), s = st.range(3);
+  Tensor x = rnd({N, C, H, H}, 3, true), w = rnd({C, 1, 3, 3}, 4, true);
+  Conv2dParams p{.stride = {s, s}, .padding = {1, 1}, .groups = C};
+  Tensor go = rnd(kernels::conv2d_output_shape(x.shape(), w.shape(), p), 5);
+  for (auto _ : st) {
+    Tensor y = conv2d(x, w, Tensor(), p);
+    backward(y, go);
+    benchmark::DoNotOptimize(x.grad().raw_data());
+  }
+  set_flops(st, 3 * dw_flops(st));
+}
+BENCHMARK(BM_DepthwiseConv2dForwardBackward)
+    ->Args({64, 128, 32, 2})->Args({64, 128, 16, 1})->Args({64, 256, 16, 2})->Args({64, 256, 8, 1})
+    ->Args({64, 512, 8, 2})->Args({64, 512, 4, 1})->Args({64, 1024, 4, 2})->Args({64, 1024, 2, 1})
+    ->Args({8, 128, 112, 2})->Args({8, 128, 56, 1})->Args({8, 256, 56, 2})->Args({8, 256, 28, 1})
+    ->Args({8, 512, 28, 2})->Args({8, 512, 14, 1})->Args({8, 1024, 14, 2})->Args({8, 1024, 7, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+
 BENCHMARK(BM_Conv2dForward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 BENCHMARK(BM_Conv2dForwardBackward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 

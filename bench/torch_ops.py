@@ -38,6 +38,12 @@ def rnd(*shape, requires_grad=False):
     return (torch.rand(shape) * 2 - 1).requires_grad_(requires_grad)
 
 
+# bench_ops.cpp BM_DepthwiseConv2dForwardBackward: tiny-MOAT-0's depthwise layers (N, C, H, stride).
+DEPTHWISE = [(64, 128, 32, 2), (64, 128, 16, 1), (64, 256, 16, 2), (64, 256, 8, 1), (64, 512, 8, 2), (64, 512, 4, 1),
+             (64, 1024, 4, 2), (64, 1024, 2, 1), (8, 128, 112, 2), (8, 128, 56, 1), (8, 256, 56, 2), (8, 256, 28, 1),
+             (8, 512, 28, 2), (8, 512, 14, 1), (8, 1024, 14, 2), (8, 1024, 7, 1)]
+
+
 def measure(min_time):
     r = {}  # key -> (seconds, flops or None)
     with torch.no_grad():
@@ -75,6 +81,16 @@ def measure(min_time):
             F.conv2d(x, w, stride=s, padding=1).backward(go)
 
         r[f"Conv2dForwardBackward/{N}/{C}/{H}/{O}/{s}"] = (timeit(fb, min_time), fl)
+    for N, C, H, s in DEPTHWISE:
+        x, w = rnd(N, C, H, H, requires_grad=True), rnd(C, 1, 3, 3, requires_grad=True)
+        oh = (H + 2 - 3) // s + 1
+        go = rnd(N, C, oh, oh)
+
+        def dw(x=x, w=w, go=go, s=s, C=C):
+            x.grad = w.grad = None
+            F.conv2d(x, w, stride=s, padding=1, groups=C).backward(go)
+
+        r[f"DepthwiseConv2dForwardBackward/{N}/{C}/{H}/{s}"] = (timeit(dw, min_time), 3 * 2.0 * N * C * oh * oh * 9)
     a, b = rnd(16, requires_grad=True), rnd(16, requires_grad=True)
     r["AddOverhead16"] = (timeit(lambda: torch.add(a, b), min_time), None)
     return r

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""HAG / gradient-routing suite runner: trains every variant of a suite over several seeds with the
-`tessera` CLI and writes results.csv, results.md (mean +- std per metric) and plots (gnuplot PNGs).
+"""Suite runner (HAG / gradient routing, MOAT): trains every variant of a suite over several seeds
+with the `tessera` CLI and writes results.csv, results.md (mean +- std per metric) and plots
+(gnuplot PNGs).
 
   python3 experiments/hag_gr/run_suite.py --suite cifar10 --budget reduced --seeds 0 1 2
+  python3 experiments/hag_gr/run_suite.py --suite moat_cifar10 --jobs 18 --set trainer.threads=1
+  python3 experiments/hag_gr/run_suite.py --suite moat_cifar10 --aggregate --out results/x   # tables only
   python3 experiments/hag_gr/run_suite.py --suite kvasir --budget full --out runs/hag_kvasir_full
   python3 experiments/hag_gr/run_suite.py --suite polyp --split /data/split_6fold.csv --folds 0 1 2 3 4 5 \
       --seeds 0 --set data.train.dataset.real_colon_path=/data/real-colon ...
@@ -13,22 +16,31 @@ and the mean +- std over folds.
 
 Run it from a directory where ../shared/data/ holds the datasets (the configs use that relative
 path), e.g. the repository root of the main checkout. Extra --set overrides go to every run.
+--jobs N trains N runs at once (give each few threads: --set trainer.threads=1); --aggregate only
+tabulates the run folders already under --out (e.g. runs made on another machine).
 """
-import argparse, contextlib, csv, json, math, os, shutil, subprocess, sys, time
+import argparse, contextlib, csv, json, math, os, re, shutil, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CONFIGS = os.path.normpath(os.path.join(HERE, "..", "..", "configs", "hag"))
+CONFIGS = os.path.normpath(os.path.join(HERE, "..", "..", "configs"))
 
 SUITES = {
-    # variant name -> (config file, reduced-budget overlay)
-    "cifar10": {f"{m}_{v}": (f"cifar10/{m}_{v}.yaml", f"cifar10/reduced_{m}.yaml")
+    # variant name -> (config file, reduced-budget overlay), relative to configs/
+    "cifar10": {f"{m}_{v}": (f"hag/cifar10/{m}_{v}.yaml", f"hag/cifar10/reduced_{m}.yaml")
                 for m in ("resnet18", "vit_t4") for v in ("baseline", "hag", "hag_gr")},
-    "kvasir": {f"{m}_{v}": (f"kvasir/{m}_{v}.yaml", "kvasir/reduced.yaml" if m == "resnet18_rgb" else "kvasir/reduced_multistream.yaml")
+    "kvasir": {f"{m}_{v}": (f"hag/kvasir/{m}_{v}.yaml", "hag/kvasir/reduced.yaml" if m == "resnet18_rgb" else "hag/kvasir/reduced_multistream.yaml")
                for m in ("resnet18_rgb", "multistream_rgb_mask") for v in ("baseline", "hag", "hag_gr")},
+    # MOAT (experiments/moat/): the slowest variants first, so parallel runs finish together.
+    "moat_cifar10": {m: (f"moat/cifar10/{m}.yaml", "moat/cifar10/reduced.yaml")
+                     for m in ("resnet18", "vit_t4", "tiny_moat0", "tiny_moat0_no_pe", "tiny_moat0_swapped",
+                               "tiny_moat0_coatnet")},
+    "moat_kvasir": {"tiny_moat0_rgb": ("moat/kvasir/tiny_moat0_rgb.yaml", "moat/kvasir/reduced.yaml")},
 }
-SUITES["polyp"] = {f"{m}_{v}": (f"polyp/{m}_{v}.yaml", "polyp/reduced_multistream.yaml" if m.startswith("multistream") else "polyp/reduced_vit.yaml")
+SUITES["polyp"] = {f"{m}_{v}": (f"hag/polyp/{m}_{v}.yaml", "hag/polyp/reduced_multistream.yaml" if m.startswith("multistream") else "hag/polyp/reduced_vit.yaml")
                    for m in ("multistream_rgb_loc", "vit_t") for v in ("baseline", "hag", "hag_gr")}
-ABLATIONS = {"cifar10": {f"{m}_frozen": (f"cifar10/{m}_frozen.yaml", f"cifar10/reduced_{m}.yaml") for m in ("resnet18", "vit_t4")}}
+ABLATIONS = {"cifar10": {f"{m}_frozen": (f"hag/cifar10/{m}_frozen.yaml", f"hag/cifar10/reduced_{m}.yaml") for m in ("resnet18", "vit_t4")},
+             "moat_cifar10": {"tiny_moat0_hag_gr": ("moat/cifar10/tiny_moat0_hag_gr.yaml", "moat/cifar10/reduced.yaml")}}
 CLASSIFICATION_METRICS = ["accuracy", "f1_weighted", "f1_macro", "precision_weighted", "recall_weighted", "loss"]
 SIZE_METRICS = ["binary_f1_weighted", "triclass_f1_weighted", "binary_f1_macro", "triclass_f1_macro",
                 "binary_precision_weighted", "binary_recall_weighted", "triclass_precision_weighted",
@@ -78,6 +90,7 @@ def plot(rows, out_dir, metrics, over="seeds"):
         png = os.path.join(out_dir, f"{metric}.png")
         script = f"""set terminal pngcairo size 900,500
 set output '{png}'
+set termoption noenhanced
 set title 'test {metric} (mean +- std over {over})'
 set style fill solid 0.6
 set boxwidth 0.6
@@ -96,7 +109,17 @@ plot '{dat}' using 1:3:xtic(2) with boxes notitle, '' using 1:3:4 with yerrorbar
     return files
 
 
-def main():
+def parameter_count(run_dir):
+    """The trainer's 'run folder: ... (N parameters' line of stdout.txt, or None."""
+    try:
+        with open(os.path.join(run_dir, "stdout.txt")) as f:
+            m = re.search(r"\((\d+) parameters", f.read())
+        return int(m.group(1)) if m else None
+    except OSError:
+        return None
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", choices=sorted(SUITES), required=True)
     ap.add_argument("--budget", choices=["reduced", "full"], default="reduced")
@@ -109,7 +132,10 @@ def main():
     ap.add_argument("--folds", type=int, nargs="+", default=None,
                     help="fold-runs of the k-fold suites (polyp; default 0..5)")
     ap.add_argument("--split", default=None, help="k-fold split CSV for the polyp suite (sets data.*.dataset.split)")
-    args = ap.parse_args()
+    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (default 1)")
+    ap.add_argument("--aggregate", action="store_true",
+                    help="train nothing: tabulate the run folders already under --out")
+    args = ap.parse_args(argv)
     global METRICS
     folded = args.suite in FOLDED
     METRICS = SIZE_METRICS if folded else CLASSIFICATION_METRICS
@@ -126,46 +152,60 @@ def main():
         if unknown:
             ap.error(f"unknown variants {unknown}; known: {sorted(variants)}")
         variants = {k: variants[k] for k in args.variants}
-    out = os.path.abspath(args.out or f"runs/hag_{args.suite}_{args.budget}")
+    prefix = "" if args.suite.startswith("moat") else "hag_"
+    out = os.path.abspath(args.out or f"runs/{prefix}{args.suite}_{args.budget}")
     os.makedirs(out, exist_ok=True)
 
-    per_run = []
-    for name, (cfg, reduced) in variants.items():
-        for fold in folds:
-            for seed in args.seeds:
-                run_dir = os.path.join(out, name, *( [f"fold{fold}"] if fold is not None else []), f"seed{seed}")
-                os.makedirs(run_dir, exist_ok=True)
-                bases = [os.path.join(CONFIGS, cfg)] + ([os.path.join(CONFIGS, reduced)] if args.budget == "reduced" else [])
-                wrapper = os.path.join(run_dir, "suite_config.yaml")
-                with open(wrapper, "w") as f:
-                    f.write("base: [" + ", ".join(bases) + "]\n")
-                cmd = [args.tessera, "train", wrapper, "--progress", "plain",
-                       "--set", f"trainer.seed={seed}", "--set", f"trainer.output_dir={run_dir}"]
-                if fold is not None:
-                    for p in ("train", "val", "test"):
-                        cmd += ["--set", f"data.{p}.dataset.run={fold}"]
-                for s in split_sets + args.sets:
-                    cmd += ["--set", s]
-                tag = f"[{name}" + (f" fold {fold}" if fold is not None else "") + f" seed {seed}]"
-                print(f"{tag} {' '.join(cmd)}", flush=True)
-                t0 = time.time()
-                with open(os.path.join(run_dir, "stdout.txt"), "w") as log:
-                    rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
-                if rc != 0:
-                    print(f"  failed (exit {rc}); see {run_dir}/stdout.txt", file=sys.stderr)
-                    continue
-                m = last_test_metrics(run_dir)
-                m.update(variant=name, fold=fold, seed=seed, seconds=round(time.time() - t0, 1))
-                per_run.append(m)
-                print("  test " + "  ".join(f"{k} {m.get(k, float('nan')):.4f}" for k in METRICS[:2]) +
-                      f"  ({m['seconds']} s)", flush=True)
+    def run_one(name, cfg, reduced, fold, seed):
+        """Trains one run (unless --aggregate); returns its test metrics or None."""
+        run_dir = os.path.join(out, name, *([f"fold{fold}"] if fold is not None else []), f"seed{seed}")
+        tag = f"[{name}" + (f" fold {fold}" if fold is not None else "") + f" seed {seed}]"
+        info_path = os.path.join(run_dir, "suite_run.json")
+        if args.aggregate:
+            if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
+                print(f"{tag} no run folder with metrics: skipped", file=sys.stderr)
+                return None
+            seconds = json.load(open(info_path))["seconds"] if os.path.exists(info_path) else float("nan")
+        else:
+            os.makedirs(run_dir, exist_ok=True)
+            bases = [os.path.join(CONFIGS, cfg)] + ([os.path.join(CONFIGS, reduced)] if args.budget == "reduced" else [])
+            wrapper = os.path.join(run_dir, "suite_config.yaml")
+            with open(wrapper, "w") as f:
+                f.write("base: [" + ", ".join(bases) + "]\n")
+            cmd = [args.tessera, "train", wrapper, "--progress", "plain",
+                   "--set", f"trainer.seed={seed}", "--set", f"trainer.output_dir={run_dir}"]
+            if fold is not None:
+                for p in ("train", "val", "test"):
+                    cmd += ["--set", f"data.{p}.dataset.run={fold}"]
+            for s in split_sets + args.sets:
+                cmd += ["--set", s]
+            print(f"{tag} {' '.join(cmd)}", flush=True)
+            t0 = time.time()
+            with open(os.path.join(run_dir, "stdout.txt"), "w") as log:
+                rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+            seconds = round(time.time() - t0, 1)
+            with open(info_path, "w") as f:
+                json.dump({"seconds": seconds, "exit": rc, "command": cmd}, f)
+            if rc != 0:
+                print(f"{tag} failed (exit {rc}); see {run_dir}/stdout.txt", file=sys.stderr)
+                return None
+        m = last_test_metrics(run_dir)
+        m.update(variant=name, fold=fold, seed=seed, seconds=seconds, params=parameter_count(run_dir))
+        print(f"{tag} test " + "  ".join(f"{k} {m.get(k, float('nan')):.4f}" for k in METRICS[:2]) +
+              f"  ({m['seconds']} s)", flush=True)
+        return m
+
+    todo = [(name, cfg, reduced, fold, seed) for name, (cfg, reduced) in variants.items()
+            for fold in folds for seed in args.seeds]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        per_run = [m for m in pool.map(lambda t: run_one(*t), todo) if m is not None]
 
     with replace_atomically(os.path.join(out, "runs.csv"), newline="") as f:
         w = csv.writer(f)
-        w.writerow(["variant", "fold", "seed", "seconds"] + METRICS)
+        w.writerow(["variant", "fold", "seed", "seconds", "params"] + METRICS)
         for m in per_run:
-            w.writerow([m["variant"], "" if m["fold"] is None else m["fold"], m["seed"], m["seconds"]] +
-                       [m.get(k, "") for k in METRICS])
+            w.writerow([m["variant"], "" if m["fold"] is None else m["fold"], m["seed"], m["seconds"],
+                        m["params"] or ""] + [m.get(k, "") for k in METRICS])
 
     def values(runs, k):
         return [float(x[k]) for x in runs if x.get(k) is not None]
@@ -175,7 +215,8 @@ def main():
         runs = [m for m in per_run if m["variant"] == name]
         if not runs:
             continue
-        r = {"variant": name, "n": len(runs)}
+        r = {"variant": name, "n": len(runs), "params": runs[0]["params"],
+             "seconds": sum(m["seconds"] for m in runs) / len(runs)}
         if folded:
             # Per fold: mean over seeds; the summary is mean +- std over those fold values.
             per_fold = []
@@ -198,17 +239,19 @@ def main():
     over = "folds" if folded else "seeds"
     with replace_atomically(os.path.join(out, "results.csv"), newline="") as f:
         w = csv.writer(f)
-        w.writerow(["variant", "n"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "std")])
+        w.writerow(["variant", "n", "params", "seconds"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "std")])
         for r in rows:
-            w.writerow([r["variant"], r["n"]] + [f'{r[f"{k}_{s}"]:.6f}' for k in METRICS for s in ("mean", "std")])
+            w.writerow([r["variant"], r["n"], r["params"] or "", f'{r["seconds"]:.1f}'] +
+                       [f'{r[f"{k}_{s}"]:.6f}' for k in METRICS for s in ("mean", "std")])
     with replace_atomically(os.path.join(out, "results.md")) as f:
-        f.write(f"# HAG / GR suite `{args.suite}` ({args.budget} budget), seeds {args.seeds}" +
+        f.write(f"# Suite `{args.suite}` ({args.budget} budget), seeds {args.seeds}" +
                 (f", folds {folds}" if folded else "") + "\n\n")
         f.write(f"Test metrics of the checkpoint with minimum validation loss; mean +- std over {over}" +
-                (" (each fold: mean over seeds)" if folded else "") + "; n = number of " + over + ".\n\n")
-        f.write("| variant | n | " + " | ".join(METRICS) + " |\n|" + "---|" * (len(METRICS) + 2) + "\n")
+                (" (each fold: mean over seeds)" if folded else "") + "; n = number of " + over +
+                "; params = trainable parameters; s = mean wall seconds per run.\n\n")
+        f.write("| variant | n | params | s | " + " | ".join(METRICS) + " |\n|" + "---|" * (len(METRICS) + 4) + "\n")
         for r in rows:
-            f.write(f"| {r['variant']} | {r['n']} | " +
+            f.write(f"| {r['variant']} | {r['n']} | {r['params'] or '?'} | {r['seconds']:.0f} | " +
                     " | ".join(f"{r[k + '_mean']:.4f} +- {r[k + '_std']:.4f}" for k in METRICS) + " |\n")
         if folded:
             f.write("\n## Per fold\n\n| variant | fold | seeds | " + " | ".join(METRICS) + " |\n|" +

@@ -18,7 +18,9 @@
 #include "nn/conv.h"
 #include "nn/dropout.h"
 #include "nn/init.h"
+#include "nn/hard_attention_gate.h"
 #include "nn/linear.h"
+#include "nn/mlp.h"
 #include "nn/normalization.h"
 #include "nn/pooling.h"
 #include "nn/registry.h"
@@ -239,17 +241,49 @@ Tensor MoatAttention::forward(const Tensor& x) {
 // ---------------------------------------------------------------------------------------------
 // MoatBlock
 
-MoatBlock::MoatBlock(int64_t in, int64_t out, MoatBlockOptions o) {
+MoatBlock::MoatBlock(int64_t in, int64_t out, MoatBlockOptions o) : attention_first(o.attention_first) {
   o.mbconv.use_se = false;  // the MOAT block has no SE: attention follows the MBConv part instead
+  // The attention part acts on whatever the MBConv part hands it (out channels), or on the block's
+  // input when it comes first.
+  const int64_t attn_dim = o.attention_first ? in : out;
   mbconv = register_module("mbconv", std::make_shared<MBConvBlock>(in, out, o.mbconv));
-  norm = register_module("norm", std::make_shared<LayerNorm>(out, LayerNormOptions{.eps = o.mbconv.norm.ln_eps}));
-  attn = register_module("attn", std::make_shared<MoatAttention>(out, o.attn));
+  norm = register_module("norm", std::make_shared<LayerNorm>(attn_dim, LayerNormOptions{.eps = o.mbconv.norm.ln_eps}));
+  attn = register_module("attn", std::make_shared<MoatAttention>(attn_dim, o.attn));
   drop_path = register_module("drop_path", drop_path_or_identity(o.mbconv.drop_path));
 }
 
 Tensor MoatBlock::forward(const Tensor& x) {
+  if (attention_first) {
+    Tensor t = permute(x, {0, 2, 3, 1});
+    Tensor x1 = add(t, (*drop_path)(attn->forward(norm->forward(t))));
+    return mbconv->forward(contiguous(permute(x1, {0, 3, 1, 2})));
+  }
   Tensor x1 = permute(mbconv->forward(x), {0, 2, 3, 1});  // NHWC: LayerNorm and the dense layers act on C
   Tensor out = add(x1, (*drop_path)(attn->forward(norm->forward(x1))));
+  return contiguous(permute(out, {0, 3, 1, 2}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CoAtNetBlock
+
+CoAtNetBlock::CoAtNetBlock(int64_t in, int64_t out, CoAtNetBlockOptions o) {
+  if (o.mlp_ratio <= 0)
+    throw std::invalid_argument("CoAtNetBlock: mlp_ratio must be positive, got " + std::to_string(o.mlp_ratio));
+  o.mbconv.use_se = false;
+  const LayerNormOptions ln{.eps = o.mbconv.norm.ln_eps};
+  mbconv = register_module("mbconv", std::make_shared<MBConvBlock>(in, out, o.mbconv));
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(out, ln));
+  attn = register_module("attn", std::make_shared<MoatAttention>(out, o.attn));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(out, ln));
+  mlp = register_module("mlp", std::make_shared<Mlp>(out, MlpOptions{.hidden_features = int64_t(double(out) * o.mlp_ratio),
+                                                                     .act = "gelu"}));
+  drop_path = register_module("drop_path", drop_path_or_identity(o.mbconv.drop_path));
+}
+
+Tensor CoAtNetBlock::forward(const Tensor& x) {
+  Tensor x1 = permute(mbconv->forward(x), {0, 2, 3, 1});
+  Tensor x2 = add(x1, (*drop_path)(attn->forward(norm1->forward(x1))));
+  Tensor out = add(x2, (*drop_path)(mlp->forward(norm2->forward(x2))));
   return contiguous(permute(out, {0, 3, 1, 2}));
 }
 
@@ -277,6 +311,12 @@ void visit_options(MoatOptions& o, OptionVisitor& v) {
   v("bn_momentum", o.norm.bn_momentum, "BatchNorm momentum, PyTorch convention (Keras 0.99 = 0.01 here)");
   v("bn_eps", o.norm.bn_eps, "BatchNorm eps (Keras default 1e-3)");
   v("ln_eps", o.norm.ln_eps, "LayerNorm eps (attention and head)");
+  v.choice("block", o.block, {"moat", "attention_first", "coatnet"},
+           "blocks of stages 3-4: MOAT (MBConv then attention), the two parts swapped, or CoAtNet-style "
+           "(MBConv then a Transformer block with MLP)");
+  v("coatnet_expand_ratio", o.coatnet_expand_ratio, "MBConv expansion inside the CoAtNet-style blocks (block: coatnet)");
+  v("mlp_ratio", o.mlp_ratio, "MLP hidden width over C in the CoAtNet-style blocks (block: coatnet)");
+  visit_gate_options(o.gates, o.gate_init, v);
 }
 
 void validate_options(const MoatOptions& o) {
@@ -305,6 +345,12 @@ void validate_options(const MoatOptions& o) {
     throw OptionError("pos_size", "2 positive sizes (stages 3 and 4)");
   if (o.window_size.size() != 2 || o.window_size[0] <= 0 || o.window_size[1] <= 0)
     throw OptionError("window_size", "2 positive sizes (stages 3 and 4)");
+  if (o.block == "attention_first" && o.channels[1] % o.head_size != 0)
+    throw OptionError("block", "'attention_first' with stage 2 width " + str(o.channels[1]) +
+                                   " divisible by head_size " + str(o.head_size) +
+                                   " (stage 3's first block attends over its input)");
+  if (o.coatnet_expand_ratio <= 0) throw OptionError("coatnet_expand_ratio", "a positive value");
+  if (o.mlp_ratio <= 0) throw OptionError("mlp_ratio", "a positive value");
   if (o.drop_path_rate < 0 || o.drop_path_rate >= 1) throw OptionError("drop_path_rate", "a value in [0, 1)");
   if (o.norm.bn_momentum <= 0 || o.norm.bn_momentum > 1) throw OptionError("bn_momentum", "a value in (0, 1]");
   if (o.norm.bn_eps <= 0) throw OptionError("bn_eps", "a positive value");
@@ -348,18 +394,33 @@ Moat::Moat(MoatOptions o) : o_(std::move(o)) {
       } else {
         const auto t = size_t(s - 2);
         const int64_t win = o_.attention == "window" ? o_.window_size[t] : 0;
-        stage->push_back(std::make_shared<MoatBlock>(
-            in, out,
-            MoatBlockOptions{.mbconv = mb,
-                             .attn = {.num_heads = out / o_.head_size,
-                                      .pos_size = o_.pos_size[t],
-                                      .position_embedding = o_.position_embedding,
-                                      .window_size = {win, win}}}));
+        const bool first = o_.block == "attention_first";
+        MoatAttentionOptions attn{.num_heads = (first ? in : out) / o_.head_size,
+                                  .pos_size = o_.pos_size[t],
+                                  .position_embedding = o_.position_embedding,
+                                  .window_size = {win, win}};
+        if (o_.block == "coatnet") {
+          mb.expand_ratio = o_.coatnet_expand_ratio;
+          stage->push_back(std::make_shared<CoAtNetBlock>(
+              in, out, CoAtNetBlockOptions{.mbconv = mb, .attn = attn, .mlp_ratio = o_.mlp_ratio}));
+        } else {
+          stage->push_back(std::make_shared<MoatBlock>(
+              in, out, MoatBlockOptions{.mbconv = mb, .attn = attn, .attention_first = first}));
+        }
       }
       in = out;
     }
     stages.push_back(stage);
     stage_list->push_back(stage);
+  }
+  if (o_.gates != GateMode::None) {
+    HardAttentionGateOptions go{.channel_dim = 1, .init = o_.gate_init};
+    for (int s = 0; s < 4; ++s) {
+      auto g = register_module("stage" + std::to_string(s + 1) + "_gate",
+                               std::make_shared<HardAttentionGate>(o_.channels[size_t(s)], go));
+      if (o_.gates == GateMode::Frozen) g->fsag.set_requires_grad(false);
+      gates.push_back(std::move(g));
+    }
   }
   norm = register_module("norm", std::make_shared<LayerNorm>(in, LayerNormOptions{.eps = o_.norm.ln_eps}));
   head = o_.num_classes > 0 ? ModulePtr(std::make_shared<Linear>(in, o_.num_classes))
@@ -399,6 +460,7 @@ Tensor Moat::forward_features(const Tensor& x, const StageFn& after_stage) {
   Tensor h = forward_stem(x);
   for (int i = 0; i < num_stages(); ++i) {
     h = forward_stage(i, h);
+    if (!gates.empty()) h = (*gates[size_t(i)])(h);
     if (after_stage) h = after_stage(i, h);
   }
   return h;

@@ -27,14 +27,17 @@
 #include <vector>
 
 #include "core/options.h"
+#include "nn/models/hag_resnet.h"  // GateMode and the shared gate keys
 #include "nn/module.h"
 
 namespace tessera::nn {
 
 class BatchNorm2d;
 class Conv2d;
+class HardAttentionGate;
 class LayerNorm;
 class Linear;
+class Mlp;
 class Sequential;
 
 // Keras' BatchNormalization(momentum=0.99, epsilon=1e-3) in PyTorch terms.
@@ -122,9 +125,15 @@ Tensor window_partition(const Tensor& x, int64_t wh, int64_t ww);
 Tensor window_merge(const Tensor& windows, int64_t B, int64_t H, int64_t W, int64_t wh, int64_t ww);
 
 // The MBConv part (no SE) followed by out = x1 + drop_path(attn(norm(x1))); no MLP.
+// attention_first (the paper's order ablation) swaps the two parts: the attention part runs on the
+// block's input (at its resolution and width: heads = attn.num_heads as given, norm/attn over the
+// INPUT channels), then the MBConv part downsamples and widens:
+//   x1 = x + drop_path(attn(norm(x)));  out = mbconv(x1).
+// Key names are the same in both orders.
 struct MoatBlockOptions {
   MBConvOptions mbconv;  // use_se is forced off
   MoatAttentionOptions attn;
+  bool attention_first = false;
 };
 
 class MoatBlock : public Module {
@@ -135,6 +144,31 @@ class MoatBlock : public Module {
   std::shared_ptr<MBConvBlock> mbconv;
   std::shared_ptr<LayerNorm> norm;
   std::shared_ptr<MoatAttention> attn;
+  ModulePtr drop_path;
+  bool attention_first = false;
+};
+
+// The CoAtNet-style alternative to a MOAT block (the paper's ablation): an MBConv block (no SE,
+// its own expand_ratio) followed by a full pre-norm Transformer block with an MLP:
+//   x1 = mbconv(x);  x2 = x1 + drop_path(attn(norm1(x1)));  out = x2 + drop_path(mlp(norm2(x2)))
+// with the same relative-position attention as MoatBlock and a GELU MLP of mlp_ratio x C hidden
+// units (timm's Mlp: mlp.fc1, mlp.fc2). With mbconv.expand_ratio 2 and mlp_ratio 2 a block has
+// 4C^2 + 4C^2 + 4C^2 weights, as many as a MOAT block's 8C^2 (MBConv x4) + 4C^2 (attention).
+struct CoAtNetBlockOptions {
+  MBConvOptions mbconv;  // use_se is forced off
+  MoatAttentionOptions attn;
+  double mlp_ratio = 2.0;
+};
+
+class CoAtNetBlock : public Module {
+ public:
+  CoAtNetBlock(int64_t in_channels, int64_t out_channels, CoAtNetBlockOptions o = {});
+  std::string type_name() const override { return "CoAtNetBlock"; }
+  Tensor forward(const Tensor& x) override;  // NCHW in and out
+  std::shared_ptr<MBConvBlock> mbconv;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+  std::shared_ptr<MoatAttention> attn;
+  std::shared_ptr<Mlp> mlp;
   ModulePtr drop_path;
 };
 
@@ -157,6 +191,16 @@ struct MoatOptions {
   std::vector<int64_t> window_size = {14, 7};  // square windows of stages 3 and 4 when attention = window
   double drop_path_rate = 0.0;         // linear in the block index: 0 at the first block, this at the last
   MoatNormOptions norm;
+  // Blocks of stages 3-4 (the paper's ablations): "moat" (MBConv then attention), "attention_first"
+  // (the two parts swapped, MoatBlock::attention_first) or "coatnet" (CoAtNetBlock: MBConv with
+  // coatnet_expand_ratio, then attention and an MLP of mlp_ratio; near the MOAT block's size).
+  std::string block = "moat";
+  double coatnet_expand_ratio = 2.0;
+  double mlp_ratio = 2.0;
+  // Hard-attention gates (HAG, nn/hard_attention_gate.h) after each of the 4 stages, as in
+  // hag_resnet: "stage1_gate.fsag" .. "stage4_gate.fsag" (found by the gradient_routing strategy).
+  GateMode gates = GateMode::None;
+  std::string gate_init = "xavier";
 };
 
 void visit_options(MoatOptions& o, OptionVisitor& v);
@@ -176,6 +220,7 @@ class Moat : public Module {
   using StageFn = std::function<Tensor(int stage, const Tensor& x)>;
   Tensor forward_stem(const Tensor& x);
   Tensor forward_stage(int stage, const Tensor& x);  // 0..3
+  // Stem and stages; after_stage (when given) runs after each stage's gate (if any).
   Tensor forward_features(const Tensor& x, const StageFn& after_stage = {});
   Tensor forward_head(const Tensor& features);  // mean over H, W -> norm -> head
   int num_stages() const { return 4; }
@@ -187,6 +232,7 @@ class Moat : public Module {
   std::vector<std::shared_ptr<Sequential>> stages;
   std::shared_ptr<LayerNorm> norm;
   ModulePtr head;
+  std::vector<std::shared_ptr<HardAttentionGate>> gates;  // empty when options().gates == None
 
  private:
   MoatOptions o_;

@@ -10,6 +10,17 @@ Writes (regenerate with: /usr/bin/python3 tests/parity/gen_moat.py):
                    training mode (BatchNorm batch statistics): weights (w/<key>), input x, labels,
                    logits, loss and every parameter gradient (grad/<key>), float32 and float64.
 
+  golden/moat_full.h5  tiny-MOAT-0 at FULL width (stem 32, channels 32/64/128/256, heads 4/8, 10 classes),
+                   paper stem at 64 px and CIFAR variant at 32 px, batch 2, float32, training mode.
+                   The 3.3M weights are not stored (the file would be ~13 MB): both sides compute them
+                   from the closed form of formula_weights() (a sine of the flat index, phase from the
+                   key name); stored are x, labels and, computed in float64 from the same
+                   (float32-rounded) weights, logits, loss and the gradients of FULL_GRADS, with
+                   torch's own float32 error on each (torch_f32_err/<key>: max |g32 - g64|). The
+                   early-layer gradients of this 14-block network with batch-2 BatchNorm carry
+                   ~1e-3 relative float32 rounding in torch itself, so the test asks Tessera's
+                   float32 to be as close to the float64 truth as torch's float32 is.
+
 Conventions (see nn/models/moat.h): BatchNorm momentum 0.01 / eps 1e-3 (Keras 0.99 / 1e-3), exact
 GELU, SE squeeze width floor(0.25 * out channels) with SiLU and a sigmoid gate, relative-position
 table [heads, 2P-1, 2P-1] resized bilinearly (align_corners=False, TF2 tf.image.resize) to
@@ -160,6 +171,74 @@ def randomize(model, gen):
                                                                         name.endswith("norm.weight") else 0.0))
 
 
+# Parameters whose gradients the full-width golden keeps: stem, a depthwise kernel, SE, a shortcut
+# 1x1, the relative-position tables of both attention stages, attention and MBConv weights of the last
+# blocks, the head. About 30k values.
+FULL_GRADS = ["stem.conv1.weight", "stages.0.0.conv2_kxk.weight", "stages.1.0.se.fc1.weight",
+              "stages.1.0.shortcut.expand.weight", "stages.2.0.attn.relative_position_bias_table",
+              "stages.2.6.attn.proj.weight", "stages.2.6.mbconv.norm2.weight",
+              "stages.3.1.attn.relative_position_bias_table", "stages.3.1.mbconv.conv2_kxk.weight",
+              "norm.weight", "head.weight", "head.bias"]
+
+
+def name_phase(key):
+    """A phase in [0, 1000) from the key's characters: sum of (position + 1) * byte."""
+    return sum((i + 1) * b for i, b in enumerate(key.encode())) % 1000
+
+
+def formula_weights(model):
+    """Deterministic weights that tests/parity/test_parity_moat.cpp computes the same way:
+    v_i = a * sin(0.731 i + 0.017 phase(key) + 1), i the flat index (row-major), with
+    a = sqrt(0.5 / fan_in) for kernels (dim > 1, std 0.5 / sqrt(fan_in): well conditioned, where
+    1 / sqrt(fan_in) makes the 14 blocks amplify float32 rounding to 1%) except the relative-position
+    tables (a = 0.2), and 1 + 0.2 sin(...) for norm weights, 0.2 sin(...) for other vectors."""
+    with torch.no_grad():
+        for key, p in model.named_parameters():
+            i = torch.arange(p.numel(), dtype=torch.float64)
+            s = torch.sin(0.731 * i + 0.017 * name_phase(key) + 1.0)
+            if p.dim() > 1 and not key.endswith("relative_position_bias_table"):
+                v = math.sqrt(0.5 / p[0].numel()) * s
+            elif p.dim() == 1 and key.endswith(".weight"):
+                v = 1.0 + 0.2 * s
+            else:
+                v = 0.2 * s
+            p.copy_(v.reshape(p.shape).to(p.dtype))
+
+
+def write_full(path, gen):
+    import h5py
+    f = h5py.File(path + ".tmp", "w")
+
+    def put(name, t):
+        f.create_dataset(name, data=t.detach().numpy() if isinstance(t, torch.Tensor) else t)
+
+    for variant, stem_stride, size in (("paper", 2, 64), ("cifar", 1, 32)):
+        x = torch.randn(2, 3, size, size, generator=gen)
+        labels = torch.tensor([3, 8])
+        out = {}
+        for dt in (torch.float32, torch.float64):
+            m = Moat(stem_stride=stem_stride).train()
+            formula_weights(m)  # float32 weights, then widened: both runs see the same values
+            m = m.to(dt)
+            logits = m(x.to(dt))
+            loss = F.cross_entropy(logits, labels)
+            loss.backward()
+            grads = dict(m.named_parameters())
+            out[dt] = (logits, loss, {k: grads[k].grad for k in FULL_GRADS})
+        pre = f"{variant}/"
+        logits, loss, g64 = out[torch.float64]
+        put(pre + "x", x)
+        put(pre + "labels", labels)
+        put(pre + "logits", logits)
+        put(pre + "loss", loss)
+        for k in FULL_GRADS:
+            put(pre + "grad/" + k, g64[k])
+            put(pre + "torch_f32_err/" + k, (out[torch.float32][2][k].double() - g64[k]).abs().max())
+    f.close()
+    os.replace(path + ".tmp", path)
+    print("wrote", path)
+
+
 def main():
     import h5py
     here = os.path.dirname(os.path.abspath(__file__))
@@ -197,6 +276,7 @@ def main():
     f.close()
     os.replace(path + ".tmp", path)
     print("wrote", path)
+    write_full(os.path.join(here, "golden", "moat_full.h5"), gen)
 
 
 if __name__ == "__main__":
