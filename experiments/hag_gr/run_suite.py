@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.normpath(os.path.join(HERE, "..", "..", "configs", "hag"))
 
 # variant name -> (config file, reduced-budget overlays applied after it, in order). The HAG + GR
-# variants also take the suite's reduced_gate_lr.yaml: the gate lr chosen on validation for the
+# variants also take reduced_gate_lr_<model>.yaml: the gate lr chosen on validation for the
 # reduced budget's step count (experiments/hag_gr/README.md, "Gate lr at reduced budgets").
 VARIANTS = ("baseline", "baseline_matched", "hag", "hag_gr", "frozen")
 
@@ -36,10 +36,10 @@ def _suite(folder, models, variants, reduced_of, gate_lr_of=None):
 
 SUITES = {
     "cifar10": _suite("cifar10", ("resnet18", "vit_t4"), VARIANTS, lambda m: f"reduced_{m}.yaml",
-                      lambda m: "reduced_gate_lr.yaml"),
+                      lambda m: f"reduced_gate_lr_{m}.yaml"),
     "kvasir": _suite("kvasir", ("resnet18_rgb", "multistream_rgb_mask"), VARIANTS,
                      lambda m: "reduced.yaml" if m == "resnet18_rgb" else "reduced_multistream.yaml",
-                     lambda m: "reduced_gate_lr.yaml"),
+                     lambda m: f"reduced_gate_lr_{m}.yaml"),
     # multistream_loc_dpt is the official R18 HAG model (needs depth maps); rgb_loc is a departure.
     "polyp": _suite("polyp", ("multistream_loc_dpt", "multistream_rgb_loc", "vit_t"), ("baseline", "hag", "hag_gr"),
                     lambda m: {"multistream_loc_dpt": "reduced_loc_dpt.yaml", "multistream_rgb_loc": "reduced_multistream.yaml",
@@ -186,9 +186,14 @@ def main():
     if args.gate_lrs:
         # The gate optimizer is optimizers[0] in every HAG + GR config (it takes the "*fsag*" params first).
         # The swept lr replaces the chosen one: the reduced_gate_lr overlay is left out.
-        variants = {f"{k}_glr{lr:g}": (cfg, [o for o in reduced if not o.endswith("reduced_gate_lr.yaml")])
+        variants = {f"{k}_glr{lr:g}": (cfg, [o for o in reduced if "/reduced_gate_lr_" not in o])
                     for k, (cfg, reduced) in variants.items() if k.endswith("_hag_gr") for lr in args.gate_lrs}
         extra_sets = {k: [f"optimizers.0.lr={k.rsplit('_glr', 1)[1]}"] for k in variants}
+    if args.budget == "reduced":
+        missing = sorted({o for _, reduced in variants.values() for o in reduced if not os.path.exists(os.path.join(CONFIGS, o))})
+        if missing:
+            ap.error(f"missing overlay(s) {missing} under {CONFIGS}; the reduced_gate_lr_<model>.yaml files are written "
+                     "by experiments/hag_gr/select_gate_lr.py from a --gate-lrs sweep")
     out = os.path.abspath(args.out or f"runs/hag_{args.suite}_{args.budget}")
     os.makedirs(out, exist_ok=True)
 
