@@ -160,6 +160,16 @@ void apply_override(Value& root, const std::string& spec) {
   for (size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) throw ConfigError("--set " + spec + ": empty key in path '" + path + "'");
     walked += (walked.empty() ? "" : ".") + parts[i];
+    // A number addresses an existing list element (optimizers.0.lr=0.03); lists are never grown.
+    if (cur->kind == Value::Kind::Seq) {
+      const std::string& p = parts[i];
+      if (p.find_first_not_of("0123456789") != std::string::npos || p.size() > 9 || std::stoul(p) >= cur->seq.size())
+        throw ConfigError("--set " + spec + ": '" + walked.substr(0, walked.rfind('.')) + "' is a list of " +
+                          std::to_string(cur->seq.size()) + " element(s); expected an index below " +
+                          std::to_string(cur->seq.size()) + ", got '" + p + "'");
+      cur = &cur->seq[std::stoul(p)];
+      continue;
+    }
     if (cur->kind == Value::Kind::Null) cur->kind = Value::Kind::Map;
     if (cur->kind != Value::Kind::Map)
       throw ConfigError("--set " + spec + ": '" + walked.substr(0, walked.rfind('.')) + "' is not a mapping");

@@ -19,7 +19,9 @@ bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&
 std::vector<std::string> plot_learning_curves(const std::string& jsonl_path, const std::string& out_dir) {
   std::ifstream in(jsonl_path);
   if (!in) throw std::runtime_error("plot: cannot open metrics log " + jsonl_path);
-  // metric -> split -> (step, value)
+  // figure -> line -> (step, value). A metric is one figure with a line per split; a family of
+  // metrics "<family>/<member>" (e.g. gate_mean/layer1_gate.fsag) is one figure with a line per
+  // member (and split, when not train).
   std::map<std::string, std::map<std::string, std::vector<std::pair<double, double>>>> series;
   std::string line;
   int64_t n = 0;
@@ -38,7 +40,13 @@ std::vector<std::string> plot_learning_curves(const std::string& jsonl_path, con
     for (auto it = j.begin(); it != j.end(); ++it) {
       static const std::set<std::string> skip = {"step", "epoch", "split", "time", "elapsed_s", "samples_per_s"};
       if (skip.count(it.key()) || !it.value().is_number()) continue;
-      series[it.key()][split].emplace_back(step, it.value().get<double>());
+      const std::string& key = it.key();
+      const size_t slash = key.find('/');
+      if (slash == std::string::npos)
+        series[key][split].emplace_back(step, it.value().get<double>());
+      else
+        series[key.substr(0, slash)][key.substr(slash + 1) + (split == "train" || split == "init" ? "" : " (" + split + ")")].emplace_back(
+            step, it.value().get<double>());
     }
   }
   fs::create_directories(out_dir);
@@ -46,7 +54,7 @@ std::vector<std::string> plot_learning_curves(const std::string& jsonl_path, con
   std::string script_path = (fs::path(out_dir) / "plot.gp").string();
   std::ofstream gp(script_path);
   gp << "set terminal " << (cairo ? "pngcairo size 800,500" : "png size 800,500") << "\n"
-     << "set grid\nset xlabel 'step'\nset key outside right top\n";
+     << "set termoption noenhanced\nset grid\nset xlabel 'step'\nset key outside right top\n";
   std::vector<std::string> written;
   for (const auto& [metric, splits] : series) {
     size_t points = 0;

@@ -1,6 +1,8 @@
 #pragma once
 // Learning-curve plots from a run's metrics log (metrics.jsonl): one PNG per metric that was
-// logged for more than one point, with every split (train / val) as a line against the step.
+// logged for more than one point, with every split (train / val) as a line against the step. A
+// family of metrics named "<family>/<member>" (the gate values gate_mean/<gate>, gate_std/<gate>)
+// is drawn as one figure <family>.png with a line per member.
 // Drawn by gnuplot (pngcairo, or png when cairo is missing).
 #include <string>
 #include <vector>

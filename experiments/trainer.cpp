@@ -1,6 +1,7 @@
 // Trainer: the training loop, evaluation and logging. Construction from the config is in
 // trainer_build.cpp, checkpoints in trainer_state.cpp.
 #include "experiments/trainer.h"
+#include "experiments/gate_stats.h"
 
 #include <cerrno>
 #include <cmath>
@@ -113,6 +114,11 @@ void Trainer::open_run_folder() {
     truncate_log_after(log_path, step_);
   }
   jsonl_ = std::make_unique<std::ofstream>(log_path, opts_.resume ? std::ios::app : std::ios::trunc);
+  // The gates' starting values (split "init", step 0), so their movement is measured from the start.
+  if (!opts_.resume) {
+    auto gates = gate_statistics(*model_);
+    if (!gates.empty()) log_json(gates, "init");
+  }
   if (!opts_.quiet) progress_ = std::make_unique<Progress>(total_steps_, step_, opts_.progress_tty);
   if (progress_) {
     progress_->message("run folder: " + output_dir_ + "  (" + std::to_string(model_->num_parameters()) +
@@ -236,6 +242,8 @@ void Trainer::log_train(const StepResult& sr) {
   if (sr.grad_norm >= 0) m["grad_norm"] = sr.grad_norm;
   if (progress_) m["samples_per_s"] = progress_->samples_per_second();
   m["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
+  // Gate values (models with hard-attention gates), so a reader can see whether the gates learned.
+  for (const auto& [k, v] : gate_statistics(*model_)) m[k] = v;
   log_json(m, "train");
   log_loss_ = 0;
   log_n_ = 0;

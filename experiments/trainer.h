@@ -9,7 +9,13 @@
 //                param_groups: [{match: ["*.bias"], max_ndim: 1, weight_decay: 0}], scheduler: {...}}
 //     or optimizers: [ {...}, {...} ]   (each takes the parameters matching its `params`
 //                                        patterns that no earlier optimizer took)
-//   scheduler:  {name: warmup_cosine, interval: step | epoch, ...}  (for optimizers without their own)
+//   scheduler:  {name: warmup_cosine, interval: step | epoch, ...}
+//     The top-level scheduler is for the single-optimizer case: it steps `optimizer` (or a
+//     one-element `optimizers` list). With several optimizers each names its own
+//     `optimizers[i].scheduler` (same options), stepping only that optimizer; one without keeps a
+//     constant lr. A top-level scheduler next to several optimizers, or next to the single
+//     optimizer's own `scheduler`, is an error (which optimizers it would step is ambiguous).
+//     Every scheduler's state is checkpointed in its optimizer's slot and resumes exactly.
 //   task:       {name: supervised, inputs: [image], target: label, output: output, carry_state: false}
 //               (optional: by default a supervised task over data.input_key -> data.target_key)
 //   loss:       {name: cross_entropy, label_smoothing: 0.1}              (the task's loss)

@@ -280,7 +280,16 @@ void Trainer::build_optimizers(const ConfigNode& root) {
   }
   auto named = model_->named_parameters();
   std::vector<bool> taken(named.size(), false);
+  // The top-level `scheduler` belongs to the single-optimizer case. With several optimizers it would
+  // be ambiguous (one shared schedule silently decayed HAG's gate lr, which the reference keeps
+  // constant), so each optimizer names its own `scheduler` and one without keeps a constant lr.
   std::optional<ConfigNode> global_sched = root.optional_child("scheduler");
+  if (global_sched && specs.size() > 1)
+    root.fail("scheduler", "no top-level scheduler with several optimizers: give each optimizer its own "
+                           "(optimizers[i].scheduler; an optimizer without one keeps a constant lr)");
+  if (global_sched && specs[0].has("scheduler"))
+    root.fail("scheduler", "one scheduler per optimizer: either the top-level 'scheduler' or " + specs[0].path() +
+                               ".scheduler, not both");
   ScheduleInfo info{total_steps_, steps_per_epoch_, epochs_};
   for (size_t k = 0; k < specs.size(); ++k) {
     const ConfigNode& o = specs[k];

@@ -19,34 +19,87 @@ path), e.g. the repository root of the main checkout. Extra --set overrides go t
 --jobs N trains N runs at once (give each few threads: --set trainer.threads=1); --aggregate only
 tabulates the run folders already under --out (e.g. runs made on another machine).
 """
-import argparse, contextlib, csv, json, math, os, re, shutil, subprocess, sys, time
+import argparse, contextlib, csv, json, math, os, re, shutil, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.normpath(os.path.join(HERE, "..", "..", "configs"))
 
+# variant name -> (config file, reduced-budget overlays applied after it, in order). The HAG + GR
+# variants also take reduced_gate_lr_<model>.yaml: the gate lr chosen on validation for the
+# reduced budget's step count (experiments/hag_gr/README.md, "Gate lr at reduced budgets").
+VARIANTS = ("baseline", "baseline_matched", "hag", "hag_gr", "frozen")
+
+
+def _suite(folder, models, variants, reduced_of, gate_lr_of=None):
+    r = {}
+    for m in models:
+        for v in variants:
+            overlays = [reduced_of(m)] + ([gate_lr_of(m)] if v == "hag_gr" and gate_lr_of else [])
+            r[f"{m}_{v}"] = (f"{folder}/{m}_{v}.yaml", [f"{folder}/{o}" for o in overlays])
+    return r
+
+
 SUITES = {
-    # variant name -> (config file, reduced-budget overlay), relative to configs/
-    "cifar10": {f"{m}_{v}": (f"hag/cifar10/{m}_{v}.yaml", f"hag/cifar10/reduced_{m}.yaml")
-                for m in ("resnet18", "vit_t4") for v in ("baseline", "hag", "hag_gr")},
-    "kvasir": {f"{m}_{v}": (f"hag/kvasir/{m}_{v}.yaml", "hag/kvasir/reduced.yaml" if m == "resnet18_rgb" else "hag/kvasir/reduced_multistream.yaml")
-               for m in ("resnet18_rgb", "multistream_rgb_mask") for v in ("baseline", "hag", "hag_gr")},
+    "cifar10": _suite("hag/cifar10", ("resnet18", "vit_t4"), VARIANTS, lambda m: f"reduced_{m}.yaml",
+                      lambda m: f"reduced_gate_lr_{m}.yaml"),
+    "kvasir": _suite("hag/kvasir", ("resnet18_rgb", "multistream_rgb_mask"), VARIANTS,
+                     lambda m: "reduced.yaml" if m == "resnet18_rgb" else "reduced_multistream.yaml",
+                     lambda m: f"reduced_gate_lr_{m}.yaml"),
+    # multistream_loc_dpt is the official R18 HAG model (needs depth maps); rgb_loc is a departure.
+    "polyp": _suite("hag/polyp", ("multistream_loc_dpt", "multistream_rgb_loc", "vit_t"), ("baseline", "hag", "hag_gr"),
+                    lambda m: {"multistream_loc_dpt": "reduced_loc_dpt.yaml", "multistream_rgb_loc": "reduced_multistream.yaml",
+                               "vit_t": "reduced_vit.yaml"}[m]),
     # MOAT (experiments/moat/): the slowest variants first, so parallel runs finish together.
-    "moat_cifar10": {m: (f"moat/cifar10/{m}.yaml", "moat/cifar10/reduced.yaml")
+    "moat_cifar10": {m: (f"moat/cifar10/{m}.yaml", ["moat/cifar10/reduced.yaml"])
                      for m in ("resnet18", "vit_t4", "tiny_moat0", "tiny_moat0_no_pe", "tiny_moat0_swapped",
                                "tiny_moat0_coatnet")},
-    "moat_kvasir": {"tiny_moat0_rgb": ("moat/kvasir/tiny_moat0_rgb.yaml", "moat/kvasir/reduced.yaml")},
+    "moat_kvasir": {"tiny_moat0_rgb": ("moat/kvasir/tiny_moat0_rgb.yaml", ["moat/kvasir/reduced.yaml"])},
 }
-SUITES["polyp"] = {f"{m}_{v}": (f"hag/polyp/{m}_{v}.yaml", "hag/polyp/reduced_multistream.yaml" if m.startswith("multistream") else "hag/polyp/reduced_vit.yaml")
-                   for m in ("multistream_rgb_loc", "vit_t") for v in ("baseline", "hag", "hag_gr")}
-ABLATIONS = {"cifar10": {f"{m}_frozen": (f"hag/cifar10/{m}_frozen.yaml", f"hag/cifar10/reduced_{m}.yaml") for m in ("resnet18", "vit_t4")},
-             "moat_cifar10": {"tiny_moat0_hag_gr": ("moat/cifar10/tiny_moat0_hag_gr.yaml", "moat/cifar10/reduced.yaml")}}
-CLASSIFICATION_METRICS = ["accuracy", "f1_weighted", "f1_macro", "precision_weighted", "recall_weighted", "loss"]
+# --ablations: variants outside a suite's default set.
+ABLATIONS = {"moat_cifar10": {"tiny_moat0_hag_gr": ("moat/cifar10/tiny_moat0_hag_gr.yaml", ["moat/cifar10/reduced.yaml"])}}
+CLASSIFICATION_METRICS = ["accuracy", "f1_weighted", "f1_macro", "precision_weighted", "recall_weighted", "loss",
+                          "gate_shift", "gate_spread", "val_loss", "val_accuracy"]
 SIZE_METRICS = ["binary_f1_weighted", "triclass_f1_weighted", "binary_f1_macro", "triclass_f1_macro",
                 "binary_precision_weighted", "binary_recall_weighted", "triclass_precision_weighted",
-                "triclass_recall_weighted", "binary_accuracy", "triclass_accuracy", "mae_mm", "loss"]
+                "triclass_recall_weighted", "binary_accuracy", "triclass_accuracy", "mae_mm", "loss",
+                "gate_shift", "gate_spread", "val_loss"]
 METRICS = CLASSIFICATION_METRICS  # set per suite in main()
 FOLDED = {"polyp"}  # suites whose runs are fold-runs of a k-fold split
+
+
+def gate_movement(run_dir):
+    """(gate_shift, gate_spread) of a run: the mean over gates of |final mean gate value - initial|
+    and of the final spread (std over channels), from the gate values the trainer logs (split
+    "init" at step 0, then every train record). (nan, nan) for a model without gates."""
+    init = last = None
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            j = json.loads(line)
+            if j.get("split") == "init":
+                init = j
+            elif j.get("split") == "train" and any(k.startswith("gate_mean/") for k in j):
+                last = j
+    if init is None or last is None:
+        return float("nan"), float("nan")
+    gates = [k[len("gate_mean/"):] for k in init if k.startswith("gate_mean/")]
+    shift = sum(abs(last["gate_mean/" + g] - init["gate_mean/" + g]) for g in gates) / len(gates)
+    spread = sum(last["gate_std/" + g] for g in gates) / len(gates)
+    return shift, spread
+
+
+def best_validation(run_dir):
+    """(val_loss, val_accuracy) of the validation with the lowest loss (the checkpoint the test
+    metrics come from); what the gate-lr sweep selects on."""
+    best = None
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            j = json.loads(line)
+            if j.get("split") == "val" and j.get("loss") is not None and (best is None or j["loss"] < best["loss"]):
+                best = j
+    if best is None:
+        return float("nan"), float("nan")
+    return best["loss"], best.get("accuracy", float("nan"))
 
 
 def last_test_metrics(run_dir):
@@ -72,6 +125,8 @@ def replace_atomically(path, newline=None):
 
 
 def mean_std(xs):
+    if not xs:
+        return float("nan"), float("nan")
     m = sum(xs) / len(xs)
     s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
     return m, s
@@ -125,14 +180,18 @@ def main(argv=None):
     ap.add_argument("--budget", choices=["reduced", "full"], default="reduced")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--variants", nargs="*", help="subset of variant names (default: all)")
-    ap.add_argument("--ablations", action="store_true", help="also run the frozen-gate ablations")
+    ap.add_argument("--gate-lrs", type=float, nargs="+", default=None,
+                    help="gate-lr sweep: run each HAG + GR variant once per constant gate lr (variant <name>_glr<lr>); "
+                         "select on the val_loss / val_accuracy columns only")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time (each with --threads threads)")
+    ap.add_argument("--threads", type=int, default=None, help="trainer.threads of every run (default: the configs' 2)")
     ap.add_argument("--tessera", default=os.path.normpath(os.path.join(HERE, "..", "..", "build", "tessera")))
-    ap.add_argument("--out", default=None, help="output folder (default runs/hag_<suite>_<budget>)")
+    ap.add_argument("--out", default=None, help="output folder (default runs/hag_<suite>_<budget>, runs/<moat suite>_<budget>)")
+    ap.add_argument("--ablations", action="store_true", help="also run the suite's extra variants (moat_cifar10: HAG + GR)")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value override for every run")
     ap.add_argument("--folds", type=int, nargs="+", default=None,
                     help="fold-runs of the k-fold suites (polyp; default 0..5)")
     ap.add_argument("--split", default=None, help="k-fold split CSV for the polyp suite (sets data.*.dataset.split)")
-    ap.add_argument("--jobs", type=int, default=1, help="runs trained at once (default 1)")
     ap.add_argument("--aggregate", action="store_true",
                     help="train nothing: tabulate the run folders already under --out")
     args = ap.parse_args(argv)
@@ -152,9 +211,26 @@ def main(argv=None):
         if unknown:
             ap.error(f"unknown variants {unknown}; known: {sorted(variants)}")
         variants = {k: variants[k] for k in args.variants}
+    extra_sets = {}  # variant -> --set overrides of that variant only
+    if args.gate_lrs:
+        # The gate optimizer is optimizers[0] in every HAG + GR config (it takes the "*fsag*" params first).
+        # The swept lr replaces the chosen one: the reduced_gate_lr overlay is left out.
+        variants = {f"{k}_glr{lr:g}": (cfg, [o for o in reduced if "/reduced_gate_lr_" not in o])
+                    for k, (cfg, reduced) in variants.items() if k.endswith("_hag_gr") for lr in args.gate_lrs}
+        extra_sets = {k: [f"optimizers.0.lr={k.rsplit('_glr', 1)[1]}"] for k in variants}
+    if args.budget == "reduced" and not args.aggregate:
+        missing = sorted({o for _, reduced in variants.values() for o in reduced if not os.path.exists(os.path.join(CONFIGS, o))})
+        if missing:
+            ap.error(f"missing overlay(s) {missing} under {CONFIGS}; the reduced_gate_lr_<model>.yaml files are written "
+                     "by experiments/hag_gr/select_gate_lr.py from a --gate-lrs sweep")
     prefix = "" if args.suite.startswith("moat") else "hag_"
     out = os.path.abspath(args.out or f"runs/{prefix}{args.suite}_{args.budget}")
     os.makedirs(out, exist_ok=True)
+    print_lock = threading.Lock()
+
+    def say(*a, **k):
+        with print_lock:
+            print(*a, flush=True, **k)
 
     def run_one(name, cfg, reduced, fold, seed):
         """Trains one run (unless --aggregate); returns its test metrics or None."""
@@ -163,23 +239,25 @@ def main(argv=None):
         info_path = os.path.join(run_dir, "suite_run.json")
         if args.aggregate:
             if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
-                print(f"{tag} no run folder with metrics: skipped", file=sys.stderr)
+                say(f"{tag} no run folder with metrics: skipped", file=sys.stderr)
                 return None
             seconds = json.load(open(info_path))["seconds"] if os.path.exists(info_path) else float("nan")
         else:
             os.makedirs(run_dir, exist_ok=True)
-            bases = [os.path.join(CONFIGS, cfg)] + ([os.path.join(CONFIGS, reduced)] if args.budget == "reduced" else [])
+            bases = [os.path.join(CONFIGS, cfg)] + ([os.path.join(CONFIGS, r) for r in reduced] if args.budget == "reduced" else [])
             wrapper = os.path.join(run_dir, "suite_config.yaml")
             with open(wrapper, "w") as f:
                 f.write("base: [" + ", ".join(bases) + "]\n")
             cmd = [args.tessera, "train", wrapper, "--progress", "plain",
                    "--set", f"trainer.seed={seed}", "--set", f"trainer.output_dir={run_dir}"]
+            if args.threads is not None:
+                cmd += ["--set", f"trainer.threads={args.threads}"]
             if fold is not None:
                 for p in ("train", "val", "test"):
                     cmd += ["--set", f"data.{p}.dataset.run={fold}"]
-            for s in split_sets + args.sets:
-                cmd += ["--set", s]
-            print(f"{tag} {' '.join(cmd)}", flush=True)
+            for s_ in split_sets + args.sets + extra_sets.get(name, []):
+                cmd += ["--set", s_]
+            say(f"{tag} {' '.join(cmd)}")
             t0 = time.time()
             with open(os.path.join(run_dir, "stdout.txt"), "w") as log:
                 rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -187,18 +265,20 @@ def main(argv=None):
             with open(info_path, "w") as f:
                 json.dump({"seconds": seconds, "exit": rc, "command": cmd}, f)
             if rc != 0:
-                print(f"{tag} failed (exit {rc}); see {run_dir}/stdout.txt", file=sys.stderr)
+                say(f"{tag} failed (exit {rc}); see {run_dir}/stdout.txt", file=sys.stderr)
                 return None
         m = last_test_metrics(run_dir)
+        m["gate_shift"], m["gate_spread"] = gate_movement(run_dir)
+        m["val_loss"], m["val_accuracy"] = best_validation(run_dir)
         m.update(variant=name, fold=fold, seed=seed, seconds=seconds, params=parameter_count(run_dir))
-        print(f"{tag} test " + "  ".join(f"{k} {m.get(k, float('nan')):.4f}" for k in METRICS[:2]) +
-              f"  ({m['seconds']} s)", flush=True)
+        say(f"{tag} test " + "  ".join(f"{k} {m.get(k, float('nan')):.4f}" for k in METRICS[:2]) +
+            f"  ({m['seconds']} s)")
         return m
 
     todo = [(name, cfg, reduced, fold, seed) for name, (cfg, reduced) in variants.items()
             for fold in folds for seed in args.seeds]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        per_run = [m for m in pool.map(lambda t: run_one(*t), todo) if m is not None]
+        per_run = [m for m in pool.map(lambda t: run_one(*t), todo) if m is not None]  # in job order
 
     with replace_atomically(os.path.join(out, "runs.csv"), newline="") as f:
         w = csv.writer(f)
@@ -208,7 +288,7 @@ def main(argv=None):
                         m["params"] or ""] + [m.get(k, "") for k in METRICS])
 
     def values(runs, k):
-        return [float(x[k]) for x in runs if x.get(k) is not None]
+        return [float(x[k]) for x in runs if x.get(k) is not None and not math.isnan(float(x[k]))]
 
     rows, fold_rows = [], []
     for name in variants:

@@ -143,7 +143,10 @@ StepResult GradientRoutingStrategy::step(TrainContext& ctx, const std::vector<da
 
 void visit_options(GradientRoutingOptions& o, OptionVisitor& v) {
   v("clip_gr", o.clip_gr, "max global L2 norm of the gate gradients (<= 0: no clipping)");
-  v.choice("mode", o.mode, {"clean", "accumulate"}, "clean: each optimizer steps on its own pass's gradients only");
+  v.choice("mode", o.mode, {"clean", "accumulate"},
+           "clean (the faithful mode: the reference's AMP scaling leaves pass A's backbone gradient at ~1e-4 of "
+           "pass B's): each optimizer steps on its own pass's gradients only; accumulate (an ablation, not the "
+           "reference): the main optimizer steps on pass A + pass B gradients at full weight");
 }
 
 namespace {

@@ -14,9 +14,15 @@
 //           main optimizer.
 // The trainer steps every per-step scheduler once per batch (so both optimizers' schedules advance
 // once per iteration).
-// Mode "accumulate" follows the reference code instead: full backward in both passes and no zeroing
-// between them, so the main optimizer steps on (pass A + pass B) gradients; the gate optimizer
-// still steps only on pass A's; each group is clipped on its own gradients.
+// Mode "clean" is also the faithful one. The reference code does not zero gradients between the
+// passes, but it trains with AMP: its GradScaler scales the loss (by ~65536) and clip_gr clips the
+// *scaled* pass-A gradients, so the pass-A backbone gradient left in .grad is at most ~clip_gr /
+// scale (about 1e-4 of pass B's unscaled-and-clipped one) when pass B adds to it: in effect the
+// main optimizer steps on pass B's gradient alone, as in "clean".
+// Mode "accumulate" is an ablation, NOT the reference behaviour: full backward in both passes and
+// no zeroing between them, so the main optimizer steps on (pass A + pass B) gradients at full
+// weight, which the reference never does; the gate optimizer still steps only on pass A's; each
+// group is clipped on its own gradients.
 // Gradient accumulation (micro-batches) is supported: each pass sums the micro-batch gradients
 // scaled by 1 / #micro-batches.
 // A non-finite loss in either pass throws NonFiniteLoss; if it happens in pass B the gate step of

@@ -52,6 +52,22 @@ TEST(Config, InheritanceAndOverrides) {
   EXPECT_EQ(again.find("base"), nullptr);
 }
 
+TEST(Config, OverrideAddressesListElementsByIndex) {
+  Files fs;
+  std::string run = fs.write("run.yaml", "optimizers:\n  - {name: adam, lr: 0.01}\n  - {name: sgd, lr: 0.1}\n");
+  Value v = load(run, {"optimizers.1.lr=0.5", "optimizers.0.scheduler={name: cosine}"});
+  auto opts = ConfigNode(&v, "").elements("optimizers");
+  ASSERT_EQ(opts.size(), 2u);
+  EXPECT_DOUBLE_EQ(opts[0].get_double("lr"), 0.01);
+  EXPECT_DOUBLE_EQ(opts[1].get_double("lr"), 0.5);
+  EXPECT_EQ(opts[0].child("scheduler").get_string("name"), "cosine");
+  // Lists are never grown, and a non-number is not an index.
+  std::string e = error_of([&] { load(run, {"optimizers.2.lr=1"}); });
+  EXPECT_NE(e.find("'optimizers' is a list of 2 element(s); expected an index below 2, got '2'"), std::string::npos) << e;
+  e = error_of([&] { load(run, {"optimizers.first.lr=1"}); });
+  EXPECT_NE(e.find("got 'first'"), std::string::npos) << e;
+}
+
 TEST(Config, UnknownKeyNamesFileLineAndSuggests) {
   Files fs;
   std::string p = fs.write("run.yaml", "trainer:\n  epochs: 3\n  epohcs: 4\n");

@@ -7,10 +7,15 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "autograd/ops/loss.h"
 #include "autograd/tessera.h"
+#include "core/kernels/copy.h"
+#include "nn/container.h"
 #include "experiments/config.h"
+#include "experiments/gate_stats.h"
 #include "experiments/strategies/gradient_routing.h"
 #include "experiments/trainer.h"
 #include "nn/hard_attention_gate.h"
@@ -194,6 +199,28 @@ TEST(GradientRouting, OptimizerSplitErrorsAndNonFinitePassBUndoesGateStep) {
   EXPECT_EQ(adam->state_dict().scalars, optim::Adam(optim::single_group(s.gates), optim::AdamOptions{.lr = 0.1}).state_dict().scalars);
 }
 
+TEST(GateStatistics, MeanAndSpreadOfEveryGateHandComputed) {
+  // Two gates with hand-set logits: sigmoid(0) = 0.5, sigmoid(ln 3) = 0.75, sigmoid(-ln 3) = 0.25.
+  nn::Sequential m;
+  auto g0 = std::make_shared<nn::HardAttentionGate>(2);
+  auto g1 = std::make_shared<nn::HardAttentionGate>(3);
+  m.push_back(g0);
+  m.push_back(std::make_shared<nn::Linear>(3, 3));
+  m.push_back(g1);
+  {
+    NoGradGuard ng;
+    kernels::copy_(g0->fsag, from_vector(std::vector<float>{0.0f, std::log(3.0f)}, {2}));
+    kernels::copy_(g1->fsag, from_vector(std::vector<float>{-std::log(3.0f), 0.0f, std::log(3.0f)}, {3}));
+  }
+  auto s = gate_statistics(m);
+  ASSERT_EQ(s.size(), 4u) << "mean and std of the two gates, nothing for the Linear";
+  EXPECT_NEAR(s.at("gate_mean/0.fsag"), 0.625, 1e-6);
+  EXPECT_NEAR(s.at("gate_std/0.fsag"), 0.125, 1e-6);  // population std over channels
+  EXPECT_NEAR(s.at("gate_mean/2.fsag"), 0.5, 1e-6);
+  EXPECT_NEAR(s.at("gate_std/2.fsag"), std::sqrt(2 * 0.0625 / 3), 1e-6);
+  EXPECT_TRUE(gate_statistics(nn::Linear(2, 2)).empty());
+}
+
 // ----------------------------------------------------------------------------- through the trainer
 
 namespace {
@@ -210,10 +237,10 @@ std::string tmpdir(const std::string& name) {
 std::string yaml(const std::string& out, const std::string& variant, const std::string& gates = "trainable") {
   std::string opt;
   if (variant == "gr") {
+    // As the reference: the gate optimizer's lr constant, the main one on a schedule.
     opt = R"(optimizers:
   - {name: adam, lr: 0.05, weight_decay: 0.0, params: ["*fsag*"]}
-  - {name: adamw, lr: 0.003, weight_decay: 0.01}
-scheduler: {name: warmup_cosine, warmup: 2, interval: step}
+  - {name: adamw, lr: 0.003, weight_decay: 0.01, scheduler: {name: warmup_cosine, warmup: 2, interval: step}}
 )";
   } else {
     opt = R"(optimizer: {name: adamw, lr: 0.003, weight_decay: 0.01, param_groups: [{match: ["*fsag*"], weight_decay: 0.0}]}
@@ -257,7 +284,7 @@ std::map<std::string, std::vector<float>> values(nn::Module& m) {
 
 }  // namespace
 
-TEST(GradientRoutingTrainer, HagGrTrainsAndStepsBothSchedulersPerBatch) {
+TEST(GradientRoutingTrainer, HagGrTrainsGateLrConstantMainScheduledPerBatch) {
   std::string out = tmpdir("gr");
   Trainer t(config::parse(yaml(out, "gr"), "run.yaml"), quiet());
   ASSERT_EQ(t.optimizers().size(), 2u);
@@ -269,7 +296,28 @@ TEST(GradientRoutingTrainer, HagGrTrainsAndStepsBothSchedulersPerBatch) {
   for (auto& [k, v] : v0) EXPECT_NE(v, v1[k]) << k << " did not train";
   auto ck = t.make_checkpoint();
   ASSERT_EQ(ck.schedulers.size(), 2u);
-  for (auto& s : ck.schedulers) EXPECT_EQ(s.at("last_epoch"), 10.0) << "one scheduler step per batch";
+  EXPECT_TRUE(ck.schedulers[0].empty()) << "the gate optimizer has no scheduler";
+  EXPECT_EQ(ck.schedulers[1].at("last_epoch"), 10.0) << "one main-scheduler step per batch";
+  EXPECT_DOUBLE_EQ(t.optimizers()[0]->param_groups()[0].lr(), 0.05) << "gate lr held constant";
+  EXPECT_LT(t.optimizers()[1]->param_groups()[0].lr(), 0.003) << "main lr decayed";
+  // The log carries every gate's mean and spread at each logged step, and they moved.
+  std::ifstream log(out + "/metrics.jsonl");
+  std::string line;
+  std::vector<nlohmann::json> train, init;
+  while (std::getline(log, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["split"] == "train") train.push_back(j);
+    if (j["split"] == "init") init.push_back(j);
+  }
+  ASSERT_EQ(train.size(), 10u);
+  ASSERT_EQ(init.size(), 1u) << "the starting gate values, once";
+  EXPECT_EQ(init[0]["step"], 0);
+  EXPECT_NEAR(init[0]["gate_mean/layer1_gate.fsag"].get<double>(), 0.5, 0.1) << "sigmoid of a small xavier init";
+  for (int i = 1; i <= 4; ++i) {
+    const std::string g = "layer" + std::to_string(i) + "_gate.fsag";
+    ASSERT_TRUE(train.front().contains("gate_mean/" + g) && train.front().contains("gate_std/" + g)) << train.front().dump();
+    EXPECT_NE(train.front()["gate_mean/" + g], train.back()["gate_mean/" + g]) << g;
+  }
   // The gate optimizer holds exactly the 4 gates, no weight decay.
   auto [gate_opt, main_opt] = GradientRoutingStrategy::split_optimizers(
       TrainContext{.model = &t.model(), .optimizers = t.optimizers()});
@@ -297,6 +345,18 @@ TEST(GradientRoutingTrainer, HagWithoutGrAndFrozenGates) {
     t.fit();
     for (double l : t.step_losses()) EXPECT_TRUE(std::isfinite(l));
     auto v1 = values(t.model());
+    // The logged gate values of a frozen run stay where they started.
+    std::ifstream log(out + "/metrics.jsonl");
+    std::string line, first_mean, last_mean;
+    while (std::getline(log, line)) {
+      auto j = nlohmann::json::parse(line);
+      if (j["split"] == "val") continue;
+      ASSERT_TRUE(j.contains("gate_mean/layer4_gate.fsag")) << line;
+      (first_mean.empty() ? first_mean : last_mean) = j["gate_mean/layer4_gate.fsag"].dump();
+      EXPECT_TRUE(j["split"] == "train" || j["split"] == "init") << line;
+    }
+    EXPECT_FALSE(last_mean.empty());
+    EXPECT_EQ(first_mean, last_mean);
     int gates = 0;
     for (auto& [k, v] : v0) {
       if (nn::is_gate_parameter(k)) {

@@ -163,13 +163,14 @@ TEST(TrainerConfig, ParameterGroupsAndMultipleOptimizers) {
   EXPECT_EQ(opts[0]->param_groups()[0].get("weight_decay"), 0.01);
   EXPECT_EQ(opts[0]->param_groups()[1].get("weight_decay"), 0.0);
 
-  std::string two = replace(tiny_yaml(out), R"(optimizer:
+  std::string two = replace(replace(tiny_yaml(out), R"(optimizer:
   name: adamw
   lr: 0.02
   param_groups: [{match: ["*.bias"], max_ndim: 1, weight_decay: 0.0}])",
                             R"(optimizers:
   - {name: sgd, lr: 0.1, momentum: 0.9, params: ["1.*"]}
-  - {name: adam, lr: 0.01, scheduler: {name: step, step_size: 1}})");
+  - {name: adam, lr: 0.01, scheduler: {name: step, step_size: 1}})"),
+                            "scheduler: {name: warmup_cosine, warmup: 3, interval: step}\n", "");
   config::Value v2 = config::parse(two, "run.yaml");
   Trainer t2(v2, quiet());
   ASSERT_EQ(t2.optimizers().size(), 2u);
@@ -182,6 +183,75 @@ TEST(TrainerConfig, ParameterGroupsAndMultipleOptimizers) {
   // An optimizer whose patterns match nothing is an error.
   std::string none = replace(two, R"(params: ["1.*"])", R"(params: ["nothing.*"])");
   EXPECT_TRUE(contains(build_error(none), "optimizers[0].params")) << build_error(none);
+}
+
+// The tiny run with two optimizers, each with its own scheduler block (or none).
+std::string two_optimizers_yaml(const std::string& out, const std::string& first_sched, const std::string& second_sched) {
+  return replace(replace(tiny_yaml(out), R"(optimizer:
+  name: adamw
+  lr: 0.02
+  param_groups: [{match: ["*.bias"], max_ndim: 1, weight_decay: 0.0}])",
+                         "optimizers:\n  - {name: sgd, lr: 0.1, momentum: 0.9, params: [\"1.*\"]" + first_sched +
+                             "}\n  - {name: adam, lr: 0.01" + second_sched + "}"),
+                 "scheduler: {name: warmup_cosine, warmup: 3, interval: step}\n", "");
+}
+
+TEST(TrainerConfig, PerOptimizerSchedulersStepOnlyTheirOwnOptimizer) {
+  // 3 epochs x ceil(7 / 2) = 12 steps. Optimizer 0: constant (no scheduler); optimizer 1: cosine
+  // over the run, per step, down to 0.001.
+  std::string out = tmpdir("per_opt_sched");
+  Trainer t(config::parse(two_optimizers_yaml(out, "", ", scheduler: {name: cosine, eta_min: 0.001, interval: step}"),
+                          "run.yaml"),
+            quiet());
+  auto r = t.fit();
+  ASSERT_EQ(r.steps, 12);
+  EXPECT_DOUBLE_EQ(t.optimizers()[0]->param_groups()[0].lr(), 0.1) << "no scheduler: the lr stays constant";
+  EXPECT_NEAR(t.optimizers()[1]->param_groups()[0].lr(), 0.001, 1e-12) << "cosine reached eta_min at the run's end";
+  auto ck = t.make_checkpoint();
+  ASSERT_EQ(ck.schedulers.size(), 2u);
+  EXPECT_TRUE(ck.schedulers[0].empty()) << "slot 0: no scheduler";
+  EXPECT_EQ(ck.schedulers[1].at("last_epoch"), 12.0);
+  // The log has both rates: lr constant, lr_1 decaying.
+  std::ifstream log(out + "/metrics.jsonl");
+  std::string line;
+  std::vector<double> lr0, lr1;
+  while (std::getline(log, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["split"] != "train") continue;
+    lr0.push_back(j["lr"].get<double>());
+    lr1.push_back(j["lr_1"].get<double>());
+  }
+  ASSERT_EQ(lr1.size(), 12u);
+  for (double v : lr0) EXPECT_DOUBLE_EQ(v, 0.1);
+  for (size_t i = 1; i < lr1.size(); ++i) EXPECT_LT(lr1[i], lr1[i - 1]) << "step " << i + 1;
+
+  // A single optimizer may carry its own scheduler instead of the top-level one.
+  std::string own = replace(replace(tiny_yaml(out), "scheduler: {name: warmup_cosine, warmup: 3, interval: step}\n", ""),
+                            "  lr: 0.02\n", "  lr: 0.02\n  scheduler: {name: step, step_size: 4, gamma: 0.5, interval: step}\n");
+  Trainer t1(config::parse(own, "run.yaml"), quiet());
+  t1.fit();
+  EXPECT_DOUBLE_EQ(t1.optimizers()[0]->param_groups()[0].lr(), 0.02 * 0.125) << "steps 4, 8, 12 halve the lr";
+}
+
+TEST(TrainerConfig, AmbiguousSchedulerCombinationsAreErrors) {
+  std::string out = tmpdir("sched_errors");
+  const std::string top = "scheduler: {name: cosine, interval: step}\n";
+  // A top-level scheduler next to several optimizers: which it steps is ambiguous.
+  std::string msg = build_error(two_optimizers_yaml(out, "", "") + top);
+  EXPECT_TRUE(contains(msg, "run.yaml:") && contains(msg, "scheduler: expected no top-level scheduler with several optimizers") &&
+              contains(msg, "optimizers[i].scheduler"))
+      << msg;
+  msg = build_error(two_optimizers_yaml(out, ", scheduler: {name: cosine}", "") + top);
+  EXPECT_TRUE(contains(msg, "no top-level scheduler with several optimizers")) << msg;
+  // Two schedulers for the single optimizer.
+  std::string both = replace(tiny_yaml(out), "  lr: 0.02\n", "  lr: 0.02\n  scheduler: {name: step, step_size: 4}\n");
+  msg = build_error(both);
+  EXPECT_TRUE(contains(msg, "scheduler: expected one scheduler per optimizer: either the top-level 'scheduler' or "
+                            "optimizer.scheduler, not both"))
+      << msg;
+  // A per-optimizer scheduler's options are checked like the top-level one's, with its full path.
+  msg = build_error(two_optimizers_yaml(out, "", ", scheduler: {name: cosine, eta_mni: 0.1}"));
+  EXPECT_TRUE(contains(msg, "optimizers[1].scheduler.eta_mni") && contains(msg, "did you mean 'eta_min'")) << msg;
 }
 
 static std::vector<std::pair<std::string, std::vector<float>>> params_of(Trainer& t) {
@@ -247,6 +317,59 @@ TEST(TrainerResume, InterruptedAndResumedRunIsBitIdentical) {
     ++n;
   }
   EXPECT_GE(n, 12);
+}
+
+TEST(TrainerResume, PerOptimizerSchedulersResumeExactly) {
+  // Optimizer 0: StepLR every 2 steps; optimizer 1: warm-up + cosine. Interrupted at step 5 (mid
+  // epoch, mid warm-up), resumed: every loss, parameter and both schedules match the uninterrupted run.
+  auto yaml = [](const std::string& out) {
+    return two_optimizers_yaml(out, ", scheduler: {name: step, step_size: 2, gamma: 0.7, interval: step}",
+                               ", scheduler: {name: warmup_cosine, warmup: 6, eta_min: 0.0001, interval: step}");
+  };
+  std::string a = tmpdir("sched_resume_a"), b = tmpdir("sched_resume_b");
+  Trainer full(config::parse(yaml(a), "run.yaml"), quiet());
+  ASSERT_EQ(full.fit().steps, 12);
+  const std::vector<double> losses_a = full.step_losses();
+  const auto params_a = params_of(full);
+  const auto sched_a = full.make_checkpoint().schedulers;
+  ASSERT_EQ(sched_a.size(), 2u);
+  ASSERT_FALSE(sched_a[0].empty());
+  ASSERT_FALSE(sched_a[1].empty());
+
+  config::Value vb = config::parse(yaml(b), "run.yaml");
+  std::vector<double> losses_b;
+  {
+    Trainer first(vb, quiet());
+    first.on_step_end = [](Trainer& t, int64_t step, const StepResult&) {
+      if (step == 5) t.request_stop();
+    };
+    ASSERT_TRUE(first.fit().interrupted);
+    losses_b = first.step_losses();
+    // The checkpoint holds both schedules at step 5.
+    auto ck = load_checkpoint(b + "/checkpoints/last.h5");
+    ASSERT_EQ(ck.schedulers.size(), 2u);
+    EXPECT_EQ(ck.schedulers[0].at("last_epoch"), 5.0);
+    EXPECT_EQ(ck.schedulers[1].at("last_epoch"), 5.0);
+  }
+  TrainerOptions o = quiet();
+  o.resume = b + "/checkpoints/last.h5";
+  Trainer second(vb, o);
+  EXPECT_EQ(second.fit().steps, 12);
+  for (double l : second.step_losses()) losses_b.push_back(l);
+  ASSERT_EQ(losses_a.size(), losses_b.size());
+  for (size_t i = 0; i < losses_a.size(); ++i) EXPECT_EQ(losses_a[i], losses_b[i]) << "step " << i + 1;
+  EXPECT_EQ(params_a, params_of(second));
+  EXPECT_EQ(sched_a, second.make_checkpoint().schedulers);
+  for (size_t k = 0; k < 2; ++k)
+    EXPECT_EQ(full.optimizers()[k]->param_groups()[0].lr(), second.optimizers()[k]->param_groups()[0].lr()) << k;
+  // A config with a different number of scheduler slots cannot resume this checkpoint silently.
+  config::Value vc = config::parse(tiny_yaml(tmpdir("sched_resume_c")), "run.yaml");
+  EXPECT_THROW(
+      {
+        Trainer third(vc, o);
+        third.fit();
+      },
+      std::exception);
 }
 
 // The (split, step, loss) sequence of a run's metrics.jsonl; timing fields differ between runs.
