@@ -65,10 +65,9 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 FUZZ_FLAGS ?=
-# clang 16 or newer: the code captures structured bindings in lambdas (C++20), which clang 14,
-# Debian 12's default, rejects. libclang-rt-N-dev holds libFuzzer and the sanitizer runtimes.
-FUZZ_CLANG ?= 16
-FUZZ_PACKAGES = clang-$(FUZZ_CLANG) libclang-rt-$(FUZZ_CLANG)-dev libomp-$(FUZZ_CLANG)-dev
+# Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer runtimes, libomp-dev
+# the OpenMP runtime clang links.
+FUZZ_PACKAGES = clang libclang-rt-dev libomp-dev
 
 fuzz-deps: deps
 	@missing=""; for p in $(FUZZ_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -78,7 +77,7 @@ fuzz-deps: deps
 	fi
 
 fuzz-build: fuzz-deps
-	CC=clang-$(FUZZ_CLANG) CXX=clang++-$(FUZZ_CLANG) cmake -S . -B $(FUZZ_BUILD) -DTESSERA_FUZZ=ON -DCMAKE_BUILD_TYPE=Fuzz $(CMAKE_FLAGS)
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DTESSERA_FUZZ=ON -DCMAKE_BUILD_TYPE=Fuzz $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 
 fuzz: fuzz-build
