@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace tessera::data {
 
@@ -253,12 +254,12 @@ class Unpickler {
   }
   void memo(size_t k) {
     if (stack_.empty()) fail(pos_, "memo store on an empty stack");
-    if (memo_.size() <= k) memo_.resize(k + 1);
     memo_[k] = stack_.back();
   }
   PyRef memo_get(size_t k, size_t at) {
-    if (k >= memo_.size() || !memo_[k]) fail(at, "memo key " + std::to_string(k) + " not defined");
-    return memo_[k];
+    auto it = memo_.find(k);
+    if (it == memo_.end()) fail(at, "memo key " + std::to_string(k) + " not defined");
+    return it->second;
   }
   PyRef list_of(PyRef p, size_t at) {
     if (p->kind != Kind::List) fail(at, std::string("APPEND to a ") + p->kind_name() + ", expected a list");
@@ -319,7 +320,9 @@ class Unpickler {
   std::string name_;
   size_t pos_ = 0;
   std::vector<PyRef> stack_;
-  std::vector<PyRef> memo_;
+  // Keyed like Python's dict memo: a LONG_BINPUT key is any 32-bit number (sizing a vector by it
+  // let a 10-byte pickle allocate 64 GB), and MEMOIZE stores under the number of entries.
+  std::unordered_map<size_t, PyRef> memo_;
 };
 
 }  // namespace

@@ -18,7 +18,8 @@ namespace {
 void read_everything(const Value& v, const std::string& path, int depth) {
   if (v.kind == Value::Kind::Map) {
     config::ConfigNode node(&v, path);
-    for (const auto& [k, child] : v.map) {
+    for (const auto& entry : v.map) {
+      const std::string& k = entry.first;  // a plain reference: clang cannot capture a structured binding
       auto quiet = [](auto&& get) {
         try {
           get();
@@ -42,15 +43,21 @@ void read_everything(const Value& v, const std::string& path, int depth) {
   }
 }
 
-// Same tree (kinds, keys, scalars), origins aside.
-bool same(const Value& a, const Value& b) {
-  if (a.kind != b.kind || a.scalar != b.scalar || a.map.size() != b.map.size() || a.seq.size() != b.seq.size())
-    return false;
-  for (size_t i = 0; i < a.map.size(); ++i)
-    if (a.map[i].first != b.map[i].first || !same(a.map[i].second, b.map[i].second)) return false;
-  for (size_t i = 0; i < a.seq.size(); ++i)
-    if (!same(a.seq[i], b.seq[i])) return false;
-  return true;
+// The first difference between two trees (kinds, keys, scalars; origins aside), "" when equal.
+std::string difference(const Value& a, const Value& b, const std::string& path) {
+  if (a.kind != b.kind) return path + ": kind " + std::to_string(int(a.kind)) + " became " + std::to_string(int(b.kind));
+  if (a.scalar != b.scalar) return path + ": scalar '" + a.scalar + "' became '" + b.scalar + "'";
+  if (a.map.size() != b.map.size() || a.seq.size() != b.seq.size()) return path + ": number of entries changed";
+  for (size_t i = 0; i < a.map.size(); ++i) {
+    if (a.map[i].first != b.map[i].first) return path + ": key '" + a.map[i].first + "' became '" + b.map[i].first + "'";
+    std::string d = difference(a.map[i].second, b.map[i].second, path + "." + a.map[i].first);
+    if (!d.empty()) return d;
+  }
+  for (size_t i = 0; i < a.seq.size(); ++i) {
+    std::string d = difference(a.seq[i], b.seq[i], path + "[" + std::to_string(i) + "]");
+    if (!d.empty()) return d;
+  }
+  return "";
 }
 
 }  // namespace
@@ -71,9 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     read_everything(v, "", 0);
     const std::string yaml = config::to_yaml(v);
     Value back = config::parse(yaml, "resolved.yaml");
-    if (!same(v, back)) {
-      std::fprintf(stderr, "to_yaml round trip changed the config:\n--- resolved\n%s--- read back\n%s", yaml.c_str(),
-                   config::to_yaml(back).c_str());
+    const std::string d = difference(v, back, "<root>");
+    if (!d.empty()) {
+      std::fprintf(stderr, "to_yaml round trip changed the config at %s\n--- resolved\n%s", d.c_str(), yaml.c_str());
       std::abort();
     }
   });

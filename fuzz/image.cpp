@@ -6,11 +6,12 @@
 // 100-byte JPEG may declare 65000x65000 and the decoder fills it with grey), so they would only
 // time out. Refusing them in the decoders is issue 15 item 7 (a pixel limit); this harness looks
 // for memory and UB bugs at sizes it can afford, as libjpeg-turbo's own fuzzers do.
+#include <csetjmp>
+#include <cstdint>
+#include <cstdio>  // before jpeglib.h, which uses size_t and FILE without including them
 #include <jpeglib.h>
 #include <png.h>
 
-#include <csetjmp>
-#include <cstdint>
 #include <cstring>
 #include <vector>
 

@@ -22,7 +22,7 @@ seconds=${FUZZ_SECONDS:-60}
 if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/lsan.supp:print_suppressions=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-print_suppressions=0}
 # One thread for oneDNN/OpenBLAS/OpenMP: the readers are single-threaded and libFuzzer's -jobs
 # already uses the cores.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
