@@ -2,9 +2,14 @@
 // stays fixed after its reader was fixed.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "data/io.h"
+#include "data/mnist.h"
 #include "data/pickle.h"
 
 using namespace tessera::data;
@@ -38,4 +43,22 @@ TEST(FuzzRegressions, PickleMemoizeCountsEntries) {
   ASSERT_EQ(t->items.size(), 3u);
   EXPECT_EQ(t->items[1], t->items[2]);
   EXPECT_NE(t->items[0], t->items[1]);
+}
+
+// fuzz_idx: the dims 0x29000000 x 0x2B000000 x 0x00070000 multiply to a multiple of 2^64, so the byte
+// count wrapped to 0 and a 16-byte header "holding" 7.8e18 images was accepted with no data
+// (MnistDataset would then read far past its pixels).
+TEST(FuzzRegressions, IdxHeaderSizesOverflow) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("tessera_fuzz_idx_" + std::to_string(::getpid()))).string();
+  write_file(path, {0, 0, 8, 3, 0x29, 0, 0, 0, 0x2B, 0, 0, 0, 0, 7, 0, 0});
+  try {
+    read_idx(path, 0x803);
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(file_name(path) + ": IDX header sizes 687865856 x 721420288 x 458752 overflow 64 bits"),
+              std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove(path);
 }
