@@ -62,3 +62,20 @@ TEST(FuzzRegressions, IdxHeaderSizesOverflow) {
   }
   std::filesystem::remove(path);
 }
+
+// fuzz_cifar_pickle: through the memo a list could be appended to itself (or to a tuple inside it,
+// or set as a dict's own value); the shared_ptr cycle was never freed (LeakSanitizer). Such
+// pickles are refused; shared, acyclic references still load.
+TEST(FuzzRegressions, PickleReferenceCycles) {
+  for (const std::string& p : {"]q\x00h\x00" "a."s, "]q\x00h\x00\x85" "a."s, "}q\x00K\x01h\x00s."s, "]q\x00(h\x00" "e."s}) {
+    try {
+      load_pickle(bytes(p), "cycle.pkl");
+      ADD_FAILURE() << "no error";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("cycle.pkl: reference cycle"), std::string::npos) << e.what();
+    }
+  }
+  PyRef t = load_pickle(bytes("]q\x00h\x00h\x00\x87."s), "shared.pkl");  // ([], [], []), one list
+  ASSERT_EQ(t->items.size(), 3u);
+  EXPECT_EQ(t->items[0], t->items[2]);
+}
