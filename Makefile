@@ -9,7 +9,7 @@ DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhd
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy
 
-.PHONY: deps test-deps configure build test test-sanitize bench golden clean quickstart
+.PHONY: deps test-deps configure build test test-sanitize bench golden clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -61,5 +61,39 @@ golden:
 	@for p in $(PEER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES); break; }; done
 	for s in tests/parity/gen_*.py tests/data/gen_*.py; do echo "$$s"; /usr/bin/python3 $$s || exit 1; done
 
+# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml) built with
+# clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed
+# corpus in fuzz/corpus/<target>/ and prints executions, exec/s, corpus size and findings per
+# target (inputs that crash go to $(FUZZ_BUILD)/fuzz-artifacts/). FUZZ_TARGETS picks some,
+# FUZZ_FLAGS adds libFuzzer flags (e.g. FUZZ_FLAGS="-jobs=2 -workers=2").
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZ_FLAGS ?=
+# Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer runtimes, libomp-dev
+# the OpenMP runtime clang links.
+FUZZ_PACKAGES = clang libclang-rt-dev libomp-dev
+
+fuzz-deps: deps
+	@missing=""; for p in $(FUZZ_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+fuzz-build: fuzz-deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DTESSERA_FUZZ=ON -DCMAKE_BUILD_TYPE=Fuzz $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_FLAGS="$(FUZZ_FLAGS)" fuzz/run_fuzzers.sh $(FUZZ_BUILD) $(FUZZ_TARGETS)
+
+# Rewrites the committed seed corpora (fuzz/corpus/) from the project's writers and numpy.
+fuzz-corpus: fuzz-build
+	@dpkg -s python3-numpy >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-numpy; }
+	rm -rf fuzz/corpus
+	$(FUZZ_BUILD)/fuzz/fuzz_make_corpus fuzz/corpus .
+	/usr/bin/python3 fuzz/make_corpus_pickle.py fuzz/corpus/cifar_pickle
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)

@@ -112,8 +112,9 @@ void validate_options(const CifarEntry& o) {
   if (o.files.empty()) throw OptionError("files", "a non-empty list of batch files");
 }
 const bool registered = [] {
-  for (auto [name, variant] : {std::pair{"cifar10", CifarVariant::Cifar10}, std::pair{"cifar100", CifarVariant::Cifar100}})
-    datasets().add(name, CifarEntry{}, [variant](const CifarEntry& o) -> std::shared_ptr<const Dataset> {
+  // (entry.second copied into the lambda: clang cannot capture a structured binding under -fopenmp)
+  for (const auto& entry : {std::pair{"cifar10", CifarVariant::Cifar10}, std::pair{"cifar100", CifarVariant::Cifar100}})
+    datasets().add(entry.first, CifarEntry{}, [variant = entry.second](const CifarEntry& o) -> std::shared_ptr<const Dataset> {
       return std::make_shared<CifarDataset>(o.format == "binary" ? CifarDataset::from_binary(o.files, variant)
                                                                  : CifarDataset::from_pickle(o.files, variant));
     }, "CIFAR batch files");

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace tessera::data {
 
@@ -163,24 +164,31 @@ class Unpickler {
         }
         case 'a': {  // APPEND
           PyRef v = pop(at);
-          list_of(top(at), at)->items.push_back(v);
+          PyRef l = list_of(top(at), at);
+          check_acyclic(l, v, at);
+          l->items.push_back(v);
           break;
         }
         case 'e': {  // APPENDS
           auto vs = pop_to_mark(at);
-          auto& l = list_of(top(at), at)->items;
-          l.insert(l.end(), vs.begin(), vs.end());
+          PyRef l = list_of(top(at), at);
+          for (const auto& v : vs) check_acyclic(l, v, at);
+          l->items.insert(l->items.end(), vs.begin(), vs.end());
           break;
         }
         case 's': {  // SETITEM
           PyRef v = pop(at), k = pop(at);
-          dict_of(top(at), at)->dict.emplace_back(k, v);
+          PyRef d = dict_of(top(at), at);
+          check_acyclic(d, k, at);
+          check_acyclic(d, v, at);
+          d->dict.emplace_back(k, v);
           break;
         }
         case 'u': {  // SETITEMS
           auto kv = pop_to_mark(at);
           if (kv.size() % 2) fail(at, "SETITEMS with an odd number of items");
           PyRef d = dict_of(top(at), at);
+          for (const auto& x : kv) check_acyclic(d, x, at);
           for (size_t k = 0; k < kv.size(); k += 2) d->dict.emplace_back(kv[k], kv[k + 1]);
           break;
         }
@@ -265,6 +273,23 @@ class Unpickler {
     if (p->kind != Kind::List) fail(at, std::string("APPEND to a ") + p->kind_name() + ", expected a list");
     return p;
   }
+  // A container must not end up inside itself: objects hold each other by shared_ptr, so a cycle
+  // (made through the memo, e.g. a list appended to itself) would never be freed (found by
+  // fuzz/cifar_pickle.cpp). Python allows cycles; CIFAR batches have none. The search is bounded in
+  // total by the file's size, so a crafted graph cannot make it quadratic.
+  void check_acyclic(const PyRef& container, const PyRef& v, size_t at) {
+    std::vector<const PyObj*> todo{v.get()};
+    std::unordered_set<const PyObj*> seen;
+    while (!todo.empty()) {
+      const PyObj* p = todo.back();
+      todo.pop_back();
+      if (p == container.get()) fail(at, "reference cycle (a container inside itself), which this reader does not support");
+      if (!seen.insert(p).second) continue;
+      if (++cycle_visits_ > 16 * b_.size() + (size_t(1) << 20)) fail(at, "object graph too large to check for cycles");
+      for (const auto& c : p->items) todo.push_back(c.get());
+      for (const auto& [k, x] : p->dict) todo.push_back(k.get()), todo.push_back(x.get());
+    }
+  }
   PyRef dict_of(PyRef p, size_t at) {
     if (p->kind != Kind::Dict) fail(at, std::string("SETITEM on a ") + p->kind_name() + ", expected a dict");
     return p;
@@ -320,9 +345,10 @@ class Unpickler {
   std::string name_;
   size_t pos_ = 0;
   std::vector<PyRef> stack_;
-  // A dict, as in Python's unpickler: keys come from the file (LONG_BINPUT 0xFFFFFFFF must not
-  // size a vector), and MEMOIZE's key is the number of entries.
+  // Keyed like Python's dict memo: a LONG_BINPUT key is any 32-bit number (sizing a vector by it
+  // let a 10-byte pickle allocate 64 GB), and MEMOIZE stores under the number of entries.
   std::unordered_map<size_t, PyRef> memo_;
+  size_t cycle_visits_ = 0;
 };
 
 }  // namespace

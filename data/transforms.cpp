@@ -293,9 +293,10 @@ Transform Resize(ResizeOptions o) {
   return [o](Example& e, Generator&) {
     auto [h, w] = geometry(e, o.targets, "Resize");
     if (h < 0) return;
-    auto [oh, ow] = o.size > 0 ? functional::resize_output_size(h, w, o.size, o.max_size) : std::pair{o.height, o.width};
+    // A pair, not a structured binding: clang cannot capture those under -fopenmp (the fuzz build).
+    const auto out_hw = o.size > 0 ? functional::resize_output_size(h, w, o.size, o.max_size) : std::pair{o.height, o.width};
     for_geometric(e, o.targets, [&](const Tensor& x, bool mask) {
-      return functional::resize(x, oh, ow, mask ? Interp::Nearest : o.interpolation, o.antialias);
+      return functional::resize(x, out_hw.first, out_hw.second, mask ? Interp::Nearest : o.interpolation, o.antialias);
     });
   };
 }
@@ -354,8 +355,9 @@ Transform RandomResizedCrop(RandomResizedCropOptions o) {
   return [o](Example& e, Generator& g) {
     auto [h, w] = geometry(e, o.targets, "RandomResizedCrop");
     if (h < 0) return;
-    auto [top, left, ch, cw] = random_resized_crop_params(h, w, o, g);
+    const auto box = random_resized_crop_params(h, w, o, g);  // not a structured binding: see Resize
     for_geometric(e, o.targets, [&](const Tensor& x, bool mask) {
+      const auto [top, left, ch, cw] = box;
       return functional::resize(functional::crop(x, top, left, ch, cw), o.height, o.width,
                                 mask ? Interp::Nearest : o.interpolation, o.antialias);
     });

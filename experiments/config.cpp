@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -39,6 +40,45 @@ struct Budget {
   size_t nodes = 0;
 };
 
+// Offset of the first byte that is not part of well-formed UTF-8 (no overlong forms, surrogates or
+// code points above U+10FFFF); npos when the text is valid.
+size_t invalid_utf8_at(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = b(i);
+    size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c < 0x80) n = 0;
+    else if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c == 0xE0) n = 2, lo = 0xA0;
+    else if (c == 0xED) n = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) n = 3, lo = 0x90;
+    else if (c == 0xF4) n = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else return i;
+    if (n > 0 && i + n >= s.size()) return i;  // cut short by the end of the text
+    for (size_t k = 1; k <= n; ++k) {
+      const unsigned char ck = b(i + k);
+      if (k == 1 ? (ck < lo || ck > hi) : (ck < 0x80 || ck > 0xBF)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string::npos;
+}
+
+// YAML is Unicode text, but yaml-cpp keeps stray bytes (a Latin-1 file) in scalars and keys and
+// writes them back as U+FFFD, so the config saved in the run folder and in checkpoints would differ
+// from the one that ran: such text is refused where it stands. `where` is "file:line:col" or
+// "--set ...".
+void check_utf8(const std::string& text, const std::string& where) {
+  const size_t at = invalid_utf8_at(text);
+  if (at == std::string::npos) return;
+  char byte[8];
+  std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[at]));
+  throw ConfigError(where + ": not valid UTF-8 (byte " + byte + " at offset " + std::to_string(at) + ")");
+}
+
 std::string where(const std::string& file, const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
   if (m.line < 0) return file;
@@ -58,6 +98,7 @@ Value convert(const YAML::Node& n, const std::string& file, Budget& budget, int 
     case YAML::NodeType::Scalar:
       v.kind = Value::Kind::Scalar;
       v.scalar = n.Scalar();
+      check_utf8(v.scalar, where(file, n));
       break;
     case YAML::NodeType::Sequence:
       v.kind = Value::Kind::Seq;
@@ -67,6 +108,7 @@ Value convert(const YAML::Node& n, const std::string& file, Budget& budget, int 
       v.kind = Value::Kind::Map;
       for (const auto& kv : n) {
         std::string key = kv.first.Scalar();
+        check_utf8(key, where(file, kv.first));
         if (v.find(key))
           throw ConfigError(file + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
                             std::to_string(kv.first.Mark().column + 1) + ": duplicate key '" + key + "'");
@@ -139,6 +181,7 @@ void apply_override(Value& root, const std::string& spec) {
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set " + spec + ": expected key.path=value");
   std::string path = spec.substr(0, eq), text = spec.substr(eq + 1);
+  check_utf8(path, "--set " + spec);  // the value's scalars are checked by convert
   Value val;
   try {
     val = convert(YAML::Load(text), "--set");

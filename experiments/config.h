@@ -30,6 +30,9 @@ struct Value {
   std::vector<std::pair<std::string, Value>> map;  // insertion-ordered
   std::vector<Value> seq;
   Origin origin;
+  // Declared so that clang with libstdc++ accepts std::pair<std::string, Value> above (deducing an
+  // implicit default constructor would need Value complete); gcc needs no help.
+  Value() = default;
   const Value* find(const std::string& key) const;
   Value* find(const std::string& key);
 };

@@ -62,7 +62,10 @@ std::pair<int64_t, int64_t> pool2d_output_hw(const Shape& in, const Pool2dGeom& 
 
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& x_in, const Pool2dGeom& g) {
   check_planes(x_in, "max_pool2d");
-  auto [OH, OW] = pool2d_output_hw(x_in.shape(), g, "max_pool2d");
+  // Plain variables, not a structured binding: clang cannot capture those in OpenMP regions
+  // (parallel_for below), and the fuzz build (fuzz/) compiles with clang.
+  const auto ohw = pool2d_output_hw(x_in.shape(), g, "max_pool2d");
+  const int64_t OH = ohw.first, OW = ohw.second;
   Tensor x = contiguous(x_in);
   int64_t H = x.size(-2 + x.dim()), W = x.size(x.dim() - 1), P = planes_of(x.shape());
   Tensor out = empty(with_hw(x.shape(), OH, OW), {.dtype = x.dtype()});
