@@ -52,3 +52,17 @@ TEST(FuzzRegressions, ConfigKeepsUtf8) {
   ASSERT_NE(back.find("caf\xc3\xa9"), nullptr);
   EXPECT_EQ(back.find("caf\xc3\xa9")->scalar, "\xe2\x82\xac \xf0\x9f\x99\x82");
 }
+
+// fuzz_config: control characters that yaml-cpp's emitter writes raw and reads back changed (a 0x19
+// in a key made its value null; a run of CRs in a value was folded) are refused where they stand.
+TEST(FuzzRegressions, ConfigRefusesControlCharacters) {
+  EXPECT_NE(error_of([] { parse("a\x19" "b: 1\n"s, "run.yaml"); }).find("run.yaml:1:1: control character 0x19"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse("a: \"x\\ry\"\n"s, "run.yaml"); }).find("run.yaml:1:4: control character 0x0D"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse("a: \"\\x7f\"\n"s, "run.yaml"); }).find("control character 0x7F"), std::string::npos);
+  // TAB and line feed stay (a quoted tab, a literal block).
+  Value v = parse("a: \"x\\ty\"\nb: |\n  one\n  two\n"s, "run.yaml");
+  EXPECT_EQ(v.find("a")->scalar, "x\ty");
+  EXPECT_EQ(v.find("b")->scalar, "one\ntwo\n");
+}
