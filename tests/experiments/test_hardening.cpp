@@ -61,12 +61,7 @@ void int_array_attr(hid_t obj, const char* key, hsize_t n) {
 }
 
 std::string load_error(const std::string& path) {
-  try {
-    load_checkpoint(path);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
+  return tessera::testing::error_of([&] { load_checkpoint(path); });
 }
 
 }  // namespace

@@ -96,12 +96,7 @@ FitResult train(const std::string& yaml, std::optional<std::string> resume = std
 }
 
 std::string train_error(const std::string& yaml, std::optional<std::string> resume = std::nullopt) {
-  try {
-    train(yaml, resume);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
+  return tessera::testing::error_of([&] { train(yaml, resume); });
 }
 
 }  // namespace
@@ -288,12 +283,7 @@ std::vector<uint8_t> jpeg_claiming(uint16_t width, uint16_t height) {
 }
 
 std::string decode_error(const std::vector<uint8_t>& bytes) {
-  try {
-    data::decode_image(bytes, "bomb.jpg");
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
+  return tessera::testing::error_of([&] { data::decode_image(bytes, "bomb.jpg"); });
 }
 }  // namespace
 

@@ -1,9 +1,12 @@
 #pragma once
-// A fresh folder per test, removed afterwards: <tmp>/tessera_<prefix>_<pid>_<test name>.
+// Test helpers: a fresh folder per test, removed afterwards (<tmp>/tessera_<prefix>_<pid>_<test name>),
+// substring checks and the message of a thrown error.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace tessera::testing {
@@ -24,5 +27,15 @@ struct TmpDir {
 };
 
 inline bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+
+// The message of what `f` throws, or "no error".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "no error";
+}
 
 }  // namespace tessera::testing
