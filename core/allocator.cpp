@@ -1,5 +1,7 @@
 #include "core/allocator.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -32,7 +34,14 @@ struct Cache {
 };
 
 Cache& cache() {
-  static Cache* c = new Cache();  // intentionally leaked: tensors may be freed during static destruction
+  // Intentionally leaked: tensors may be freed during static destruction. A process may fork (files
+  // are read in a checking child first: experiments/hdf5_child_check.cpp) while another thread holds
+  // the lock; the fork handlers take it around fork() so the child never starts with it held.
+  static Cache* c = [] {
+    auto* made = new Cache();
+    pthread_atfork([] { cache().mu.lock(); }, [] { cache().mu.unlock(); }, [] { cache().mu.unlock(); });
+    return made;
+  }();
   return *c;
 }
 

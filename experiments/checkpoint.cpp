@@ -12,6 +12,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "experiments/hdf5_child_check.h"
 #include "experiments/hdf5_io.h"
 
 namespace tessera {
@@ -109,7 +110,7 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
   });
 }
 
-TrainingCheckpoint load_checkpoint(const std::string& path) {
+TrainingCheckpoint load_checkpoint_in_process(const std::string& path) {
   io::H5File f(path, io::H5File::Read);
   if (!f.has_attr("tessera_checkpoint_format"))
     throw std::runtime_error(path + ": not a Tessera training checkpoint (no 'tessera_checkpoint_format' attribute)");
@@ -159,7 +160,9 @@ TrainingCheckpoint load_checkpoint(const std::string& path) {
   return c;
 }
 
-VerifyReport verify_checkpoint(const std::string& path) {
+namespace {
+
+VerifyReport verify_checkpoint_here(const std::string& path) {
   VerifyReport r;
   {
     io::H5File f(path, io::H5File::Read);
@@ -176,12 +179,44 @@ VerifyReport verify_checkpoint(const std::string& path) {
   }
   if (r.errors.empty()) {
     try {
-      load_checkpoint(path);
+      load_checkpoint_in_process(path);
     } catch (const std::exception& e) {
       r.errors.push_back(e.what());
     }
   }
   return r;
+}
+
+}  // namespace
+
+nn::StateDict import_pytorch_h5_in_process(const std::string& path) {
+  io::H5File f(path, io::H5File::Read);
+  nn::StateDict sd;
+  for (const auto& k : f.list("/")) sd.insert(k, f.read_tensor(k));
+  return sd;
+}
+
+// Each read happens first in a checking child process (experiments/hdf5_child_check.h): a file
+// that crashes libhdf5 there is refused with an error instead of taking this process down.
+TrainingCheckpoint load_checkpoint(const std::string& path) {
+  io::check_read_in_child(path, [&] { load_checkpoint_in_process(path); });
+  return load_checkpoint_in_process(path);
+}
+
+VerifyReport verify_checkpoint(const std::string& path) {
+  try {
+    io::check_read_in_child(path, [&] { verify_checkpoint_here(path); });
+  } catch (const std::exception& e) {
+    VerifyReport r;
+    r.errors.push_back(e.what());
+    return r;
+  }
+  return verify_checkpoint_here(path);
+}
+
+nn::StateDict import_pytorch_h5(const std::string& path) {
+  io::check_read_in_child(path, [&] { import_pytorch_h5_in_process(path); });
+  return import_pytorch_h5_in_process(path);
 }
 
 void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
@@ -195,13 +230,6 @@ void export_pytorch_h5(const std::string& path, const nn::StateDict& sd) {
     }
     f.close();
   });
-}
-
-nn::StateDict import_pytorch_h5(const std::string& path) {
-  io::H5File f(path, io::H5File::Read);
-  nn::StateDict sd;
-  for (const auto& k : f.list("/")) sd.insert(k, f.read_tensor(k));
-  return sd;
 }
 
 }  // namespace tessera

@@ -51,6 +51,12 @@ void export_pytorch_h5(const std::string& path, const nn::StateDict& sd);
 // Reads such a file (written by Tessera or by h5py from a PyTorch state_dict).
 nn::StateDict import_pytorch_h5(const std::string& path);
 
+// load_checkpoint and import_pytorch_h5 read the file once in a checking child process first
+// (experiments/hdf5_child_check.h), so that a file which crashes libhdf5 is refused with an error.
+// These read it in this process only: for the fuzz targets, which are there to find such crashes.
+TrainingCheckpoint load_checkpoint_in_process(const std::string& path);
+nn::StateDict import_pytorch_h5_in_process(const std::string& path);
+
 // Writes with `write(tmp_path)`, fsyncs, and renames onto path (used by every writer here).
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
 

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = fuzz::write_input("checkpoint.h5", data, size);
   fuzz::expect_clean_errors([&] {
-    TrainingCheckpoint c = load_checkpoint(path);
+    TrainingCheckpoint c = load_checkpoint_in_process(path);
     volatile double sink = 0;
     for (const auto& [k, t] : c.model) sink = sink + touch(t);
     for (const auto& o : c.optimizers)
@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::expect_clean_errors([&] { config::parse(c.config, path + ":config"); });
     const std::string exported = (fuzz::work_dir() / "exported.h5").string();
     export_pytorch_h5(exported, c.model);
-    nn::StateDict back = import_pytorch_h5(exported);
+    nn::StateDict back = import_pytorch_h5_in_process(exported);
     if (back.size() != c.model.size()) {
       std::fprintf(stderr, "export/import round trip: %zu tensors became %zu\n", c.model.size(), back.size());
       std::abort();
@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   fuzz::expect_clean_errors([&] {
     volatile double sink = 0;
-    for (const auto& [k, t] : import_pytorch_h5(path)) sink = sink + touch(t);
+    for (const auto& [k, t] : import_pytorch_h5_in_process(path)) sink = sink + touch(t);
   });
   H5garbage_collect();
   return 0;
