@@ -8,7 +8,7 @@ DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhd
                   libpugixml-dev libcsv-dev gnuplot-nox \
                   libicu-dev libsentencepiece-dev pkg-config
 QUICKSTART_PACKAGES = dataset-fashion-mnist
-PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy
+PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
 
 .PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
 

@@ -209,7 +209,7 @@ void Trainer::resolve_best_metric(const ConfigNode& t) {
   if (!splits_.count("val")) t.fail("best_metric", "a metric of the 'val' split, which needs data.val");
   if (best_mode_ == "auto") {
     std::string mn = best_metric_.substr(slash + 1);
-    best_mode_ = (mn == "loss" || mn == "perplexity" || mn == "token_nll") ? "min" : "max";
+    best_mode_ = (mn == "loss" || mn == "perplexity" || mn == "token_nll" || mn == "bits_per_token") ? "min" : "max";
   }
 }
 

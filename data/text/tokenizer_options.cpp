@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "data/text.h"
 #include "data/text/byte_bpe.h"
 #include "data/text/sentencepiece.h"
 #include "data/text/wordpiece.h"
@@ -68,9 +69,9 @@ std::shared_ptr<const Tokenizer> make_tokenizer(const TokenizerOptions& o, const
   const std::string dir = !o.cache_dir.empty() ? o.cache_dir : tokenizer_cache_dir().empty() ? "" : tokenizer_cache_dir();
   if (dir.empty())
     throw std::invalid_argument("tokenizer.cache_dir: needed to keep the trained sentencepiece model (no run folder is set)");
-  // The cached model's name records what it was trained with, so a changed file or size retrains.
-  const std::string key = fs::absolute(input).string() + "|" + std::to_string(fs::file_size(input)) + "|" +
-                          std::to_string(fs::last_write_time(input).time_since_epoch().count());
+  // The cached model's name records what it was trained with (algorithm, size, a hash of the
+  // text), so a changed file or size retrains and an identical one (another split, a rerun) reuses it.
+  const std::string key = read_text(input);
   const std::string model = (fs::path(dir) / ("sentencepiece_" + o.algorithm + "_" + std::to_string(o.vocab_size) + "_" +
                                                std::to_string(std::hash<std::string>{}(key) % 1000000007) + ".model"))
                                 .string();
