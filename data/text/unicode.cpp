@@ -23,8 +23,8 @@ std::u32string utf8_decode(std::string_view s, std::string_view where) {
       ++i;
       continue;
     }
-    int extra;
-    char32_t c;
+    int extra = 0;  // set below, or bad() throws
+    char32_t c = 0;
     if ((b & 0xE0) == 0xC0) extra = 1, c = b & 0x1F;
     else if ((b & 0xF0) == 0xE0) extra = 2, c = b & 0x0F;
     else if ((b & 0xF8) == 0xF0) extra = 3, c = b & 0x07;
