@@ -5,11 +5,12 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
-                  libpugixml-dev libcsv-dev gnuplot-nox
+                  libpugixml-dev libcsv-dev gnuplot-nox \
+                  libicu-dev libsentencepiece-dev pkg-config
 QUICKSTART_PACKAGES = dataset-fashion-mnist
-PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy
+PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
 
-.PHONY: deps test-deps configure build test test-sanitize bench golden clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
+.PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers tokenizer-ids clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -37,8 +38,21 @@ test-deps:
 # TESSERA_REQUIRE_TESTS=1: everything installed above must be used, so a test that would skip for
 # want of it fails instead (tests/testing/skip.h); only data a user brings (../shared/data) may
 # skip, and ctest lists such tests as skipped, not passed.
-test: build test-deps
+test: build test-deps tokenizer-ids
 	cd $(BUILD) && TESSERA_REQUIRE_TESTS=1 ctest --output-on-failure -j $(JOBS)
+
+# test_tokenizers compares with Hugging Face's ids on the whole WikiText-2-raw validation split
+# (data a user brings). When the data is there and the ids are not, they are written first under
+# the committed vocabularies (PyPI `tokenizers` into a venv under the build folder); if PyPI cannot
+# be reached the test skips that comparison with its message.
+tokenizer-ids:
+	@if [ -d ../shared/data/wikitext-2/wikitext-2-raw ] && [ ! -f $(BUILD)/golden/tokenizers/wiki.valid.wordpiece.ids.gz ]; then \
+	  dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }; \
+	  { [ -x $(BUILD)/venv-tokenizers/bin/python ] || python3 -m venv $(BUILD)/venv-tokenizers; } && \
+	  $(BUILD)/venv-tokenizers/bin/pip install -q tokenizers==0.23.3 && \
+	  $(BUILD)/venv-tokenizers/bin/python tests/data/gen_tokenizers.py --ids-only ../shared/data/wikitext-2/wikitext-2-raw $(BUILD) \
+	  || echo "tokenizer-ids: no Hugging Face tokenizers; test_tokenizers skips the WikiText-2 comparison"; \
+	fi
 
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
 test-sanitize:
@@ -57,11 +71,22 @@ bench: build
 # Regenerates every PyTorch golden file (tests/parity/golden/, tests/data/golden/) with Debian's
 # python3-torch: /usr/bin/python3, not whatever python3 is first on PATH (a pip install there has
 # another torch, or none).
-golden:
+golden: golden-tokenizers
 	@for p in $(PEER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES); break; }; done
-	for s in tests/parity/gen_*.py tests/data/gen_*.py; do echo "$$s"; /usr/bin/python3 $$s || exit 1; done
+	for s in tests/parity/gen_*.py tests/data/gen_*.py; do [ "$$s" = tests/data/gen_tokenizers.py ] && continue; echo "$$s"; /usr/bin/python3 $$s || exit 1; done
 
-# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml) built with
+# Reference ids of the tokenizers (tests/data/gen_tokenizers.py): Hugging Face `tokenizers` from PyPI,
+# installed into a venv under the build folder (only for references, never a dependency of the build).
+# Retrains and rewrites tests/data/golden/tokenizers/ (committed; Hugging Face's WordPiece trainer is
+# not deterministic, so its vocab.txt may change: Tessera matched two such vocabularies id for id) and
+# writes $(BUILD)/golden/tokenizers/*.ids.gz (not committed).
+golden-tokenizers:
+	@dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	[ -x $(BUILD)/venv-tokenizers/bin/python ] || python3 -m venv $(BUILD)/venv-tokenizers
+	$(BUILD)/venv-tokenizers/bin/pip install -q tokenizers==0.23.3
+	$(BUILD)/venv-tokenizers/bin/python tests/data/gen_tokenizers.py ../shared/data/wikitext-2/wikitext-2-raw $(BUILD)
+
+# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml, text) built with
 # clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed
 # corpus in fuzz/corpus/<target>/ and prints executions, exec/s, corpus size and findings per
 # target (inputs that crash go to $(FUZZ_BUILD)/fuzz-artifacts/). FUZZ_TARGETS picks some,

@@ -142,6 +142,20 @@ void configs(const fs::path& repo) {
              "\0nested.a.b=7\0new.key.path={x: [1, 2]}\0list=null"s);
 }
 
+// The text fixtures of tests/data/fixtures (SNLI jsonl, GLUE TSV, original MRPC files) and the
+// tokenizer sample text, as they are.
+void texts(const std::string& repo) {
+  const std::string d = target("text");
+  const fs::path fix = fs::path(repo) / "tests" / "data" / "fixtures";
+  for (const char* f : {"snli/snli_1.0_train.jsonl", "sst2/train.tsv", "stsb/train.tsv", "mrpc/msr_paraphrase_train.txt",
+                        "mrpc/dev_ids.tsv"})
+    fs::copy_file(fix / f, fs::path(d) / (fs::path(f).parent_path().string() + "_" + fs::path(f).filename().string()),
+                  fs::copy_options::overwrite_existing);
+  fs::copy_file(fs::path(repo) / "tests" / "data" / "golden" / "tokenizers" / "sample.txt", fs::path(d) / "sample.txt",
+                fs::copy_options::overwrite_existing);
+  write_text(d + "/vocab.txt", "[UNK]\n[CLS]\n[SEP]\nthe\n##s\ncat\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,5 +170,6 @@ int main(int argc, char** argv) {
   csvs();
   xmls();
   configs(argv[2]);
+  texts(argv[2]);
   return 0;
 }
