@@ -10,7 +10,7 @@ DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhd
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
 
-.PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers tokenizer-ids clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
+.PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -38,21 +38,8 @@ test-deps:
 # TESSERA_REQUIRE_TESTS=1: everything installed above must be used, so a test that would skip for
 # want of it fails instead (tests/testing/skip.h); only data a user brings (../shared/data) may
 # skip, and ctest lists such tests as skipped, not passed.
-test: build test-deps tokenizer-ids
+test: build test-deps
 	cd $(BUILD) && TESSERA_REQUIRE_TESTS=1 ctest --output-on-failure -j $(JOBS)
-
-# test_tokenizers compares with Hugging Face's ids on the whole WikiText-2-raw validation split
-# (data a user brings). When the data is there and the ids are not, they are written first under
-# the committed vocabularies (PyPI `tokenizers` into a venv under the build folder); if PyPI cannot
-# be reached the test skips that comparison with its message.
-tokenizer-ids:
-	@if [ -d ../shared/data/wikitext-2/wikitext-2-raw ] && [ ! -f $(BUILD)/golden/tokenizers/wiki.valid.wordpiece.ids.gz ]; then \
-	  dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }; \
-	  { [ -x $(BUILD)/venv-tokenizers/bin/python ] || python3 -m venv $(BUILD)/venv-tokenizers; } && \
-	  $(BUILD)/venv-tokenizers/bin/pip install -q tokenizers==0.23.3 && \
-	  $(BUILD)/venv-tokenizers/bin/python tests/data/gen_tokenizers.py --ids-only ../shared/data/wikitext-2/wikitext-2-raw $(BUILD) \
-	  || echo "tokenizer-ids: no Hugging Face tokenizers; test_tokenizers skips the WikiText-2 comparison"; \
-	fi
 
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
 test-sanitize:

@@ -4,11 +4,12 @@ Trains, with Hugging Face `tokenizers` (PyPI; `make golden-tokenizers` installs 
 under the build folder), a byte-level BPE (vocab 8000) and a BERT WordPiece vocabulary (8000,
 lower-cased) on WikiText-2-raw train, writes their files to tests/data/golden/tokenizers/
 (committed, small) and the ids of the whole WikiText-2-raw validation split, encoded as one
-string, to <build>/golden/tokenizers/*.ids.gz (one id per line; not committed, 2 x ~1 MB).
+string, to <build>/golden/tokenizers/*.ids.gz (one id per line; not committed, 2 x ~1 MB) and their
+digest (id count + a hash per block of 4096 ids) to tests/data/golden/tokenizers/wiki.valid.digest
+(committed, a few KB), which the test compares with when the ids are absent (`make test` runs no PyPI).
 
 usage: python gen_tokenizers.py [--ids-only] [WIKITEXT_RAW_DIR] [BUILD_DIR]
-  --ids-only: no training; the ids under the committed vocabularies (what `make test` runs when the
-  data is present and the ids are not).
+  --ids-only: no training; the ids and digest under the committed vocabularies.
 """
 import gzip
 import os
@@ -45,12 +46,34 @@ if not ids_only:
     wp.save_model(vocab_dir, "wordpiece")  # wordpiece-vocab.txt
 wp = BertWordPieceTokenizer(os.path.join(vocab_dir, "wordpiece-vocab.txt"), lowercase=True)
 
+
+
+def fnv1a64(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+# The committed digest (wiki.valid.digest) lets `make test` compare the whole split without PyPI
+# and without committing derived data: per tokenizer the id count and an FNV-1a 64 hash of every
+# block of DIGEST_BLOCK ids written as "<id>\n" (so a mismatch is located to a block).
+DIGEST_BLOCK = 4096
 text = open(valid, encoding="utf-8").read()
+digest = ["# tests/data/gen_tokenizers.py: WikiText-2-raw wiki.valid.raw encoded as one string, tokenizers " +
+          __import__("tokenizers").__version__,
+          f"# <tokenizer> <id count> <block size>, then one FNV-1a 64 hash (hex) per block of ids as '<id>\\n'"]
 for name, ids in [("bpe", bpe.encode(text).ids), ("wordpiece", wp.encode(text, add_special_tokens=False).ids)]:
     path = os.path.join(ids_dir, f"wiki.valid.{name}.ids.gz")
     with gzip.open(path, "wt") as f:
         f.write("\n".join(map(str, ids)) + "\n")
     print(f"{path}: {len(ids)} ids")
+    digest.append(f"{name} {len(ids)} {DIGEST_BLOCK}")
+    for i in range(0, len(ids), DIGEST_BLOCK):
+        block = "".join(f"{v}\n" for v in ids[i:i + DIGEST_BLOCK]).encode()
+        digest.append(f"{fnv1a64(block):016x}")
+with open(os.path.join(vocab_dir, "wiki.valid.digest"), "w") as f:
+    f.write("\n".join(digest) + "\n")
 if ids_only:
     sys.exit(0)
 # A short text with the cases the pre-tokenisers distinguish, for a test that needs no data.
