@@ -5,11 +5,12 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
-                  libpugixml-dev libcsv-dev gnuplot-nox
+                  libpugixml-dev libcsv-dev gnuplot-nox \
+                  libicu-dev libsentencepiece-dev pkg-config
 QUICKSTART_PACKAGES = dataset-fashion-mnist
-PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy
+PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
 
-.PHONY: deps test-deps configure build test test-sanitize bench golden clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
+.PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -57,9 +58,18 @@ bench: build
 # Regenerates every PyTorch golden file (tests/parity/golden/, tests/data/golden/) with Debian's
 # python3-torch: /usr/bin/python3, not whatever python3 is first on PATH (a pip install there has
 # another torch, or none).
-golden:
+golden: golden-tokenizers
 	@for p in $(PEER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PEER_PACKAGES); break; }; done
-	for s in tests/parity/gen_*.py tests/data/gen_*.py; do echo "$$s"; /usr/bin/python3 $$s || exit 1; done
+	for s in tests/parity/gen_*.py tests/data/gen_*.py; do [ "$$s" = tests/data/gen_tokenizers.py ] && continue; echo "$$s"; /usr/bin/python3 $$s || exit 1; done
+
+# Reference ids of the tokenizers (tests/data/gen_tokenizers.py): Hugging Face `tokenizers` from PyPI,
+# installed into a venv under the build folder (only for references, never a dependency of the build).
+# Writes tests/data/golden/tokenizers/ (committed) and $(BUILD)/golden/tokenizers/*.ids.gz (not committed).
+golden-tokenizers:
+	@dpkg -s python3-venv >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	[ -x $(BUILD)/venv-tokenizers/bin/python ] || python3 -m venv $(BUILD)/venv-tokenizers
+	$(BUILD)/venv-tokenizers/bin/pip install -q tokenizers==0.23.3
+	$(BUILD)/venv-tokenizers/bin/python tests/data/gen_tokenizers.py ../shared/data/wikitext-2/wikitext-2-raw $(BUILD)
 
 # libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml) built with
 # clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed

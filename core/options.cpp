@@ -18,6 +18,39 @@ std::string format_option_double(double v) {
 }
 
 namespace {
+// Forwards every key of a nested table to the outer visitor as "prefix.key".
+class PrefixVisitor : public OptionVisitor {
+ public:
+  PrefixVisitor(OptionVisitor& outer, std::string prefix) : outer_(outer), prefix_(std::move(prefix)) {}
+  void operator()(const char* k, double& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void operator()(const char* k, int64_t& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void operator()(const char* k, bool& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void operator()(const char* k, std::string& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void operator()(const char* k, std::vector<double>& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void operator()(const char* k, std::vector<int64_t>& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void operator()(const char* k, std::vector<std::string>& v, const char* d) override { outer_(full(k).c_str(), v, d); }
+  void choice(const char* k, std::string& v, const std::vector<std::string>& c, const char* d) override {
+    outer_.choice(full(k).c_str(), v, c, d);
+  }
+  void require(const char* k) override { outer_.require(full(k).c_str()); }
+  void section(const char* k, const std::function<void(OptionVisitor&)>& visit, const char* d) override {
+    outer_.section(full(k).c_str(), visit, d);
+  }
+  using OptionVisitor::operator();
+
+ private:
+  std::string full(const char* k) const { return prefix_ + "." + k; }
+  OptionVisitor& outer_;
+  std::string prefix_;
+};
+}  // namespace
+
+void OptionVisitor::section(const char* key, const std::function<void(OptionVisitor&)>& visit, const char*) {
+  PrefixVisitor p(*this, key);
+  visit(p);
+}
+
+namespace {
 template <typename T, typename F>
 std::string join(const std::vector<T>& v, F fmt) {
   std::string s = "[";

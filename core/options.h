@@ -13,6 +13,7 @@
 // its tables. Range and consistency checks go in `validate_options(const T&)`, which throws
 // OptionError naming the key; readers turn that into their own error with file:line.
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,16 @@ class OptionVisitor {
   // Declares that `key` must be given (call it before visiting the field): readers fail with
   // "missing required key", describers show "required" instead of the default.
   virtual void require(const char* key) { (void)key; }
+
+  // A nested mapping with a table of its own (`tokenizer: {type: bpe, vocab_size: 8000}`). The
+  // default hands the sub-table's keys to this visitor as "key.subkey" (describers, state dicts);
+  // the YAML reader overrides it to read them from the nested mapping. Checks of the sub-table
+  // go in the outer struct's validate_options (an OptionError key may be "key.subkey").
+  virtual void section(const char* key, const std::function<void(OptionVisitor&)>& visit, const char* doc);
+  template <typename T>
+  void nested(const char* key, T& sub, const char* doc) {
+    section(key, [&sub](OptionVisitor& v) { visit_options(sub, v); }, doc);
+  }
 
   // int fields go through the int64 overload.
   void operator()(const char* key, int& v, const char* doc) {

@@ -1,5 +1,6 @@
 #include "data/example.h"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -46,16 +47,29 @@ Batch collate(const std::vector<Example>& examples, const std::vector<int64_t>& 
   }
   const Example& first = examples[0];
   for (const auto& [name, t0] : first.tensors) {
-    Shape out_shape = t0.shape();
+    const auto pad = first.pad.find(name);
+    const bool padded = pad != first.pad.end() && t0.dim() >= 1;
+    // A padded field: every example's slot holds the longest length; shorter ones fill the front.
+    Shape slot = t0.shape();
+    if (padded)
+      for (const auto& e : examples)
+        if (auto it = e.tensors.find(name); it != e.tensors.end() && it->second.dim() == t0.dim())
+          slot[0] = std::max(slot[0], it->second.shape()[0]);
+    Shape out_shape = slot;
     out_shape.insert(out_shape.begin(), B);
-    Tensor out = empty(out_shape, {.dtype = t0.dtype()});
+    Tensor out = padded ? full(out_shape, pad->second, {.dtype = t0.dtype()}) : empty(out_shape, {.dtype = t0.dtype()});
+    int64_t slot_numel = 1;
+    for (int64_t d : slot) slot_numel *= d;
     for (int64_t b = 0; b < B; ++b) {
       auto it = examples[size_t(b)].tensors.find(name);
       if (it == examples[size_t(b)].tensors.end())
         throw std::invalid_argument("collate: field '" + name + "' missing from example " + std::to_string(b) +
                                     " (has " + names_of(examples[size_t(b)].tensors) + ")");
       const Tensor& t = it->second;
-      if (t.shape() != t0.shape())
+      const bool same = padded ? t.dim() == t0.dim() && Shape(t.shape().begin() + 1, t.shape().end()) ==
+                                                          Shape(t0.shape().begin() + 1, t0.shape().end())
+                               : t.shape() == t0.shape();
+      if (!same)
         throw std::invalid_argument("collate: field '" + name + "' has shape " + shape_str(t.shape()) + " in example " +
                                     std::to_string(b) + " but " + shape_str(t0.shape()) +
                                     " in example 0; resize or crop to a common size before batching");
@@ -64,8 +78,8 @@ Batch collate(const std::vector<Example>& examples, const std::vector<int64_t>& 
                                     " in example " + std::to_string(b) + " but " + dtype_name(t0.dtype()) +
                                     " in example 0");
       // Example b's slot of the batch: a contiguous view of out at offset b * numel.
-      if (t0.numel())
-        kernels::copy_(out.as_strided(t0.shape(), contiguous_strides(t0.shape()), b * t0.numel()), kernels::contiguous(t));
+      if (t.numel())
+        kernels::copy_(out.as_strided(t.shape(), contiguous_strides(t.shape()), b * slot_numel), kernels::contiguous(t));
     }
     batch.tensors[name] = out;
   }

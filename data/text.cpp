@@ -9,6 +9,7 @@
 
 #include "core/factory.h"
 #include "data/io.h"
+#include "data/text/tokenizer_options.h"
 
 namespace tessera::data {
 
@@ -117,17 +118,28 @@ void visit_options(CharTextEntry& o, OptionVisitor& v) {
 }
 
 struct WikiTextEntry {
-  std::string root, split;
+  std::string root, split, variant = "tokens";
   int64_t block_len = 128;
+  text::TokenizerOptions tokenizer;
 };
 void visit_options(WikiTextEntry& o, OptionVisitor& v) {
-  v("root", o.root, "folder with wiki.{train,valid,test}.tokens");
+  v("root", o.root, "folder with wiki.{train,valid,test}.tokens (variant tokens) or .raw (variant raw)");
   v.require("split");
   v.choice("split", o.split, {"train", "valid", "test"}, "which file");
+  v.choice("variant", o.variant, {"tokens", "raw"}, "wiki.<split>.tokens (word-level, with <unk>) or wiki.<split>.raw (the original text)");
   v("block_len", o.block_len, "tokens per example");
+  v.nested("tokenizer", o.tokenizer,
+           "{type: word} (default: whitespace words, vocabulary from the train file), byte_bpe, wordpiece or sentencepiece "
+           "(a sentencepiece block without vocab trains on the train file)");
 }
 void validate_options(const WikiTextEntry& o) {
   if (!std::filesystem::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
+  if (o.block_len < 1) throw OptionError("block_len", "an integer >= 1");
+  try {
+    validate_options(o.tokenizer);
+  } catch (const OptionError& e) {
+    throw OptionError("tokenizer." + e.key(), e.expected());
+  }
 }
 
 const bool registered = [] {
@@ -138,11 +150,15 @@ const bool registered = [] {
     return std::make_shared<LMBlocks>(vocab.encode(o.split == "train" ? text.substr(0, cut) : text.substr(cut)), o.block_len);
   }, "character LM blocks ('input'/'target')");
   datasets().add("wikitext", WikiTextEntry{}, [](const WikiTextEntry& o) -> std::shared_ptr<const Dataset> {
+    const std::string ext = o.variant == "raw" ? ".raw" : ".tokens";
+    const std::string train_file = o.root + "/wiki.train" + ext, file = o.root + "/wiki." + o.split + ext;
+    if (o.tokenizer.type != "word")
+      return std::make_shared<LMBlocks>(text::make_tokenizer(o.tokenizer, train_file)->encode(read_text(file)), o.block_len);
     WordVocab vocab;
-    auto train = tokenize_file(o.root + "/wiki.train.tokens", vocab, true);
+    auto train = tokenize_file(train_file, vocab, true);
     if (o.split == "train") return std::make_shared<LMBlocks>(std::move(train), o.block_len);
-    return std::make_shared<LMBlocks>(tokenize_file(o.root + "/wiki." + o.split + ".tokens", vocab, false), o.block_len);
-  }, "word-level WikiText blocks ('input'/'target'); the vocabulary is built from the train file");
+    return std::make_shared<LMBlocks>(tokenize_file(file, vocab, false), o.block_len);
+  }, "WikiText blocks of block_len tokens ('input'/'target') under any tokenizer (default: words, vocabulary from the train file)");
   return true;
 }();
 }  // namespace

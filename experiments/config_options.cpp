@@ -29,6 +29,18 @@ void ConfigOptionReader::require(const char* key) {
   if (!n_.has(key)) (void)n_.get_string(key);  // "missing required key '<path>'"
 }
 
+void ConfigOptionReader::section(const char* key, const std::function<void(OptionVisitor&)>& visit, const char*) {
+  if (!n_.has(key)) return;
+  const config::ConfigNode child = n_.child(key);
+  ConfigOptionReader r(child);
+  try {
+    visit(r);
+  } catch (const OptionError& e) {
+    fail_option(child, e);
+  }
+  child.check_unknown();
+}
+
 void fail_option(const config::ConfigNode& n, const OptionError& e) { n.fail(e.key(), e.expected()); }
 
 }  // namespace tessera::experiments

@@ -21,6 +21,9 @@ class ConfigOptionReader : public OptionVisitor {
   void operator()(const char* key, std::vector<std::string>& v, const char* doc) override;
   void choice(const char* key, std::string& v, const std::vector<std::string>& choices, const char* doc) override;
   void require(const char* key) override;
+  // Reads the nested mapping `key` (absent: the sub-table keeps its defaults) and reports its
+  // unknown keys.
+  void section(const char* key, const std::function<void(OptionVisitor&)>& visit, const char* doc) override;
   using OptionVisitor::operator();
 
  private:

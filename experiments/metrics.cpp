@@ -157,7 +157,7 @@ void Perplexity::update(const Tensor& output, const Tensor& target) {
 
 std::map<std::string, double> Perplexity::compute() const {
   double nll = count_ ? nll_ / double(count_) : 0.0;
-  return {{"perplexity", std::exp(nll)}, {"token_nll", nll}};
+  return {{"perplexity", std::exp(nll)}, {"token_nll", nll}, {"bits_per_token", nll / std::log(2.0)}};
 }
 
 // ------------------------------------------------------------------------- YAML registrations
@@ -188,7 +188,9 @@ const bool registered = [] {
   r.add("classification_report", ReportEntry{}, report, "precision/recall/F1 (macro, weighted) and the confusion matrix");
   r.add("precision_recall_f1", ReportEntry{}, report, "alias of classification_report");
   r.add("confusion_matrix", ReportEntry{}, report, "alias of classification_report");
-  r.add_plain("perplexity", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); }, "exp(mean token NLL)");
+  r.add_plain("perplexity", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); }, "exp(mean token NLL), with token_nll and bits_per_token");
+  r.add_plain("bits_per_token", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); },
+              "mean token NLL in bits (log2), with perplexity and token_nll");
   return true;
 }();
 }  // namespace

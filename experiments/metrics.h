@@ -81,7 +81,8 @@ class ClassificationReport : public Metric {
   ConfusionMatrix cm_;
 };
 
-// exp(mean over targets of -log softmax(output)[target]): "perplexity" (and "token_nll").
+// exp(mean over targets of -log softmax(output)[target]): "perplexity" (and "token_nll", and
+// "bits_per_token" = token_nll / ln 2).
 class Perplexity : public Metric {
  public:
   void reset() override { nll_ = 0; count_ = 0; }

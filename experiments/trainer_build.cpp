@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "data/text/tokenizer_options.h"
 #include "core/generator.h"
 #include "core/threading.h"
 #include "data/image.h"
@@ -121,6 +122,8 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
   int64_t threads = t.get_int("threads", 0);
   bool deterministic = t.get_bool("deterministic", true);
   output_dir_ = t.get_string("output_dir");
+  // A text dataset's tokenizer block without a vocabulary trains one and keeps it in the run folder.
+  data::text::set_tokenizer_cache_dir((fs::path(output_dir_) / "tokenizer").string());
   // Temporaries of checkpoint writes killed mid-way (last.h5.tmp.<pid>) are never renamed: remove
   // those of processes that no longer run. A live writer (this or a concurrent run) is left alone.
   for (const auto& dir : {fs::path(output_dir_), fs::path(output_dir_) / "checkpoints"}) remove_stale_temporaries(dir.string());
@@ -206,7 +209,7 @@ void Trainer::resolve_best_metric(const ConfigNode& t) {
   if (!splits_.count("val")) t.fail("best_metric", "a metric of the 'val' split, which needs data.val");
   if (best_mode_ == "auto") {
     std::string mn = best_metric_.substr(slash + 1);
-    best_mode_ = (mn == "loss" || mn == "perplexity" || mn == "token_nll") ? "min" : "max";
+    best_mode_ = (mn == "loss" || mn == "perplexity" || mn == "token_nll" || mn == "bits_per_token") ? "min" : "max";
   }
 }
 

@@ -6,6 +6,7 @@
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera list
+//   tessera tokenizer train --type bpe|unigram --vocab-size N --input FILE --output DIR
 // Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
 // training run (Ctrl-C) saves its checkpoint and exits with status 130.
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@
 #include <sstream>
 
 #include "core/threading.h"
+#include "data/text/sentencepiece.h"
 #include "experiments/bench.h"
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
@@ -188,6 +190,20 @@ int cmd_list(const std::string& kind, const std::string& name, bool verbose) {
   return 0;
 }
 
+// Trains a sentencepiece vocabulary: DIR/sentencepiece.model (+ .vocab), usable as
+// tokenizer: {type: sentencepiece, vocab: DIR/sentencepiece.model}.
+int cmd_tokenizer_train(const std::string& type, int64_t vocab_size, const std::string& input, const std::string& dir) {
+  data::text::SentencePieceTrainOptions o;
+  o.algorithm = type;
+  o.vocab_size = vocab_size;
+  const std::string model = dir + "/sentencepiece.model";
+  data::text::train_sentencepiece(input, model, o);
+  data::text::SentencePiece sp(model);
+  std::printf("%s: sentencepiece %s, %lld pieces (ids 0..3: <unk> <s> </s> <pad>)\n", model.c_str(), type.c_str(),
+              (long long)sp.vocab_size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -253,6 +269,16 @@ int main(int argc, char** argv) {
   list->add_option("name", list_name, "one entry: its option table");
   list->add_flag("--verbose,-v", verbose, "every entry's options: key, type, default, doc");
 
+  std::string tok_type = "bpe", tok_input, tok_output;
+  int64_t tok_vocab = 8000;
+  auto* tokenizer = app.add_subcommand("tokenizer", "tokenizer tools");
+  tokenizer->require_subcommand(1);
+  auto* tok_train = tokenizer->add_subcommand("train", "train a sentencepiece vocabulary (BPE or unigram) on a text file");
+  tok_train->add_option("--type", tok_type, "bpe or unigram (sentencepiece's trainers)")->check(CLI::IsMember({"bpe", "unigram"}));
+  tok_train->add_option("--vocab-size", tok_vocab, "vocabulary size (an upper bound on small texts)")->check(CLI::Range(int64_t(8), int64_t(1) << 20));
+  tok_train->add_option("--input", tok_input, "training text, one sentence or paragraph per line")->required()->check(CLI::ExistingFile);
+  tok_train->add_option("--output", tok_output, "folder for sentencepiece.model and sentencepiece.vocab")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -264,6 +290,7 @@ int main(int argc, char** argv) {
     if (*exp) return cmd_export(ckpt, format, out);
     if (*info) return cmd_info(ckpt, verify);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len);
+    if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);
     if (*bench_data) return cmd_bench_data(cfg, sets, data_split, worker_counts, data_batches);
     return cmd_list(list_kind, list_name, verbose);
   } catch (const std::exception& e) {

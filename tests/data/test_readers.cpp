@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 
+#include "testing/shared_data.h"
 #include "testing/skip.h"
 #include "core/factory.h"
 #include "core/kernels/copy.h"
@@ -40,17 +41,7 @@ std::string tmpdir(const std::string& name) {
   return p.string();
 }
 
-// ../shared/data/<name> of the project (main checkout or a worktree one level deeper).
-std::string shared_data(const std::string& name) {
-  if (const char* env = std::getenv("TESSERA_SHARED_DATA")) {
-    fs::path p = fs::path(env) / name;
-    if (fs::exists(p)) return p.string();
-  }
-  const fs::path root = fs::path(TESSERA_TEST_DATA).parent_path();
-  for (const fs::path& base : {root.parent_path() / "shared" / "data", root.parent_path().parent_path() / "shared" / "data"})
-    if (fs::exists(base / name)) return (base / name).string();
-  return "";
-}
+using tessera::testing::shared_data;
 
 #define REQUIRE_DATA(var, path)                                          \
   const std::string var = (path);                                        \
