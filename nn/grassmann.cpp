@@ -18,15 +18,16 @@
 namespace tessera::nn {
 
 GrassmannMixing::GrassmannMixing(GrassmannMixingOptions o) : o_(std::move(o)) {
-  if (o_.d_model < 1 || o_.rank < 2)
-    throw std::invalid_argument("GrassmannMixing: need d_model >= 1 and rank >= 2, got d_model " +
-                                std::to_string(o_.d_model) + ", rank " + std::to_string(o_.rank));
+  if (o_.d_model < 1 || o_.rank < 2 || o_.heads < 1)
+    throw std::invalid_argument("GrassmannMixing: need d_model >= 1, rank >= 2 and heads >= 1, got d_model " +
+                                std::to_string(o_.d_model) + ", rank " + std::to_string(o_.rank) + ", heads " +
+                                std::to_string(o_.heads));
   if (o_.windows.empty()) throw std::invalid_argument("GrassmannMixing: the window set is empty");
   for (int64_t D : o_.windows)
     if (D < 1) throw std::invalid_argument("GrassmannMixing: window offsets must be >= 1, got " + std::to_string(D));
-  const int64_t d = o_.d_model, r = o_.rank, C = r * (r - 1) / 2;
-  red_ = register_module("red", std::make_shared<Linear>(d, r));
-  plucker_ = register_module("plucker", std::make_shared<Linear>(C, d));
+  const int64_t d = o_.d_model, r = o_.rank, H = o_.heads, C = r * (r - 1) / 2;
+  red_ = register_module("red", std::make_shared<Linear>(d, H * r));
+  plucker_ = register_module("plucker", std::make_shared<Linear>(H * C, d));
   gate_ = register_module("gate", std::make_shared<Linear>(2 * d, d));
   if (o_.extra_proj) out_proj_ = register_module("out_proj", std::make_shared<Linear>(d, d));
   norm_ = register_module("norm", std::make_shared<LayerNorm>(d));
@@ -37,19 +38,19 @@ Tensor GrassmannMixing::geometry(const Tensor& h) {
   if (h.dim() != 3 || h.shape()[2] != o_.d_model)
     throw std::invalid_argument("GrassmannMixing: expected input [B, T, " + std::to_string(o_.d_model) + "], got " +
                                 shape_str(h.shape()));
-  const int64_t T = h.shape()[1];
-  Tensor z = red_->forward(h);  // [B, T, r]
+  const int64_t B = h.shape()[0], T = h.shape()[1], H = o_.heads, r = o_.rank, C = r * (r - 1) / 2;
+  Tensor z = reshape(red_->forward(h), {B, T, H, r});
   // Sum of the (normalised) coordinates over the valid offsets, and how many there were per position.
   Tensor psum;
   std::vector<double> count(size_t(T), 0.0);
   for (int64_t D : o_.windows) {
     if (D >= T) continue;
-    Tensor p = pluecker(narrow(z, 1, D, T - D), narrow(z, 1, 0, T - D));  // [B, T - D, C]: (z_t, z_{t-D})
+    Tensor p = pluecker(narrow(z, 1, D, T - D), narrow(z, 1, 0, T - D));  // [B, T - D, H, C]: (z_t, z_{t-D})
     if (o_.normalize) {
       // max(||p||, eps) as sqrt(max(||p||^2, eps^2)): the same value, and a zero gradient instead of 0/0 at p = 0.
       p = div(p, sqrt(clamp_min(sum(mul(p, p), {-1}, true), o_.eps * o_.eps)));
     }
-    p = pad(p, {0, 0, D, 0});  // back to [B, T, C], zero where t < D
+    p = pad(reshape(p, {B, T - D, H * C}), {0, 0, D, 0});  // back to [B, T, H C], zero where t < D
     psum = psum.defined() ? add(psum, p) : p;
     for (int64_t t = D; t < T; ++t) count[size_t(t)] += 1.0;
   }

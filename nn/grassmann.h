@@ -9,6 +9,8 @@
 //   out_t   = Dropout(LayerNorm(alpha_t * h_t + (1 - alpha_t) * g_t))
 // Causality: the paper's text pairs t with t + D, which lets position t read the future in a language
 // model; here t is paired with t - D only, so out_t depends on h_0..h_t alone (tests/nn/test_grassmann.cpp).
+// With heads H > 1, W_red gives H r dims, each head's r dims are paired separately (H C(r,2)
+// coordinates, each head's vector normalised on its own) and W_pl maps the H C(r,2) back to d.
 // A position with no valid offset (t < min W) has g_t = 0 and so out_t = LayerNorm(alpha_t h_t).
 // W_pl is linear, so the mean of the projections is the projection of the mean of the coordinates:
 // one [T, C(r,2)] x [C(r,2), d] matmul per layer instead of one per offset.
@@ -29,7 +31,8 @@ namespace tessera::nn {
 
 struct GrassmannMixingOptions {
   int64_t d_model = 256;
-  int64_t rank = 32;                        // r
+  int64_t rank = 32;                        // r (per head)
+  int64_t heads = 1;                        // H: z is H heads of r dims, each its own Pluecker vector
   std::vector<int64_t> windows = {1, 2, 4, 8, 12, 16};
   bool normalize = true;                    // p / max(||p||, eps)
   double eps = 1e-8;
