@@ -102,3 +102,13 @@ TEST(GradGrassmann, BlockNonContiguousInput) {
   in.insert(in.begin(), x);
   EXPECT_TRUE(gradcheck([&](const TensorList&) { return block.forward(x); }, in));
 }
+
+TEST(GradGrassmann, MultiHeadMixing) {
+  manual_seed(5);
+  GrassmannMixing mix({.d_model = 6, .rank = 3, .heads = 2, .windows = {1, 2}, .dropout = 0.0});
+  mix.double_();
+  Tensor x = leaf({2, 4, 6}, 33);
+  TensorList in = params_of(mix);
+  in.insert(in.begin(), x);
+  EXPECT_TRUE(gradcheck([&](const TensorList&) { return mix.forward(x); }, in));
+}

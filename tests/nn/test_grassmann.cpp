@@ -10,6 +10,7 @@
 #include "experiments/registry.h"
 #include "nn/grassmann.h"
 #include "nn/models/grassmann_lm.h"
+#include "nn/models/text_pair_classifier.h"
 #include "nn/models/transformer_lm.h"
 #include "testing/gradcheck.h"
 
@@ -159,4 +160,38 @@ TEST(GrassmannLM, OptionErrorsNameFileLineAndKey) {
   EXPECT_NE(e.find("model.window_schedule"), std::string::npos) << e;
   e = error("{name: grassmann_lm, rank: 1}");
   EXPECT_NE(e.find("model.rank"), std::string::npos) << e;
+}
+
+// Right padding changes nothing for either sentence-pair head (eval mode): padded keys are masked in
+// the Transformer head; in the Grassmann head padded windows are left out of the mean and real windows
+// pair only with earlier (real) ones. Regression (num_classes 1) gives [B, 1].
+TEST(TextPairClassifier, RightPaddingInvariantAndShapes) {
+  manual_seed(5);
+  for (bool grassmann : {false, true}) {
+    SCOPED_TRACE(grassmann ? "grassmann_classifier" : "transformer_classifier");
+    TextPairClassifierOptions o{.vocab_size = 20, .num_classes = 3, .d_model = 8, .n_layers = 2, .d_ff = 16,
+                                .max_len = 40, .n_heads = 2, .d_proj = 8, .heads = 2, .window = 4, .stride = 3,
+                                .offsets = {1, 2}, .grassmann = grassmann};
+    TextPairClassifier m(o);
+    m.eval();
+    Tensor ids = randint(1, 20, {2, 13});
+    Tensor types = cat({zeros({2, 6}, {.dtype = DType::Int64}), ones({2, 7}, {.dtype = DType::Int64})}, 1);
+    ModelInput a;
+    a.tensors = {{"input_ids", ids}, {"attention_mask", ones({2, 13}, {.dtype = DType::Int64})}, {"token_type_ids", types}};
+    Tensor la = m.forward_named(a).at("logits");
+    EXPECT_EQ(la.shape(), (Shape{2, 3}));
+    ModelInput b;
+    b.tensors = {{"input_ids", pad(ids, {0, 9})},
+                 {"attention_mask", pad(ones({2, 13}, {.dtype = DType::Int64}), {0, 9})},
+                 {"token_type_ids", pad(types, {0, 9})}};
+    EXPECT_TRUE(allclose(m.forward_named(b).at("logits"), la, 1e-5, 1e-6));
+    // The padded half of the batch really is ignored, not just small: other tokens do change the logits.
+    ModelInput c = a;
+    c.tensors["input_ids"] = randint(1, 20, {2, 13});
+    EXPECT_FALSE(allclose(m.forward_named(c).at("logits"), la, 1e-3, 1e-4));
+  }
+  TextPairClassifier reg({.vocab_size = 20, .num_classes = 1, .d_model = 8, .n_layers = 1, .d_ff = 16, .max_len = 16,
+                          .d_proj = 8, .heads = 2, .grassmann = true});
+  EXPECT_EQ(reg.forward(randint(0, 20, {3, 16})).shape(), (Shape{3, 1}));
+  EXPECT_THROW(TextPairClassifier({.vocab_size = 20, .d_proj = 6, .heads = 4, .grassmann = true}), std::invalid_argument);
 }
