@@ -81,6 +81,11 @@ ByteLevelBPE ByteLevelBPE::from_files(const std::string& vocab_json, const std::
     t.vocab_[tok] = id.get<int64_t>();
     max_id = std::max(max_id, id.get<int64_t>());
   }
+  // Ids are dense (GPT-2's encoder.json, Hugging Face's vocab.json): 0..n-1, each once.
+  if (max_id >= int64_t(t.vocab_.size()))
+    throw std::invalid_argument(vocab_json + ": id " + std::to_string(max_id) + " is out of range for " +
+                                std::to_string(t.vocab_.size()) + " tokens (expected the ids 0.." +
+                                std::to_string(int64_t(t.vocab_.size()) - 1) + ")");
   t.tokens_.assign(size_t(max_id + 1), std::string());
   for (const auto& [tok, id] : t.vocab_) {
     if (!t.tokens_[size_t(id)].empty())

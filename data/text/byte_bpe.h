@@ -46,7 +46,7 @@ class ByteLevelBPE : public Tokenizer {
   static uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 
   std::unordered_map<std::string, int64_t> vocab_;  // token (byte-mapped UTF-8) -> id
-  std::vector<std::string> tokens_;                 // id -> token (empty where an id is unused)
+  std::vector<std::string> tokens_;                 // id -> token
   std::unordered_map<uint64_t, Merge> merges_;      // (left id, right id) -> rank, merged id
   int32_t byte_id_[256];                            // id of every single byte
 };

@@ -139,6 +139,9 @@ TEST(ByteLevelBPE, FileErrorsNameFileAndLine) {
   std::ofstream(dir.file("short.json")) << "{\"a\": 0}";
   EXPECT_TRUE(contains(error_of([&] { ByteLevelBPE::from_files(dir.file("short.json"), dir.file("merges.txt")); }),
                        "is not in the vocabulary; a byte-level BPE vocabulary has all 256 bytes"));
+  std::ofstream(dir.file("sparse.json")) << "{\"a\": 0, \"b\": 2147483647}";
+  EXPECT_TRUE(contains(error_of([&] { ByteLevelBPE::from_files(dir.file("sparse.json"), dir.file("merges.txt")); }),
+                       "sparse.json: id 2147483647 is out of range for 2 tokens"));
   std::ofstream(dir.file("broken.json")) << "{\"a\": ";
   EXPECT_TRUE(contains(error_of([&] { ByteLevelBPE::from_files(dir.file("broken.json"), dir.file("merges.txt")); }),
                        "broken.json: not valid JSON"));
