@@ -2,6 +2,7 @@
 #include "nn/registry.h"
 
 #include <stdexcept>
+#include <vector>
 
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
@@ -142,7 +143,16 @@ Tensor TextPairClassifier::classify(const Tensor& ids, const Tensor& mask_in, co
   Tensor tok_sum = sum(unfold(hp, 1, W, S), {-1});    // [B, n, d]
   Tensor tok_cnt = sum(unfold(mp, 1, W, S), {-1});    // [B, n]
   Tensor win = div(tok_sum, unsqueeze(clamp_min(tok_cnt, 1.0), -1));
-  Tensor win_mask = clamp_max(tok_cnt, 1.0);          // 1 where the window holds a real token
+  // Window k counts when it starts on a real token and the window before it did not already reach the
+  // last one (len = real tokens; padding is on the right): the same windows whatever the padded length.
+  std::vector<double> starts(static_cast<size_t>(n)), prev_ends(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    starts[size_t(k)] = double(k * S);
+    prev_ends[size_t(k)] = k == 0 ? -1.0 : double((k - 1) * S + W);
+  }
+  Tensor len = sum(mask, {1}, true);  // [B, 1]
+  Tensor win_mask = mul(tessera::to(lt(from_vector<double>(starts, {1, n}), len), h.dtype()),
+                        tessera::to(lt(from_vector<double>(prev_ends, {1, n}), len), h.dtype()));  // [B, n]
   (void)B;
   for (size_t i = 0; i < blocks.size(); ++i) win = blocks[i]->forward(win);
   return head_->forward(masked_mean(norm_->forward(win), win_mask));

@@ -12,8 +12,8 @@
 //   tokens and each window is pooled (mean over its real tokens) into one vector; n_layers
 //   GrassmannBlocks (nn/grassmann.h) with `heads` mixing heads of d_proj / heads dims each (the
 //   paper's d_proj 64 over 4 heads: r = 16, 4 x 120 Pluecker coordinates) mix the window sequence,
-//   pairing window t with window t - D for D in `offsets`; mean over the windows holding a real token,
-//   Linear. The paper's head sat on frozen DistilBERT features and its text does not say how windows
+//   pairing window t with window t - D for D in `offsets`; mean over the real windows (those starting on
+//   a real token, up to the first that reaches the last one, so right padding changes nothing), Linear. The paper's head sat on frozen DistilBERT features and its text does not say how windows
 //   are paired; this reading (windows as the mixed sequence, causal offsets 1..3) is ours. Padding is
 //   on the right, so a real window only pairs with earlier, real windows.
 #include <cstdint>
