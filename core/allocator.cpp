@@ -87,6 +87,12 @@ AllocatorStats allocator_stats() {
   return {c.allocated, c.cached, c.peak};
 }
 
+void reset_peak_stats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lk(c.mu);
+  c.peak = c.allocated;
+}
+
 void empty_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lk(c.mu);

@@ -17,6 +17,7 @@ struct AllocatorStats {
   size_t peak_allocated_bytes;
 };
 AllocatorStats allocator_stats();
+void reset_peak_stats();  // peak_allocated_bytes := allocated_bytes (as torch.cuda.reset_peak_memory_stats)
 void empty_cache();  // return every cached block to the system
 
 }  // namespace tessera

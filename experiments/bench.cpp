@@ -5,7 +5,12 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include <sys/resource.h>
+
 #include "autograd/engine.h"
+#include "autograd/ops/pluecker.h"
+#include "core/allocator.h"
+#include "nn/models/grassmann_lm.h"
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
@@ -24,7 +29,13 @@ std::string BenchResult::line() const {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s batch=%lld step_ms=%.1f min_ms=%.1f steps_per_s=%.2f params=%.2fM", model.c_str(),
                 (long long)batch, median_ms, min_ms, median_ms > 0 ? 1000.0 / median_ms : 0.0, double(params) / 1e6);
-  return buf;
+  std::string out = buf;
+  if (seq_len > 0) {
+    std::snprintf(buf, sizeof buf, " seq_len=%lld tokens_per_s=%.0f peak_mb=%.1f max_rss_mb=%.1f", (long long)seq_len,
+                  median_ms > 0 ? double(batch * seq_len) * 1000.0 / median_ms : 0.0, peak_mb, max_rss_mb);
+    out += buf;
+  }
+  return out;
 }
 
 std::vector<std::string> bench_models() {
@@ -35,10 +46,58 @@ std::vector<std::string> bench_models() {
   r.push_back("small_cnn");
   r.push_back("tiny_moat0");
   r.push_back("tiny_moat0_224");
+  r.push_back("grassmann_lm");
+  r.push_back("transformer_lm");
+  r.push_back("pluecker");
   return r;
 }
 
-BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters) {
+namespace {
+double max_rss_mb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
+}
+
+BenchResult summarize(BenchResult r) {
+  auto s = r.step_ms;
+  std::sort(s.begin(), s.end());
+  r.median_ms = s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
+  r.min_ms = s.front();
+  return r;
+}
+}  // namespace
+
+std::vector<BenchResult> bench_pluecker(int64_t rows, int64_t r, int warmup, int iters) {
+  if (iters < 1 || rows < 1 || r < 2) throw std::invalid_argument("bench pluecker: need iters, rows >= 1 and r >= 2");
+  manual_seed(0);
+  std::vector<BenchResult> out;
+  for (bool fused : {true, false}) {
+    BenchResult b;
+    b.model = fused ? "pluecker_fused" : "pluecker_naive";
+    b.batch = rows;
+    Tensor z = randn({rows, r}).requires_grad_(true), w = randn({rows, r}).requires_grad_(true);
+    Tensor g = randn({rows, r * (r - 1) / 2});
+    auto step = [&] {
+      Tensor p = fused ? pluecker(z, w) : pluecker_naive(z, w);
+      backward(p, g);
+      z.set_grad(Tensor());
+      w.set_grad(Tensor());
+    };
+    for (int i = 0; i < warmup; ++i) step();
+    reset_peak_stats();
+    for (int i = 0; i < iters; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      step();
+      b.step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    b.peak_mb = double(allocator_stats().peak_allocated_bytes) / (1 << 20);
+    out.push_back(summarize(b));
+  }
+  return out;
+}
+
+BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters, int64_t seq_len) {
   if (iters < 1) throw std::invalid_argument("bench: iters must be >= 1");
   manual_seed(0);
   nn::ModulePtr model;
@@ -78,6 +137,18 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
     r.batch = batch > 0 ? batch : 16;
     x = randint(0, 33278, {r.batch, 128});
     y = randint(0, 33278, {r.batch, 128});
+  } else if (name == "grassmann_lm" || name == "transformer_lm") {
+    const int64_t V = 30522, L = seq_len > 0 ? seq_len : 128;
+    if (name == "grassmann_lm")
+      model = std::make_shared<nn::GrassmannLM>(nn::GrassmannLMOptions{.vocab_size = V, .max_len = L, .dropout = 0.0});
+    else
+      model = std::make_shared<nn::TransformerLM>(nn::TransformerLMOptions{
+          .vocab_size = V, .d_model = 256, .n_layers = 6, .n_heads = 4, .max_len = L, .mlp_ratio = 4,
+          .dropout = 0.0, .norm_first = false, .tie_embeddings = true});
+    r.seq_len = L;
+    r.batch = batch > 0 ? batch : std::max<int64_t>(1, L <= 128 ? 32 : 4096 / L);
+    x = randint(0, V, {r.batch, L});
+    y = randint(0, V, {r.batch, L});
   } else if (name == "small_cnn") {
     model = std::make_shared<nn::SmallCNN>(nn::SmallCNNOptions{});
     r.batch = batch > 0 ? batch : 128;
@@ -105,16 +176,15 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   b.indices.assign(size_t(r.batch), 0);
   auto step = [&] { strategy.step(ctx, {b}); };
   for (int i = 0; i < warmup; ++i) step();
+  reset_peak_stats();
   for (int i = 0; i < iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step();
     r.step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  auto s = r.step_ms;
-  std::sort(s.begin(), s.end());
-  r.median_ms = s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
-  r.min_ms = s.front();
-  return r;
+  r.peak_mb = double(allocator_stats().peak_allocated_bytes) / (1 << 20);
+  r.max_rss_mb = max_rss_mb();
+  return summarize(r);
 }
 
 }  // namespace tessera::experiments

@@ -5,6 +5,12 @@
 //   resnet18  ResNet-18 CIFAR variant (3x3 stem, no max-pool), 100 classes, batch 64
 //   lm        4-layer causal Transformer LM, d 256, 4 heads, vocab 33278, T 128, batch 16
 //   small_cnn the quickstart CNN on 28x28 Fashion-MNIST images, batch 128
+//   grassmann_lm    the Grassmann paper's 6-layer Grassmann LM (vocab 30522, d 256, r 32, d_ff 1024, windows
+//                   {1,2,4,8,12,16} in every layer, tied), T = seq_len (128), batch 32 at T <= 128, else 4096 / T
+//   transformer_lm  its size-matched baseline: 6-layer post-LN tied Transformer LM, 4 heads, same sizes
+// (dropout 0 in both, as in the PyTorch reference experiments/grassmann/torch_bench.py). Language
+// models also report tokens/s and memory: the allocator's peak of tensor bytes during the timed steps
+// (weights, Adam state, activations) and the process's peak resident set.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,12 +21,19 @@ struct BenchResult {
   std::string model;
   int64_t batch = 0, params = 0;
   double median_ms = 0, min_ms = 0;
+  int64_t seq_len = 0;          // language models: tokens per row
+  double peak_mb = 0, max_rss_mb = 0;
   std::vector<double> step_ms;
   std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M"
 };
 
 std::vector<std::string> bench_models();
 // batch <= 0: the workload's default. Throws std::invalid_argument for an unknown or unavailable model.
-BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5);
+// seq_len <= 0: the workload's default (language models only).
+BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5,
+                             int64_t seq_len = 0);
+// `tessera bench pluecker`: forward + backward of the Pluecker step on z, w [rows, r] (float32),
+// the fused op (autograd/ops/pluecker.h) and the naive outer-product version, in that order.
+std::vector<BenchResult> bench_pluecker(int64_t rows = 32 * 128, int64_t r = 32, int warmup = 2, int iters = 20);
 
 }  // namespace tessera::experiments

@@ -3,7 +3,7 @@
 //   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--set key=value]...
 //   tessera export CKPT --format pytorch-h5 --out FILE
 //   tessera info CKPT [--verify]
-//   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
+//   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera list
 //   tessera tokenizer train --type bpe|unigram --vocab-size N --input FILE --output DIR
@@ -137,12 +137,19 @@ int cmd_export(const std::string& ckpt, const std::string& format, const std::st
   return 0;
 }
 
-int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads) {
+int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads,
+              int64_t seq_len) {
   if (threads <= 0)
     if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
   if (threads > 0) set_num_threads(threads);
   for (const auto& m : models) {
-    BenchResult r = bench_train_step(m, batch, warmup, iters);
+    if (m == "pluecker") {
+      for (const auto& r : bench_pluecker(batch > 0 ? batch : 32 * 128, 32, warmup, std::max(iters, 20)))
+        std::printf("%s peak_mb=%.1f\n", r.line().c_str(), r.peak_mb);
+      std::fflush(stdout);
+      continue;
+    }
+    BenchResult r = bench_train_step(m, batch, warmup, iters, seq_len);
     std::printf("%s\n", r.line().c_str());
     std::fflush(stdout);
   }
@@ -206,7 +213,7 @@ int main(int argc, char** argv) {
 
   std::string cfg, resume, ckpt, out, format = "pytorch-h5", progress = "auto";
   std::vector<std::string> sets, splits, models;
-  int64_t batch = 0;
+  int64_t batch = 0, seq_len = 0;
   int iters = 5, warmup = 2, threads = 0;
 
   auto* train = app.add_subcommand("train", "train a model from a YAML run config");
@@ -233,7 +240,12 @@ int main(int argc, char** argv) {
   info->add_flag("--verify", verify, "read every dataset, checking its checksum and the checkpoint's values; exit 1 on damage");
 
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
-  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn")->required();
+  bench->add_option("model", models,
+                    "vit_t, resnet18, lm, small_cnn, tiny_moat0, tiny_moat0_224, grassmann_lm, transformer_lm, "
+                    "pluecker (fused vs naive Pluecker step; --batch = rows)")
+      ->required();
+  bench->add_option("--seq-len", seq_len, "tokens per row for grassmann_lm / transformer_lm (default 128)")
+      ->check(CLI::PositiveNumber);
   bench->add_option("--batch", batch, "batch size (default: the workload's)")->check(CLI::PositiveNumber);
   bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
@@ -277,7 +289,7 @@ int main(int argc, char** argv) {
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits);
     if (*exp) return cmd_export(ckpt, format, out);
     if (*info) return cmd_info(ckpt, verify);
-    if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
+    if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len);
     if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);
     if (*bench_data) return cmd_bench_data(cfg, sets, data_split, worker_counts, data_batches);
     return cmd_list(list_kind, list_name, verbose);

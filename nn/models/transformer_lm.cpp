@@ -13,12 +13,14 @@
 #include "nn/container.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
+#include "nn/init.h"
 #include "nn/linear.h"
 #include "nn/normalization.h"
 
 namespace tessera::nn {
 
-TransformerLMBlock::TransformerLMBlock(int64_t d, int64_t heads, int64_t mlp_hidden, double dropout) : heads_(heads) {
+TransformerLMBlock::TransformerLMBlock(int64_t d, int64_t heads, int64_t mlp_hidden, double dropout, bool norm_first)
+    : heads_(heads), norm_first_(norm_first) {
   if (heads < 1 || d % heads != 0)
     throw std::invalid_argument("TransformerLM: d_model " + std::to_string(d) + " must be divisible by n_heads " +
                                 std::to_string(heads));
@@ -33,12 +35,16 @@ TransformerLMBlock::TransformerLMBlock(int64_t d, int64_t heads, int64_t mlp_hid
 
 Tensor TransformerLMBlock::forward(const Tensor& x) {
   const int64_t B = x.shape()[0], T = x.shape()[1], D = x.shape()[2], H = heads_, Dh = D / H;
-  Tensor qkv = permute(view(qkv_->forward(n1_->forward(x)), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4});
+  Tensor qkv = permute(view(qkv_->forward(norm_first_ ? n1_->forward(x) : x), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4});
   Tensor q = select(qkv, 0, 0), k = select(qkv, 0, 1), v = select(qkv, 0, 2);
   Tensor a = mul(matmul(q, transpose(k, -1, -2)), 1.0 / std::sqrt(double(Dh)));
   Tensor causal = triu(ones({T, T}, {.dtype = DType::Bool}), 1);
   a = masked_fill(a, causal, -INFINITY);
   Tensor y = reshape(transpose(matmul(softmax(a, -1), v), 1, 2), {B, T, D});
+  if (!norm_first_) {
+    Tensor h = n1_->forward(add(x, drop_->forward(proj_->forward(y))));
+    return n2_->forward(add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(h))))));
+  }
   Tensor h = add(x, drop_->forward(proj_->forward(y)));
   return add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(n2_->forward(h))))));
 }
@@ -46,14 +52,18 @@ Tensor TransformerLMBlock::forward(const Tensor& x) {
 TransformerLM::TransformerLM(TransformerLMOptions o) : o_(o) {
   if (o_.vocab_size < 1 || o_.d_model < 1 || o_.n_layers < 0 || o_.max_len < 1 || o_.mlp_ratio < 1)
     throw std::invalid_argument("TransformerLM: vocab_size, d_model, max_len and mlp_ratio must be >= 1");
-  emb_ = register_module("emb", std::make_shared<Embedding>(o_.vocab_size, o_.d_model));
+  auto emb = register_module("emb", std::make_shared<Embedding>(o_.vocab_size, o_.d_model));
+  // GPT-2's scale when tied: unit-variance embeddings would start with logits of std sqrt(d).
+  if (o_.tie_embeddings) normal_(emb->weight, 0.0, 0.02);
+  emb_ = emb;
   pos_ = register_parameter("pos", zeros({1, o_.max_len, o_.d_model}));
   auto blocks = std::make_shared<Sequential>();
   for (int64_t i = 0; i < o_.n_layers; ++i)
-    blocks->push_back(std::make_shared<TransformerLMBlock>(o_.d_model, o_.n_heads, o_.mlp_ratio * o_.d_model, o_.dropout));
+    blocks->push_back(std::make_shared<TransformerLMBlock>(o_.d_model, o_.n_heads, o_.mlp_ratio * o_.d_model, o_.dropout,
+                                                         o_.norm_first));
   blocks_ = register_module("blocks", blocks);
   norm_ = register_module("norm", std::make_shared<LayerNorm>(o_.d_model));
-  head_ = register_module("head", std::make_shared<Linear>(o_.d_model, o_.vocab_size));
+  if (!o_.tie_embeddings) head_ = register_module("head", std::make_shared<Linear>(o_.d_model, o_.vocab_size));
 }
 
 Tensor TransformerLM::forward(const Tensor& tokens) {
@@ -62,7 +72,9 @@ Tensor TransformerLM::forward(const Tensor& tokens) {
                                 ", got " + shape_str(tokens.shape()));
   const int64_t T = tokens.shape()[1];
   Tensor h = add(emb_->forward(tokens), narrow(pos_, 1, 0, T));
-  return head_->forward(norm_->forward(blocks_->forward(h)));
+  h = norm_->forward(blocks_->forward(h));
+  if (head_) return head_->forward(h);
+  return linear(h, static_cast<Embedding&>(*emb_).weight);
 }
 
 void visit_options(TransformerLMOptions& o, OptionVisitor& v) {
@@ -73,13 +85,15 @@ void visit_options(TransformerLMOptions& o, OptionVisitor& v) {
   v("max_len", o.max_len, "longest sequence (learned positions)");
   v("mlp_ratio", o.mlp_ratio, "MLP hidden width / d_model");
   v("dropout", o.dropout, "dropout on the attention and MLP outputs");
+  v("norm_first", o.norm_first, "pre-LN blocks (false: post-LN, the original Transformer)");
+  v("tie_embeddings", o.tie_embeddings, "output layer = token embedding (no head parameters)");
 }
 
 namespace {
 const bool registered = [] {
   models().add("transformer_lm", TransformerLMOptions{},
                [](const TransformerLMOptions& o) -> ModulePtr { return std::make_shared<TransformerLM>(o); },
-               "causal pre-norm Transformer language model");
+               "causal Transformer language model (pre- or post-LN)");
   return true;
 }();
 }  // namespace
