@@ -71,7 +71,8 @@ NeuralMemory::NeuralMemory(NeuralMemoryOptions o) : o_(std::move(o)) {
     init::uniform_(w, -bound, bound);
     init_weights.push_back(register_parameter("init_w" + std::to_string(l), w));
   }
-  out_norm = register_module("out_norm", std::make_shared<RMSNorm>(d));
+  // A fixed eps (not the dtype's machine epsilon): float32 and float64 then agree on small reads.
+  out_norm = register_module("out_norm", std::make_shared<RMSNorm>(d, 1e-6));
   to_gate = register_module("to_gate", std::make_shared<Linear>(D, D));
   to_out = register_module("to_out", std::make_shared<Linear>(D, D, LinearOptions{.bias = false}));
 }

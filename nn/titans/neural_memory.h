@@ -76,7 +76,9 @@ class NeuralMemory : public Module {
   MemoryState update(const Tensor& x, const MemoryState& state) const;
   // LMM layer semantics: chunk i is read with the memory written by chunks < i, then written.
   // Returns y [B, T, dim]; if `state` is given, starts from it and stores the final state in it.
-  Tensor forward(const Tensor& x, MemoryState* state = nullptr);
+  // (The agreed `MemoryState* state = nullptr` default is the one-argument override below, which
+  // also serves Module::forward callers.)
+  Tensor forward(const Tensor& x, MemoryState* state);
   Tensor forward(const Tensor& x) override { return forward(x, nullptr); }
 
   // Moves the query conv history of `state` past x (retrieve() is const and leaves it alone); a
