@@ -160,6 +160,10 @@ std::map<std::string, double> Perplexity::compute() const {
   return {{"perplexity", std::exp(nll)}, {"token_nll", nll}};
 }
 
+std::map<std::string, double> BitsPerByte::compute() const {
+  return {{"bits_per_byte", Perplexity::compute().at("token_nll") / std::log(2.0)}};
+}
+
 // ------------------------------------------------------------------------- YAML registrations
 
 namespace {
@@ -188,6 +192,8 @@ const bool registered = [] {
   r.add("classification_report", ReportEntry{}, report, "precision/recall/F1 (macro, weighted) and the confusion matrix");
   r.add("precision_recall_f1", ReportEntry{}, report, "alias of classification_report");
   r.add("confusion_matrix", ReportEntry{}, report, "alias of classification_report");
+  r.add_plain("bits_per_byte", [] { return std::unique_ptr<Metric>(std::make_unique<BitsPerByte>()); },
+              "mean token NLL / ln 2 (bits per byte for byte or single-byte character tokens)");
   r.add_plain("perplexity", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); }, "exp(mean token NLL)");
   return true;
 }();
