@@ -145,6 +145,15 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
     if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
   if (threads > 0) set_num_threads(threads);
   for (const auto& m : models) {
+    if (m == "neural_memory" || m == "neural_memory_autograd") {  // the Titans layer alone, T = 1K and 4K
+      for (int64_t T : {1024, 4096}) {
+        LayerBenchResult r = bench_neural_memory(T, batch > 0 ? batch : 1, warmup, iters,
+                                                 m == "neural_memory" ? "closed_form" : "autograd");
+        std::printf("%s\n", r.line().c_str());
+        std::fflush(stdout);
+      }
+      continue;
+    }
     BenchResult r = bench_train_step(m, batch, warmup, iters);
     std::printf("%s\n", r.line().c_str());
     std::fflush(stdout);
@@ -264,7 +273,7 @@ int main(int argc, char** argv) {
   info->add_flag("--verify", verify, "read every dataset, checking its checksum and the checkpoint's values; exit 1 on damage");
 
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
-  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn")->required();
+  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn, neural_memory (Titans LMM layer, T = 1K/4K)")->required();
   bench->add_option("--batch", batch, "batch size (default: the workload's)")->check(CLI::PositiveNumber);
   bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
