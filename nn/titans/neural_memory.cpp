@@ -251,21 +251,14 @@ Tensor silu_grad(const Tensor& a) {
   return mul(s, add(mul(a, rsub(s, 1.0)), 1.0));
 }
 
-// sum_i w_i delta_i h_i^T over the chunk's tokens as one batched matmul: [N, out, c] x [N, c, in].
-Tensor weighted_outer(const Tensor& delta, const Tensor& w, const Tensor& h) {
-  return bmm(transpose(mul(delta, unsqueeze(w, -1)), 1, 2), h);
-}
-
-}  // namespace
-
-void NeuralMemory::write_chunk(const MemoryInputs& in, std::vector<Tensor>& W, std::vector<Tensor>& S,
-                               Tensor* read) const {
+// One chunk's write given its coefficients (see NeuralMemory::write_chunk).
+void write_with(const NeuralMemory& mem, const MemoryInputs& in, const ChunkCoefficients& co, std::vector<Tensor>& W,
+                std::vector<Tensor>& S, Tensor* read) {
   const size_t L = W.size();
   const int64_t c = in.k.shape()[1];
-  const double scale = 2.0 / double(head_dim());  // d/dy of ||y - v||^2 / head_dim
-  ChunkCoefficients co = chunk_coefficients(in);
-  std::vector<Tensor> G_s(L), G_m(L);  // sum_i w_i u_i per layer
-  if (o_.inner_grad == "closed_form") {
+  const bool with_s = co.decay_s.defined();  // momentum tracked
+  std::vector<Tensor> G_s(L), G_m(L);        // sum_i w_i u_i per layer
+  if (mem.options().inner_grad == "closed_form") {
     // Forward of the chunk's keys (and queries, when reading) at the chunk-start weights, keeping
     // each layer's input h and pre-activation a for the backward.
     Tensor h = read ? cat({in.k, in.q}, 1) : in.k;
@@ -277,14 +270,22 @@ void NeuralMemory::write_chunk(const MemoryInputs& in, std::vector<Tensor>& W, s
       h = l + 1 < L ? silu(a) : a;
     }
     if (read) *read = narrow(h, 1, c, h.shape()[1] - c);
-    Tensor delta = mul(sub(as.back(), in.v), scale);  // per-token d l / d (memory output)
+    // Per-token d l / d (memory output) for l = ||y - v||^2 / head_dim, then back through the layers:
+    // layer l's gradient for token i is delta_i h_i^T, so sum_i w_i delta_i h_i^T is ONE batched
+    // matmul [N, out, c] x [N, c, in] with the per-token weights folded into delta (both sums, for
+    // S and for M, stacked along out).
+    Tensor delta = mul(sub(as.back(), in.v), 2.0 / double(mem.head_dim()));
     for (size_t l = L; l-- > 0;) {
-      G_s[l] = weighted_outer(delta, co.w_s, hs[l]);
-      G_m[l] = weighted_outer(delta, co.w_m, hs[l]);
+      const int64_t out = delta.shape()[2];
+      Tensor wd = mul(delta, unsqueeze(co.w_m, -1));
+      if (with_s) wd = cat({wd, mul(delta, unsqueeze(co.w_s, -1))}, 2);
+      Tensor G = bmm(transpose(wd, 1, 2), hs[l]);  // [N, out or 2 out, in]
+      G_m[l] = with_s ? narrow(G, 1, 0, out) : G;
+      if (with_s) G_s[l] = narrow(G, 1, out, out);
       if (l > 0) delta = mul(bmm(delta, W[l]), silu_grad(as[l - 1]));
     }
   } else {
-    if (read) *read = apply_memory(W, in.q);
+    if (read) *read = mem.apply_memory(W, in.q);
     // autograd::grad of the weighted chunk loss sum_i w_i l_i at the chunk-start weights. Under
     // no-grad (evaluation) the inner graph is built locally and its result is a constant.
     const bool outer = GradMode::is_enabled();
@@ -294,38 +295,81 @@ void NeuralMemory::write_chunk(const MemoryInputs& in, std::vector<Tensor>& W, s
       w0[l] = W[l];
       if (!outer || !w0[l].requires_grad()) w0[l] = W[l].detach().set_requires_grad(true);
     }
-    Tensor y = apply_memory(w0, in.k);
-    Tensor loss = div(sum(square(sub(y, in.v)), {-1}), double(head_dim()));  // l_i, [N, c]
-    TensorList g_s = grad({sum(mul(loss, co.w_s))}, w0, {}, {.retain_graph = true, .create_graph = outer});
-    TensorList g_m = grad({sum(mul(loss, co.w_m))}, w0, {}, {.retain_graph = outer, .create_graph = outer});
+    Tensor y = mem.apply_memory(w0, in.k);
+    Tensor loss = div(sum(square(sub(y, in.v)), {-1}), double(mem.head_dim()));  // l_i, [N, c]
+    TensorList g_m = grad({sum(mul(loss, co.w_m))}, w0, {}, {.retain_graph = true, .create_graph = outer});
+    TensorList g_s;
+    if (with_s) g_s = grad({sum(mul(loss, co.w_s))}, w0, {}, {.retain_graph = true, .create_graph = outer});
     for (size_t l = 0; l < L; ++l) {
-      G_s[l] = outer ? g_s[l] : g_s[l].detach();
       G_m[l] = outer ? g_m[l] : g_m[l].detach();
+      if (with_s) G_s[l] = outer ? g_s[l] : g_s[l].detach();
     }
   }
   for (size_t l = 0; l < L; ++l) {
     Tensor m = mul(W[l], co.decay_m);
     if (co.s0_into_m.defined()) m = add(m, mul(S[l], co.s0_into_m));
     W[l] = sub(m, G_m[l]);
-    if (co.decay_s.defined()) S[l] = sub(mul(S[l], co.decay_s), G_s[l]);
+    if (with_s) S[l] = sub(mul(S[l], co.decay_s), G_s[l]);
   }
 }
 
-namespace {
+// The per-token inputs cut into chunks aligned with the start, with every chunk's coefficients.
+// Both are computed for all chunks at once (the gates do not depend on the memory) and handed out
+// with split_copy, one autograd node per tensor: slicing views per chunk would cost a zero tensor
+// of the whole sequence per chunk in backward, quadratic in T.
+struct Chunks {
+  std::vector<MemoryInputs> inputs;
+  std::vector<ChunkCoefficients> coefficients;
+};
 
-MemoryInputs narrow_inputs(const MemoryInputs& in, int64_t start, int64_t len) {
-  MemoryInputs r;
-  auto cut = [&](const Tensor& t) { return t.defined() ? narrow(t, 1, start, len) : Tensor(); };
-  r.q = cut(in.q);
-  r.k = cut(in.k);
-  r.v = cut(in.v);
-  r.theta = cut(in.theta);
-  r.log_eta = cut(in.log_eta);
-  r.log_keep = cut(in.log_keep);
+Chunks split_chunks(const MemoryInputs& in, int64_t c) {
+  const int64_t N = in.theta.shape()[0], T = in.theta.shape()[1], nf = T / c, rem = T % c;
+  const size_t n = size_t(nf + (rem > 0));
+  Chunks r;
+  r.inputs.resize(n);
+  auto cut = [&](const Tensor& t, Tensor MemoryInputs::*field) {
+    if (!t.defined()) return;
+    TensorList p = split_copy(t, c, 1);
+    for (size_t i = 0; i < n; ++i) r.inputs[i].*field = p[i];
+  };
+  cut(in.q, &MemoryInputs::q);
+  cut(in.k, &MemoryInputs::k);
+  cut(in.v, &MemoryInputs::v);
+  cut(in.theta, &MemoryInputs::theta);
+  cut(in.log_eta, &MemoryInputs::log_eta);
+  cut(in.log_keep, &MemoryInputs::log_keep);
+  if (nf > 0) {
+    // The whole chunks as rows [N * nf, c] (row n * nf + j: sequence-head n, chunk j).
+    auto rows = [&](const Tensor& t) { return t.defined() ? reshape(narrow(t, 1, 0, nf * c), {N * nf, c}) : Tensor(); };
+    MemoryInputs full;
+    full.theta = rows(in.theta);
+    full.log_eta = rows(in.log_eta);
+    full.log_keep = rows(in.log_keep);
+    ChunkCoefficients co = chunk_coefficients(full);
+    // Back to one [N, ...] piece per chunk.
+    auto per_chunk = [&](const Tensor& t, const Shape& piece, Tensor ChunkCoefficients::*field) {
+      if (!t.defined()) return;
+      TensorList p = split_copy(reshape(t, {N, nf, -1}), 1, 1);
+      for (int64_t j = 0; j < nf; ++j) r.coefficients[size_t(j)].*field = view(p[size_t(j)], piece);
+    };
+    r.coefficients.resize(n);
+    per_chunk(co.w_s, {N, c}, &ChunkCoefficients::w_s);
+    per_chunk(co.w_m, {N, c}, &ChunkCoefficients::w_m);
+    per_chunk(co.decay_m, {N, 1, 1}, &ChunkCoefficients::decay_m);
+    per_chunk(co.decay_s, {N, 1, 1}, &ChunkCoefficients::decay_s);
+    per_chunk(co.s0_into_m, {N, 1, 1}, &ChunkCoefficients::s0_into_m);
+  }
+  r.coefficients.resize(n);
+  if (rem > 0) r.coefficients.back() = chunk_coefficients(r.inputs.back());
   return r;
 }
 
 }  // namespace
+
+void NeuralMemory::write_chunk(const MemoryInputs& in, std::vector<Tensor>& W, std::vector<Tensor>& S,
+                               Tensor* read) const {
+  write_with(*this, in, chunk_coefficients(in), W, S, read);
+}
 
 Tensor NeuralMemory::retrieve(const Tensor& x, const MemoryState& state) const {
   if (x.dim() != 3) throw std::invalid_argument("NeuralMemory::retrieve: expected x [B, T, dim], got " + shape_str(x.shape()));
@@ -340,8 +384,9 @@ MemoryState NeuralMemory::update(const Tensor& x, const MemoryState& state) cons
   MemoryState s = state.defined() ? state : initial_state(x.shape()[0]);
   MemoryInputs in = inputs(x, s);
   const int64_t T = x.shape()[1];
-  for (int64_t t0 = 0; t0 < T; t0 += o_.chunk_size)
-    write_chunk(narrow_inputs(in, t0, std::min(o_.chunk_size, T - t0)), s.weights, s.momentum);
+  Chunks ch = split_chunks(in, o_.chunk_size);
+  for (size_t i = 0; i < ch.inputs.size(); ++i)
+    write_with(*this, ch.inputs[i], ch.coefficients[i], s.weights, s.momentum, nullptr);
   if (conv_k) {
     s.conv_k = conv_k->next_history(to_k->forward(x), s.conv_k);
     s.conv_v = conv_v->next_history(to_v->forward(x), s.conv_v);
@@ -365,12 +410,10 @@ Tensor NeuralMemory::forward(const Tensor& x, MemoryState* state) {
                                 std::to_string(x.shape()[0] * o_.heads));
   MemoryInputs in = inputs(x, s);
   const int64_t T = x.shape()[1];
-  TensorList reads;
-  for (int64_t t0 = 0; t0 < T; t0 += o_.chunk_size) {
-    Tensor r;
-    write_chunk(narrow_inputs(in, t0, std::min(o_.chunk_size, T - t0)), s.weights, s.momentum, &r);
-    reads.push_back(r);
-  }
+  Chunks ch = split_chunks(in, o_.chunk_size);
+  TensorList reads(ch.inputs.size());
+  for (size_t i = 0; i < ch.inputs.size(); ++i)
+    write_with(*this, ch.inputs[i], ch.coefficients[i], s.weights, s.momentum, &reads[i]);
   Tensor y = output(reads.size() == 1 ? reads[0] : cat(reads, 1), x);
   if (state) {
     if (conv_q) {
