@@ -103,9 +103,25 @@ Example LMBlocks::get(int64_t index) const {
   return e;
 }
 
+std::vector<int64_t> encode_bytes(const std::string& text) {
+  std::vector<int64_t> ids(text.size());
+  for (size_t i = 0; i < text.size(); ++i) ids[i] = int64_t(static_cast<unsigned char>(text[i]));
+  return ids;
+}
+
+std::string decode_bytes(const std::vector<int64_t>& ids) {
+  std::string s(ids.size(), '\0');
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] > 255)
+      throw std::invalid_argument("decode_bytes: id " + std::to_string(ids[i]) + " at " + std::to_string(i) + " is not a byte");
+    s[i] = char(static_cast<unsigned char>(ids[i]));
+  }
+  return s;
+}
+
 namespace {
 struct CharTextEntry {
-  std::string path, split = "train";
+  std::string path, split = "train", tokenizer = "chars";
   int64_t block_len = 128;
   double val_fraction = 0.1;
 };
@@ -115,6 +131,8 @@ void visit_options(CharTextEntry& o, OptionVisitor& v) {
   v("block_len", o.block_len, "tokens per example");
   v.choice("split", o.split, {"train", "val"}, "the first (1 - val_fraction) of the text, or the rest");
   v("val_fraction", o.val_fraction, "fraction of the text held out for val");
+  v.choice("tokenizer", o.tokenizer, {"chars", "bytes"},
+           "chars: ids of the text's distinct bytes (sorted); bytes: id = byte value (vocab 256)");
 }
 
 struct WikiTextEntry {
@@ -145,9 +163,10 @@ void validate_options(const WikiTextEntry& o) {
 const bool registered = [] {
   datasets().add("char_text", CharTextEntry{}, [](const CharTextEntry& o) -> std::shared_ptr<const Dataset> {
     std::string text = read_text(o.path);
-    auto vocab = CharVocab::from_text(text);
     auto cut = size_t(double(text.size()) * (1.0 - o.val_fraction));
-    return std::make_shared<LMBlocks>(vocab.encode(o.split == "train" ? text.substr(0, cut) : text.substr(cut)), o.block_len);
+    std::string part = o.split == "train" ? text.substr(0, cut) : text.substr(cut);
+    if (o.tokenizer == "bytes") return std::make_shared<LMBlocks>(encode_bytes(part), o.block_len);
+    return std::make_shared<LMBlocks>(CharVocab::from_text(text).encode(part), o.block_len);
   }, "character LM blocks ('input'/'target')");
   datasets().add("wikitext", WikiTextEntry{}, [](const WikiTextEntry& o) -> std::shared_ptr<const Dataset> {
     const std::string ext = o.variant == "raw" ? ".raw" : ".tokens";

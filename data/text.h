@@ -59,4 +59,8 @@ class LMBlocks : public Dataset {
 
 std::string read_text(const std::string& path);
 
+// The byte tokenizer: id = byte value (vocab 256), and back (throws for ids outside 0..255).
+std::vector<int64_t> encode_bytes(const std::string& text);
+std::string decode_bytes(const std::vector<int64_t>& ids);
+
 }  // namespace tessera::data

@@ -160,6 +160,10 @@ std::map<std::string, double> Perplexity::compute() const {
   return {{"perplexity", std::exp(nll)}, {"token_nll", nll}, {"bits_per_token", nll / std::log(2.0)}};
 }
 
+std::map<std::string, double> BitsPerByte::compute() const {
+  return {{"bits_per_byte", Perplexity::compute().at("token_nll") / std::log(2.0)}};
+}
+
 // ------------------------------------------------------------------------- YAML registrations
 
 namespace {
@@ -191,6 +195,8 @@ const bool registered = [] {
   r.add_plain("perplexity", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); }, "exp(mean token NLL), with token_nll and bits_per_token");
   r.add_plain("bits_per_token", [] { return std::unique_ptr<Metric>(std::make_unique<Perplexity>()); },
               "mean token NLL in bits (log2), with perplexity and token_nll");
+  r.add_plain("bits_per_byte", [] { return std::unique_ptr<Metric>(std::make_unique<BitsPerByte>()); },
+              "mean token NLL / ln 2 (bits per byte for byte or single-byte character tokens)");
   return true;
 }();
 }  // namespace

@@ -94,4 +94,11 @@ class Perplexity : public Metric {
   int64_t count_ = 0;
 };
 
+// Mean token NLL in bits, which is bits per byte when every token is one byte (the byte tokenizer,
+// or character vocabularies of single-byte text such as tiny-shakespeare): nll / ln 2.
+class BitsPerByte : public Perplexity {
+ public:
+  std::map<std::string, double> compute() const override;
+};
+
 }  // namespace tessera::experiments

@@ -23,6 +23,8 @@ namespace tessera::nn {
 Tensor build_attention_mask(const AttentionMask& m, int64_t B, int64_t T, int64_t S, Tensor* fully_masked) {
   if (fully_masked) *fully_masked = Tensor();
   const bool kp = m.key_padding_mask.defined();
+  if (m.global_prefix < 0)
+    throw std::invalid_argument("attention: global_prefix must be >= 0, got " + std::to_string(m.global_prefix));
   if (!m.causal && !kp && m.window < 0) return Tensor();
   Tensor kpm;
   if (kp) {
@@ -46,6 +48,8 @@ Tensor build_attention_mask(const AttentionMask& m, int64_t B, int64_t T, int64_
     const Tensor d = k::sub(i, j);
     Tensor far = k::compare(k::CompareOp::Gt, d, index_scalar(m.window));
     if (!m.causal) far = k::logical(k::LogicalOp::Or, far, k::compare(k::CompareOp::Lt, d, index_scalar(-m.window)));
+    if (m.global_prefix > 0)
+      far = k::logical(k::LogicalOp::And, far, k::compare(k::CompareOp::Ge, j, index_scalar(m.global_prefix)));
     hide = k::logical(k::LogicalOp::Or, hide, far);
   }
   if (kp)

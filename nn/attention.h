@@ -6,6 +6,8 @@
 //   causal:            j > i
 //   key_padding_mask:  key_padding_mask[b, j] is true (bool [B, S], torch's key_padding_mask convention)
 //   window >= 0:       |i - j| > window (with causal: i - j > window), a sliding local window
+//                      except keys j < global_prefix, which the window never hides (Titans'
+//                      persistent memory tokens and Longformer-style global tokens; causal still applies)
 // attn_bias (any floating tensor broadcastable to [B, heads, T, S], e.g. [heads, T, T] from a
 // relative-position table) is added to the scaled scores before masking and may require grad.
 //
@@ -30,6 +32,7 @@ struct AttentionMask {
   bool causal = false;
   Tensor key_padding_mask;  // bool [B, S], true = ignore that key
   int64_t window = -1;      // < 0: no window
+  int64_t global_prefix = 0;  // the first global_prefix keys are exempt from the window
   Tensor attn_bias;         // additive, broadcastable to [B, H, T, S]
   bool any() const { return causal || key_padding_mask.defined() || window >= 0 || attn_bias.defined(); }
 };

@@ -9,6 +9,7 @@
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
 #include "core/factory.h"
+#include "core/kernels/copy.h"
 #include "core/kernels/shape.h"
 
 namespace tessera {
@@ -80,6 +81,26 @@ TensorList split(const Tensor& x, int64_t split_size, int64_t dim) {
   TensorList r;
   for (int64_t s = 0; s < n; s += split_size) r.push_back(narrow(x, d, s, std::min(split_size, n - s)));
   return r;
+}
+
+TensorList split_copy(const Tensor& x, int64_t split_size, int64_t dim) {
+  if (x.dim() == 0) throw std::invalid_argument("split_copy: expects at least a 1-dimensional tensor");
+  const int64_t d = wrap_dim(dim, x.dim(), "split_copy");
+  const int64_t n = x.shape()[size_t(d)];
+  if (split_size < 1)
+    throw std::invalid_argument("split_copy: split_size " + std::to_string(split_size) + " must be >= 1");
+  TensorList out;
+  for (int64_t s = 0; s < n; s += split_size) {
+    Shape shape = x.shape();
+    shape[size_t(d)] = std::min(split_size, n - s);
+    out.push_back(k::clone(x.as_strided(shape, x.strides(), x.storage_offset() + s * x.strides()[size_t(d)])));
+  }
+  if (auto node = make_node("SplitCopyBackward", {x})) {
+    set_history(node, out);
+    // The engine hands zeros for pieces that got no gradient, so the cat always covers x.
+    node->set_backward([d](const TensorList& g, const Node&) { return TensorList{cat(g, d)}; });
+  }
+  return out;
 }
 
 TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {

@@ -14,6 +14,11 @@ Tensor stack(const TensorList& tensors, int64_t dim = 0);
 // Views of x: pieces of split_size along dim (the last may be smaller), or pieces of the given sizes.
 TensorList split(const Tensor& x, int64_t split_size, int64_t dim = 0);
 TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim = 0);
+// torch.split_copy: the pieces of split(x, split_size, dim) as new contiguous tensors, recorded as ONE
+// node whose backward is a single cat. A loop over many pieces of a long tensor (Titans' memory
+// chunks) then costs O(size) in backward, where views cost O(size) per piece (each slice's
+// gradient is a zero tensor of x's size).
+TensorList split_copy(const Tensor& x, int64_t split_size, int64_t dim = 0);
 // torch.chunk: pieces of ceil(size / chunks); may return fewer than `chunks` pieces.
 TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 // pads in torch order (last dim first). mode "constant" (value; negative pads crop) or "reflect"

@@ -5,6 +5,9 @@
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
+//   tessera generate CONFIG --checkpoint CKPT --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
+//                    [--seed S] [--state FILE]
+//   tessera eval-needle CONFIG --checkpoint CKPT [--lengths 1024,2048,4096] [--samples N] [--seed S]
 //   tessera list
 //   tessera tokenizer train --type bpe|unigram --vocab-size N --input FILE --output DIR
 // Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -21,6 +25,7 @@
 #include "experiments/bench.h"
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
+#include "experiments/generate.h"
 #include "experiments/registry.h"
 #include "experiments/trainer.h"
 
@@ -149,6 +154,15 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
       std::fflush(stdout);
       continue;
     }
+    if (m == "neural_memory" || m == "neural_memory_autograd") {  // the Titans layer alone, T = 1K and 4K
+      for (int64_t T : {1024, 4096}) {
+        LayerBenchResult r = bench_neural_memory(T, batch > 0 ? batch : 1, warmup, iters,
+                                                 m == "neural_memory" ? "closed_form" : "autograd");
+        std::printf("%s\n", r.line().c_str());
+        std::fflush(stdout);
+      }
+      continue;
+    }
     BenchResult r = bench_train_step(m, batch, warmup, iters, seq_len);
     std::printf("%s\n", r.line().c_str());
     std::fflush(stdout);
@@ -180,6 +194,48 @@ int cmd_bench_data(const std::string& cfg_path, const std::vector<std::string>& 
     if (n < 2) throw std::invalid_argument("bench-data: the " + split + " split has fewer than 2 batches");
     std::printf("%s workers=%d batches=%lld samples_per_s=%.1f\n", split.c_str(), w, (long long)(n - 1),
                 double(samples) / secs);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// The model of a config with a checkpoint's weights, in eval mode.
+std::unique_ptr<Trainer> trained_model(const std::string& cfg_path, const std::vector<std::string>& sets,
+                                       const std::string& ckpt, config::Value* cfg_out) {
+  config::Value cfg = config::load(cfg_path, sets);
+  TrainerOptions o;
+  o.quiet = true;
+  auto t = std::make_unique<Trainer>(cfg, o);
+  t->load_weights(ckpt);
+  t->model().eval();
+  if (cfg_out) *cfg_out = cfg;
+  return t;
+}
+
+int cmd_generate(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
+                 const std::string& prompt, const SamplingOptions& so, const std::string& state_file) {
+  config::Value cfg;
+  auto t = trained_model(cfg_path, sets, ckpt, &cfg);
+  Tokenizer tok = tokenizer_for(cfg);
+  TextGenerator gen(t->model(), model_max_context(t->model()));
+  if (!state_file.empty() && std::filesystem::exists(state_file)) gen.load(state_file);
+  std::vector<int64_t> ids = gen.generate(tok.encode(prompt), so);
+  std::printf("%s%s\n", prompt.c_str(), tok.decode(ids).c_str());
+  if (!state_file.empty()) gen.save(state_file);
+  return 0;
+}
+
+int cmd_eval_needle(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
+                    const std::vector<int64_t>& lengths, int64_t samples, uint64_t seed, const std::string& haystack,
+                    const std::string& corpus) {
+  config::Value cfg;
+  auto t = trained_model(cfg_path, sets, ckpt, &cfg);
+  if (tokenizer_for(cfg).kind != "bytes")
+    throw std::invalid_argument("eval-needle: the model must be trained on bytes (char_text tokenizer: bytes, or needle)");
+  for (int64_t L : lengths) {
+    NeedleResult r = evaluate_needle(t->model(), L, samples, seed, haystack, corpus);
+    std::printf("needle length=%lld samples=%lld correct=%lld accuracy=%.4f\n", (long long)r.length,
+                (long long)r.samples, (long long)r.correct, r.accuracy());
     std::fflush(stdout);
   }
   return 0;
@@ -242,6 +298,7 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
   bench->add_option("model", models,
                     "vit_t, resnet18, lm, small_cnn, tiny_moat0, tiny_moat0_224, grassmann_lm, transformer_lm, "
+                    "neural_memory (Titans LMM layer, T = 1K/4K), "
                     "pluecker (fused vs naive Pluecker step; --batch = rows)")
       ->required();
   bench->add_option("--seq-len", seq_len, "tokens per row for grassmann_lm / transformer_lm (default 128)")
@@ -279,6 +336,34 @@ int main(int argc, char** argv) {
   tok_train->add_option("--input", tok_input, "training text, one sentence or paragraph per line")->required()->check(CLI::ExistingFile);
   tok_train->add_option("--output", tok_output, "folder for sentencepiece.model and sentencepiece.vocab")->required();
 
+  std::string prompt, state_file;
+  SamplingOptions so;
+  int64_t seed = 0;
+  auto* generate = app.add_subcommand("generate", "generate text from a checkpoint (memory models keep learning at test time)");
+  generate->add_option("config", cfg, "run config (YAML) the checkpoint was trained with")->required()->check(CLI::ExistingFile);
+  generate->add_option("--checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  generate->add_option("--prompt", prompt, "text to continue")->required();
+  generate->add_option("--max-new-tokens", so.max_new_tokens, "tokens to generate")->check(CLI::PositiveNumber);
+  generate->add_option("--temperature", so.temperature, "softmax temperature; 0: greedy")->check(CLI::NonNegativeNumber);
+  generate->add_option("--top-k", so.top_k, "sample among the k most likely tokens (0: all)")->check(CLI::NonNegativeNumber);
+  generate->add_option("--seed", seed, "sampling seed");
+  generate->add_option("--state", state_file,
+                       "continue from this generation state (history and memory) if it exists, and save it after");
+  generate->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
+
+  std::vector<int64_t> needle_lengths{1024, 2048, 4096};
+  int64_t needle_samples = 20;
+  std::string haystack = "filler", corpus;
+  auto* eval_needle = app.add_subcommand("eval-needle", "single-needle retrieval accuracy vs context length (byte models)");
+  eval_needle->add_option("config", cfg, "run config (YAML) the checkpoint was trained with")->required()->check(CLI::ExistingFile);
+  eval_needle->add_option("--checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  eval_needle->add_option("--lengths", needle_lengths, "prompt lengths in bytes (comma-separated)")->delimiter(',');
+  eval_needle->add_option("--samples", needle_samples, "needles per length")->check(CLI::PositiveNumber);
+  eval_needle->add_option("--seed", seed, "needle seed (the length is added, so lengths differ)");
+  eval_needle->add_option("--haystack", haystack, "filler sentences or corpus text")->check(CLI::IsMember({"filler", "corpus"}));
+  eval_needle->add_option("--corpus", corpus, "text file for --haystack corpus")->check(CLI::ExistingFile);
+  eval_needle->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -291,6 +376,11 @@ int main(int argc, char** argv) {
     if (*info) return cmd_info(ckpt, verify);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len);
     if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);
+    if (*generate) {
+      so.seed = uint64_t(seed);
+      return cmd_generate(cfg, sets, ckpt, prompt, so, state_file);
+    }
+    if (*eval_needle) return cmd_eval_needle(cfg, sets, ckpt, needle_lengths, needle_samples, uint64_t(seed), haystack, corpus);
     if (*bench_data) return cmd_bench_data(cfg, sets, data_split, worker_counts, data_batches);
     return cmd_list(list_kind, list_name, verbose);
   } catch (const std::exception& e) {

@@ -43,6 +43,26 @@ TEST(GradShape, CatStackSplitChunk) {
   EXPECT_TRUE(gradcheck(fchunk, {x}));
 }
 
+// split_copy: one node for all pieces; pieces left unused (no gradient) and a short last piece, on a
+// non-contiguous input, first and second order; values equal split's.
+TEST(GradShape, SplitCopy) {
+  Tensor x = leaf({3, 7, 2}, 31);
+  for (int64_t d : {1, -1, 0}) {
+    SCOPED_TRACE(d);
+    auto f = [d](const TensorList& t) {
+      TensorList p = split_copy(t[0], 2, d);
+      return cat({mul(p.front(), p.front()), mul(p.back(), 3.0)}, d);  // middle pieces unused
+    };
+    EXPECT_TRUE(gradcheck(f, {x}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(x)}));
+    EXPECT_TRUE(gradgradcheck(f, {x}));
+    TensorList a = split_copy(x, 2, d), b = split(x, 2, d);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(tessera::test::allclose(a[i], b[i], 0, 0));
+  }
+  EXPECT_THROW(split_copy(x, 0, 1), std::invalid_argument);
+}
+
 TEST(GradShape, PadConstantAndReflect) {
   Tensor x = leaf({2, 3, 4}, 16);
   std::vector<std::vector<int64_t>> cpads = {{1, 2}, {2, 0, 1, 1}, {-1, 1, 0, 2}, {1, 0, 0, 1, 1, 1}};
