@@ -76,8 +76,9 @@ TEST(RawPointerRule, MatcherFindsBothSpellings) {
 
 TEST(RawPointerRule, OnlyCoreAndIoBoundariesTouchTensorMemory) {
   const fs::path root = source_root();
-  if (!fs::exists(root / "core" / "tensor.h") || !fs::exists(root / "core" / "kernels"))
+  if (!fs::exists(root / "core" / "tensor.h") || !fs::exists(root / "core" / "kernels")) {
     TESSERA_SKIP_UNLESS_REQUIRED("source tree not found at " << root << " (TESSERA_TEST_DATA/..); nothing to check");
+  }
   const Scan s = scan_tree(root);
   // Guard against a scan that silently looked at nothing (moved folders, wrong root).
   ASSERT_GT(s.files, 20) << "scanned only " << s.files << " source files under " << root;
