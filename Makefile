@@ -5,6 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
+                  libtiff-dev libwebp-dev libstb-dev pkg-config \
                   libpugixml-dev libcsv-dev gnuplot-nox
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy

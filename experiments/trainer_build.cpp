@@ -9,6 +9,7 @@
 #include "core/generator.h"
 #include "core/threading.h"
 #include "data/image.h"
+#include "data/image_folder.h"
 #include "experiments/checkpoint.h"
 #include "experiments/trainer.h"
 
@@ -143,6 +144,9 @@ void Trainer::build_data(const ConfigNode& d) {
   const int64_t max_pixels = d.get_int("max_image_pixels", data::kDefaultMaxImagePixels);
   if (max_pixels < 0) d.fail("max_image_pixels", "an integer >= 0 (0: no limit)");
   data::set_max_image_pixels(max_pixels);
+  // Files an image folder cannot read: counted and reported (skip), or an error naming the file.
+  const std::string unknown = d.get_choice("unknown_files", {"skip", "error"}, std::string("skip"));
+  data::set_unknown_files(unknown == "error" ? data::UnknownFiles::Error : data::UnknownFiles::Skip);
   for (const char* split : {"train", "val", "test"})
     if (auto n = d.optional_child(split)) splits_[split] = build_split(*n, split, d);
   if (!splits_.count("train")) throw ConfigError(d.origin().str() + ": missing required key 'data.train' (a mapping)");
