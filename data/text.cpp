@@ -70,7 +70,7 @@ int64_t WordVocab::id(const std::string& word) const {
   return unk->second;
 }
 
-std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow) {
+std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow, const std::string& eos) {
   std::string text = read_text(path);
   std::vector<int64_t> out;
   out.reserve(text.size() / 5);
@@ -79,7 +79,7 @@ std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bo
   while (std::getline(lines, line)) {
     std::istringstream ws(line);
     while (ws >> word) out.push_back(grow ? vocab.add(word) : vocab.id(word));
-    out.push_back(grow ? vocab.add("<eos>") : vocab.id("<eos>"));
+    if (!eos.empty()) out.push_back(grow ? vocab.add(eos) : vocab.id(eos));
   }
   if (grow) vocab.add("<unk>");  // so that later files can map unknown words
   return out;
@@ -116,18 +116,48 @@ void visit_options(CharTextEntry& o, OptionVisitor& v) {
   v("val_fraction", o.val_fraction, "fraction of the text held out for val");
 }
 
+// Word-level corpora laid out as one file per split: WikiText's wiki.<split>.tokens by default,
+// `pattern: "ptb.{split}.txt"` for <name>.<split>.txt, or train_file/valid_file/test_file per split.
 struct WikiTextEntry {
   std::string root, split;
   int64_t block_len = 128;
+  std::string pattern = "wiki.{split}.tokens";
+  std::string train_file, valid_file, test_file;
+  std::string eos = "<eos>";
 };
 void visit_options(WikiTextEntry& o, OptionVisitor& v) {
-  v("root", o.root, "folder with wiki.{train,valid,test}.tokens");
+  v("root", o.root, "folder with the split files");
   v.require("split");
   v.choice("split", o.split, {"train", "valid", "test"}, "which file");
   v("block_len", o.block_len, "tokens per example");
+  v("pattern", o.pattern, "file name of a split under root; {split} becomes train, valid or test");
+  v("train_file", o.train_file, "the train split's file under root (overrides pattern); the vocabulary comes from it");
+  v("valid_file", o.valid_file, "the valid split's file under root (overrides pattern)");
+  v("test_file", o.test_file, "the test split's file under root (overrides pattern)");
+  v("eos", o.eos, "token appended after every line (end of sentence); empty: none");
+}
+std::string split_file(const WikiTextEntry& o, const std::string& split) {
+  const std::string& explicit_name = split == "train" ? o.train_file : split == "valid" ? o.valid_file : o.test_file;
+  if (!explicit_name.empty()) return explicit_name;
+  std::string name = o.pattern;
+  for (size_t at; (at = name.find("{split}")) != std::string::npos;) name.replace(at, 7, split);
+  return name;
+}
+// The key that names a split's file: its own <split>_file when set, else pattern.
+std::string split_key(const WikiTextEntry& o, const std::string& split) {
+  const std::string& explicit_name = split == "train" ? o.train_file : split == "valid" ? o.valid_file : o.test_file;
+  return explicit_name.empty() ? "pattern" : split + "_file";
 }
 void validate_options(const WikiTextEntry& o) {
   if (!std::filesystem::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
+  for (const std::string& split : {std::string("train"), o.split}) {
+    const std::string key = split_key(o, split);
+    if (key == "pattern" && o.pattern.find("{split}") == std::string::npos)
+      throw OptionError("pattern", "a file name containing {split}, got '" + o.pattern + "' (or set " + split + "_file)");
+    const std::string path = o.root + "/" + split_file(o, split);
+    if (!std::filesystem::is_regular_file(path))
+      throw OptionError(key, "the " + split + " split's file under root (not found: " + path + ")");
+  }
 }
 
 const bool registered = [] {
@@ -139,10 +169,10 @@ const bool registered = [] {
   }, "character LM blocks ('input'/'target')");
   datasets().add("wikitext", WikiTextEntry{}, [](const WikiTextEntry& o) -> std::shared_ptr<const Dataset> {
     WordVocab vocab;
-    auto train = tokenize_file(o.root + "/wiki.train.tokens", vocab, true);
+    auto train = tokenize_file(o.root + "/" + split_file(o, "train"), vocab, true, o.eos);
     if (o.split == "train") return std::make_shared<LMBlocks>(std::move(train), o.block_len);
-    return std::make_shared<LMBlocks>(tokenize_file(o.root + "/wiki." + o.split + ".tokens", vocab, false), o.block_len);
-  }, "word-level WikiText blocks ('input'/'target'); the vocabulary is built from the train file");
+    return std::make_shared<LMBlocks>(tokenize_file(o.root + "/" + split_file(o, o.split), vocab, false, o.eos), o.block_len);
+  }, "word-level corpus blocks ('input'/'target'), one file per split (WikiText, <name>.<split>.txt); the vocabulary is built from the train file");
   return true;
 }();
 }  // namespace
