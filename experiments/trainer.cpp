@@ -267,7 +267,8 @@ void Trainer::log_json(const std::map<std::string, double>& values, const std::s
 
 // --------------------------------------------------------------------------------- evaluation
 
-std::map<std::string, double> Trainer::evaluate(const std::string& split, std::string* report) {
+std::map<std::string, double> Trainer::evaluate(const std::string& split, std::string* report,
+                                                const std::function<void(const TaskOutput&, const data::Batch&)>& on_batch) {
   auto it = splits_.find(split);
   if (it == splits_.end()) throw std::invalid_argument("evaluate: the config has no data." + split + " split");
   bool was_training = model_->is_training();
@@ -285,6 +286,7 @@ std::map<std::string, double> Trainer::evaluate(const std::string& split, std::s
     loss_sum += out.loss.item_double() * double(out.samples);
     n += out.samples;
     task_->update_metrics(out, b);
+    if (on_batch) on_batch(out, b);
   }
   ctx_.state = std::move(train_state);
   model_->train(was_training);

@@ -79,7 +79,9 @@ class Trainer {
   // Evaluates a configured split ("val" or "test") with the current weights through the
   // strategy's eval_step and the task: "loss" and the configured metrics; report (e.g. the
   // confusion matrix) when non-null.
-  std::map<std::string, double> evaluate(const std::string& split, std::string* report = nullptr);
+  // on_batch sees every batch's task output (tessera eval --save-logits collects the logits).
+  std::map<std::string, double> evaluate(const std::string& split, std::string* report = nullptr,
+                                         const std::function<void(const TaskOutput&, const data::Batch&)>& on_batch = {});
   bool has_split(const std::string& split) const;
   // The data loader of a configured split ("train", "val", "test"); tessera bench-data times it.
   data::DataLoader& loader(const std::string& split);

@@ -1,6 +1,7 @@
 // tessera: command-line front end of the trainer.
 //   tessera train CONFIG [--set key=value]... [--resume CKPT]
-//   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--set key=value]...
+//   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--save-logits FILE.npy|.h5] [--set key=value]...
+//   tessera predict CONFIG --checkpoint CKPT --input DIR_OR_FILE... [--out preds.csv] [--topk K]
 //   tessera export CKPT --format pytorch-h5 --out FILE
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
@@ -15,10 +16,13 @@
 #include <iostream>
 #include <sstream>
 
+#include "autograd/ops/shape.h"
+#include "core/kernels/copy.h"
 #include "core/threading.h"
 #include "experiments/bench.h"
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
+#include "experiments/predict.h"
 #include "experiments/registry.h"
 #include "experiments/trainer.h"
 
@@ -75,8 +79,49 @@ int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets,
   return 0;
 }
 
+// data.<key> of a config (the trainer has already checked it), or its default.
+std::string data_key(const config::Value& cfg, const std::string& key, const std::string& fallback) {
+  const config::Value* d = cfg.find("data");
+  const config::Value* v = d ? d->find(key) : nullptr;
+  return v && v->kind == config::Value::Kind::Scalar ? v->scalar : fallback;
+}
+
+// The file the logits of `split` go to: FILE itself for one split, FILE with ".<split>" before its
+// extension when several are evaluated.
+std::string logits_path(const std::string& file, const std::string& split, bool several) {
+  if (!several) return file;
+  const auto dot = file.rfind('.');
+  return file.substr(0, dot) + "." + split + file.substr(dot);
+}
+
+// Every batch's model output (float32, rows in dataset order) and, when the batch has one, its target.
+struct LogitsCollector {
+  std::string target_key;
+  TensorList outputs, targets;
+  void operator()(const TaskOutput& out, const data::Batch& b) {
+    const Tensor& y = out.outputs.has("output") ? out.outputs.at("output") : out.outputs.tensors.begin()->second;
+    outputs.push_back(kernels::to_dtype(y.detach(), DType::Float32));
+    if (b.tensors.count(target_key)) targets.push_back(b.at(target_key));
+  }
+  void save(const std::string& path) const {
+    if (outputs.empty()) throw std::invalid_argument(path + ": no batches were evaluated");
+    Tensor logits = cat(outputs, 0);
+    if (path.ends_with(".npy")) {
+      save_npy(path, logits);
+    } else {
+      nn::StateDict sd;
+      sd.insert("logits", logits);
+      if (targets.size() == outputs.size()) sd.insert("targets", cat(targets, 0));
+      export_pytorch_h5(path, sd);
+    }
+    std::printf("saved logits %s to %s\n", shape_str(logits.shape()).c_str(), path.c_str());
+  }
+};
+
 int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
-             std::vector<std::string> splits) {
+             std::vector<std::string> splits, const std::string& save_logits) {
+  if (!save_logits.empty() && !save_logits.ends_with(".npy") && !save_logits.ends_with(".h5"))
+    throw std::invalid_argument("eval: --save-logits " + save_logits + ": expected a .npy or .h5 file name");
   config::Value cfg = config::load(cfg_path, sets);
   TrainerOptions o;
   o.quiet = true;
@@ -89,12 +134,46 @@ int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, 
   }
   for (const auto& s : splits) {
     std::string report;
-    auto m = t.evaluate(s, &report);
+    LogitsCollector logits{data_key(cfg, "target_key", "label")};
+    auto m = save_logits.empty() ? t.evaluate(s, &report) : t.evaluate(s, &report, std::ref(logits));
+    if (!save_logits.empty()) logits.save(logits_path(save_logits, s, splits.size() > 1));
     std::map<std::string, double> prefixed;
     for (const auto& [k, v] : m) prefixed[s + "/" + k] = v;
     print_metrics(s, prefixed);
     if (auto it = m.find("accuracy"); it != m.end()) std::printf("%s accuracy: %.2f%%\n", s.c_str(), 100.0 * it->second);
     if (!report.empty()) std::printf("%s", report.c_str());
+  }
+  return 0;
+}
+
+int cmd_predict(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
+                const std::vector<std::string>& inputs, const std::string& out, int64_t topk, std::string split) {
+  config::Value cfg = config::load(cfg_path, sets);
+  TrainerOptions o;
+  o.quiet = true;
+  Trainer t(cfg, o);
+  t.load_weights(ckpt);
+  if (split.empty()) split = t.has_split("test") ? "test" : t.has_split("val") ? "val" : "train";
+  if (!t.has_split(split)) throw std::invalid_argument("predict: the config has no data." + split + " split");
+  // The split's eval transforms (resize, normalize) and its class names, when an ImageFolder.
+  data::DataLoader& loader = t.loader(split);
+  PredictOptions po;
+  po.topk = topk;
+  po.batch_size = loader.options().batch_size;
+  po.input_key = data_key(cfg, "input_key", "image");
+  const std::vector<std::string> names = class_names_of(loader.dataset());
+  const std::vector<std::string> files = list_input_images(inputs);
+  std::vector<Prediction> preds = predict_files(t.model(), files, loader.transform(), po);
+  const std::string csv = predictions_csv(preds, names);
+  if (out.empty()) {
+    std::fputs(csv.c_str(), stdout);
+  } else {
+    write_atomically(out, [&](const std::string& tmp) {
+      std::FILE* f = std::fopen(tmp.c_str(), "wb");
+      if (!f || std::fwrite(csv.data(), 1, csv.size(), f) != csv.size() || std::fclose(f) != 0)
+        throw std::runtime_error(out + ": cannot write");
+    });
+    std::printf("predicted %zu files; %s\n", preds.size(), out.c_str());
   }
   return 0;
 }
@@ -205,6 +284,23 @@ int main(int argc, char** argv) {
   eval->add_option("--split", splits, "split(s) to evaluate (default: val and test when configured)")
       ->check(CLI::IsMember({"train", "val", "test"}));
   eval->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
+  std::string save_logits;
+  eval->add_option("--save-logits", save_logits,
+                   "write the model outputs (and targets, .h5) of each split to FILE.npy or FILE.h5 "
+                   "(FILE.<split>.npy when several splits)");
+
+  std::vector<std::string> inputs;
+  std::string predict_split;
+  int64_t topk = 5;
+  auto* pred = app.add_subcommand("predict", "classify image files with a trained checkpoint: top-k classes per file as CSV");
+  pred->add_option("config", cfg, "run config (YAML) the checkpoint was trained with")->required()->check(CLI::ExistingFile);
+  pred->add_option("--checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  pred->add_option("--input", inputs, "image files and/or folders (searched recursively)")->required();
+  pred->add_option("--out", out, "CSV file to write (default: standard output)");
+  pred->add_option("--topk", topk, "classes per file")->check(CLI::PositiveNumber);
+  pred->add_option("--split", predict_split, "whose eval transforms and class names to use (default: test, else val)")
+      ->check(CLI::IsMember({"train", "val", "test"}));
+  pred->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
 
   auto* exp = app.add_subcommand("export", "export a checkpoint's weights for PyTorch (h5py)");
   exp->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
@@ -248,7 +344,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train) return cmd_train(cfg, sets, resume, progress);
-    if (*eval) return cmd_eval(cfg, sets, ckpt, splits);
+    if (*eval) return cmd_eval(cfg, sets, ckpt, splits, save_logits);
+    if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);
     if (*exp) return cmd_export(ckpt, format, out);
     if (*info) return cmd_info(ckpt, verify);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
