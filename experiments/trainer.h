@@ -85,7 +85,7 @@ class Trainer {
   bool has_split(const std::string& split) const;
   // The data loader of a configured split ("train", "val", "test"); tessera bench-data times it.
   data::DataLoader& loader(const std::string& split);
-  // Loads model weights (and nothing else) from a training checkpoint.
+  // Loads model weights (and nothing else) from a training checkpoint or a .safetensors file.
   void load_weights(const std::string& checkpoint_path);
 
   // Stop cleanly after the current step, saving the last checkpoint (SIGINT does this).

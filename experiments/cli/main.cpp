@@ -1,8 +1,8 @@
 // tessera: command-line front end of the trainer.
-//   tessera train CONFIG [--set key=value]... [--resume CKPT]
+//   tessera train CONFIG [--set key=value]... [--resume CKPT | --init-from WEIGHTS]
 //   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--save-logits FILE.npy|.h5] [--set key=value]...
 //   tessera predict CONFIG --checkpoint CKPT --input DIR_OR_FILE... [--out preds.csv] [--topk K]
-//   tessera export CKPT --format pytorch-h5 --out FILE
+//   tessera export CKPT --format pytorch-h5|safetensors --out FILE
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
@@ -23,6 +23,7 @@
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
 #include "experiments/predict.h"
+#include "experiments/safetensors.h"
 #include "experiments/registry.h"
 #include "experiments/trainer.h"
 
@@ -50,13 +51,14 @@ void print_metrics(const std::string& split, const std::map<std::string, double>
 }
 
 int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& resume,
-              const std::string& progress) {
+              const std::string& init_from, const std::string& progress) {
   config::Value cfg = config::load(cfg_path, sets);
   TrainerOptions o;
   if (!resume.empty()) o.resume = resume;
   if (progress == "bar") o.progress_tty = 1;
   if (progress == "plain") o.progress_tty = 0;
   Trainer t(cfg, o);
+  if (!init_from.empty()) t.load_weights(init_from);  // weights only: optimizer and step start fresh
   auto t0 = std::chrono::steady_clock::now();
   FitResult r = t.fit();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -207,9 +209,13 @@ int cmd_info(const std::string& path, bool verify) {
 }
 
 int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out) {
-  if (format != "pytorch-h5") throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5)");
+  if (format != "pytorch-h5" && format != "safetensors")
+    throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5, safetensors)");
   TrainingCheckpoint c = load_checkpoint(ckpt);
-  export_pytorch_h5(out, c.model);
+  if (format == "safetensors")
+    save_safetensors(out, c.model, {{"format", "pt"}, {"tessera_step", std::to_string(c.step)}});
+  else
+    export_pytorch_h5(out, c.model);
   std::printf("exported %zu tensors to %s\n", c.model.size(), out.c_str());
   return 0;
 }
@@ -276,6 +282,10 @@ int main(int argc, char** argv) {
   train->add_option("config", cfg, "run config (YAML)")->required()->check(CLI::ExistingFile);
   train->add_option("--set", sets, "override a config key: --set trainer.epochs=3 (repeatable)")->take_all()->allow_extra_args(false);
   train->add_option("--resume", resume, "continue from a training checkpoint")->check(CLI::ExistingFile);
+  std::string init_from;
+  train->add_option("--init-from", init_from, "start from these weights (training checkpoint or .safetensors)")
+      ->check(CLI::ExistingFile)
+      ->excludes(train->get_option("--resume"));
   train->add_option("--progress", progress, "auto (bar on a terminal), bar or plain")->check(CLI::IsMember({"auto", "bar", "plain"}));
 
   auto* eval = app.add_subcommand("eval", "evaluate a checkpoint on the config's val/test splits");
@@ -304,7 +314,7 @@ int main(int argc, char** argv) {
 
   auto* exp = app.add_subcommand("export", "export a checkpoint's weights for PyTorch (h5py)");
   exp->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
-  exp->add_option("--format", format, "output format")->check(CLI::IsMember({"pytorch-h5"}));
+  exp->add_option("--format", format, "pytorch-h5 (h5py datasets) or safetensors")->check(CLI::IsMember({"pytorch-h5", "safetensors"}));
   exp->add_option("--out", out, "output file")->required();
 
   auto* info = app.add_subcommand("info", "print a checkpoint's step, metrics and config");
@@ -343,7 +353,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*train) return cmd_train(cfg, sets, resume, progress);
+    if (*train) return cmd_train(cfg, sets, resume, init_from, progress);
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits, save_logits);
     if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);
     if (*exp) return cmd_export(ckpt, format, out);
