@@ -13,10 +13,14 @@
 #include <sstream>
 
 #include "core/factory.h"
+#include "autograd/ops/view.h"
 #include "core/generator.h"
 #include "data/image.h"
 #include "data/io.h"
 #include "experiments/checkpoint.h"
+#include "experiments/predict.h"
+#include "experiments/safetensors.h"
+#include "nn/models/small_cnn.h"
 #include "testing/gradcheck.h"
 
 namespace fs = std::filesystem;
@@ -285,4 +289,47 @@ trainer: {epochs: 3, output_dir: )" + dir + R"(/imgrun, threads: 1, plot: false}
   CmdResult missing = run("predict '" + icfg + "' --checkpoint '" + ckpt + "' --input '" + dir + "/nothere'");
   EXPECT_EQ(missing.code, 1);
   EXPECT_TRUE(contains(missing.err, dir + "/nothere: no such file or folder")) << missing.err;
+}
+
+TEST_F(Cli, SafetensorsExportLoadsForEvalAndInitFrom) {
+  ASSERT_EQ(run("train '" + cfg + "' --progress plain").code, 0);
+  const std::string ckpt = dir + "/run/checkpoints/last.h5", st = dir + "/w.safetensors";
+  CmdResult x = run("export '" + ckpt + "' --format safetensors --out '" + st + "'");
+  ASSERT_EQ(x.code, 0) << x.err;
+  auto c = tessera::load_checkpoint(ckpt);
+  auto sd = tessera::load_safetensors(st);
+  ASSERT_EQ(sd.keys(), c.model.keys());
+  for (const auto& [k, v] : c.model) EXPECT_TRUE(tessera::test::allclose(sd.at(k), v, 0, 0)) << k;
+  // The same weights give the same metrics, whichever file they come from.
+  CmdResult a = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --split test");
+  CmdResult b = run("eval '" + cfg + "' --checkpoint '" + st + "' --split test");
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  CmdResult i = run("train '" + cfg + "' --init-from '" + st + "' --set trainer.output_dir=" + dir + "/init --set trainer.epochs=1 --progress plain");
+  ASSERT_EQ(i.code, 0) << i.out << i.err;
+  CmdResult both = run("train '" + cfg + "' --init-from '" + st + "' --resume '" + ckpt + "'");
+  EXPECT_NE(both.code, 0);
+}
+
+// A one-output model (a regression head, as the polyp-size models have) gets a value column.
+TEST(Predict, OneOutputModelWritesValues) {
+  const std::string d = (fs::temp_directory_path() / ("tessera_predict_" + std::to_string(::getpid()))).string();
+  fs::create_directories(d);
+  tessera::Generator gen(3);
+  for (int i = 0; i < 3; ++i)
+    tessera::data::write_file(d + "/" + std::to_string(i) + ".png",
+                              tessera::data::encode_png(tessera::randint(0, 256, {8, 8, 3}, {.dtype = tessera::DType::UInt8}, &gen)));
+  tessera::nn::SmallCNN model({.in_channels = 3, .num_classes = 1, .channels = {2}, .hidden = 4, .image_size = 8});
+  auto preds = tessera::experiments::predict_files(model, tessera::experiments::list_input_images({d}), {},
+                                                   {.batch_size = 2, .quiet = true});
+  ASSERT_EQ(preds.size(), 3u);
+  const tessera::Tensor x = tessera::unsqueeze(tessera::data::to_tensor(tessera::data::read_image(d + "/2.png", 3)), 0);
+  model.eval();
+  const double want = model.forward(x).item_double();
+  ASSERT_TRUE(preds[2].value.has_value());
+  EXPECT_NEAR(*preds[2].value, want, 1e-6);
+  EXPECT_TRUE(preds[2].classes.empty());
+  const std::string csv = tessera::experiments::predictions_csv(preds, {});
+  EXPECT_TRUE(contains(csv, "path,value\n" + d + "/0.png,")) << csv;
+  fs::remove_all(d);
 }
