@@ -5,12 +5,12 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
-                  libpugixml-dev libcsv-dev gnuplot-nox \
-                  libicu-dev libsentencepiece-dev pkg-config
+                  libtiff-dev libwebp-dev libstb-dev pkg-config libprotobuf-dev protobuf-compiler libonnx-dev \
+                  libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
 
-.PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus
+.PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus check-interop
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,6 +40,17 @@ test-deps:
 # skip, and ctest lists such tests as skipped, not passed.
 test: build test-deps
 	cd $(BUILD) && TESSERA_REQUIRE_TESTS=1 ctest --output-on-failure -j $(JOBS)
+
+# Exports checked in the tools users load them with (tests/interop/check_interop.py): safetensors
+# weights of a ResNet-18 and a ViT into torchvision's resnet18 and timm's ViT with strict=True,
+# logits compared with Tessera's to 1e-4 on real images (../shared/data/cifar10-jpg). PyPI packages
+# go into a venv under $(BUILD) that sees Debian's torch/torchvision (the versions `make test` uses).
+INTEROP_VENV = $(BUILD)/interop-venv
+INTEROP_PIP = safetensors timm torchvision tensorboard onnxruntime
+check-interop: build test-deps
+	@test -x $(INTEROP_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/pip install -q $(INTEROP_PIP)
+	$(INTEROP_VENV)/bin/python tests/interop/check_interop.py $(BUILD)
 
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
 test-sanitize:

@@ -36,6 +36,8 @@ class DataLoader {
   int64_t num_batches() const;
   const DataLoaderOptions& options() const { return opt_; }
   const Dataset& dataset() const { return *dataset_; }
+  // The per-sample transform (tessera predict applies a split's eval transforms to new files).
+  const Transform& transform() const { return transform_; }
 
   // Starts a pass over the current epoch at batch `first_batch` (0: the whole epoch; a resumed run
   // starts mid-epoch with the same batches it would have seen). The epoch is planned once here;

@@ -36,6 +36,7 @@ class Subset : public Dataset {
   int64_t size() const override { return int64_t(indices_.size()); }
   Example get(int64_t index) const override;
   const std::vector<int64_t>& indices() const { return indices_; }
+  const std::shared_ptr<const Dataset>& base() const { return base_; }
 
  private:
   std::shared_ptr<const Dataset> base_;

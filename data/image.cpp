@@ -73,6 +73,7 @@ void set_max_image_pixels(int64_t limit) {
   g_max_image_pixels = limit;
 }
 int64_t max_image_pixels() { return g_max_image_pixels.load(); }
+void check_image_pixels(const std::string& name, uint64_t width, uint64_t height) { check_pixels(name, width, height); }
 
 Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels) {
   check_channels(channels, name, "decode_jpeg");
@@ -154,7 +155,18 @@ Tensor decode_image(const std::vector<uint8_t>& bytes, const std::string& name, 
     return decode_jpeg(bytes, name, channels);
   if (bytes.size() >= 4 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G')
     return decode_png(bytes, name, channels);
-  throw std::runtime_error(name + ": unknown image format (neither JPEG nor PNG magic bytes)");
+  auto starts = [&](const char* magic, size_t at = 0) {
+    const size_t n = std::strlen(magic);
+    return bytes.size() >= at + n && std::memcmp(bytes.data() + at, magic, n) == 0;
+  };
+  // TIFF: "II" + 42 (or 43, BigTIFF) little-endian, or "MM" + the same big-endian.
+  const bool tiff = bytes.size() >= 4 && ((bytes[0] == 'I' && bytes[1] == 'I' && (bytes[2] == 42 || bytes[2] == 43) && bytes[3] == 0) ||
+                                          (bytes[0] == 'M' && bytes[1] == 'M' && bytes[2] == 0 && (bytes[3] == 42 || bytes[3] == 43)));
+  if (tiff) return decode_tiff(bytes, name, channels);
+  if (starts("RIFF") && starts("WEBP", 8)) return decode_webp(bytes, name, channels);
+  if (starts("BM")) return decode_bmp(bytes, name, channels);
+  if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '6') return decode_pnm(bytes, name, channels);
+  throw std::runtime_error(name + ": unknown image format (magic bytes of none of JPEG, PNG, TIFF, WebP, BMP, PPM/PGM)");
 }
 
 Tensor read_image(const std::string& path, int channels) { return decode_image(read_file(path), path, channels); }

@@ -1,6 +1,9 @@
 #pragma once
-// Image decoding (libjpeg-turbo, libpng) to uint8 [H, W, C] tensors, encoding for fixtures, and
-// to_tensor (uint8 HWC -> float32 CHW in [0, 1], as torchvision's ToTensor).
+// Image decoding to uint8 [H, W, C] tensors, every format torchvision's ImageFolder reads: JPEG
+// (libjpeg-turbo), PNG (libpng), TIFF (libtiff, data/image_tiff.cpp), WebP (libwebp,
+// data/image_webp.cpp), BMP (libstb's stb_image, data/image_bmp.cpp) and binary PPM/PGM
+// (data/image_pnm.cpp); encoding
+// for fixtures, and to_tensor (uint8 HWC -> float32 CHW in [0, 1], as torchvision's ToTensor).
 //
 // channels: 0 keeps the stored layout (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA); 3 converts to RGB
 // (gray replicated, alpha dropped: PIL's convert("RGB")); 1 converts to gray with PIL's
@@ -20,11 +23,21 @@ namespace tessera::data {
 constexpr int64_t kDefaultMaxImagePixels = 178956970;
 void set_max_image_pixels(int64_t limit);
 int64_t max_image_pixels();
+// Throws "<name>: image is WxH = N pixels, over the limit ..." when width * height is over the limit.
+// Every decoder calls it with the header's size before allocating the pixels.
+void check_image_pixels(const std::string& name, uint64_t width, uint64_t height);
 
 // `name` only labels errors ("<name>: not a JPEG file ...").
 Tensor decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
 Tensor decode_png(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
-// Picks the decoder from the magic bytes (FF D8 FF: JPEG, 89 'PNG': PNG).
+// 8/16-bit grey, grey+alpha, RGB, RGBA, palette, any strip count; other layouts via libtiff's RGBA
+// reader. 16-bit samples keep their high byte (v >> 8), as PIL does for 16-bit RGB; PIL's own
+// convert("RGB") of 16-bit grey clips at 255 instead, which would whiten every real 16-bit image.
+Tensor decode_tiff(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
+Tensor decode_webp(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
+Tensor decode_bmp(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);  // always RGB
+Tensor decode_pnm(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);  // P5/P6
+// Picks the decoder from the magic bytes (JPEG, PNG, TIFF, WebP, BMP, PPM/PGM), not the extension.
 Tensor decode_image(const std::vector<uint8_t>& bytes, const std::string& name, int channels = 0);
 Tensor read_image(const std::string& path, int channels = 0);
 

@@ -2,7 +2,9 @@
 #include "data/registry.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <iostream>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -11,6 +13,24 @@
 namespace tessera::data {
 
 namespace fs = std::filesystem;
+
+namespace {
+std::atomic<UnknownFiles> g_unknown_files{UnknownFiles::Skip};
+}
+void set_unknown_files(UnknownFiles policy) { g_unknown_files = policy; }
+UnknownFiles unknown_files() { return g_unknown_files.load(); }
+
+std::string ImageFolder::skipped_report() const {
+  int64_t total = 0;
+  std::string parts;
+  for (const auto& [ext, n] : skipped_) {
+    total += n;
+    parts += (parts.empty() ? "" : ", ") + (ext.empty() ? std::string("no extension") : ext) + ": " + std::to_string(n);
+  }
+  if (total == 0) return "";
+  return root_ + ": " + std::to_string(total) + (total == 1 ? " file" : " files") + " skipped (" + parts +
+         "; readable: jpg jpeg png ppm bmp pgm tif tiff webp)";
+}
 
 ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options) : root_(root), opt_(std::move(options)) {
   if (!fs::is_directory(root)) throw std::runtime_error(root + ": not a directory");
@@ -39,7 +59,13 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options) : 
       if (!e.is_regular_file()) continue;
       std::string ext = e.path().extension().string();
       std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (std::find(exts.begin(), exts.end(), ext) == exts.end()) continue;
+      if (std::find(exts.begin(), exts.end(), ext) == exts.end()) {
+        if (opt_.unknown_files.value_or(unknown_files()) == UnknownFiles::Error)
+          throw std::runtime_error(e.path().string() + ": not an image file ImageFolder reads (extension '" + ext +
+                                   "'; data.unknown_files: skip leaves such files out)");
+        ++skipped_[ext];
+        continue;
+      }
       files.emplace_back(e.path().parent_path().string(), e.path().filename().string());
     }
     if (files.empty()) throw std::runtime_error(root + "/" + classes_[c] + ": class folder has no image files");
@@ -49,6 +75,7 @@ ImageFolder::ImageFolder(const std::string& root, ImageFolderOptions options) : 
       labels_.push_back(int64_t(c));
     }
   }
+  if (!skipped_.empty()) std::cerr << skipped_report() << "\n";
 }
 
 Example ImageFolder::get(int64_t index) const {
@@ -64,11 +91,14 @@ namespace {
 struct ImageFolderEntry {
   std::string root;
   int64_t channels = 3;
+  std::string unknown_files = "default";  // data.unknown_files
 };
 void visit_options(ImageFolderEntry& o, OptionVisitor& v) {
   v.require("root");
   v("root", o.root, "root/<class>/<image> (torchvision ImageFolder layout)");
   v("channels", o.channels, "1 (grey) or 3 (RGB)");
+  v.choice("unknown_files", o.unknown_files, {"default", "skip", "error"},
+           "files that are not images: skip (counted and reported) or error; default: data.unknown_files");
 }
 void validate_options(const ImageFolderEntry& o) {
   if (!fs::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
@@ -95,6 +125,7 @@ const bool registered = [] {
   datasets().add("image_folder", ImageFolderEntry{}, [](const ImageFolderEntry& o) -> std::shared_ptr<const Dataset> {
     ImageFolderOptions io;
     io.channels = int(o.channels);
+    if (o.unknown_files != "default") io.unknown_files = o.unknown_files == "error" ? UnknownFiles::Error : UnknownFiles::Skip;
     return std::make_shared<ImageFolder>(o.root, io);
   }, "torchvision ImageFolder root/<class>/<image>");
   datasets().add("image_folder_balanced", BalancedEntry{}, [](const BalancedEntry& o) -> std::shared_ptr<const Dataset> {

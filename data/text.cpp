@@ -71,7 +71,7 @@ int64_t WordVocab::id(const std::string& word) const {
   return unk->second;
 }
 
-std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow) {
+std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow, const std::string& eos) {
   std::string text = read_text(path);
   std::vector<int64_t> out;
   out.reserve(text.size() / 5);
@@ -80,7 +80,7 @@ std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bo
   while (std::getline(lines, line)) {
     std::istringstream ws(line);
     while (ws >> word) out.push_back(grow ? vocab.add(word) : vocab.id(word));
-    out.push_back(grow ? vocab.add("<eos>") : vocab.id("<eos>"));
+    if (!eos.empty()) out.push_back(grow ? vocab.add(eos) : vocab.id(eos));
   }
   if (grow) vocab.add("<unk>");  // so that later files can map unknown words
   return out;
@@ -135,13 +135,18 @@ void visit_options(CharTextEntry& o, OptionVisitor& v) {
            "chars: ids of the text's distinct bytes (sorted); bytes: id = byte value (vocab 256)");
 }
 
+// Word-level corpora laid out as one file per split: WikiText's wiki.<split>.tokens by default,
+// `pattern: "ptb.{split}.txt"` for <name>.<split>.txt, or train_file/valid_file/test_file per split.
 struct WikiTextEntry {
   std::string root, split, variant = "tokens";
   int64_t block_len = 128;
   text::TokenizerOptions tokenizer;
+  std::string pattern;  // empty: wiki.{split}.tokens or wiki.{split}.raw by variant
+  std::string train_file, valid_file, test_file;
+  std::string eos = "<eos>";
 };
 void visit_options(WikiTextEntry& o, OptionVisitor& v) {
-  v("root", o.root, "folder with wiki.{train,valid,test}.tokens (variant tokens) or .raw (variant raw)");
+  v("root", o.root, "folder with the split files (WikiText: wiki.{train,valid,test}.tokens, or .raw for variant raw)");
   v.require("split");
   v.choice("split", o.split, {"train", "valid", "test"}, "which file");
   v.choice("variant", o.variant, {"tokens", "raw"}, "wiki.<split>.tokens (word-level, with <unk>) or wiki.<split>.raw (the original text)");
@@ -149,10 +154,40 @@ void visit_options(WikiTextEntry& o, OptionVisitor& v) {
   v.nested("tokenizer", o.tokenizer,
            "{type: word} (default: whitespace words, vocabulary from the train file), byte_bpe, wordpiece or sentencepiece "
            "(a sentencepiece block without vocab trains on the train file)");
+  v("pattern", o.pattern, "file name of a split under root; {split} becomes train, valid or test (default: "
+                          "wiki.{split}.tokens, or wiki.{split}.raw for variant raw)");
+  v("train_file", o.train_file, "the train split's file under root (overrides pattern); the vocabulary comes from it");
+  v("valid_file", o.valid_file, "the valid split's file under root (overrides pattern)");
+  v("test_file", o.test_file, "the test split's file under root (overrides pattern)");
+  v("eos", o.eos, "word tokenizer: token appended after every line (end of sentence); empty: none");
+}
+std::string pattern_of(const WikiTextEntry& o) {
+  if (!o.pattern.empty()) return o.pattern;
+  return o.variant == "raw" ? "wiki.{split}.raw" : "wiki.{split}.tokens";
+}
+std::string split_file(const WikiTextEntry& o, const std::string& split) {
+  const std::string& explicit_name = split == "train" ? o.train_file : split == "valid" ? o.valid_file : o.test_file;
+  if (!explicit_name.empty()) return explicit_name;
+  std::string name = pattern_of(o);
+  for (size_t at; (at = name.find("{split}")) != std::string::npos;) name.replace(at, 7, split);
+  return name;
+}
+// The key that names a split's file: its own <split>_file when set, else pattern.
+std::string split_key(const WikiTextEntry& o, const std::string& split) {
+  const std::string& explicit_name = split == "train" ? o.train_file : split == "valid" ? o.valid_file : o.test_file;
+  return explicit_name.empty() ? "pattern" : split + "_file";
 }
 void validate_options(const WikiTextEntry& o) {
   if (!std::filesystem::is_directory(o.root)) throw OptionError("root", "an existing directory (not found: " + o.root + ")");
   if (o.block_len < 1) throw OptionError("block_len", "an integer >= 1");
+  for (const std::string& split : {std::string("train"), o.split}) {
+    const std::string key = split_key(o, split);
+    if (key == "pattern" && pattern_of(o).find("{split}") == std::string::npos)
+      throw OptionError("pattern", "a file name containing {split}, got '" + o.pattern + "' (or set " + split + "_file)");
+    const std::string path = o.root + "/" + split_file(o, split);
+    if (!std::filesystem::is_regular_file(path))
+      throw OptionError(key, "the " + split + " split's file under root (not found: " + path + ")");
+  }
   try {
     validate_options(o.tokenizer);
   } catch (const OptionError& e) {
@@ -169,15 +204,15 @@ const bool registered = [] {
     return std::make_shared<LMBlocks>(CharVocab::from_text(text).encode(part), o.block_len);
   }, "character LM blocks ('input'/'target')");
   datasets().add("wikitext", WikiTextEntry{}, [](const WikiTextEntry& o) -> std::shared_ptr<const Dataset> {
-    const std::string ext = o.variant == "raw" ? ".raw" : ".tokens";
-    const std::string train_file = o.root + "/wiki.train" + ext, file = o.root + "/wiki." + o.split + ext;
+    const std::string train_file = o.root + "/" + split_file(o, "train"), file = o.root + "/" + split_file(o, o.split);
     if (o.tokenizer.type != "word")
       return std::make_shared<LMBlocks>(text::make_tokenizer(o.tokenizer, train_file)->encode(read_text(file)), o.block_len);
     WordVocab vocab;
-    auto train = tokenize_file(train_file, vocab, true);
+    auto train = tokenize_file(train_file, vocab, true, o.eos);
     if (o.split == "train") return std::make_shared<LMBlocks>(std::move(train), o.block_len);
-    return std::make_shared<LMBlocks>(tokenize_file(file, vocab, false), o.block_len);
-  }, "WikiText blocks of block_len tokens ('input'/'target') under any tokenizer (default: words, vocabulary from the train file)");
+    return std::make_shared<LMBlocks>(tokenize_file(file, vocab, false, o.eos), o.block_len);
+  }, "word-level or subword corpus blocks ('input'/'target'), one file per split (WikiText, <name>.<split>.txt) under "
+     "any tokenizer (default: words, vocabulary from the train file)");
   return true;
 }();
 }  // namespace

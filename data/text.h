@@ -39,9 +39,9 @@ class WordVocab {
   std::vector<std::string> words_;
 };
 
-// Splits every line on whitespace and appends "<eos>". With grow the words are added to vocab
-// (the training file); otherwise unknown words become "<unk>" (which must then be in vocab).
-std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow);
+// Splits every line on whitespace and appends `eos` (none when empty). With grow the words are added
+// to vocab (the training file); otherwise unknown words become "<unk>" (which must then be in vocab).
+std::vector<int64_t> tokenize_file(const std::string& path, WordVocab& vocab, bool grow, const std::string& eos = "<eos>");
 
 // Contiguous, non-overlapping blocks of length L: example i has "input" = tokens[iL, iL + L) and
 // "target" = tokens[iL + 1, iL + L + 1) (int64 [L]); (N - 1) / L blocks, the tail is dropped.

@@ -23,7 +23,8 @@
 //   trainer:    {epochs | max_steps, eval_every (epochs; 0: only at the end), eval_every_steps (0: off),
 //                log_every, ckpt_every (steps; 0: at epoch ends only),
 //                grad_clip, accumulate, seed, threads, deterministic, output_dir, best_metric, best_mode,
-//                strategy: {name: default}, progress: auto | bar | plain, plot}
+//                strategy: {name: default}, progress: auto | bar | plain, plot,
+//                loggers: [jsonl, tensorboard]}
 //
 // Every section reads its keys through ConfigNode and calls check_unknown(), so unknown keys,
 // wrong types and missing keys are reported as "file:line:col: key.path: expected ..." with a
@@ -54,6 +55,8 @@
 
 namespace tessera::experiments {
 
+class TensorBoardWriter;  // experiments/tensorboard.h
+
 struct TrainerOptions {
   std::optional<std::string> resume;  // checkpoint to continue from
   int progress_tty = -1;              // -1 auto (isatty), 0 plain lines, 1 bar
@@ -79,11 +82,13 @@ class Trainer {
   // Evaluates a configured split ("val" or "test") with the current weights through the
   // strategy's eval_step and the task: "loss" and the configured metrics; report (e.g. the
   // confusion matrix) when non-null.
-  std::map<std::string, double> evaluate(const std::string& split, std::string* report = nullptr);
+  // on_batch sees every batch's task output (tessera eval --save-logits collects the logits).
+  std::map<std::string, double> evaluate(const std::string& split, std::string* report = nullptr,
+                                         const std::function<void(const TaskOutput&, const data::Batch&)>& on_batch = {});
   bool has_split(const std::string& split) const;
   // The data loader of a configured split ("train", "val", "test"); tessera bench-data times it.
   data::DataLoader& loader(const std::string& split);
-  // Loads model weights (and nothing else) from a training checkpoint.
+  // Loads model weights (and nothing else) from a training checkpoint or a .safetensors file.
   void load_weights(const std::string& checkpoint_path);
 
   // Stop cleanly after the current step, saving the last checkpoint (SIGINT does this).
@@ -160,6 +165,8 @@ class Trainer {
   std::vector<double> step_losses_;
   std::atomic<bool> stop_requested_{false};
   std::unique_ptr<std::ofstream> jsonl_;
+  bool tensorboard_requested_ = false;                 // trainer.loggers holds tensorboard
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // <output_dir>/tensorboard/events.out.tfevents.*
   std::unique_ptr<Progress> progress_;
   double log_loss_ = 0;
   int64_t log_n_ = 0;

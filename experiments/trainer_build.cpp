@@ -10,7 +10,9 @@
 #include "core/generator.h"
 #include "core/threading.h"
 #include "data/image.h"
+#include "data/image_folder.h"
 #include "experiments/checkpoint.h"
+#include "experiments/tensorboard.h"
 #include "experiments/trainer.h"
 
 namespace tessera::experiments {
@@ -133,6 +135,15 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
   if (opts_.progress_tty < 0 && progress != "auto") opts_.progress_tty = progress == "bar" ? 1 : 0;
   if (progress == "none") opts_.quiet = true;
   plot_ = t.get_bool("plot", true);
+  // metrics.jsonl is always written (plots and --resume read it); tensorboard adds event files.
+  if (t.has("loggers")) {
+    for (const auto& e : t.elements("loggers")) {
+      const std::string name = e.is_scalar() ? e.scalar() : "";
+      if (name == "tensorboard") tensorboard_requested_ = true;
+      else if (name != "jsonl")
+        throw ConfigError(e.origin().str() + ": trainer.loggers: expected jsonl or tensorboard, got '" + name + "'");
+    }
+  }
   if (threads < 0 || threads > kMaxThreads)
     t.fail("threads", "an integer in 0.." + std::to_string(kMaxThreads) + " (0: all cores)");
   if (threads > 0) set_num_threads(int(threads));
@@ -146,6 +157,9 @@ void Trainer::build_data(const ConfigNode& d) {
   const int64_t max_pixels = d.get_int("max_image_pixels", data::kDefaultMaxImagePixels);
   if (max_pixels < 0) d.fail("max_image_pixels", "an integer >= 0 (0: no limit)");
   data::set_max_image_pixels(max_pixels);
+  // Files an image folder cannot read: counted and reported (skip), or an error naming the file.
+  const std::string unknown = d.get_choice("unknown_files", {"skip", "error"}, std::string("skip"));
+  data::set_unknown_files(unknown == "error" ? data::UnknownFiles::Error : data::UnknownFiles::Skip);
   for (const char* split : {"train", "val", "test"})
     if (auto n = d.optional_child(split)) splits_[split] = build_split(*n, split, d);
   if (!splits_.count("train")) throw ConfigError(d.origin().str() + ": missing required key 'data.train' (a mapping)");

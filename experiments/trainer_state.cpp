@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/generator.h"
+#include "experiments/safetensors.h"
 #include "experiments/trainer.h"
 
 namespace tessera::experiments {
@@ -93,9 +94,10 @@ void Trainer::restore(const TrainingCheckpoint& c) {
 }
 
 void Trainer::load_weights(const std::string& path) {
-  TrainingCheckpoint c = load_checkpoint(path);
+  // A training checkpoint, or weights alone as safetensors (tessera export --format safetensors, or a hub's file).
+  const nn::StateDict weights = path.ends_with(".safetensors") ? load_safetensors(path) : load_checkpoint(path).model;
   try {
-    model_->load_state_dict(c.model, true);
+    model_->load_state_dict(weights, true);
   } catch (const std::exception& e) {
     throw std::invalid_argument(path + ": the checkpoint's model does not fit the config's: " + e.what());
   }

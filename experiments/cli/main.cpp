@@ -1,7 +1,8 @@
 // tessera: command-line front end of the trainer.
-//   tessera train CONFIG [--set key=value]... [--resume CKPT]
-//   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--set key=value]...
-//   tessera export CKPT --format pytorch-h5 --out FILE
+//   tessera train CONFIG [--set key=value]... [--resume CKPT | --init-from WEIGHTS]
+//   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--save-logits FILE.npy|.h5] [--set key=value]...
+//   tessera predict CONFIG --checkpoint CKPT --input DIR_OR_FILE... [--out preds.csv] [--topk K]
+//   tessera export CKPT --format pytorch-h5|safetensors|onnx --out FILE [--config CONFIG]
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
@@ -20,12 +21,17 @@
 #include <iostream>
 #include <sstream>
 
+#include "autograd/ops/shape.h"
+#include "core/kernels/copy.h"
 #include "core/threading.h"
 #include "data/text/sentencepiece.h"
 #include "experiments/bench.h"
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
 #include "experiments/generate.h"
+#include "experiments/onnx_export.h"
+#include "experiments/predict.h"
+#include "experiments/safetensors.h"
 #include "experiments/registry.h"
 #include "experiments/trainer.h"
 
@@ -53,13 +59,14 @@ void print_metrics(const std::string& split, const std::map<std::string, double>
 }
 
 int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& resume,
-              const std::string& progress) {
+              const std::string& init_from, const std::string& progress) {
   config::Value cfg = config::load(cfg_path, sets);
   TrainerOptions o;
   if (!resume.empty()) o.resume = resume;
   if (progress == "bar") o.progress_tty = 1;
   if (progress == "plain") o.progress_tty = 0;
   Trainer t(cfg, o);
+  if (!init_from.empty()) t.load_weights(init_from);  // weights only: optimizer and step start fresh
   auto t0 = std::chrono::steady_clock::now();
   FitResult r = t.fit();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -82,8 +89,49 @@ int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets,
   return 0;
 }
 
+// data.<key> of a config (the trainer has already checked it), or its default.
+std::string data_key(const config::Value& cfg, const std::string& key, const std::string& fallback) {
+  const config::Value* d = cfg.find("data");
+  const config::Value* v = d ? d->find(key) : nullptr;
+  return v && v->kind == config::Value::Kind::Scalar ? v->scalar : fallback;
+}
+
+// The file the logits of `split` go to: FILE itself for one split, FILE with ".<split>" before its
+// extension when several are evaluated.
+std::string logits_path(const std::string& file, const std::string& split, bool several) {
+  if (!several) return file;
+  const auto dot = file.rfind('.');
+  return file.substr(0, dot) + "." + split + file.substr(dot);
+}
+
+// Every batch's model output (float32, rows in dataset order) and, when the batch has one, its target.
+struct LogitsCollector {
+  std::string target_key;
+  TensorList outputs, targets;
+  void operator()(const TaskOutput& out, const data::Batch& b) {
+    const Tensor& y = out.outputs.has("output") ? out.outputs.at("output") : out.outputs.tensors.begin()->second;
+    outputs.push_back(kernels::to_dtype(y.detach(), DType::Float32));
+    if (b.tensors.count(target_key)) targets.push_back(b.at(target_key));
+  }
+  void save(const std::string& path) const {
+    if (outputs.empty()) throw std::invalid_argument(path + ": no batches were evaluated");
+    Tensor logits = cat(outputs, 0);
+    if (path.ends_with(".npy")) {
+      save_npy(path, logits);
+    } else {
+      nn::StateDict sd;
+      sd.insert("logits", logits);
+      if (targets.size() == outputs.size()) sd.insert("targets", cat(targets, 0));
+      export_pytorch_h5(path, sd);
+    }
+    std::printf("saved logits %s to %s\n", shape_str(logits.shape()).c_str(), path.c_str());
+  }
+};
+
 int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
-             std::vector<std::string> splits) {
+             std::vector<std::string> splits, const std::string& save_logits) {
+  if (!save_logits.empty() && !save_logits.ends_with(".npy") && !save_logits.ends_with(".h5"))
+    throw std::invalid_argument("eval: --save-logits " + save_logits + ": expected a .npy or .h5 file name");
   config::Value cfg = config::load(cfg_path, sets);
   TrainerOptions o;
   o.quiet = true;
@@ -96,12 +144,46 @@ int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, 
   }
   for (const auto& s : splits) {
     std::string report;
-    auto m = t.evaluate(s, &report);
+    LogitsCollector logits{data_key(cfg, "target_key", "label")};
+    auto m = save_logits.empty() ? t.evaluate(s, &report) : t.evaluate(s, &report, std::ref(logits));
+    if (!save_logits.empty()) logits.save(logits_path(save_logits, s, splits.size() > 1));
     std::map<std::string, double> prefixed;
     for (const auto& [k, v] : m) prefixed[s + "/" + k] = v;
     print_metrics(s, prefixed);
     if (auto it = m.find("accuracy"); it != m.end()) std::printf("%s accuracy: %.2f%%\n", s.c_str(), 100.0 * it->second);
     if (!report.empty()) std::printf("%s", report.c_str());
+  }
+  return 0;
+}
+
+int cmd_predict(const std::string& cfg_path, const std::vector<std::string>& sets, const std::string& ckpt,
+                const std::vector<std::string>& inputs, const std::string& out, int64_t topk, std::string split) {
+  config::Value cfg = config::load(cfg_path, sets);
+  TrainerOptions o;
+  o.quiet = true;
+  Trainer t(cfg, o);
+  t.load_weights(ckpt);
+  if (split.empty()) split = t.has_split("test") ? "test" : t.has_split("val") ? "val" : "train";
+  if (!t.has_split(split)) throw std::invalid_argument("predict: the config has no data." + split + " split");
+  // The split's eval transforms (resize, normalize) and its class names, when an ImageFolder.
+  data::DataLoader& loader = t.loader(split);
+  PredictOptions po;
+  po.topk = topk;
+  po.batch_size = loader.options().batch_size;
+  po.input_key = data_key(cfg, "input_key", "image");
+  const std::vector<std::string> names = class_names_of(loader.dataset());
+  const std::vector<std::string> files = list_input_images(inputs);
+  std::vector<Prediction> preds = predict_files(t.model(), files, loader.transform(), po);
+  const std::string csv = predictions_csv(preds, names);
+  if (out.empty()) {
+    std::fputs(csv.c_str(), stdout);
+  } else {
+    write_atomically(out, [&](const std::string& tmp) {
+      std::FILE* f = std::fopen(tmp.c_str(), "wb");
+      if (!f || std::fwrite(csv.data(), 1, csv.size(), f) != csv.size() || std::fclose(f) != 0)
+        throw std::runtime_error(out + ": cannot write");
+    });
+    std::printf("predicted %zu files; %s\n", preds.size(), out.c_str());
   }
   return 0;
 }
@@ -134,10 +216,26 @@ int cmd_info(const std::string& path, bool verify) {
   return 0;
 }
 
-int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out) {
-  if (format != "pytorch-h5") throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5)");
+int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out, const std::string& cfg_path) {
+  if (format != "pytorch-h5" && format != "safetensors" && format != "onnx")
+    throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5, safetensors, onnx)");
   TrainingCheckpoint c = load_checkpoint(ckpt);
-  export_pytorch_h5(out, c.model);
+  if (format == "onnx") {
+    // The graph needs the architecture: the model is rebuilt from the checkpoint's own config.
+    if (cfg_path.empty() && c.config.empty()) throw std::invalid_argument("export: " + ckpt + " holds no config; pass --config");
+    config::Value cfg = cfg_path.empty() ? config::parse(c.config, ckpt + ":config") : config::load(cfg_path);
+    ConfigNode m = ConfigNode(&cfg, "").child("model");
+    nn::ModulePtr model = build_component(registry().models, m);
+    model->load_state_dict(c.model, true);
+    model->eval();
+    export_onnx(out, *model);
+    std::printf("exported %s (ONNX opset %d) to %s\n", model->type_name().c_str(), kOnnxOpset, out.c_str());
+    return 0;
+  }
+  if (format == "safetensors")
+    save_safetensors(out, c.model, {{"format", "pt"}, {"tessera_step", std::to_string(c.step)}});
+  else
+    export_pytorch_h5(out, c.model);
   std::printf("exported %zu tensors to %s\n", c.model.size(), out.c_str());
   return 0;
 }
@@ -276,6 +374,10 @@ int main(int argc, char** argv) {
   train->add_option("config", cfg, "run config (YAML)")->required()->check(CLI::ExistingFile);
   train->add_option("--set", sets, "override a config key: --set trainer.epochs=3 (repeatable)")->take_all()->allow_extra_args(false);
   train->add_option("--resume", resume, "continue from a training checkpoint")->check(CLI::ExistingFile);
+  std::string init_from;
+  train->add_option("--init-from", init_from, "start from these weights (training checkpoint or .safetensors)")
+      ->check(CLI::ExistingFile)
+      ->excludes(train->get_option("--resume"));
   train->add_option("--progress", progress, "auto (bar on a terminal), bar or plain")->check(CLI::IsMember({"auto", "bar", "plain"}));
 
   auto* eval = app.add_subcommand("eval", "evaluate a checkpoint on the config's val/test splits");
@@ -284,10 +386,30 @@ int main(int argc, char** argv) {
   eval->add_option("--split", splits, "split(s) to evaluate (default: val and test when configured)")
       ->check(CLI::IsMember({"train", "val", "test"}));
   eval->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
+  std::string save_logits;
+  eval->add_option("--save-logits", save_logits,
+                   "write the model outputs (and targets, .h5) of each split to FILE.npy or FILE.h5 "
+                   "(FILE.<split>.npy when several splits)");
+
+  std::vector<std::string> inputs;
+  std::string predict_split;
+  int64_t topk = 5;
+  auto* pred = app.add_subcommand("predict", "classify image files with a trained checkpoint: top-k classes per file as CSV");
+  pred->add_option("config", cfg, "run config (YAML) the checkpoint was trained with")->required()->check(CLI::ExistingFile);
+  pred->add_option("--checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
+  pred->add_option("--input", inputs, "image files and/or folders (searched recursively)")->required();
+  pred->add_option("--out", out, "CSV file to write (default: standard output)");
+  pred->add_option("--topk", topk, "classes per file")->check(CLI::PositiveNumber);
+  pred->add_option("--split", predict_split, "whose eval transforms and class names to use (default: test, else val)")
+      ->check(CLI::IsMember({"train", "val", "test"}));
+  pred->add_option("--set", sets, "override a config key (repeatable)")->allow_extra_args(false);
 
   auto* exp = app.add_subcommand("export", "export a checkpoint's weights for PyTorch (h5py)");
   exp->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
-  exp->add_option("--format", format, "output format")->check(CLI::IsMember({"pytorch-h5"}));
+  exp->add_option("--format", format, "pytorch-h5 (h5py datasets), safetensors or onnx (opset 17; ResNet so far)")
+      ->check(CLI::IsMember({"pytorch-h5", "safetensors", "onnx"}));
+  exp->add_option("--config", cfg, "run config for --format onnx (default: the one saved in the checkpoint)")
+      ->check(CLI::ExistingFile);
   exp->add_option("--out", out, "output file")->required();
 
   auto* info = app.add_subcommand("info", "print a checkpoint's step, metrics and config");
@@ -370,9 +492,10 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*train) return cmd_train(cfg, sets, resume, progress);
-    if (*eval) return cmd_eval(cfg, sets, ckpt, splits);
-    if (*exp) return cmd_export(ckpt, format, out);
+    if (*train) return cmd_train(cfg, sets, resume, init_from, progress);
+    if (*eval) return cmd_eval(cfg, sets, ckpt, splits, save_logits);
+    if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);
+    if (*exp) return cmd_export(ckpt, format, out, cfg);
     if (*info) return cmd_info(ckpt, verify);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len);
     if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);

@@ -5,11 +5,22 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "core/factory.h"
+#include "autograd/ops/view.h"
+#include "core/generator.h"
+#include "data/image.h"
+#include "data/io.h"
 #include "experiments/checkpoint.h"
+#include "experiments/predict.h"
+#include "experiments/safetensors.h"
+#include "nn/models/small_cnn.h"
 #include "testing/gradcheck.h"
 
 namespace fs = std::filesystem;
@@ -169,9 +180,156 @@ TEST_F(Cli, ErrorsAreOneLineWithNonZeroExit) {
   EXPECT_EQ(m.code, 1);
   EXPECT_TRUE(contains(m.err, "unknown or unavailable model")) << m.err;
   EXPECT_NE(run("").code, 0);
-  for (const char* sub : {"", "train ", "eval ", "export ", "info ", "bench "}) {
+  for (const char* sub : {"", "train ", "eval ", "predict ", "export ", "info ", "bench "}) {
     CmdResult h = run(std::string(sub) + "--help");
     EXPECT_EQ(h.code, 0) << sub;
     EXPECT_TRUE(contains(h.out, "Usage") || contains(h.out, "usage")) << h.out;
   }
+}
+
+namespace {
+// The float32 values of a .npy file written by save_npy (format 1.0, '<f4'), and its shape text.
+std::vector<float> read_npy_f32(const std::string& path, std::string* header) {
+  std::ifstream f(path, std::ios::binary);
+  std::string b((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(b.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  const size_t len = uint8_t(b[8]) | size_t(uint8_t(b[9])) << 8;
+  *header = b.substr(10, len);
+  EXPECT_EQ((10 + len) % 64, 0u);
+  std::vector<float> v((b.size() - 10 - len) / 4);
+  std::memcpy(v.data(), b.data() + 10 + len, v.size() * 4);
+  return v;
+}
+}  // namespace
+
+TEST_F(Cli, EvalSavesLogits) {
+  ASSERT_EQ(run("train '" + cfg + "' --progress plain").code, 0);
+  const std::string ckpt = dir + "/run/checkpoints/last.h5";
+  CmdResult e = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --split test --save-logits '" + dir + "/logits.npy'");
+  ASSERT_EQ(e.code, 0) << e.out << e.err;
+  EXPECT_TRUE(contains(e.out, "saved logits [30, 3] to " + dir + "/logits.npy")) << e.out;
+  std::string header;
+  std::vector<float> logits = read_npy_f32(dir + "/logits.npy", &header);
+  EXPECT_TRUE(contains(header, "'descr': '<f4', 'fortran_order': False, 'shape': (30, 3)")) << header;
+  ASSERT_EQ(logits.size(), 90u);
+  // Two splits: one file each; .h5 holds the targets too.
+  CmdResult h = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --save-logits '" + dir + "/out.h5'");
+  ASSERT_EQ(h.code, 0) << h.out << h.err;
+  auto val = tessera::import_pytorch_h5(dir + "/out.val.h5"), test = tessera::import_pytorch_h5(dir + "/out.test.h5");
+  EXPECT_EQ(test.at("logits").shape(), (tessera::Shape{30, 3}));
+  EXPECT_EQ(test.at("targets").shape(), (tessera::Shape{30}));
+  EXPECT_TRUE(tessera::test::allclose(test.at("logits"), tessera::from_vector(logits, {30, 3}), 0, 0));
+  EXPECT_EQ(val.at("logits").shape(), (tessera::Shape{30, 3}));
+  CmdResult bad = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --save-logits '" + dir + "/x.csv'");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "x.csv: expected a .npy or .h5 file name")) << bad.err;
+}
+
+TEST_F(Cli, PredictWritesTopKPerFile) {
+  // Two classes of 8x8 images (dark / bright), PNG for training; prediction inputs in other formats.
+  const std::string root = dir + "/images";
+  for (const char* c : {"dark", "bright"}) fs::create_directories(root + "/" + c);
+  tessera::Generator gen(7);
+  for (int i = 0; i < 12; ++i)
+    for (int bright = 0; bright < 2; ++bright) {
+      tessera::Tensor img = tessera::randint(bright ? 150 : 0, bright ? 256 : 100, {8, 8, 3}, {.dtype = tessera::DType::UInt8}, &gen);
+      tessera::data::write_file(root + (bright ? "/bright/" : "/dark/") + std::to_string(i) + ".png", tessera::data::encode_png(img));
+    }
+  const std::string icfg = dir + "/img.yaml";
+  std::ofstream(icfg) << R"(model: {name: small_cnn, in_channels: 3, num_classes: 2, channels: [4], hidden: 8, image_size: 8}
+optimizer: {name: adamw, lr: 0.01}
+loss: {name: cross_entropy}
+data:
+  batch_size: 8
+  train: {dataset: {name: image_folder, root: )" + root + R"(}}
+  test:
+    dataset: {name: image_folder, root: )" + root + R"(}
+    transforms: [{name: normalize, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}]
+trainer: {epochs: 3, output_dir: )" + dir + R"(/imgrun, threads: 1, plot: false}
+)";
+  CmdResult t = run("train '" + icfg + "' --progress plain");
+  ASSERT_EQ(t.code, 0) << t.out << t.err;
+  const std::string ckpt = dir + "/imgrun/checkpoints/last.h5";
+  CmdResult p = run("predict '" + icfg + "' --checkpoint '" + ckpt + "' --input '" + root + "' --topk 2 --out '" + dir + "/preds.csv'");
+  ASSERT_EQ(p.code, 0) << p.out << p.err;
+  EXPECT_TRUE(contains(p.out, "predicted 24 files; " + dir + "/preds.csv")) << p.out;
+  std::ifstream f(dir + "/preds.csv");
+  std::string line;
+  std::getline(f, line);
+  EXPECT_EQ(line, "path,top1,top1_prob,top2,top2_prob");
+  // The probabilities are the softmax of the logits `eval --save-logits` writes for the same files
+  // (the test split is the same folder, in the same order).
+  ASSERT_EQ(run("eval '" + icfg + "' --checkpoint '" + ckpt + "' --split test --save-logits '" + dir + "/l.npy'").code, 0);
+  std::string header;
+  std::vector<float> logits = read_npy_f32(dir + "/l.npy", &header);
+  ASSERT_EQ(logits.size(), 48u);
+  int rows = 0;
+  const std::vector<std::string> names = {"bright", "dark"};
+  while (std::getline(f, line)) {
+    std::stringstream ss(line);
+    std::string path, top1, p1, top2, p2;
+    std::getline(ss, path, ','), std::getline(ss, top1, ','), std::getline(ss, p1, ','), std::getline(ss, top2, ','),
+        std::getline(ss, p2, ',');
+    EXPECT_TRUE(path.starts_with(root + "/" + (rows < 12 ? "bright/" : "dark/"))) << path;
+    const double z0 = logits[size_t(2 * rows)], z1 = logits[size_t(2 * rows + 1)];
+    const double prob0 = 1.0 / (1.0 + std::exp(z1 - z0));
+    const int best = prob0 >= 0.5 ? 0 : 1;
+    EXPECT_EQ(top1, names[size_t(best)]) << line;
+    EXPECT_EQ(top2, names[size_t(1 - best)]) << line;
+    EXPECT_NEAR(std::stod(p1), best == 0 ? prob0 : 1 - prob0, 2e-6) << line;
+    EXPECT_NEAR(std::stod(p1) + std::stod(p2), 1.0, 2e-6) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 24);
+  // Single files in other formats, CSV on standard output; a missing input is an error naming it.
+  tessera::data::write_file(dir + "/one.bmp", tessera::data::read_file(root + "/dark/0.png"));  // PNG bytes: decoded by magic
+  CmdResult one = run("predict '" + icfg + "' --checkpoint '" + ckpt + "' --input '" + root + "/dark/1.png' '" + dir + "/one.bmp'");
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_TRUE(contains(one.out, "path,top1,top1_prob,top2,top2_prob\n" + root + "/dark/1.png,")) << one.out;
+  CmdResult missing = run("predict '" + icfg + "' --checkpoint '" + ckpt + "' --input '" + dir + "/nothere'");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.err, dir + "/nothere: no such file or folder")) << missing.err;
+}
+
+TEST_F(Cli, SafetensorsExportLoadsForEvalAndInitFrom) {
+  ASSERT_EQ(run("train '" + cfg + "' --progress plain").code, 0);
+  const std::string ckpt = dir + "/run/checkpoints/last.h5", st = dir + "/w.safetensors";
+  CmdResult x = run("export '" + ckpt + "' --format safetensors --out '" + st + "'");
+  ASSERT_EQ(x.code, 0) << x.err;
+  auto c = tessera::load_checkpoint(ckpt);
+  auto sd = tessera::load_safetensors(st);
+  ASSERT_EQ(sd.keys(), c.model.keys());
+  for (const auto& [k, v] : c.model) EXPECT_TRUE(tessera::test::allclose(sd.at(k), v, 0, 0)) << k;
+  // The same weights give the same metrics, whichever file they come from.
+  CmdResult a = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --split test");
+  CmdResult b = run("eval '" + cfg + "' --checkpoint '" + st + "' --split test");
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  CmdResult i = run("train '" + cfg + "' --init-from '" + st + "' --set trainer.output_dir=" + dir + "/init --set trainer.epochs=1 --progress plain");
+  ASSERT_EQ(i.code, 0) << i.out << i.err;
+  CmdResult both = run("train '" + cfg + "' --init-from '" + st + "' --resume '" + ckpt + "'");
+  EXPECT_NE(both.code, 0);
+}
+
+// A one-output model (a regression head, as the polyp-size models have) gets a value column.
+TEST(Predict, OneOutputModelWritesValues) {
+  const std::string d = (fs::temp_directory_path() / ("tessera_predict_" + std::to_string(::getpid()))).string();
+  fs::create_directories(d);
+  tessera::Generator gen(3);
+  for (int i = 0; i < 3; ++i)
+    tessera::data::write_file(d + "/" + std::to_string(i) + ".png",
+                              tessera::data::encode_png(tessera::randint(0, 256, {8, 8, 3}, {.dtype = tessera::DType::UInt8}, &gen)));
+  tessera::nn::SmallCNN model({.in_channels = 3, .num_classes = 1, .channels = {2}, .hidden = 4, .image_size = 8});
+  auto preds = tessera::experiments::predict_files(model, tessera::experiments::list_input_images({d}), {},
+                                                   {.batch_size = 2, .quiet = true});
+  ASSERT_EQ(preds.size(), 3u);
+  const tessera::Tensor x = tessera::unsqueeze(tessera::data::to_tensor(tessera::data::read_image(d + "/2.png", 3)), 0);
+  model.eval();
+  const double want = model.forward(x).item_double();
+  ASSERT_TRUE(preds[2].value.has_value());
+  EXPECT_NEAR(*preds[2].value, want, 1e-6);
+  EXPECT_TRUE(preds[2].classes.empty());
+  const std::string csv = tessera::experiments::predictions_csv(preds, {});
+  EXPECT_TRUE(contains(csv, "path,value\n" + d + "/0.png,")) << csv;
+  fs::remove_all(d);
 }
