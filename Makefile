@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
-                  libtiff-dev libwebp-dev libstb-dev pkg-config libprotobuf-dev protobuf-compiler libonnx-dev \
+                  libtiff-dev libwebp-dev libstb-dev pkg-config \
                   libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
@@ -46,7 +46,7 @@ test: build test-deps
 # logits compared with Tessera's to 1e-4 on real images (../shared/data/cifar10-jpg). PyPI packages
 # go into a venv under $(BUILD) that sees Debian's torch/torchvision (the versions `make test` uses).
 INTEROP_VENV = $(BUILD)/interop-venv
-INTEROP_PIP = safetensors timm torchvision tensorboard onnxruntime
+INTEROP_PIP = safetensors timm torchvision tensorboard
 check-interop: build test-deps
 	@test -x $(INTEROP_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/pip install -q $(INTEROP_PIP)
