@@ -46,7 +46,7 @@ test: build test-deps
 # logits compared with Tessera's to 1e-4 on real images (../shared/data/cifar10-jpg). PyPI packages
 # go into a venv under $(BUILD) that sees Debian's torch/torchvision (the versions `make test` uses).
 INTEROP_VENV = $(BUILD)/interop-venv
-INTEROP_PIP = safetensors timm torchvision tensorboard
+INTEROP_PIP = safetensors timm torchvision
 check-interop: build test-deps
 	@test -x $(INTEROP_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/pip install -q $(INTEROP_PIP)
