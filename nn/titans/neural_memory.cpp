@@ -1,6 +1,7 @@
 #include "nn/titans/neural_memory.h"
 
 #include <cmath>
+#include <deque>
 #include <stdexcept>
 
 #include "autograd/engine.h"
@@ -44,6 +45,49 @@ void validate_options(const NeuralMemoryOptions& o) {
   if (o.gates != "token" && o.gates != "chunk") throw OptionError("gates", "one of token|chunk");
   if (o.inner_grad != "closed_form" && o.inner_grad != "autograd")
     throw OptionError("inner_grad", "one of closed_form|autograd");
+}
+
+namespace {
+// Forwards every key but dim under prefix + key. Names live in a deque so the const char* handed
+// on stays valid while the visitor does.
+class PrefixVisitor : public OptionVisitor {
+ public:
+  PrefixVisitor(OptionVisitor& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {}
+  void operator()(const char* k, double& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
+  void operator()(const char* k, int64_t& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
+  void operator()(const char* k, bool& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
+  void operator()(const char* k, std::string& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
+  void operator()(const char* k, std::vector<double>& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
+  void operator()(const char* k, std::vector<int64_t>& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
+  void operator()(const char* k, std::vector<std::string>& v, const char* d) override {
+    if (keep(k)) inner_(name(k), v, d);
+  }
+  void choice(const char* k, std::string& v, const std::vector<std::string>& c, const char* d) override {
+    if (keep(k)) inner_.choice(name(k), v, c, d);
+  }
+  void require(const char* k) override { if (keep(k)) inner_.require(name(k)); }
+
+ private:
+  static bool keep(const char* k) { return std::string(k) != "dim"; }
+  const char* name(const char* k) { return names_.emplace_back(prefix_ + k).c_str(); }
+  OptionVisitor& inner_;
+  std::string prefix_;
+  std::deque<std::string> names_;
+};
+}  // namespace
+
+void visit_memory_options(NeuralMemoryOptions& o, OptionVisitor& v, const std::string& prefix) {
+  PrefixVisitor pv(v, prefix);
+  visit_options(o, pv);
+}
+
+void validate_memory_options(NeuralMemoryOptions o, int64_t dim, const std::string& prefix) {
+  o.dim = dim;
+  try {
+    validate_options(o);
+  } catch (const OptionError& e) {
+    throw OptionError(e.key() == "dim" ? e.key() : prefix + e.key(), e.expected());  // dim is the model's key
+  }
 }
 
 NeuralMemory::NeuralMemory(NeuralMemoryOptions o) : o_(std::move(o)) {

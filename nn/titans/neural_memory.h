@@ -41,6 +41,10 @@ struct NeuralMemoryOptions {            // visit_options-declared, YAML names = 
 };
 void visit_options(NeuralMemoryOptions& o, OptionVisitor& v);
 void validate_options(const NeuralMemoryOptions& o);
+// The same table inside a model's: every key but dim (the model's width), named prefix + key
+// ("memory_depth", "memory_chunk_size", ...). validate_memory_options re-throws with the prefix.
+void visit_memory_options(NeuralMemoryOptions& o, OptionVisitor& v, const std::string& prefix);
+void validate_memory_options(NeuralMemoryOptions o, int64_t dim, const std::string& prefix);
 
 // Per-sequence memory state carried across segments and across calls (test-time learning).
 struct MemoryState {
