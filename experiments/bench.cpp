@@ -17,13 +17,20 @@
 #include "optim/adam.h"
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"
+#include "nn/titans/titans_lm.h"
+#include "nn/titans/transformer_pp.h"
+#include "core/allocator.h"
 
 namespace tessera::experiments {
 
 std::string BenchResult::line() const {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%s batch=%lld step_ms=%.1f min_ms=%.1f steps_per_s=%.2f params=%.2fM", model.c_str(),
-                (long long)batch, median_ms, min_ms, median_ms > 0 ? 1000.0 / median_ms : 0.0, double(params) / 1e6);
+  char buf[384];
+  int n = std::snprintf(buf, sizeof buf, "%s batch=%lld step_ms=%.1f min_ms=%.1f steps_per_s=%.2f params=%.2fM", model.c_str(),
+                        (long long)batch, median_ms, min_ms, median_ms > 0 ? 1000.0 / median_ms : 0.0, double(params) / 1e6);
+  if (tokens > 0)
+    n += std::snprintf(buf + n, sizeof buf - size_t(n), " seq=%lld tokens_per_s=%.0f", (long long)(tokens / batch),
+                       median_ms > 0 ? double(tokens) * 1000.0 / median_ms : 0.0);
+  std::snprintf(buf + n, sizeof buf - size_t(n), " peak_mb=%.0f", peak_mb);
   return buf;
 }
 
@@ -35,10 +42,12 @@ std::vector<std::string> bench_models() {
   r.push_back("small_cnn");
   r.push_back("tiny_moat0");
   r.push_back("tiny_moat0_224");
+  r.push_back("transformer_pp");
+  r.push_back("titans_mac");
   return r;
 }
 
-BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters) {
+BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters, int64_t seq) {
   if (iters < 1) throw std::invalid_argument("bench: iters must be >= 1");
   manual_seed(0);
   nn::ModulePtr model;
@@ -78,6 +87,27 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
     r.batch = batch > 0 ? batch : 16;
     x = randint(0, 33278, {r.batch, 128});
     y = randint(0, 33278, {r.batch, 128});
+  } else if (name == "transformer_pp" || name == "titans_mac") {
+    const int64_t T = seq > 0 ? seq : 1024;
+    if (name == "transformer_pp") {
+      model = std::make_shared<nn::TransformerPP>(nn::TransformerPPOptions{.vocab_size = 256, .dim = 128, .depth = 4, .heads = 4});
+    } else {
+      nn::TitansOptions o;
+      o.variant = "mac";
+      o.dim = 128;
+      o.depth = 4;
+      o.heads = 4;
+      o.segment = 64;
+      o.persistent_tokens = 4;
+      o.memory.heads = 2;
+      o.memory.depth = 2;
+      o.memory.chunk_size = 16;
+      model = std::make_shared<nn::TitansLM>(o);
+    }
+    r.batch = batch > 0 ? batch : 1;
+    r.tokens = r.batch * T;
+    x = randint(0, 256, {r.batch, T});
+    y = randint(0, 256, {r.batch, T});
   } else if (name == "small_cnn") {
     model = std::make_shared<nn::SmallCNN>(nn::SmallCNNOptions{});
     r.batch = batch > 0 ? batch : 128;
@@ -114,6 +144,7 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   std::sort(s.begin(), s.end());
   r.median_ms = s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
   r.min_ms = s.front();
+  r.peak_mb = double(allocator_stats().peak_allocated_bytes) / (1024.0 * 1024.0);
   return r;
 }
 

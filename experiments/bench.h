@@ -5,6 +5,9 @@
 //   resnet18  ResNet-18 CIFAR variant (3x3 stem, no max-pool), 100 classes, batch 64
 //   lm        4-layer causal Transformer LM, d 256, 4 heads, vocab 33278, T 128, batch 16
 //   small_cnn the quickstart CNN on 28x28 Fashion-MNIST images, batch 128
+//   transformer_pp / titans_mac  byte LMs of experiments/titans/torch_step.py: dim 128, 4 layers,
+//             4 heads, batch 1, T = seq (default 1024); MAC with segment 64, 4 persistent tokens and a
+//             2-head depth-2 memory (chunk 16) in every layer
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,13 +17,16 @@ namespace tessera::experiments {
 struct BenchResult {
   std::string model;
   int64_t batch = 0, params = 0;
+  int64_t tokens = 0;        // tokens per step (sequence models), 0 otherwise
+  double peak_mb = 0;        // peak bytes held by the tensor allocator over the process, MiB
   double median_ms = 0, min_ms = 0;
   std::vector<double> step_ms;
-  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M"
+  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M [tokens_per_s=...] peak_mb=..."
 };
 
 std::vector<std::string> bench_models();
 // batch <= 0: the workload's default. Throws std::invalid_argument for an unknown or unavailable model.
-BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5);
+// seq: sequence length of the sequence workloads (<= 0: their default).
+BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5, int64_t seq = 0);
 
 }  // namespace tessera::experiments

@@ -3,7 +3,7 @@
 //   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--set key=value]...
 //   tessera export CKPT --format pytorch-h5 --out FILE
 //   tessera info CKPT [--verify]
-//   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N]
+//   tessera bench MODEL... [--batch N] [--seq T] [--iters N] [--warmup N] [--threads N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera generate CONFIG --checkpoint CKPT --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
 //                    [--seed S] [--state FILE]
@@ -140,12 +140,12 @@ int cmd_export(const std::string& ckpt, const std::string& format, const std::st
   return 0;
 }
 
-int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads) {
+int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads, int64_t seq) {
   if (threads <= 0)
     if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
   if (threads > 0) set_num_threads(threads);
   for (const auto& m : models) {
-    BenchResult r = bench_train_step(m, batch, warmup, iters);
+    BenchResult r = bench_train_step(m, batch, warmup, iters, seq);
     std::printf("%s\n", r.line().c_str());
     std::fflush(stdout);
   }
@@ -264,7 +264,9 @@ int main(int argc, char** argv) {
   info->add_flag("--verify", verify, "read every dataset, checking its checksum and the checkpoint's values; exit 1 on damage");
 
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
-  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn")->required();
+  int64_t seq = 0;
+  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn, tiny_moat0, tiny_moat0_224, transformer_pp, titans_mac")->required();
+  bench->add_option("--seq", seq, "sequence length of transformer_pp / titans_mac (default 1024)")->check(CLI::PositiveNumber);
   bench->add_option("--batch", batch, "batch size (default: the workload's)")->check(CLI::PositiveNumber);
   bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
@@ -326,7 +328,7 @@ int main(int argc, char** argv) {
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits);
     if (*exp) return cmd_export(ckpt, format, out);
     if (*info) return cmd_info(ckpt, verify);
-    if (*bench) return cmd_bench(models, batch, iters, warmup, threads);
+    if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq);
     if (*generate) {
       so.seed = uint64_t(seed);
       return cmd_generate(cfg, sets, ckpt, prompt, so, state_file);
