@@ -29,4 +29,17 @@ std::vector<std::string> bench_models();
 // seq: sequence length of the sequence workloads (<= 0: their default).
 BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5, int64_t seq = 0);
 
+// Titans' neural memory layer alone (experiments/bench_neural_memory.cpp): dim 256, 4 heads, a
+// depth-2 memory (expansion 4), chunk 16, batch 1, T tokens; one step = forward, mean-square loss,
+// backward. Reports tokens/s and the share of the step spent in matmul kernels (GEMM share).
+struct LayerBenchResult {
+  std::string name;
+  int64_t T = 0, batch = 0, params = 0;
+  double median_ms = 0, min_ms = 0, tokens_per_s = 0;
+  double gemm_share = 0, gemm_gflops = 0;  // matmul time / step time; matmul GFLOP/s
+  std::string line() const;
+};
+LayerBenchResult bench_neural_memory(int64_t T, int64_t batch = 1, int warmup = 1, int iters = 3,
+                                     const std::string& inner_grad = "closed_form");
+
 }  // namespace tessera::experiments

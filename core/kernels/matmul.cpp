@@ -3,6 +3,8 @@
 #include <cblas.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -303,7 +305,48 @@ Tensor run(Plan& p, MatmulBackend backend) {
   return out;
 }
 
+std::atomic<bool> g_timing{false};
+std::mutex g_timing_mutex;
+MatmulTiming g_timing_total;
+
+// Adds the wall time of one public matmul/linear call to the totals when timing is on.
+class TimedCall {
+ public:
+  explicit TimedCall(const Plan& p) : on_(g_timing.load(std::memory_order_relaxed)) {
+    if (!on_) return;
+    flops_ = 2.0 * double(p.B) * double(p.M) * double(p.N) * double(p.K);
+    for (int64_t n : p.loop) flops_ *= double(n);
+    t0_ = std::chrono::steady_clock::now();
+  }
+  ~TimedCall() {
+    if (!on_) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    std::lock_guard<std::mutex> lock(g_timing_mutex);
+    g_timing_total.seconds += s;
+    g_timing_total.flops += flops_;
+    g_timing_total.calls += 1;
+  }
+  TimedCall(const TimedCall&) = delete;
+  TimedCall& operator=(const TimedCall&) = delete;
+
+ private:
+  bool on_;
+  double flops_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 }  // namespace
+
+void set_matmul_timing(bool on) {
+  std::lock_guard<std::mutex> lock(g_timing_mutex);
+  g_timing_total = MatmulTiming{};
+  g_timing.store(on);
+}
+
+MatmulTiming matmul_timing() {
+  std::lock_guard<std::mutex> lock(g_timing_mutex);
+  return g_timing_total;
+}
 
 void set_matmul_backend(MatmulBackend b) { g_backend.store(b); }
 MatmulBackend get_matmul_backend() { return g_backend.load(); }
@@ -338,6 +381,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) {
   check_operands(a, b, "matmul");
   Plan p = plan_matmul(a, b);
   finalize(p, plan_matmul);
+  TimedCall timed(p);
   return run(p, backend);
 }
 
@@ -387,6 +431,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBacken
     Plan q = plan(xx, ww);
     return q.a.defined() ? q : plan(contiguous(xx), ww);
   });
+  TimedCall timed(p);
   return run(p, backend);
 }
 

@@ -27,4 +27,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulB
 // Number of cached oneDNN matmul primitives (for tests of the cache).
 size_t matmul_primitive_cache_size();
 
+// Wall time and FLOPs of the matmul/linear kernels, for benchmarks that report how GEMM-bound a
+// workload is (`tessera bench neural_memory`). Off by default: when off a call only reads one
+// atomic flag. Counts every matmul and linear call (plain, batched, in forward and in backward).
+struct MatmulTiming {
+  double seconds = 0;
+  double flops = 0;  // 2 * M * N * K per product
+  int64_t calls = 0;
+};
+void set_matmul_timing(bool on);  // also resets the totals
+MatmulTiming matmul_timing();
+
 }  // namespace tessera::kernels

@@ -145,6 +145,15 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
     if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
   if (threads > 0) set_num_threads(threads);
   for (const auto& m : models) {
+    if (m == "neural_memory" || m == "neural_memory_autograd") {  // the Titans layer alone, T = 1K and 4K
+      for (int64_t T : {1024, 4096}) {
+        LayerBenchResult r = bench_neural_memory(T, batch > 0 ? batch : 1, warmup, iters,
+                                                 m == "neural_memory" ? "closed_form" : "autograd");
+        std::printf("%s\n", r.line().c_str());
+        std::fflush(stdout);
+      }
+      continue;
+    }
     BenchResult r = bench_train_step(m, batch, warmup, iters, seq);
     std::printf("%s\n", r.line().c_str());
     std::fflush(stdout);
@@ -265,7 +274,7 @@ int main(int argc, char** argv) {
 
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
   int64_t seq = 0;
-  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn, tiny_moat0, tiny_moat0_224, transformer_pp, titans_mac")->required();
+  bench->add_option("model", models, "vit_t, resnet18, lm, small_cnn, tiny_moat0, tiny_moat0_224, transformer_pp, titans_mac, neural_memory (Titans LMM layer, T = 1K/4K)")->required();
   bench->add_option("--seq", seq, "sequence length of transformer_pp / titans_mac (default 1024)")->check(CLI::PositiveNumber);
   bench->add_option("--batch", batch, "batch size (default: the workload's)")->check(CLI::PositiveNumber);
   bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);
