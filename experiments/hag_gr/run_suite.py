@@ -145,6 +145,8 @@ def plot(rows, out_dir, metrics, over="seeds", yrange="[0:1]"):
         return []
     files = []
     for metric in metrics:
+        if all(math.isnan(r[metric + "_mean"]) for r in rows):
+            continue  # a metric this suite does not report (bits per byte of a word-level corpus)
         dat = os.path.join(out_dir, f"{metric}.dat")
         with open(dat, "w") as f:
             for i, r in enumerate(rows):

@@ -44,8 +44,19 @@ def needle_suite(args, runner):
         with lock:
             print(*a, flush=True)
 
+    def parse(model, seed, text, train_s=float("nan"), eval_s=float("nan")):
+        return [dict(model=model, seed=seed, length=int(m.group(1)), samples=int(m.group(2)), correct=int(m.group(3)),
+                     accuracy=float(m.group(4)), train_s=train_s, eval_s=eval_s)
+                for m in re.finditer(r"needle length=(\d+) samples=(\d+) correct=(\d+) accuracy=([\d.]+)", text)]
+
     def run_one(model, seed):
         run_dir = os.path.join(out, model, f"seed{seed}")
+        if args.aggregate:  # tabulate the needle.txt files already there (e.g. runs made on another machine)
+            path = os.path.join(run_dir, "needle.txt")
+            if not os.path.exists(path):
+                say(f"[{model} seed {seed}] no needle.txt: skipped")
+                return []
+            return parse(model, seed, open(path).read())
         os.makedirs(run_dir, exist_ok=True)
         bases = [os.path.join(CONFIGS, "titans", "needle", f"{model}.yaml")]
         if args.budget == "reduced":
@@ -73,10 +84,7 @@ def needle_suite(args, runner):
         eval_s = round(time.time() - t0, 1)
         with open(os.path.join(run_dir, "needle.txt"), "w") as f:
             f.write(" ".join(ecmd) + "\n" + r.stdout + r.stderr)
-        rows = []
-        for m in re.finditer(r"needle length=(\d+) samples=(\d+) correct=(\d+) accuracy=([\d.]+)", r.stdout):
-            rows.append(dict(model=model, seed=seed, length=int(m.group(1)), samples=int(m.group(2)),
-                             correct=int(m.group(3)), accuracy=float(m.group(4)), train_s=train_s, eval_s=eval_s))
+        rows = parse(model, seed, r.stdout, train_s, eval_s)
         say(f"[{model} seed {seed}] trained {train_s} s, needles {eval_s} s: " +
             " ".join(f"{x['length']}:{x['accuracy']:.2f}" for x in rows))
         return rows
@@ -129,9 +137,14 @@ def main(argv=None):
     ap.add_argument("--variants", nargs="*", default=None)
     ap.add_argument("--set", dest="sets", action="append", default=[])
     ap.add_argument("--tessera", default=os.path.join(ROOT, "build", "tessera"))
+    ap.add_argument("--aggregate", action="store_true", help="train nothing: tabulate the run folders under --out")
     args, rest = ap.parse_known_args(argv)
     runner = load_runner()
+    if args.aggregate:
+        rest = rest + ["--aggregate"]
     if args.suite == "needle":
+        if args.aggregate:
+            rest.remove("--aggregate")
         if rest:
             ap.error(f"unknown options for the needle suite: {rest}")
         return needle_suite(args, runner)
