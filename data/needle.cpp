@@ -68,14 +68,15 @@ NeedleSample make_needle(const NeedleOptions& o, int64_t index, const std::strin
     }
   }
   hay.resize(size_t(H));
-  // Depth uniform in [0, 1], moved forward to the next sentence start (after ". ") when there is one.
-  int64_t pos = int64_t(rand_uniform(g) * double(H + 1));
-  pos = std::min(pos, H);
-  for (int64_t p = pos; p < H; ++p) {
-    if (p == 0 || (p >= 2 && hay[size_t(p - 2)] == '.' && hay[size_t(p - 1)] == ' ')) {
-      pos = p;
-      break;
-    }
+  // Depth uniform in [0, 1], moved to the next sentence start (after ". "), or to the last one
+  // before it when the haystack ends first (its end may cut a sentence).
+  auto boundary = [&](int64_t p) { return p == 0 || (p >= 2 && hay[size_t(p - 2)] == '.' && hay[size_t(p - 1)] == ' '); };
+  const int64_t drawn = std::min(int64_t(rand_uniform(g) * double(H + 1)), H);
+  int64_t pos = drawn;
+  while (pos <= H && !boundary(pos)) ++pos;
+  if (pos > H) {
+    pos = drawn;
+    while (pos > 0 && !boundary(pos)) --pos;
   }
   s.depth = H > 0 ? double(pos) / double(H) : 0.0;
   s.prompt = hay.substr(0, size_t(pos)) + needle + hay.substr(size_t(pos)) + "\n" + q;

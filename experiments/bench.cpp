@@ -22,6 +22,9 @@
 #include "optim/adam.h"
 #include "nn/models/resnet.h"
 #include "nn/models/vit.h"
+#include "nn/titans/titans_lm.h"
+#include "nn/titans/transformer_pp.h"
+#include "core/allocator.h"
 
 namespace tessera::experiments {
 
@@ -49,6 +52,8 @@ std::vector<std::string> bench_models() {
   r.push_back("grassmann_lm");
   r.push_back("transformer_lm");
   r.push_back("pluecker");
+  r.push_back("transformer_pp");
+  r.push_back("titans_mac");
   return r;
 }
 
@@ -149,6 +154,27 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
     r.batch = batch > 0 ? batch : std::max<int64_t>(1, L <= 128 ? 32 : 4096 / L);
     x = randint(0, V, {r.batch, L});
     y = randint(0, V, {r.batch, L});
+  } else if (name == "transformer_pp" || name == "titans_mac") {
+    const int64_t T = seq_len > 0 ? seq_len : 1024;
+    if (name == "transformer_pp") {
+      model = std::make_shared<nn::TransformerPP>(nn::TransformerPPOptions{.vocab_size = 256, .dim = 128, .depth = 4, .heads = 4});
+    } else {
+      nn::TitansOptions o;
+      o.variant = "mac";
+      o.dim = 128;
+      o.depth = 4;
+      o.heads = 4;
+      o.segment = 64;
+      o.persistent_tokens = 4;
+      o.memory.heads = 2;
+      o.memory.depth = 2;
+      o.memory.chunk_size = 16;
+      model = std::make_shared<nn::TitansLM>(o);
+    }
+    r.batch = batch > 0 ? batch : 1;
+    r.seq_len = T;
+    x = randint(0, 256, {r.batch, T});
+    y = randint(0, 256, {r.batch, T});
   } else if (name == "small_cnn") {
     model = std::make_shared<nn::SmallCNN>(nn::SmallCNNOptions{});
     r.batch = batch > 0 ? batch : 128;

@@ -11,6 +11,9 @@
 // (dropout 0 in both, as in the PyTorch reference experiments/grassmann/torch_bench.py). Language
 // models also report tokens/s and memory: the allocator's peak of tensor bytes during the timed steps
 // (weights, Adam state, activations) and the process's peak resident set.
+//   transformer_pp / titans_mac  byte LMs of experiments/titans/torch_step.py: dim 128, 4 layers,
+//             4 heads, batch 1, T = seq_len (default 1024); MAC with segment 64, 4 persistent tokens and a
+//             2-head depth-2 memory (chunk 16) in every layer
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,7 +27,7 @@ struct BenchResult {
   int64_t seq_len = 0;          // language models: tokens per row
   double peak_mb = 0, max_rss_mb = 0;
   std::vector<double> step_ms;
-  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M"
+  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M [seq_len=... tokens_per_s=... peak_mb=... max_rss_mb=...]"
 };
 
 std::vector<std::string> bench_models();

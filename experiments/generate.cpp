@@ -82,7 +82,7 @@ void TextGenerator::save(const std::string& path) const {
   sd.insert("history", from_vector<int64_t>(history_, {int64_t(history_.size())}));
   sd.insert("streaming", scalar_tensor(double(streaming_), {.dtype = DType::Int64}));
   if (last_.defined()) sd.insert("last_logits", last_);
-  for (const auto& [k, t] : state_) sd.insert("state/" + k, t);
+  for (const auto& [k, t] : state_) sd.insert("state:" + k, t);
   export_pytorch_h5(path, sd);
 }
 
@@ -94,7 +94,7 @@ void TextGenerator::load(const std::string& path) {
   streaming_ = int(sd.at("streaming").item<int64_t>());
   state_.clear();
   for (const auto& [k, t] : sd)
-    if (k.rfind("state/", 0) == 0) state_[k.substr(6)] = t;
+    if (k.rfind("state:", 0) == 0) state_[k.substr(6)] = t;
   last_ = sd.contains("last_logits") ? sd.at("last_logits") : Tensor();
 }
 

@@ -404,10 +404,11 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "time a full training step (forward, cross-entropy, backward, AdamW)");
   bench->add_option("model", models,
                     "vit_t, resnet18, lm, small_cnn, tiny_moat0, tiny_moat0_224, grassmann_lm, transformer_lm, "
-                    "neural_memory (Titans LMM layer, T = 1K/4K), "
+                    "transformer_pp, titans_mac, neural_memory (Titans LMM layer, T = 1K/4K), "
                     "pluecker (fused vs naive Pluecker step; --batch = rows)")
       ->required();
-  bench->add_option("--seq-len", seq_len, "tokens per row for grassmann_lm / transformer_lm (default 128)")
+  bench->add_option("--seq-len,--seq", seq_len,
+                    "tokens per row: grassmann_lm / transformer_lm (default 128), transformer_pp / titans_mac (1024)")
       ->check(CLI::PositiveNumber);
   bench->add_option("--batch", batch, "batch size (default: the workload's)")->check(CLI::PositiveNumber);
   bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Suite runner (HAG / gradient routing, MOAT): trains every variant of a suite over several seeds
+"""Suite runner (HAG / gradient routing, MOAT, Titans language models): trains every variant of a suite over several seeds
 with the `tessera` CLI and writes results.csv, results.md (mean +- std per metric) and plots
 (gnuplot PNGs).
 
@@ -55,6 +55,12 @@ SUITES = {
                      for m in ("resnet18", "vit_t4", "tiny_moat0", "tiny_moat0_no_pe", "tiny_moat0_swapped",
                                "tiny_moat0_coatnet")},
     "moat_kvasir": {"tiny_moat0_rgb": ("moat/kvasir/tiny_moat0_rgb.yaml", ["moat/kvasir/reduced.yaml"])},
+    # Titans (experiments/titans/): the paper's ablation table on bytes and on words, slowest first.
+    **{f"titans_{corpus}": {m: (f"titans/{corpus}/{m}.yaml", [f"titans/{corpus}/reduced.yaml"])
+                           for m in ("titans_mal", "titans_mac", "titans_mac_no_persistent", "titans_mag", "lmm",
+                                     "lmm_linear_memory", "lmm_no_momentum", "lmm_no_weight_decay", "transformer_pp",
+                                     "transformer_pp_swa")}
+       for corpus in ("shakespeare", "wikitext")},
 }
 # --ablations: variants outside a suite's default set.
 ABLATIONS = {"moat_cifar10": {"tiny_moat0_hag_gr": ("moat/cifar10/tiny_moat0_hag_gr.yaml", ["moat/cifar10/reduced.yaml"])}}
@@ -64,6 +70,7 @@ SIZE_METRICS = ["binary_f1_weighted", "triclass_f1_weighted", "binary_f1_macro",
                 "binary_precision_weighted", "binary_recall_weighted", "triclass_precision_weighted",
                 "triclass_recall_weighted", "binary_accuracy", "triclass_accuracy", "mae_mm", "loss",
                 "gate_shift", "gate_spread", "val_loss"]
+LM_METRICS = ["bits_per_byte", "perplexity", "token_nll", "loss", "val_loss"]
 METRICS = CLASSIFICATION_METRICS  # set per suite in main()
 FOLDED = {"polyp"}  # suites whose runs are fold-runs of a k-fold split
 
@@ -132,12 +139,14 @@ def mean_std(xs):
     return m, s
 
 
-def plot(rows, out_dir, metrics, over="seeds"):
+def plot(rows, out_dir, metrics, over="seeds", yrange="[0:1]"):
     if not shutil.which("gnuplot"):
         print("gnuplot not found: no plots", file=sys.stderr)
         return []
     files = []
     for metric in metrics:
+        if all(math.isnan(r[metric + "_mean"]) for r in rows):
+            continue  # a metric this suite does not report (bits per byte of a word-level corpus)
         dat = os.path.join(out_dir, f"{metric}.dat")
         with open(dat, "w") as f:
             for i, r in enumerate(rows):
@@ -149,7 +158,7 @@ set termoption noenhanced
 set title 'test {metric} (mean +- std over {over})'
 set style fill solid 0.6
 set boxwidth 0.6
-set yrange [0:1]
+set yrange {yrange}
 set xtics rotate by -30
 set grid ytics
 plot '{dat}' using 1:3:xtic(2) with boxes notitle, '' using 1:3:4 with yerrorbars lc rgb 'black' notitle
@@ -197,7 +206,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     global METRICS
     folded = args.suite in FOLDED
-    METRICS = SIZE_METRICS if folded else CLASSIFICATION_METRICS
+    lm = args.suite.startswith("titans")
+    METRICS = SIZE_METRICS if folded else LM_METRICS if lm else CLASSIFICATION_METRICS
     folds = (args.folds if args.folds is not None else list(range(6))) if folded else [None]
     if not folded and (args.folds is not None or args.split):
         ap.error("--folds and --split apply to the k-fold suites only: " + ", ".join(sorted(FOLDED)))
@@ -223,7 +233,7 @@ def main(argv=None):
         if missing:
             ap.error(f"missing overlay(s) {missing} under {CONFIGS}; the reduced_gate_lr_<model>.yaml files are written "
                      "by experiments/hag_gr/select_gate_lr.py from a --gate-lrs sweep")
-    prefix = "" if args.suite.startswith("moat") else "hag_"
+    prefix = "" if args.suite.startswith(("moat", "titans")) else "hag_"
     out = os.path.abspath(args.out or f"runs/{prefix}{args.suite}_{args.budget}")
     os.makedirs(out, exist_ok=True)
     print_lock = threading.Lock()
@@ -345,7 +355,7 @@ def main(argv=None):
             w.writerow(["variant", "fold", "seeds"] + METRICS)
             for fv in fold_rows:
                 w.writerow([fv["variant"], fv["fold"], fv["n"]] + [f"{fv[k]:.6f}" for k in METRICS])
-    plots = plot(rows, out, METRICS[:2], over) if rows else []
+    plots = plot(rows, out, METRICS[:2], over, "[*:*]" if lm else "[0:1]") if rows else []
     print(f"results: {out}/results.md, {out}/results.csv" + (f", plots: {', '.join(plots)}" if plots else ""))
     return 0 if len(per_run) == len(variants) * len(args.seeds) * len(folds) else 1
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <stdexcept>
 #include <string>
 
@@ -211,31 +210,6 @@ MemoryState unpack_memory_state(const TensorMap& in, const std::string& prefix) 
 
 // ------------------------------------------------------------------------------------------ options
 
-namespace {
-// Visits NeuralMemoryOptions under "memory_<key>", leaving out dim (the model's width).
-class PrefixedVisitor : public OptionVisitor {
- public:
-  PrefixedVisitor(OptionVisitor& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {}
-  void operator()(const char* k, double& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void operator()(const char* k, int64_t& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void operator()(const char* k, bool& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void operator()(const char* k, std::string& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void operator()(const char* k, std::vector<double>& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void operator()(const char* k, std::vector<int64_t>& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void operator()(const char* k, std::vector<std::string>& v, const char* d) override { if (keep(k)) inner_(name(k), v, d); }
-  void choice(const char* k, std::string& v, const std::vector<std::string>& c, const char* d) override {
-    if (keep(k)) inner_.choice(name(k), v, c, d);
-  }
-  void require(const char* k) override { if (keep(k)) inner_.require(name(k)); }
-
- private:
-  static bool keep(const char* k) { return std::string(k) != "dim"; }
-  const char* name(const char* k) { return names_.emplace_back(prefix_ + k).c_str(); }  // deque: stable
-  OptionVisitor& inner_;
-  std::string prefix_;
-  std::deque<std::string> names_;
-};
-}  // namespace
 
 void visit_options(TitansOptions& o, OptionVisitor& v) {
   v("vocab_size", o.vocab_size, "tokens in the vocabulary (256 for bytes)");
@@ -250,8 +224,7 @@ void visit_options(TitansOptions& o, OptionVisitor& v) {
   v("tie_embeddings", o.tie_embeddings, "logits through the embedding matrix instead of a separate head");
   v("rope_base", o.rope_base, "rotary embedding base");
   v("norm_eps", o.norm_eps, "RMSNorm epsilon");
-  PrefixedVisitor mv(v, "memory_");
-  visit_options(o.memory, mv);
+  visit_memory_options(o.memory, v, "memory_");
 }
 
 void validate_options(const TitansOptions& o) {
@@ -265,13 +238,7 @@ void validate_options(const TitansOptions& o) {
   if (o.mlp_hidden < 0) throw OptionError("mlp_hidden", "an integer >= 0");
   for (int64_t i : o.memory_layers)
     if (i < 0 || i >= o.depth) throw OptionError("memory_layers", "layer indices in [0, " + std::to_string(o.depth) + ")");
-  NeuralMemoryOptions mo = o.memory;
-  mo.dim = o.dim;
-  try {
-    validate_options(mo);
-  } catch (const OptionError& e) {
-    throw OptionError("memory_" + e.key(), e.expected());
-  }
+  validate_memory_options(o.memory, o.dim, "memory_");
   if (o.variant == "mac" && o.segment % o.memory.chunk_size != 0)
     throw OptionError("segment", "a multiple of memory_chunk_size = " + std::to_string(o.memory.chunk_size) +
                                      " (segments are written whole chunks at a time)");

@@ -6,6 +6,7 @@
 
 #include "autograd/tessera.h"
 #include "nn/registry.h"
+#include "nn/titans/lmm_model.h"
 #include "nn/titans/titans_lm.h"
 #include "testing/gradcheck.h"
 
@@ -66,6 +67,30 @@ TEST(TitansLM, Causal) {
         EXPECT_FALSE(allclose(narrow(la, 1, t, 1), narrow(lb, 1, t, 1), 0, 1e-9)) << v << " t=" << t;
       }
     }
+  }
+}
+
+TEST(TitansLM, LmmCausal) {
+  // The fourth variant, the LMM alone (part A's model), under the same check.
+  manual_seed(5);
+  LMMOptions o;
+  o.vocab_size = 13;
+  o.dim = 8;
+  o.depth = 2;
+  o.memory.heads = 2;
+  o.memory.chunk_size = 2;
+  o.memory.conv_kernel = 2;
+  LMMLanguageModel m(o);
+  m.to(DType::Float64);
+  Tensor a = randint(0, 13, {1, 11});
+  for (int64_t t : {1, 4, 7}) {
+    Tensor b = clone(a);
+    Tensor tail = narrow(b, 1, t, 11 - t);
+    fill_(tail, 7.0);
+    NoGradGuard g;
+    Tensor la = m.forward(a), lb = m.forward(b);
+    EXPECT_TRUE(allclose(narrow(la, 1, 0, t), narrow(lb, 1, 0, t), 0, 1e-12)) << "t=" << t;
+    EXPECT_FALSE(allclose(narrow(la, 1, t, 1), narrow(lb, 1, t, 1), 0, 1e-9)) << "t=" << t;
   }
 }
 
