@@ -61,7 +61,7 @@ void check(const std::string& variant) {
 }  // namespace
 
 // Disabled, not skipped (issue 11, open): from the second memory chunk of the first segment on, Tessera's MAC layer and the
-  // torch reference differ by ~1e-3 (the first chunk, the attention rows before it and both MAG and MAL
+// torch reference differ by ~1e-3 (the first chunk, the attention rows before it and both MAG and MAL
 // match to 1e-9), so either the reference or titans_lm.cpp's MAC differs in a detail not yet found. gtest
 // lists it as disabled in every run until that is resolved; run it with --gtest_also_run_disabled_tests.
 TEST(ParityTitansBlocks, DISABLED_MAC) { check("mac"); }
