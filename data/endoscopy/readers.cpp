@@ -228,7 +228,11 @@ std::vector<PolypFrame> read_sun(const std::string& root, const SunOptions& o) {
   for (const auto& e : fs::directory_iterator(ann)) {
     std::smatch m;
     const std::string n = e.path().filename().string();
-    if (e.is_regular_file() && std::regex_match(n, m, case_re)) cases.emplace_back(std::stoll(m[1].str()), e.path());
+    if (!e.is_regular_file() || !std::regex_match(n, m, case_re)) continue;
+    int64_t num;
+    if (!parse_int(m[1].str(), num))  // digits only, so only an overflow fails
+      throw std::runtime_error(e.path().string() + ": case number " + m[1].str() + " does not fit in 64 bits");
+    cases.emplace_back(num, e.path());
   }
   if (cases.empty()) throw std::runtime_error(ann.string() + ": no case{N}.txt files");
   std::sort(cases.begin(), cases.end());
@@ -267,7 +271,10 @@ std::vector<PolypFrame> read_sun(const std::string& root, const SunOptions& o) {
       std::smatch m;
       if (!std::regex_search(filename, m, image_re))
         throw std::runtime_error(where + ": file name '" + filename + "' does not contain image<number>.jpg");
-      std::string fid = std::to_string(std::stoll(m[1].str()));
+      int64_t frame;
+      if (!parse_int(m[1].str(), frame))
+        throw std::runtime_error(where + ": frame number " + m[1].str() + " in '" + filename + "' does not fit in 64 bits");
+      std::string fid = std::to_string(frame);
       if (fid.size() < 3) fid = std::string(3 - fid.size(), '0') + fid;
       PolypFrame f;
       f.database = o.database;

@@ -237,6 +237,16 @@ TEST(Endoscopy, SunReader) {
   write_text(root + "/annotation_txt/case4.txt", "case4/image1.jpg 1,2,3,4,1\n");
   write_text(root + "/annotation_txt/case3.txt", "case3/image7.jpg 10,2,30,20,1\n");
   EXPECT_ERROR_HAS(read_sun(root, {.metadata = root + "/meta.csv"}), "meta.csv: no row with ID 4 (needed by");
+  fs::remove(root + "/annotation_txt/case4.txt");
+  // Numbers in file names that overflow 64 bits are errors naming the file, not std::out_of_range.
+  write_text(root + "/annotation_txt/case3.txt", "case3/image99999999999999999999.jpg 10,2,30,20,1\n");
+  EXPECT_ERROR_HAS(read_sun(root, {.metadata = root + "/meta.csv"}),
+                   "case3.txt:1: frame number 99999999999999999999 in 'case3/image99999999999999999999.jpg' does not fit in 64 bits");
+  write_text(root + "/annotation_txt/case3.txt", "case3/image7.jpg 10,2,30,20,1\n");
+  write_text(root + "/annotation_txt/case99999999999999999999.txt", "case1/image1.jpg 1,2,3,4,1\n");
+  EXPECT_ERROR_HAS(read_sun(root, {.metadata = root + "/meta.csv"}),
+                   "case99999999999999999999.txt: case number 99999999999999999999 does not fit in 64 bits");
+  fs::remove(root + "/annotation_txt/case99999999999999999999.txt");
   write_text(root + "/meta_bad.csv", "ID,Size\n1,6mm\n3,large\n");
   EXPECT_ERROR_HAS(read_sun_sizes(root + "/meta_bad.csv"), "meta_bad.csv:3: field 'Size': expected a size like '6mm', got 'large'");
   EXPECT_THROW(read_sun(root, {}), std::invalid_argument);
