@@ -153,6 +153,21 @@ void BM_Softmax(benchmark::State& st) {
 BENCHMARK(BM_Softmax)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 #endif
 
+// Causal attention forward + backward, one batch of 4 heads of width 64 at length T (args: T, fused).
+// The fused kernel's tile GEMMs: OpenBLAS by default, TESSERA_ATTENTION_GEMM=loops for plain loops.
+void BM_AttentionCausal(benchmark::State& st) {
+  const int64_t T = st.range(0);
+  const bool fused = st.range(1) != 0;
+  Tensor q = rnd({1, 4, T, 64}, 11, true), k = rnd({1, 4, T, 64}, 12, true), v = rnd({1, 4, T, 64}, 13, true);
+  for (auto _ : st) {
+    Tensor o = fused ? flash_attention(q, k, v, {.causal = true})
+                     : matmul(attention_probs(q, k, {.causal = true}), v);
+    backward(sum(o));
+    q.set_grad(Tensor()), k.set_grad(Tensor()), v.set_grad(Tensor());
+  }
+}
+BENCHMARK(BM_AttentionCausal)->ArgsProduct({{1024, 4096}, {1, 0}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 #ifdef TESSERA_HAS_NORM
 void BM_LayerNorm(benchmark::State& st) {
   Tensor x = rnd({64 * 65, 192}, 7), w = rnd({192}, 8), b = rnd({192}, 9);

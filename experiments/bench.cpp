@@ -138,10 +138,13 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
     x = randn({r.batch, 3, px, px});
     y = randint(0, o.num_classes, {r.batch});
   } else if (name == "lm") {
-    model = std::make_shared<nn::TransformerLM>(nn::TransformerLMOptions{});
+    // --seq-len sets T (and max_len); the default is the reference workload's 128.
+    const int64_t T = seq_len > 0 ? seq_len : 128;
+    model = std::make_shared<nn::TransformerLM>(nn::TransformerLMOptions{.max_len = T});
     r.batch = batch > 0 ? batch : 16;
-    x = randint(0, 33278, {r.batch, 128});
-    y = randint(0, 33278, {r.batch, 128});
+    if (seq_len > 0) r.seq_len = T;
+    x = randint(0, 33278, {r.batch, T});
+    y = randint(0, 33278, {r.batch, T});
   } else if (name == "grassmann_lm" || name == "transformer_lm") {
     const int64_t V = 30522, L = seq_len > 0 ? seq_len : 128;
     if (name == "grassmann_lm")

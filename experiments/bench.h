@@ -3,7 +3,7 @@
 // workloads of shared/peer/torch_steps.py (same models, shapes and batch sizes):
 //   vit_t     ViT-Tiny, patch 4, 32x32 images, 100 classes, batch 64
 //   resnet18  ResNet-18 CIFAR variant (3x3 stem, no max-pool), 100 classes, batch 64
-//   lm        4-layer causal Transformer LM, d 256, 4 heads, vocab 33278, T 128, batch 16
+//   lm        4-layer causal Transformer LM, d 256, 4 heads, vocab 33278, T 128 (or seq_len), batch 16
 //   small_cnn the quickstart CNN on 28x28 Fashion-MNIST images, batch 128
 //   grassmann_lm    the Grassmann paper's 6-layer Grassmann LM (vocab 30522, d 256, r 32, d_ff 1024, windows
 //                   {1,2,4,8,12,16} in every layer, tied), T = seq_len (128), batch 32 at T <= 128, else 4096 / T

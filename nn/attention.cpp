@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "autograd/ops/attention.h"
 #include "autograd/ops/dropout.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
@@ -12,85 +13,49 @@
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
-#include "core/kernels/copy.h"
-#include "core/kernels/eltwise.h"
-#include "core/kernels/reduce.h"
 #include "nn/basic.h"
 #include "nn/normalization.h"
 
 namespace tessera::nn {
 
+namespace {
+kernels::AttentionParams params(const AttentionMask& m, std::optional<double> scale) {
+  return {.causal = m.causal, .key_padding_mask = m.key_padding_mask, .window = m.window,
+          .global_prefix = m.global_prefix, .attn_bias = m.attn_bias, .scale = scale};
+}
+
+AttentionBackend initial_backend() {
+  const char* e = std::getenv("TESSERA_ATTENTION");
+  if (!e || std::string(e).empty() || std::string(e) == "fused") return AttentionBackend::Fused;
+  if (std::string(e) == "explicit") return AttentionBackend::Explicit;
+  throw std::invalid_argument("TESSERA_ATTENTION must be 'fused' or 'explicit', got '" + std::string(e) + "'");
+}
+AttentionBackend& backend() {
+  static AttentionBackend b = initial_backend();
+  return b;
+}
+}  // namespace
+
+void set_attention_backend(AttentionBackend b) { backend() = b; }
+AttentionBackend attention_backend() { return backend(); }
+
 Tensor build_attention_mask(const AttentionMask& m, int64_t B, int64_t T, int64_t S, Tensor* fully_masked) {
-  if (fully_masked) *fully_masked = Tensor();
-  const bool kp = m.key_padding_mask.defined();
-  if (m.global_prefix < 0)
-    throw std::invalid_argument("attention: global_prefix must be >= 0, got " + std::to_string(m.global_prefix));
-  if (!m.causal && !kp && m.window < 0) return Tensor();
-  Tensor kpm;
-  if (kp) {
-    if (m.key_padding_mask.dtype() != DType::Bool || m.key_padding_mask.shape() != Shape{B, S})
-      throw std::invalid_argument("attention: key_padding_mask must be bool [" + std::to_string(B) + ", " +
-                                  std::to_string(S) + "] (true = ignore), got " +
-                                  std::string(dtype_name(m.key_padding_mask.dtype())) + " " +
-                                  shape_str(m.key_padding_mask.shape()));
-    kpm = contiguous(m.key_padding_mask);
-  }
-  // Built from whole-tensor bool ops (no element loops here): query index i as [1, 1, T, 1]
-  // against key index j as [1, 1, 1, S], broadcast to the [1, 1, T, S] positional part.
-  namespace k = kernels;
-  const Tensor i = arange(double(T)).as_strided({1, 1, T, 1}, {T, T, 1, 1}, 0);
-  const Tensor j = arange(double(S)).as_strided({1, 1, 1, S}, {S, S, S, 1}, 0);
-  auto index_scalar = [](int64_t v) { return scalar_tensor(double(v), {.dtype = DType::Int64}); };
-  Tensor hide = zeros({1, 1, T, S}, {.dtype = DType::Bool});
-  if (m.causal) hide = k::logical(k::LogicalOp::Or, hide, k::compare(k::CompareOp::Gt, j, i));
-  if (m.window >= 0) {
-    // Causal: keys more than `window` behind; otherwise |i - j| > window on either side.
-    const Tensor d = k::sub(i, j);
-    Tensor far = k::compare(k::CompareOp::Gt, d, index_scalar(m.window));
-    if (!m.causal) far = k::logical(k::LogicalOp::Or, far, k::compare(k::CompareOp::Lt, d, index_scalar(-m.window)));
-    if (m.global_prefix > 0)
-      far = k::logical(k::LogicalOp::And, far, k::compare(k::CompareOp::Ge, j, index_scalar(m.global_prefix)));
-    hide = k::logical(k::LogicalOp::Or, hide, far);
-  }
-  if (kp)
-    hide = k::logical(k::LogicalOp::Or, kpm.as_strided({B, 1, 1, S}, {S, S, S, 1}, kpm.storage_offset()), hide);
-  Tensor mask = hide;  // [B or 1, 1, T, S], a fresh tensor
-  if (S > 0) {
-    // Rows that hide every key are left unmasked so their softmax stays finite; their weights
-    // are zeroed afterwards through fully_masked.
-    Tensor full = k::compare(k::CompareOp::Eq, k::sum(k::to_dtype(hide, DType::Int64), {3}, true), index_scalar(S));
-    if (k::sum(k::to_dtype(full, DType::Int64)).item<int64_t>() > 0) {
-      mask = k::logical(k::LogicalOp::And, hide, k::logical_not(full));
-      if (fully_masked) *fully_masked = full;
-    }
-  }
-  return mask;
+  return kernels::attention_mask(params(m, std::nullopt), B, T, S, fully_masked);
 }
 
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionMask& m, std::optional<double> scale) {
-  if (q.dim() != 4 || k.dim() != 4 || q.shape()[0] != k.shape()[0] || q.shape()[1] != k.shape()[1] ||
-      q.shape()[3] != k.shape()[3])
-    throw std::invalid_argument("attention: expected q [B, H, T, d] and k [B, H, S, d], got " + shape_str(q.shape()) +
-                                " and " + shape_str(k.shape()));
-  const int64_t B = q.shape()[0], T = q.shape()[2], S = k.shape()[2];
-  const double sc = scale.value_or(1.0 / std::sqrt(double(q.shape()[3])));
-  Tensor s = matmul(mul(q, sc), transpose(k, -2, -1));  // [B, H, T, S]
-  if (m.attn_bias.defined()) s = add(s, m.attn_bias);
-  Tensor fully;
-  Tensor mask = build_attention_mask(m, B, T, S, &fully);
-  if (mask.defined()) s = masked_fill(s, mask, -INFINITY);
-  Tensor p = softmax(s, -1);
-  if (fully.defined()) p = masked_fill(p, fully, 0.0);
-  return p;
+  return attention_probs(q, k, params(m, scale));
 }
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m,
                                     double dropout_p, bool training, Generator* gen, std::optional<double> scale) {
-  if (v.dim() != 4 || v.shape()[2] != k.shape()[2])
+  if (v.dim() != 4 || k.dim() != 4 || v.shape()[2] != k.shape()[2])
     throw std::invalid_argument("scaled_dot_product_attention: v must be [B, H, S, dv] with k's S, got k " +
                                 shape_str(k.shape()) + ", v " + shape_str(v.shape()));
+  const bool drop = dropout_p > 0 && training;
+  if (!drop && backend() == AttentionBackend::Fused) return flash_attention(q, k, v, params(m, scale));
   Tensor p = attention_weights(q, k, m, scale);
-  if (dropout_p > 0 && training) p = dropout(p, dropout_p, training, gen);
+  if (drop) p = dropout(p, dropout_p, training, gen);
   return matmul(p, v);
 }
 
@@ -136,8 +101,12 @@ Tensor Attention::forward(const Tensor& x, const AttentionMask& m) {
     q = rotate(q);
     k = rotate(k);
   }
-  Tensor p = attn_drop->forward(attention_weights(q, k, m, scale_));
-  Tensor o = reshape(transpose(matmul(p, v), 1, 2), {B, N, dim_});
+  // Dropout on the weights needs them formed; otherwise the fused kernel (nn::attention_backend()).
+  const bool drop = attn_drop->is_training() && attn_drop->p() > 0;
+  Tensor a = !drop && backend() == AttentionBackend::Fused
+                 ? flash_attention(q, k, v, params(m, scale_))
+                 : matmul(attn_drop->forward(attention_weights(q, k, m, scale_)), v);
+  Tensor o = reshape(transpose(a, 1, 2), {B, N, dim_});
   return proj_drop->forward(proj->forward(o));
 }
 

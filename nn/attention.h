@@ -37,6 +37,14 @@ struct AttentionMask {
   bool any() const { return causal || key_padding_mask.defined() || window >= 0 || attn_bias.defined(); }
 };
 
+// Which kernel runs attention when the weights are not needed: the fused one (tessera::flash_attention,
+// memory linear in T) or the explicit softmax(q k^T) v. The default comes from the environment
+// variable TESSERA_ATTENTION (fused | explicit; unset = fused), so benchmarks can compare both;
+// dropout on the weights always takes the explicit path.
+enum class AttentionBackend { Fused, Explicit };
+void set_attention_backend(AttentionBackend b);
+AttentionBackend attention_backend();
+
 // Bool mask [B or 1, 1, T, S] (true = hidden) from the causal / padding / window parts of m, or an
 // undefined tensor when none is set. `fully_masked` (if given) receives a bool per row [B|1, 1, T, 1]
 // marking queries that see no key, or stays undefined when there are none.
@@ -46,7 +54,8 @@ Tensor build_attention_mask(const AttentionMask& m, int64_t B, int64_t T, int64_
 // q is scaled before the product (as timm). scale defaults to 1/sqrt(hd).
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionMask& m = {},
                          std::optional<double> scale = std::nullopt);
-// attention_weights -> dropout(p) -> @ v; v [B, H, S, hd_v] -> [B, H, T, hd_v].
+// attention_weights -> dropout(p) -> @ v; v [B, H, S, hd_v] -> [B, H, T, hd_v]. Without active dropout
+// this is tessera::flash_attention (autograd/ops/attention.h) unless the backend is Explicit.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionMask& m = {},
                                     double dropout_p = 0.0, bool training = false, Generator* gen = nullptr,
                                     std::optional<double> scale = std::nullopt);

@@ -12,6 +12,7 @@ class Dropout : public Module {
   std::string type_name() const override { return "Dropout"; }
   std::string extra_repr() const override { return "p=" + std::to_string(p_); }
   Tensor forward(const Tensor& x) override;
+  double p() const { return p_; }
   Generator* generator = nullptr;
 
  private:

@@ -10,6 +10,7 @@
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
+#include "nn/attention.h"
 #include "nn/container.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
@@ -37,10 +38,10 @@ Tensor TransformerLMBlock::forward(const Tensor& x) {
   const int64_t B = x.shape()[0], T = x.shape()[1], D = x.shape()[2], H = heads_, Dh = D / H;
   Tensor qkv = permute(view(qkv_->forward(norm_first_ ? n1_->forward(x) : x), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4});
   Tensor q = select(qkv, 0, 0), k = select(qkv, 0, 1), v = select(qkv, 0, 2);
-  Tensor a = mul(matmul(q, transpose(k, -1, -2)), 1.0 / std::sqrt(double(Dh)));
-  Tensor causal = triu(ones({T, T}, {.dtype = DType::Bool}), 1);
-  a = masked_fill(a, causal, -INFINITY);
-  Tensor y = reshape(transpose(matmul(softmax(a, -1), v), 1, 2), {B, T, D});
+  // Fused causal attention (memory linear in T) unless nn::attention_backend() is Explicit.
+  Tensor a = scaled_dot_product_attention(q, k, v, AttentionMask{.causal = true}, 0.0, false, nullptr,
+                                          1.0 / std::sqrt(double(Dh)));
+  Tensor y = reshape(transpose(a, 1, 2), {B, T, D});
   if (!norm_first_) {
     Tensor h = n1_->forward(add(x, drop_->forward(proj_->forward(y))));
     return n2_->forward(add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(h))))));

@@ -1,0 +1,26 @@
+#pragma once
+// Scaled-dot-product attention as one fused op (kernel: core/kernels/attention.h):
+//   out = softmax(scale q k^T + attn_bias, masked) v
+// for q [B, H, T, D], k [B, H, S, D], v [B, H, S, Dv] of one dtype (float32, float64 or bfloat16:
+// bfloat16 computes in float32 and returns bfloat16, like torch's SDPA). Memory is linear in T:
+// forward keeps the output and one logsumexp per row, backward recomputes the probabilities tile
+// by tile. Gradients flow to q, k, v and to attn_bias when it requires grad (its gradient needs the
+// full [B, H, T, S] score gradient once, during backward).
+// Double backward (create_graph through attention) takes the composite path: the backward is then
+// written with differentiable ops over the explicit probabilities, so higher orders are exact.
+// Masks and scale: kernels::AttentionParams (the same rules as nn::AttentionMask).
+#include "core/kernels/attention.h"
+#include "core/tensor.h"
+
+namespace tessera {
+
+using FlashAttentionOptions = kernels::AttentionParams;
+
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashAttentionOptions& o = {});
+
+// The explicit probabilities softmax(scale q k^T + attn_bias, masked) [B, H, T, S] with ordinary
+// differentiable ops (rows that see no key are all zero); what flash_attention computes without
+// forming them. nn::attention_weights and the double-backward path use it.
+Tensor attention_probs(const Tensor& q, const Tensor& k, const FlashAttentionOptions& o = {});
+
+}  // namespace tessera

@@ -1,0 +1,469 @@
+#include "core/kernels/attention.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/factory.h"
+#include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
+#include "core/kernels/reduce.h"
+#include "core/kernels/vec_math.h"
+#include "core/threading.h"
+
+namespace tessera::kernels {
+
+namespace {
+
+constexpr int64_t Br = kAttentionQueryTile, Bc = kAttentionKeyTile;
+
+// Row-major C = alpha op(A) op(B) + beta C on one tile, through OpenBLAS (OpenMP build: it runs
+// single-threaded inside our parallel regions, which is what a per-tile call wants) or, when
+// TESSERA_ATTENTION_GEMM=loops, through plain vectorised loops. Both were measured (README,
+// "Fused attention"); BLAS is the default because it was faster.
+template <typename C>
+void gemm_loops(bool ta, bool tb, int64_t M, int64_t N, int64_t K, C alpha, const C* A, int64_t lda, const C* B,
+                int64_t ldb, C beta, C* Cm, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    C* c = Cm + i * ldc;
+    for (int64_t j = 0; j < N; ++j) c[j] = beta == C(0) ? C(0) : c[j] * beta;
+    if (!tb) {  // c_i += alpha sum_p a_ip b_p (rows of B contiguous)
+      for (int64_t p = 0; p < K; ++p) {
+        const C a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
+        const C* b = B + p * ldb;
+#pragma omp simd
+        for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
+      }
+    } else {  // c_ij += alpha <a_i, b_j>
+      for (int64_t j = 0; j < N; ++j) {
+        const C* b = B + j * ldb;
+        C acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t p = 0; p < K; ++p) acc += (ta ? A[p * lda + i] : A[i * lda + p]) * b[p];
+        c[j] += alpha * acc;
+      }
+    }
+  }
+}
+
+bool use_loops() {
+  static const bool loops = [] {
+    const char* e = std::getenv("TESSERA_ATTENTION_GEMM");
+    return e && std::string(e) == "loops";
+  }();
+  return loops;
+}
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (use_loops()) return gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
+              alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  if (use_loops()) return gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
+              alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+
+[[gnu::always_inline]] inline float exp_c(float x) { return vmath::exp(x); }
+[[gnu::always_inline]] inline double exp_c(double x) { return std::exp(x); }
+
+// A [B, H, rows, cols] operand with a contiguous last dim: rows addressed through strides.
+template <typename C>
+struct Operand {
+  C* p = nullptr;
+  int64_t sb = 0, sh = 0, st = 0;
+  C* row(int64_t b, int64_t h, int64_t t) const { return p + b * sb + h * sh + t * st; }
+};
+template <typename C>
+Operand<C> operand(const Tensor& t) {
+  // A single row's stride is never used to step, but BLAS wants a leading dim >= the row length.
+  const int64_t st = t.shape()[2] > 1 ? t.stride(2) : std::max<int64_t>(t.shape()[3], 1);
+  return {t.data_ptr<C>(), t.stride(0), t.stride(1), st};
+}
+
+// Everything a tile needs: shapes, operands, masks.
+template <typename C>
+struct Problem {
+  int64_t B, H, T, S, D, Dv;
+  C scale;
+  Operand<C> q, k, v;
+  bool causal;
+  int64_t window, prefix;
+  const bool* kpm = nullptr;  // [B, S] contiguous
+  const C* bias = nullptr;
+  int64_t bias_st[4] = {0, 0, 0, 0};
+
+  bool hidden(int64_t i, int64_t j) const {
+    if (causal && j > i) return true;
+    if (window >= 0 && j >= prefix) {
+      const int64_t d = i - j;
+      if (d > window || (!causal && -d > window)) return true;
+    }
+    return false;
+  }
+  // The positional masks hide every pair of queries [i0, i1) x keys [j0, j1).
+  bool tile_hidden(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
+    if (causal && j0 > i1 - 1) return true;
+    if (window >= 0 && j0 >= prefix) {
+      if (i0 - (j1 - 1) > window) return true;
+      if (!causal && j0 - (i1 - 1) > window) return true;
+    }
+    return false;
+  }
+  // The positional masks hide no pair of the tile (no per-element test needed).
+  bool tile_clear(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
+    if (causal && j1 - 1 > i0) return false;
+    if (window >= 0 && j1 > prefix) {
+      const int64_t jlo = std::max(j0, prefix);
+      if ((i1 - 1) - jlo > window) return false;
+      if (!causal && (j1 - 1) - i0 > window) return false;
+    }
+    return true;
+  }
+
+  // s[ni x nj] = scale q_i k_j^T + bias, hidden pairs -inf.
+  void scores(int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, C* s) const {
+    gemm(false, true, ni, nj, D, scale, q.row(b, h, i0), q.st, k.row(b, h, j0), k.st, C(0), s, nj);
+    const C ninf = -std::numeric_limits<C>::infinity();
+    if (bias) {
+      for (int64_t i = 0; i < ni; ++i) {
+        const C* br = bias + b * bias_st[0] + h * bias_st[1] + (i0 + i) * bias_st[2] + j0 * bias_st[3];
+        C* sr = s + i * nj;
+        const int64_t bs = bias_st[3];
+        for (int64_t j = 0; j < nj; ++j) sr[j] += br[j * bs];
+      }
+    }
+    if (!tile_clear(i0, i0 + ni, j0, j0 + nj))
+      for (int64_t i = 0; i < ni; ++i)
+        for (int64_t j = 0; j < nj; ++j)
+          if (hidden(i0 + i, j0 + j)) s[i * nj + j] = ninf;
+    if (kpm) {
+      const bool* kr = kpm + b * S + j0;
+      for (int64_t j = 0; j < nj; ++j)
+        if (kr[j])
+          for (int64_t i = 0; i < ni; ++i) s[i * nj + j] = ninf;
+    }
+  }
+};
+
+std::string shapes(const Tensor& q, const Tensor& k, const Tensor& v) {
+  return "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape());
+}
+
+void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p) {
+  if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4 || q.shape()[0] != k.shape()[0] ||
+      q.shape()[1] != k.shape()[1] || q.shape()[3] != k.shape()[3] || v.shape()[0] != k.shape()[0] ||
+      v.shape()[1] != k.shape()[1] || v.shape()[2] != k.shape()[2])
+    throw std::invalid_argument("flash_attention: expected q [B, H, T, D], k [B, H, S, D], v [B, H, S, Dv], got " +
+                                shapes(q, k, v));
+  if (q.dtype() != k.dtype() || q.dtype() != v.dtype() || !q.is_floating_point())
+    throw std::invalid_argument(std::string("flash_attention: q, k, v must share one floating dtype, got ") +
+                                dtype_name(q.dtype()) + ", " + dtype_name(k.dtype()) + ", " + dtype_name(v.dtype()));
+  const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], S = k.shape()[2];
+  if (p.global_prefix < 0)
+    throw std::invalid_argument("attention: global_prefix must be >= 0, got " + std::to_string(p.global_prefix));
+  const Tensor& m = p.key_padding_mask;
+  if (m.defined() && (m.dtype() != DType::Bool || m.shape() != Shape{B, S}))
+    throw std::invalid_argument("attention: key_padding_mask must be bool [" + std::to_string(B) + ", " +
+                                std::to_string(S) + "] (true = ignore), got " + std::string(dtype_name(m.dtype())) +
+                                " " + shape_str(m.shape()));
+  const Tensor& a = p.attn_bias;
+  if (a.defined()) {
+    const Shape full{B, H, T, S};
+    bool ok = a.is_floating_point() && a.dim() <= 4;
+    for (int64_t d = 0; ok && d < a.dim(); ++d) {
+      const int64_t n = a.shape()[size_t(d)], want = full[size_t(4 - a.dim() + d)];
+      ok = n == 1 || n == want;
+    }
+    if (!ok)
+      throw std::invalid_argument("attention: attn_bias must be floating and broadcastable to " + shape_str(full) +
+                                  ", got " + std::string(dtype_name(a.dtype())) + " " + shape_str(a.shape()));
+  }
+}
+
+DType compute_dtype(DType t) { return t == DType::Float64 ? DType::Float64 : DType::Float32; }
+
+// The compute-dtype copy of an operand: widened bf16, or a copy when the rows are not BLAS
+// matrices (strided last dim, or rows closer than their length, as in an expanded tensor).
+Tensor prepared(const Tensor& t) {
+  Tensor c = to_dtype(t, compute_dtype(t.dtype()));
+  const int64_t n = c.shape()[3];
+  if ((n > 1 && c.stride(3) != 1) || (c.shape()[2] > 1 && c.stride(2) < n)) c = contiguous(c);
+  return c;
+}
+
+// Fills the problem (pointers stay valid while the tensors in `keep` live).
+template <typename C>
+Problem<C> problem(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                   std::vector<Tensor>& keep) {
+  Problem<C> pr{};
+  pr.B = q.shape()[0], pr.H = q.shape()[1], pr.T = q.shape()[2], pr.S = k.shape()[2], pr.D = q.shape()[3],
+  pr.Dv = v.shape()[3];
+  pr.scale = C(p.scale.value_or(1.0 / std::sqrt(double(std::max<int64_t>(pr.D, 1)))));
+  pr.q = operand<C>(q), pr.k = operand<C>(k), pr.v = operand<C>(v);
+  pr.causal = p.causal, pr.window = p.window, pr.prefix = p.global_prefix;
+  if (p.key_padding_mask.defined()) {
+    keep.push_back(contiguous(p.key_padding_mask));
+    pr.kpm = keep.back().data_ptr<bool>();
+  }
+  if (p.attn_bias.defined()) {
+    keep.push_back(to_dtype(p.attn_bias, dtype_v<C>));
+    const Tensor& a = keep.back();
+    pr.bias = a.data_ptr<C>();
+    for (int64_t d = 0; d < a.dim(); ++d)
+      pr.bias_st[4 - a.dim() + d] = a.shape()[size_t(d)] == 1 ? 0 : a.stride(d);
+  }
+  return pr;
+}
+
+// Query tile r of n in a zigzag order (0, n-1, 1, n-2, ...): under a causal mask tile cost grows
+// with its index, and contiguous static chunks of this order get equal work.
+int64_t zigzag(int64_t r, int64_t n) { return r % 2 == 0 ? r / 2 : n - 1 - r / 2; }
+
+template <typename C>
+void forward_impl(const Problem<C>& pr, C* out, C* lse) {
+  const int64_t nq = (pr.T + Br - 1) / Br, Dv = pr.Dv;
+  const C ninf = -std::numeric_limits<C>::infinity();
+  parallel_for(pr.B * pr.H * nq, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<C> s(size_t(Br * Bc)), acc(size_t(Br * Dv)), m(Br), l(Br);
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t bh = task / nq, b = bh / pr.H, h = bh % pr.H;
+      const int64_t i0 = zigzag(task % nq, nq) * Br, ni = std::min(Br, pr.T - i0);
+      std::fill(m.begin(), m.end(), ninf);
+      std::fill(l.begin(), l.end(), C(0));
+      std::fill(acc.begin(), acc.end(), C(0));
+      for (int64_t j0 = 0; j0 < pr.S; j0 += Bc) {
+        const int64_t nj = std::min(Bc, pr.S - j0);
+        if (pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) continue;
+        pr.scores(b, h, i0, ni, j0, nj, s.data());
+        for (int64_t i = 0; i < ni; ++i) {
+          C* sr = s.data() + i * nj;
+          C mx = ninf;
+          for (int64_t j = 0; j < nj; ++j) mx = std::max(mx, sr[j]);
+          const C mnew = std::max(m[i], mx);
+          if (mnew == ninf) {  // nothing visible to this row yet
+            std::fill(sr, sr + nj, C(0));
+            continue;
+          }
+          const C alpha = m[i] == ninf ? C(0) : exp_c(m[i] - mnew);
+          C sum = 0;
+#pragma omp simd reduction(+ : sum)
+          for (int64_t j = 0; j < nj; ++j) {
+            const C e = sr[j] == ninf ? C(0) : exp_c(sr[j] - mnew);
+            sr[j] = e;
+            sum += e;
+          }
+          l[i] = l[i] * alpha + sum;
+          m[i] = mnew;
+          if (alpha != C(1)) {
+            C* ar = acc.data() + i * Dv;
+            for (int64_t d = 0; d < Dv; ++d) ar[d] *= alpha;
+          }
+        }
+        gemm(false, false, ni, Dv, nj, C(1), s.data(), nj, pr.v.row(b, h, j0), pr.v.st, C(1), acc.data(), Dv);
+      }
+      for (int64_t i = 0; i < ni; ++i) {
+        const int64_t row = bh * pr.T + i0 + i;
+        C* o = out + row * Dv;
+        const C* ar = acc.data() + i * Dv;
+        const C inv = l[i] > 0 ? C(1) / l[i] : C(0);
+        for (int64_t d = 0; d < Dv; ++d) o[d] = ar[d] * inv;
+        lse[row] = l[i] > 0 ? m[i] + std::log(l[i]) : ninf;
+      }
+    }
+  });
+}
+
+// Gradients of one tile (queries [i0, i0+ni) x keys [j0, j0+nj)) of head (b, h): dq rows of the
+// tile when `dq_rows` is set, dk and dv rows when `dkv_rows` is set.
+template <typename C>
+struct BackwardCtx {
+  const Problem<C>& pr;
+  const C *dout, *lse, *delta;  // dout [B, H, T, Dv] contiguous; lse, delta [B, H, T]
+  C *dq, *dk, *dv, *dscores;    // contiguous; dscores may be null
+
+  void tile(int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, bool dq_rows, bool dkv_rows,
+            C* p, C* dp) const {
+    const int64_t D = pr.D, Dv = pr.Dv, bh = b * pr.H + h;
+    const C ninf = -std::numeric_limits<C>::infinity();
+    pr.scores(b, h, i0, ni, j0, nj, p);
+    for (int64_t i = 0; i < ni; ++i) {
+      const C li = lse[bh * pr.T + i0 + i];
+      C* pr_ = p + i * nj;
+      if (li == ninf) {
+        std::fill(pr_, pr_ + nj, C(0));
+        continue;
+      }
+#pragma omp simd
+      for (int64_t j = 0; j < nj; ++j) pr_[j] = pr_[j] == ninf ? C(0) : exp_c(pr_[j] - li);
+    }
+    const C* go = dout + (bh * pr.T + i0) * Dv;
+    if (dkv_rows)  // dv_j += P^T dO_i
+      gemm(true, false, nj, Dv, ni, C(1), p, nj, go, Dv, C(1), dv + (bh * pr.S + j0) * Dv, Dv);
+    // dP = dO_i v_j^T, then dS = P (dP - delta_i)
+    gemm(false, true, ni, nj, Dv, C(1), go, Dv, pr.v.row(b, h, j0), pr.v.st, C(0), dp, nj);
+    for (int64_t i = 0; i < ni; ++i) {
+      const C di = delta[bh * pr.T + i0 + i];
+      C* dr = dp + i * nj;
+      const C* prow = p + i * nj;
+#pragma omp simd
+      for (int64_t j = 0; j < nj; ++j) dr[j] = prow[j] * (dr[j] - di);
+    }
+    if (dscores && dq_rows)
+      for (int64_t i = 0; i < ni; ++i)
+        std::copy(dp + i * nj, dp + (i + 1) * nj, dscores + ((bh * pr.T) + i0 + i) * pr.S + j0);
+    if (dq_rows)  // dq_i += scale dS k_j
+      gemm(false, false, ni, D, nj, pr.scale, dp, nj, pr.k.row(b, h, j0), pr.k.st, C(1), dq + (bh * pr.T + i0) * D, D);
+    if (dkv_rows)  // dk_j += scale dS^T q_i
+      gemm(true, false, nj, D, ni, pr.scale, dp, nj, pr.q.row(b, h, i0), pr.q.st, C(1), dk + (bh * pr.S + j0) * D, D);
+  }
+};
+
+template <typename C>
+void backward_impl(const BackwardCtx<C>& c) {
+  const Problem<C>& pr = c.pr;
+  const int64_t BH = pr.B * pr.H, nq = (pr.T + Br - 1) / Br, nk = (pr.S + Bc - 1) / Bc;
+  const int threads = get_num_threads();
+  if (BH >= 2 * threads) {
+    // Enough heads to share out: one task per head does all its tiles in one sweep (5 tile GEMMs).
+    parallel_for(BH, 1, [&](int64_t t0, int64_t t1) {
+      std::vector<C> p(size_t(Br * Bc)), dp(size_t(Br * Bc));
+      for (int64_t bh = t0; bh < t1; ++bh)
+        for (int64_t j0 = 0; j0 < pr.S; j0 += Bc)
+          for (int64_t i0 = 0; i0 < pr.T; i0 += Br) {
+            const int64_t ni = std::min(Br, pr.T - i0), nj = std::min(Bc, pr.S - j0);
+            if (pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) continue;
+            c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, true, p.data(), dp.data());
+          }
+    });
+    return;
+  }
+  // Few heads: split over query tiles for dq, then over key tiles for dk/dv (each output row has
+  // one owner, so no atomics; costs two more tile GEMMs).
+  parallel_for(BH * nq, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<C> p(size_t(Br * Bc)), dp(size_t(Br * Bc));
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t bh = task / nq, i0 = zigzag(task % nq, nq) * Br, ni = std::min(Br, pr.T - i0);
+      for (int64_t j0 = 0; j0 < pr.S; j0 += Bc) {
+        const int64_t nj = std::min(Bc, pr.S - j0);
+        if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
+          c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, false, p.data(), dp.data());
+      }
+    }
+  });
+  parallel_for(BH * nk, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<C> p(size_t(Br * Bc)), dp(size_t(Br * Bc));
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t bh = task / nk, j0 = zigzag(task % nk, nk) * Bc, nj = std::min(Bc, pr.S - j0);
+      for (int64_t i0 = 0; i0 < pr.T; i0 += Br) {
+        const int64_t ni = std::min(Br, pr.T - i0);
+        if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
+          c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, false, true, p.data(), dp.data());
+      }
+    }
+  });
+}
+
+}  // namespace
+
+AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                   const AttentionParams& p) {
+  check_inputs(q_in, k_in, v_in, p);
+  Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
+  const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], Dv = v.shape()[3];
+  const DType ct = q.dtype();
+  Tensor out = empty({B, H, T, Dv}, {.dtype = ct});
+  Tensor lse = empty({B, H, T}, {.dtype = ct});
+  dispatch_floating(ct, "flash_attention", [&]<typename C>() {
+    if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
+      std::vector<Tensor> keep;
+      forward_impl(problem<C>(q, k, v, p, keep), out.data_ptr<C>(), lse.data_ptr<C>());
+    }
+  });
+  return {to_dtype(out, q_in.dtype()), lse};
+}
+
+AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& out_in,
+                                  const Tensor& lse_in, const Tensor& dout_in, const AttentionParams& p,
+                                  bool want_dscores) {
+  check_inputs(q_in, k_in, v_in, p);
+  Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
+  const DType ct = q.dtype();
+  const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], S = k.shape()[2], D = q.shape()[3],
+                Dv = v.shape()[3];
+  if (out_in.shape() != Shape{B, H, T, Dv} || dout_in.shape() != out_in.shape() || lse_in.shape() != Shape{B, H, T})
+    throw std::invalid_argument("flash_attention backward: out " + shape_str(out_in.shape()) + ", grad " +
+                                shape_str(dout_in.shape()) + ", lse " + shape_str(lse_in.shape()) + " do not fit " +
+                                shapes(q_in, k_in, v_in));
+  Tensor out = contiguous(to_dtype(out_in, ct)), dout = contiguous(to_dtype(dout_in, ct));
+  Tensor lse = contiguous(to_dtype(lse_in, ct));
+  // delta_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij, the softmax backward's row term.
+  Tensor delta = sum(mul(dout, out), {3});
+  Tensor dq = zeros({B, H, T, D}, {.dtype = ct}), dk = zeros({B, H, S, D}, {.dtype = ct});
+  Tensor dv = zeros({B, H, S, Dv}, {.dtype = ct});
+  Tensor ds = want_dscores ? zeros({B, H, T, S}, {.dtype = ct}) : Tensor();
+  dispatch_floating(ct, "flash_attention backward", [&]<typename C>() {
+    if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
+      std::vector<Tensor> keep;
+      const Problem<C> pr = problem<C>(q, k, v, p, keep);
+      backward_impl(BackwardCtx<C>{pr, dout.data_ptr<C>(), lse.data_ptr<C>(), delta.data_ptr<C>(), dq.data_ptr<C>(),
+                                   dk.data_ptr<C>(), dv.data_ptr<C>(), want_dscores ? ds.data_ptr<C>() : nullptr});
+    }
+  });
+  return {to_dtype(dq, q_in.dtype()), to_dtype(dk, k_in.dtype()), to_dtype(dv, v_in.dtype()), ds};
+}
+
+Tensor attention_mask(const AttentionParams& m, int64_t B, int64_t T, int64_t S, Tensor* fully_masked) {
+  if (fully_masked) *fully_masked = Tensor();
+  const bool kp = m.key_padding_mask.defined();
+  if (m.global_prefix < 0)
+    throw std::invalid_argument("attention: global_prefix must be >= 0, got " + std::to_string(m.global_prefix));
+  if (!m.causal && !kp && m.window < 0) return Tensor();
+  Tensor kpm;
+  if (kp) {
+    if (m.key_padding_mask.dtype() != DType::Bool || m.key_padding_mask.shape() != Shape{B, S})
+      throw std::invalid_argument("attention: key_padding_mask must be bool [" + std::to_string(B) + ", " +
+                                  std::to_string(S) + "] (true = ignore), got " +
+                                  std::string(dtype_name(m.key_padding_mask.dtype())) + " " +
+                                  shape_str(m.key_padding_mask.shape()));
+    kpm = contiguous(m.key_padding_mask);
+  }
+  // Built from whole-tensor bool ops: query index i as [1, 1, T, 1] against key index j as
+  // [1, 1, 1, S], broadcast to the [1, 1, T, S] positional part.
+  const Tensor i = arange(double(T)).as_strided({1, 1, T, 1}, {T, T, 1, 1}, 0);
+  const Tensor j = arange(double(S)).as_strided({1, 1, 1, S}, {S, S, S, 1}, 0);
+  auto index_scalar = [](int64_t v) { return scalar_tensor(double(v), {.dtype = DType::Int64}); };
+  Tensor hide = zeros({1, 1, T, S}, {.dtype = DType::Bool});
+  if (m.causal) hide = logical(LogicalOp::Or, hide, compare(CompareOp::Gt, j, i));
+  if (m.window >= 0) {
+    // Causal: keys more than `window` behind; otherwise |i - j| > window on either side.
+    const Tensor d = sub(i, j);
+    Tensor far = compare(CompareOp::Gt, d, index_scalar(m.window));
+    if (!m.causal) far = logical(LogicalOp::Or, far, compare(CompareOp::Lt, d, index_scalar(-m.window)));
+    if (m.global_prefix > 0)
+      far = logical(LogicalOp::And, far, compare(CompareOp::Ge, j, index_scalar(m.global_prefix)));
+    hide = logical(LogicalOp::Or, hide, far);
+  }
+  if (kp) hide = logical(LogicalOp::Or, kpm.as_strided({B, 1, 1, S}, {S, S, S, 1}, kpm.storage_offset()), hide);
+  Tensor mask = hide;  // [B or 1, 1, T, S], a fresh tensor
+  if (S > 0) {
+    Tensor full = compare(CompareOp::Eq, sum(to_dtype(hide, DType::Int64), {3}, true), index_scalar(S));
+    if (sum(to_dtype(full, DType::Int64)).item<int64_t>() > 0) {
+      mask = logical(LogicalOp::And, hide, logical_not(full));
+      if (fully_masked) *fully_masked = full;
+    }
+  }
+  return mask;
+}
+
+}  // namespace tessera::kernels

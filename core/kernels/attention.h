@@ -1,0 +1,60 @@
+#pragma once
+// Fused scaled-dot-product attention, flash-attention style (Dao et al. 2022, FlashAttention-2's
+// loop order): for each (batch, head, tile of queries) the keys are visited tile by tile with an
+// online softmax (running row max m and row sum l), so no [T, S] matrix is ever formed. Forward
+// keeps only the output and the per-row logsumexp lse = m + log(l); backward recomputes each
+// score tile from q, k and lse (P = exp(S - lse)) and accumulates dq, dk, dv tile by tile.
+//
+// Shapes: q [B, H, T, D], k [B, H, S, D], v [B, H, S, Dv], one floating dtype. float32 and float64
+// compute in their own type; bfloat16 inputs are widened to float32 (float32 accumulation, the
+// output rounded once to bfloat16, like torch's SDPA). Any strides over B, H and rows; a last dim
+// that is not contiguous is copied.
+//
+// Masks (AttentionParams) are the ones of nn::AttentionMask (nn/attention.h): key j is hidden from
+// query i when causal and j > i; when key_padding_mask[b, j]; when window >= 0, j >= global_prefix
+// and i - j > window (without causal also j - i > window). attn_bias (broadcastable to [B, H, T, S])
+// is added to the scaled scores. Tiles that the positional masks hide entirely are skipped, so a
+// causal step costs about half of a full one and a sliding window is linear in T.
+// A query that sees no key gets output 0, lse = -inf and no gradient (nn::Attention's rule).
+#include <cstdint>
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace tessera::kernels {
+
+struct AttentionParams {
+  bool causal = false;
+  Tensor key_padding_mask;    // bool [B, S], true = hide that key
+  int64_t window = -1;        // < 0: no window
+  int64_t global_prefix = 0;  // keys j < global_prefix are exempt from the window
+  Tensor attn_bias;           // floating, broadcastable to [B, H, T, S]
+  std::optional<double> scale;  // default 1 / sqrt(D)
+};
+
+// Tile sizes of the kernels (queries x keys); tests pick lengths that leave remainders.
+inline constexpr int64_t kAttentionQueryTile = 64;
+inline constexpr int64_t kAttentionKeyTile = 64;
+
+struct AttentionForward {
+  Tensor out;  // [B, H, T, Dv], q's dtype, contiguous
+  Tensor lse;  // [B, H, T], float32 (float64 for float64 inputs); -inf for rows that see no key
+};
+AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p);
+
+struct AttentionGrads {
+  Tensor dq, dk, dv;  // the inputs' shapes and dtype, contiguous
+  Tensor dscores;     // [B, H, T, S] in the compute dtype (the gradient of attn_bias before summing to its
+                      // shape); only when want_dscores, the one case that is quadratic in memory
+};
+AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                                  const Tensor& lse, const Tensor& dout, const AttentionParams& p,
+                                  bool want_dscores);
+
+// The positional and padding part of p as a dense bool mask [B or 1, 1, T, S] (true = hidden), for
+// the explicit (composite) path, or an undefined tensor when p sets none of them. Rows that would
+// hide every key are left unmasked (so the softmax stays finite) and reported in `fully_masked`
+// ([B|1, 1, T, 1] bool, undefined when there are none) for the caller to zero.
+Tensor attention_mask(const AttentionParams& p, int64_t B, int64_t T, int64_t S, Tensor* fully_masked = nullptr);
+
+}  // namespace tessera::kernels

@@ -1,0 +1,182 @@
+// The fused attention op (tessera::flash_attention, core/kernels/attention.*): float64 finite
+// differences under every mask kind with lengths that leave tile remainders (64 x 64 tiles), the
+// fused result against the explicit softmax path (both thread schedules of the backward, fully
+// masked rows, broadcast biases that require grad, strided inputs), second order through the
+// composite fallback, input errors, and that a long causal step keeps no [T, T] tensor.
+#include <gtest/gtest.h>
+
+#include "autograd/ops/attention.h"
+#include "autograd/tessera.h"
+#include "core/allocator.h"
+#include "testing/gradcheck.h"
+
+using namespace tessera;
+using tessera::test::allclose;
+using tessera::test::gradcheck;
+using tessera::test::gradgradcheck;
+using tessera::test::leaf;
+using tessera::test::noncontiguous;
+
+namespace {
+
+constexpr int64_t kTile = kernels::kAttentionQueryTile;
+
+Tensor bool_mask(const Shape& s, uint64_t seed, double p_hidden) {
+  Tensor u = leaf(s, seed, 0.0, 1.0).detach();
+  return lt(u, scalar_tensor(p_hidden, {.dtype = DType::Float64}));
+}
+
+Tensor explicit_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashAttentionOptions& o) {
+  return matmul(attention_probs(q, k, o), v);
+}
+
+struct Case {
+  std::string name;
+  FlashAttentionOptions o;
+};
+
+}  // namespace
+
+TEST(GradFlashAttention, EveryMaskKindWithTileRemainders) {
+  // T = tile + 3 queries, S = tile + 6 keys (one full and one partial tile each).
+  const int64_t T = kTile + 3, S = kTile + 6;
+  Tensor kpm = bool_mask({1, S}, 5, 0.3);
+  std::vector<Case> cases = {{"none", {}},
+                             {"causal", {.causal = true}},
+                             {"key_padding", {.key_padding_mask = kpm}},
+                             {"window", {.window = 7}},
+                             {"window_causal_prefix", {.causal = true, .window = 5, .global_prefix = 2}},
+                             {"scale", {.causal = true, .scale = 0.4}}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const int64_t s = c.o.causal ? T : S;
+    FlashAttentionOptions o = c.o;
+    if (o.key_padding_mask.defined()) o.key_padding_mask = narrow(o.key_padding_mask, 1, 0, s);
+    Tensor q = leaf({1, 2, T, 3}, 1), k = leaf({1, 2, s, 3}, 2), v = leaf({1, 2, s, 2}, 3);
+    EXPECT_TRUE(gradcheck([&](const TensorList& in) { return flash_attention(in[0], in[1], in[2], o); }, {q, k, v}));
+  }
+}
+
+TEST(GradFlashAttention, BiasRequiringGrad) {
+  const int64_t T = kTile + 1, S = 9;
+  Tensor q = leaf({1, 2, T, 2}, 4), k = leaf({1, 2, S, 2}, 5), v = leaf({1, 2, S, 2}, 6);
+  for (Shape bs : {Shape{T, S}, Shape{2, 1, S}, Shape{1, 2, T, S}}) {
+    SCOPED_TRACE(shape_str(bs));
+    Tensor bias = leaf(bs, 7);
+    auto f = [&](const TensorList& in) { return flash_attention(in[0], in[1], in[2], {.window = 4, .attn_bias = in[3]}); };
+    EXPECT_TRUE(gradcheck(f, {q, k, v, bias}));
+  }
+}
+
+TEST(GradFlashAttention, MatchesExplicitPath) {
+  // Both backward schedules: B*H = 1 (query- then key-tile split) and B*H = 8 (one task per head),
+  // fully masked rows (batch 1 pads every key), strided q from a packed qkv and a strided last dim.
+  const int64_t T = 2 * kTile + 5, S = 2 * kTile + 17;
+  for (int64_t B : {1, 2}) {
+    const int64_t H = B == 1 ? 1 : 4;
+    Tensor kpm = bool_mask({B, S}, 8, 0.4);
+    if (B == 2) kpm = cat({narrow(kpm, 0, 0, 1), ones({1, S}, {.dtype = DType::Bool})}, 0);
+    std::vector<Case> cases = {
+        {"none", {}},
+        {"causal", {.causal = true}},
+        {"padding", {.key_padding_mask = kpm}},
+        {"window", {.window = 20}},
+        {"causal_window_prefix_padding", {.causal = true, .key_padding_mask = kpm, .window = 30, .global_prefix = 4}},
+        {"bias", {.causal = true, .attn_bias = leaf({H, T, S}, 9, -2, 2)}},
+    };
+    for (Case& c : cases) {
+      SCOPED_TRACE(c.name + " B=" + std::to_string(B));
+      const int64_t s = c.o.causal && !c.o.attn_bias.defined() && !c.o.key_padding_mask.defined() ? T : S;
+      Tensor qkv = leaf({B, T, 3, H, 8}, 10);
+      Tensor q = select(permute(qkv, {2, 0, 3, 1, 4}), 0, 0);  // strided rows
+      Tensor k = noncontiguous(leaf({B, H, s, 8}, 11));        // strided last dim
+      Tensor v = leaf({B, H, s, 5}, 12);
+      Tensor g = leaf({B, H, T, 5}, 13).detach();
+      TensorList in{qkv, k, v};
+      if (c.o.attn_bias.defined()) in.push_back(c.o.attn_bias);
+      Tensor a = flash_attention(q, k, v, c.o), b = explicit_attention(q, k, v, c.o);
+      EXPECT_TRUE(allclose(a, b, 1e-11, 1e-12)) << "forward";
+      TensorList ga = grad({a}, in, {g}), gb = grad({b}, in, {g});
+      for (size_t i = 0; i < in.size(); ++i) EXPECT_TRUE(allclose(ga[i], gb[i], 1e-10, 1e-12)) << "grad " << i;
+    }
+  }
+}
+
+TEST(GradFlashAttention, FullyMaskedRowsAreZero) {
+  Tensor q = leaf({2, 1, 5, 3}, 14), k = leaf({2, 1, 4, 3}, 15), v = leaf({2, 1, 4, 2}, 16);
+  Tensor kpm = cat({zeros({1, 4}, {.dtype = DType::Bool}), ones({1, 4}, {.dtype = DType::Bool})}, 0);
+  Tensor out = flash_attention(q, k, v, {.key_padding_mask = kpm});
+  EXPECT_TRUE(allclose(select(out, 0, 1), zeros({1, 5, 2}, {.dtype = DType::Float64}), 0, 0));
+  TensorList g = grad({sum(out)}, {q, k, v});
+  EXPECT_TRUE(allclose(select(g[0], 0, 1), zeros({1, 5, 3}, {.dtype = DType::Float64}), 0, 0));
+  EXPECT_TRUE(gradcheck([&](const TensorList& in) { return flash_attention(in[0], in[1], in[2], {.key_padding_mask = kpm}); },
+                        {q, k, v}));
+}
+
+TEST(GradFlashAttention, SecondOrderThroughCompositeFallback) {
+  Tensor q = leaf({1, 2, 4, 3}, 17), k = leaf({1, 2, 5, 3}, 18), v = leaf({1, 2, 5, 2}, 19);
+  Tensor bias = leaf({2, 4, 5}, 20);
+  Tensor kpm = bool_mask({1, 5}, 21, 0.3);
+  auto f = [&](const TensorList& in) {
+    return flash_attention(in[0], in[1], in[2], {.causal = true, .key_padding_mask = kpm, .attn_bias = in[3]});
+  };
+  EXPECT_TRUE(gradgradcheck(f, {q, k, v, bias}));
+  auto w = [&](const TensorList& in) { return flash_attention(in[0], in[1], in[2], {.window = 1}); };
+  EXPECT_TRUE(gradgradcheck(w, {q, k, v}));
+}
+
+TEST(GradFlashAttention, BFloat16AgainstFloat64) {
+  const int64_t T = kTile + 37;
+  Tensor q = leaf({1, 2, T, 16}, 22), k = leaf({1, 2, T, 16}, 23), v = leaf({1, 2, T, 16}, 24);
+  auto bf = [](const Tensor& t) { return to(to(t, DType::BFloat16), DType::Float64).detach().requires_grad_(true); };
+  Tensor q64 = bf(q), k64 = bf(k), v64 = bf(v);  // the same bf16-representable values in float64
+  Tensor q16 = to(q64, DType::BFloat16).detach().requires_grad_(true);
+  Tensor k16 = to(k64, DType::BFloat16).detach().requires_grad_(true);
+  Tensor v16 = to(v64, DType::BFloat16).detach().requires_grad_(true);
+  Tensor a = flash_attention(q16, k16, v16, {.causal = true});
+  ASSERT_EQ(a.dtype(), DType::BFloat16);
+  Tensor b = explicit_attention(q64, k64, v64, {.causal = true});
+  EXPECT_TRUE(allclose(to(a, DType::Float64), b, 1e-2, 1e-2));
+  TensorList ga = grad({sum(a)}, {q16, k16, v16}), gb = grad({sum(b)}, {q64, k64, v64});
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(ga[i].dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(ga[i], DType::Float64), gb[i], 2e-2, 2e-2)) << "grad " << i;
+  }
+}
+
+TEST(GradFlashAttention, LongCausalStepKeepsNoQuadraticTensor) {
+  // T = 2048, one head of width 16: a [T, T] float32 score matrix alone is 16 MiB; the fused forward
+  // and backward together stay within a few dozen [T, 16] buffers (4 MiB).
+  const int64_t T = 2048;
+  Tensor q = randn({1, 1, T, 16}).requires_grad_(true), k = randn({1, 1, T, 16}).requires_grad_(true);
+  Tensor v = randn({1, 1, T, 16}).requires_grad_(true);
+  reset_peak_stats();
+  const size_t before = allocator_stats().allocated_bytes;
+  Tensor out = flash_attention(q, k, v, {.causal = true});
+  backward(sum(out));
+  const size_t peak = allocator_stats().peak_allocated_bytes - before;
+  EXPECT_LT(peak, size_t(32) * T * 16 * 4) << "peak bytes " << peak;
+}
+
+TEST(GradFlashAttention, BadInputsNameTheProblem) {
+  Tensor q = randn({1, 2, 4, 3}), k = randn({1, 2, 5, 3}), v = randn({1, 2, 5, 2});
+  auto msg = [](auto f) {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(msg([&] { flash_attention(q, randn({1, 2, 5, 4}), v); }).find("expected q [B, H, T, D]"), std::string::npos);
+  EXPECT_NE(msg([&] { flash_attention(q, k, randn({1, 2, 4, 2})); }).find("v [1, 2, 4, 2]"), std::string::npos);
+  EXPECT_NE(msg([&] { flash_attention(q, k, to(v, DType::Float64)); }).find("share one floating dtype"),
+            std::string::npos);
+  EXPECT_NE(msg([&] { flash_attention(q, k, v, {.key_padding_mask = zeros({1, 4}, {.dtype = DType::Bool})}); })
+                .find("key_padding_mask must be bool [1, 5]"),
+            std::string::npos);
+  EXPECT_NE(msg([&] { flash_attention(q, k, v, {.attn_bias = randn({3, 4, 5})}); }).find("broadcastable to [1, 2, 4, 5]"),
+            std::string::npos);
+  EXPECT_NE(msg([&] { flash_attention(q, k, v, {.window = 1, .global_prefix = -1}); }).find("global_prefix"),
+            std::string::npos);
+}
