@@ -75,7 +75,7 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
       if (sb.defined()) opts.attn_bias = sb.unpack(name);
       TensorList r(sb.defined() ? 4 : 3);
       if (!g[0].defined()) return r;
-      if (autograd::GradMode::is_enabled()) return composite_backward(g[0], q, k, v, opts, n);
+      if (GradMode::is_enabled()) return composite_backward(g[0], q, k, v, opts, n);
       const bool want_dbias = sb.defined() && n.needs_input_grad(3);
       kernels::AttentionGrads d =
           kernels::attention_backward(q, k, v, so.unpack(name), lse, g[0], opts, want_dbias);
