@@ -1,6 +1,8 @@
 #include "autograd/ops/attention.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
