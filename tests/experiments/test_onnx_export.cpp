@@ -70,7 +70,7 @@ void check_in_python(const std::string& onnx_path, nn::Module& model, const Tens
   nn::StateDict io;
   io.insert(x.dtype() == DType::Int64 ? "tokens" : "input", x);
   io.insert("logits", logits);
-  experiments::export_pytorch_h5(io_path, io);
+  export_pytorch_h5(io_path, io);
   const std::string script = std::string(TESSERA_TEST_DATA) + "/interop/check_onnx_model.py ";
   const std::string cmd = "/usr/bin/python3 " + script + onnx_path + " " + io_path;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << " failed (see its output above)";

@@ -15,7 +15,8 @@ initial ones), `tessera export --format safetensors`, `tessera eval --save-logit
   - PyTorch's logits equal Tessera's to 1e-4 (max abs difference printed);
   - both runs exported as ONNX run in ONNX Runtime with the same logits (1e-4);
   - the ResNet run's TensorBoard event file (trainer.loggers: [jsonl, tensorboard]) read by
-    tensorboard's EventAccumulator holds every metrics.jsonl number and the config text.
+    tensorboard's EventAccumulator holds every metrics.jsonl number, the config text and the
+    hyper-parameters (hparams plugin).
 Exit status 0 when every check passes, 1 otherwise."""
 import os
 import subprocess
@@ -131,9 +132,21 @@ def check_tensorboard(run_dir):
                     ok = False
                 n += 1
     config = acc.Tensors("config")[0].tensor_proto.string_val[0].decode() if "config" in acc.Tags()["tensors"] else ""
-    ok = ok and n > 0 and "loggers" in config
+    # Hyper-parameters as the HParams dashboard reads them (its plugin_data proto).
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    hparams = {}
+    for content in acc.PluginTagToContent("hparams").values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("session_start_info"):
+            hparams = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+                       for k, v in data.session_start_info.hparams.items()}
+    hp_ok = hparams.get("optimizer.lr") == 0.001 and hparams.get("model.name") == "resnet18" and \
+        hparams.get("trainer.plot") is False
+    ok = ok and n > 0 and "loggers" in config and hp_ok
     print(f"tensorboard: EventAccumulator read {len(scalars)} scalars, {n} match metrics.jsonl; config text "
-          f"{len(config)} chars -> {'ok' if ok else 'MISMATCH'}", flush=True)
+          f"{len(config)} chars; {len(hparams)} hparams (optimizer.lr {hparams.get('optimizer.lr')}, model.name "
+          f"{hparams.get('model.name')}) -> {'ok' if ok else 'MISMATCH'}", flush=True)
     return ok
 
 
