@@ -6,9 +6,10 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
                   libtiff-dev libwebp-dev libstb-dev pkg-config \
-                  libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev
+                  libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev \
+                  libprotobuf-dev protobuf-compiler libonnx-dev
 QUICKSTART_PACKAGES = dataset-fashion-mnist
-PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
+PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy python3-onnx
 
 .PHONY: deps test-deps configure build test test-sanitize bench golden golden-tokenizers clean quickstart fuzz-deps fuzz-build fuzz fuzz-corpus check-interop
 
@@ -43,14 +44,18 @@ test: build test-deps
 
 # Exports checked in the tools users load them with (tests/interop/check_interop.py): safetensors
 # weights of a ResNet-18 and a ViT into torchvision's resnet18 and timm's ViT with strict=True,
-# logits compared with Tessera's to 1e-4 on real images (../shared/data/cifar10-jpg). PyPI packages
-# go into a venv under $(BUILD) that sees Debian's torch/torchvision (the versions `make test` uses).
+# logits compared with Tessera's to 1e-4 on real images (../shared/data/cifar10-jpg); the same runs
+# exported as ONNX in ONNX Runtime, their TensorBoard events read by tensorboard's EventAccumulator;
+# then every ONNX graph of tests/experiments/test_onnx_export.cpp (ResNet, HagResNet, multistream,
+# ViT, Transformer LM) in ONNX Runtime too. PyPI packages go into a venv under $(BUILD) that sees
+# Debian's torch/torchvision (the versions `make test` uses).
 INTEROP_VENV = $(BUILD)/interop-venv
-INTEROP_PIP = safetensors timm torchvision
+INTEROP_PIP = safetensors timm torchvision tensorboard onnxruntime
 check-interop: build test-deps
 	@test -x $(INTEROP_VENV)/bin/python || /usr/bin/python3 -m venv --system-site-packages $(INTEROP_VENV)
 	$(INTEROP_VENV)/bin/pip install -q $(INTEROP_PIP)
 	$(INTEROP_VENV)/bin/python tests/interop/check_interop.py $(BUILD)
+	TESSERA_ONNXRUNTIME_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(BUILD)/tests/test_onnx_export
 
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
 test-sanitize:

@@ -1,6 +1,7 @@
 // Trainer: the training loop, evaluation and logging. Construction from the config is in
 // trainer_build.cpp, checkpoints in trainer_state.cpp.
 #include "experiments/trainer.h"
+#include "experiments/interop/tensorboard.h"
 #include "experiments/gate_stats.h"
 
 #include <cerrno>
@@ -114,6 +115,13 @@ void Trainer::open_run_folder() {
     truncate_log_after(log_path, step_);
   }
   jsonl_ = std::make_unique<std::ofstream>(log_path, opts_.resume ? std::ios::app : std::ios::trunc);
+  if (tensorboard_requested_) {
+    // A new event file per process: a resumed run's events continue from its step.
+    tensorboard_ = std::make_unique<TensorBoardWriter>((fs::path(output_dir_) / "tensorboard").string());
+    tensorboard_->add_text("config", "```yaml\n" + config_text_ + "```", step_);
+    tensorboard_->add_hparams(hparams_from_config(config::parse(config_text_, output_dir_ + "/config.yaml")));
+    tensorboard_->flush();
+  }
   // The gates' starting values (split "init", step 0), so their movement is measured from the start.
   if (!opts_.resume) {
     auto gates = gate_statistics(*model_);
@@ -258,6 +266,10 @@ void Trainer::log_json(const std::map<std::string, double>& values, const std::s
   for (const auto& [k, v] : values) j[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
   *jsonl_ << j.dump() << "\n";
   jsonl_->flush();
+  if (tensorboard_) {
+    for (const auto& [k, v] : values) tensorboard_->add_scalar(split + "/" + k, v, step_);
+    tensorboard_->flush();
+  }
   // A metrics log that silently stops (a full disk) would misreport the run: stop it instead.
   if (!*jsonl_)
     throw std::runtime_error((fs::path(output_dir_) / "metrics.jsonl").string() + ": cannot write the metrics log (" +

@@ -23,7 +23,8 @@
 //   trainer:    {epochs | max_steps, eval_every (epochs; 0: only at the end), eval_every_steps (0: off),
 //                log_every, ckpt_every (steps; 0: at epoch ends only),
 //                grad_clip, accumulate, seed, threads, deterministic, output_dir, best_metric, best_mode,
-//                strategy: {name: default}, progress: auto | bar | plain, plot}
+//                strategy: {name: default}, progress: auto | bar | plain, plot,
+//                loggers: [jsonl, tensorboard]}
 //
 // Every section reads its keys through ConfigNode and calls check_unknown(), so unknown keys,
 // wrong types and missing keys are reported as "file:line:col: key.path: expected ..." with a
@@ -53,6 +54,8 @@
 #include "experiments/task.h"
 
 namespace tessera::experiments {
+
+class TensorBoardWriter;  // experiments/interop/tensorboard.h
 
 struct TrainerOptions {
   std::optional<std::string> resume;  // checkpoint to continue from
@@ -162,6 +165,8 @@ class Trainer {
   std::vector<double> step_losses_;
   std::atomic<bool> stop_requested_{false};
   std::unique_ptr<std::ofstream> jsonl_;
+  bool tensorboard_requested_ = false;                 // trainer.loggers holds tensorboard
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // <output_dir>/tensorboard/events.out.tfevents.*
   std::unique_ptr<Progress> progress_;
   double log_loss_ = 0;
   int64_t log_n_ = 0;

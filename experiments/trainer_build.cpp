@@ -12,6 +12,7 @@
 #include "data/image.h"
 #include "data/image_folder.h"
 #include "experiments/checkpoint.h"
+#include "experiments/interop/tensorboard.h"
 #include "experiments/trainer.h"
 
 namespace tessera::experiments {
@@ -134,6 +135,15 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
   if (opts_.progress_tty < 0 && progress != "auto") opts_.progress_tty = progress == "bar" ? 1 : 0;
   if (progress == "none") opts_.quiet = true;
   plot_ = t.get_bool("plot", true);
+  // metrics.jsonl is always written (plots and --resume read it); tensorboard adds event files.
+  if (t.has("loggers")) {
+    for (const auto& e : t.elements("loggers")) {
+      const std::string name = e.is_scalar() ? e.scalar() : "";
+      if (name == "tensorboard") tensorboard_requested_ = true;
+      else if (name != "jsonl")
+        throw ConfigError(e.origin().str() + ": trainer.loggers: expected jsonl or tensorboard, got '" + name + "'");
+    }
+  }
   if (threads < 0 || threads > kMaxThreads)
     t.fail("threads", "an integer in 0.." + std::to_string(kMaxThreads) + " (0: all cores)");
   if (threads > 0) set_num_threads(int(threads));

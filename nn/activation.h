@@ -16,6 +16,7 @@ class GELU : public Module {
   std::string type_name() const override { return "GELU"; }
   std::string extra_repr() const override { return "approximate='" + approximate_ + "'"; }
   Tensor forward(const Tensor& x) override;
+  const std::string& approximate() const { return approximate_; }
 
  private:
   std::string approximate_;

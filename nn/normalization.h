@@ -20,6 +20,8 @@ class LayerNorm : public Module {
   std::string type_name() const override { return "LayerNorm"; }
   std::string extra_repr() const override;
   Tensor forward(const Tensor& x) override;
+  const Shape& normalized_shape() const { return shape_; }
+  double eps() const { return o_.eps; }
   Tensor weight, bias;
 
  private:

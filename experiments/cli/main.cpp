@@ -2,7 +2,7 @@
 //   tessera train CONFIG [--set key=value]... [--resume CKPT | --init-from WEIGHTS]
 //   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--save-logits FILE.npy|.h5] [--set key=value]...
 //   tessera predict CONFIG --checkpoint CKPT --input DIR_OR_FILE... [--out preds.csv] [--topk K]
-//   tessera export CKPT --format pytorch-h5|safetensors --out FILE
+//   tessera export CKPT --format pytorch-h5|safetensors|onnx --out FILE [--config CONFIG]
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
@@ -29,6 +29,7 @@
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
 #include "experiments/generate.h"
+#include "experiments/interop/onnx_export.h"
 #include "experiments/predict.h"
 #include "experiments/safetensors.h"
 #include "experiments/registry.h"
@@ -215,10 +216,22 @@ int cmd_info(const std::string& path, bool verify) {
   return 0;
 }
 
-int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out) {
-  if (format != "pytorch-h5" && format != "safetensors")
-    throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5, safetensors)");
+int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out, const std::string& cfg_path) {
+  if (format != "pytorch-h5" && format != "safetensors" && format != "onnx")
+    throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5, safetensors, onnx)");
   TrainingCheckpoint c = load_checkpoint(ckpt);
+  if (format == "onnx") {
+    // The graph needs the architecture: the model is rebuilt from the checkpoint's own config.
+    if (cfg_path.empty() && c.config.empty()) throw std::invalid_argument("export: " + ckpt + " holds no config; pass --config");
+    config::Value cfg = cfg_path.empty() ? config::parse(c.config, ckpt + ":config") : config::load(cfg_path);
+    ConfigNode m = ConfigNode(&cfg, "").child("model");
+    nn::ModulePtr model = build_component(registry().models, m);
+    model->load_state_dict(c.model, true);
+    model->eval();
+    export_onnx(out, *model);
+    std::printf("exported %s (ONNX opset %d) to %s\n", model->type_name().c_str(), kOnnxOpset, out.c_str());
+    return 0;
+  }
   if (format == "safetensors")
     save_safetensors(out, c.model, {{"format", "pt"}, {"tessera_step", std::to_string(c.step)}});
   else
@@ -393,7 +406,10 @@ int main(int argc, char** argv) {
 
   auto* exp = app.add_subcommand("export", "export a checkpoint's weights for PyTorch (h5py)");
   exp->add_option("checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
-  exp->add_option("--format", format, "pytorch-h5 (h5py datasets) or safetensors")->check(CLI::IsMember({"pytorch-h5", "safetensors"}));
+  exp->add_option("--format", format, "pytorch-h5 (h5py datasets), safetensors or onnx (opset 17: ResNet, HagResNet, MultiStreamNet, ViT, TransformerLM)")
+      ->check(CLI::IsMember({"pytorch-h5", "safetensors", "onnx"}));
+  exp->add_option("--config", cfg, "run config for --format onnx (default: the one saved in the checkpoint)")
+      ->check(CLI::ExistingFile);
   exp->add_option("--out", out, "output file")->required();
 
   auto* info = app.add_subcommand("info", "print a checkpoint's step, metrics and config");
@@ -480,7 +496,7 @@ int main(int argc, char** argv) {
     if (*train) return cmd_train(cfg, sets, resume, init_from, progress);
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits, save_logits);
     if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);
-    if (*exp) return cmd_export(ckpt, format, out);
+    if (*exp) return cmd_export(ckpt, format, out, cfg);
     if (*info) return cmd_info(ckpt, verify);
     if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len);
     if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);

@@ -6,13 +6,17 @@ usage: check_interop.py BUILD_DIR [DATA_ROOT]
   DATA_ROOT  an ImageFolder of real images (default ../shared/data/cifar10-jpg/test)
 
 For a ResNet-18 and a ViT (timm names), each: a Tessera run config over DATA_ROOT (2 images per
-class, ToTensor + Normalize), one training step (so BatchNorm statistics and weights are not the
+class, ToTensor + Normalize), two training steps (so BatchNorm statistics and weights are not the
 initial ones), `tessera export --format safetensors`, `tessera eval --save-logits logits.h5`. Then:
   - safetensors.torch.load_file -> torchvision.models.resnet18(num_classes=10) /
     timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=4, depth=2, num_classes=10),
     load_state_dict(strict=True);
   - the same images through torchvision.datasets.ImageFolder with the same transforms;
-  - PyTorch's logits equal Tessera's to 1e-4 (max abs difference printed).
+  - PyTorch's logits equal Tessera's to 1e-4 (max abs difference printed);
+  - both runs exported as ONNX run in ONNX Runtime with the same logits (1e-4);
+  - the ResNet run's TensorBoard event file (trainer.loggers: [jsonl, tensorboard]) read by
+    tensorboard's EventAccumulator holds every metrics.jsonl number, the config text and the
+    hyper-parameters (hparams plugin).
 Exit status 0 when every check passes, 1 otherwise."""
 import os
 import subprocess
@@ -40,7 +44,8 @@ data:
   batch_size: 10
   train: {{dataset: {ds}, transforms: {norm}}}
   test: {{dataset: {ds}, transforms: {norm}}}
-trainer: {{max_steps: 1, output_dir: {out_dir}, threads: 2, plot: false, progress: plain}}
+trainer: {{max_steps: 2, log_every: 1, output_dir: {out_dir}, threads: 2, plot: false, progress: plain,
+           loggers: [jsonl, tensorboard]}}
 """
 
 
@@ -84,6 +89,67 @@ def check(name, tessera, work, data_root, model_yaml, make_model):
     return ok
 
 
+def check_onnx(name, tessera, work, data_root):
+    """A run exported as ONNX (opset 17) and run in ONNX Runtime on the same images: logits equal
+    Tessera's to 1e-4. (onnx.checker runs in make test, with Debian's python3-onnx.)"""
+    import numpy as np
+    import onnxruntime as ort
+
+    d = os.path.join(work, name)
+    path = os.path.join(d, "model.onnx")
+    run([tessera, "export", os.path.join(d, "run", "checkpoints", "last.h5"), "--format", "onnx", "--out", path])
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(["logits"], {"input": torch_inputs(data_root).numpy()})[0]
+    with h5py.File(os.path.join(d, "logits.h5"), "r") as f:
+        ref = f["logits"][()]
+    err = float(np.abs(got - ref).max())
+    ok = got.shape == ref.shape and np.allclose(got, ref, rtol=1e-4, atol=1e-4)
+    print(f"{name}: ONNX Runtime {ort.__version__} logits {got.shape}, max abs difference {err:.3g} -> "
+          f"{'ok' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
+def check_tensorboard(run_dir):
+    """The run's event file read by tensorboard's EventAccumulator: every metrics.jsonl number is a
+    scalar with the same step and value (float32), and the resolved config is a text summary."""
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(os.path.join(run_dir, "tensorboard"), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    scalars = {(tag, ev.step): ev.value for tag in acc.Tags()["scalars"] for ev in acc.Scalars(tag)}
+    ok, n = True, 0
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            j = json.loads(line)
+            for k, v in j.items():
+                if k in ("split", "step", "epoch") or not isinstance(v, (int, float)):
+                    continue
+                got = scalars.get((f"{j['split']}/{k}", j["step"]))
+                if got is None or abs(got - v) > 1e-6 * max(1.0, abs(v)):
+                    print(f"tensorboard: {j['split']}/{k} at step {j['step']}: {got} != {v}")
+                    ok = False
+                n += 1
+    config = acc.Tensors("config")[0].tensor_proto.string_val[0].decode() if "config" in acc.Tags()["tensors"] else ""
+    # Hyper-parameters as the HParams dashboard reads them (its plugin_data proto).
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    hparams = {}
+    for content in acc.PluginTagToContent("hparams").values():
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+        if data.HasField("session_start_info"):
+            hparams = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+                       for k, v in data.session_start_info.hparams.items()}
+    hp_ok = hparams.get("optimizer.lr") == 0.001 and hparams.get("model.name") == "resnet18" and \
+        hparams.get("trainer.plot") is False
+    ok = ok and n > 0 and "loggers" in config and hp_ok
+    print(f"tensorboard: EventAccumulator read {len(scalars)} scalars, {n} match metrics.jsonl; config text "
+          f"{len(config)} chars; {len(hparams)} hparams (optimizer.lr {hparams.get('optimizer.lr')}, model.name "
+          f"{hparams.get('model.name')}) -> {'ok' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -101,6 +167,9 @@ def main():
                 "{name: vit, preset: vit_tiny_patch4_32, depth: 2, num_classes: 10}",
                 lambda: timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=4, depth=2,
                                           num_classes=10))
+    ok &= check_tensorboard(os.path.join(work, "resnet18", "run"))
+    ok &= check_onnx("resnet18", tessera, work, data_root)
+    ok &= check_onnx("vit", tessera, work, data_root)
     print("check-interop: OK" if ok else "check-interop: FAILED")
     return 0 if ok else 1
 
