@@ -84,8 +84,8 @@ golden-tokenizers:
 	$(BUILD)/venv-tokenizers/bin/pip install -q tokenizers==0.23.3
 	$(BUILD)/venv-tokenizers/bin/python tests/data/gen_tokenizers.py ../shared/data/wikitext-2/wikitext-2-raw $(BUILD)
 
-# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml, text) built with
-# clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed
+# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml, text, safetensors,
+# sentencepiece) built with clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed
 # corpus in fuzz/corpus/<target>/ and prints executions, exec/s, corpus size and findings per
 # target (inputs that crash go to $(FUZZ_BUILD)/fuzz-artifacts/). FUZZ_TARGETS picks some,
 # FUZZ_FLAGS adds libFuzzer flags (e.g. FUZZ_FLAGS="-jobs=2 -workers=2").
