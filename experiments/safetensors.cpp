@@ -142,7 +142,10 @@ nn::StateDict load_safetensors(const std::string& path, std::map<std::string, st
     size_t item;
   };
   std::vector<Entry> entries;
-  for (const auto& [name, v] : header.items()) {
+  for (const auto& kv : header.items()) {
+    // Plain references, not a structured binding: clang 14 (the fuzz build) cannot capture those in a lambda.
+    const std::string& name = kv.key();
+    const json& v = kv.value();
     if (name == "__metadata__") {
       if (!v.is_object()) throw fail("__metadata__ is not an object of strings");
       for (const auto& [k, s] : v.items()) {

@@ -4,7 +4,7 @@
 # that has none of the Debian packages (the lent device host: fuzz/RESULTS.md).
 #   fuzz/bundle.sh <build dir> <out.tar.xz> [target...]
 # The binaries' interpreter and RPATH point at /tmp/fz/lib (patchelf), so they run from /tmp/fz as
-# ordinary executables: libFuzzer's -fork and -jobs modes re-execute argv[0], which a
+# ordinary executables: libFuzzer's -jobs and -fork modes re-execute argv[0], which a
 # `ld-linux.so --library-path` wrapper (shared/tools/device-bundle.sh) would not survive.
 # Debug sections are stripped (the symbols stay): symbolize a report here with the unstripped
 # binary of <build dir> (llvm-symbolizer --obj=<binary> <offset>).
@@ -26,6 +26,8 @@ for t in "${targets[@]}"; do
   strip --strip-debug "$tmp/bin/fuzz_$t"
   ldd "$build/fuzz/fuzz_$t" | awk '/=>/ {print $3} /ld-linux/ {print $1}' | grep '^/' | sort -u | xargs -I{} cp -L -n {} "$tmp/lib/"
   cp -r "$here/corpus/$t" "$tmp/corpus/"
+  # The working corpus of earlier runs in this build (fuzz/run_fuzzers.sh), when there is one.
+  [ -d "$build/fuzz-corpus/$t" ] && find "$build/fuzz-corpus/$t" -type f -exec cp -n {} "$tmp/corpus/$t/" \;
 done
 loader=$(basename "$(ls "$tmp"/lib/ld-linux-* | head -n 1)")
 for b in "$tmp"/bin/*; do patchelf --set-interpreter "$prefix/lib/$loader" --force-rpath --set-rpath "$prefix/lib" "$b"; done
