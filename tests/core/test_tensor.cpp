@@ -106,6 +106,15 @@ TEST(Tensor, ShapesWhoseStridesOverflowAreRefused) {
   EXPECT_EQ(empty({int64_t(1) << 62, 1, 0}).numel(), 0);  // the largest stride still fits
 }
 
+// An empty vector's data() may be null: copying it into an empty tensor must not call memmove with a
+// null source (undefined even for 0 bytes; UBSan aborted fuzz_make_corpus on a [0, 4] safetensors seed).
+TEST(Tensor, EmptyTensorsFromEmptyVectors) {
+  const Tensor t = from_vector<float>({}, {0, 4});
+  EXPECT_EQ(t.shape(), (Shape{0, 4}));
+  EXPECT_EQ(t.numel(), 0);
+  EXPECT_EQ(kernels::to_vector<double>(kernels::to_dtype(t, DType::Float64)).size(), 0u);
+}
+
 TEST(Tensor, TypePromotion) {
   Tensor i = arange(3);
   Tensor f = ones({3});
