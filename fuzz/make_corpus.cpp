@@ -106,7 +106,7 @@ void sentencepiece_models(const std::string& repo) {
   const std::string text = (fs::path(repo) / "tests" / "data" / "golden" / "tokenizers" / "sample.txt").string();
   for (const char* type : {"bpe", "unigram"}) {
     const auto status = sentencepiece::SentencePieceTrainer::Train(
-        {{"input", text}, {"model_prefix", d + "/" + type}, {"model_type", type}, {"vocab_size", "48"},
+        {{"input", text}, {"model_prefix", d + "/" + type}, {"model_type", type}, {"vocab_size", "100"},
          {"hard_vocab_limit", "false"}, {"normalization_rule_name", "identity"}, {"minloglevel", "2"}, {"num_threads", "1"}});
     if (!status.ok()) throw std::runtime_error("sentencepiece training on " + text + ": " + status.ToString());
     fs::remove(d + "/" + type + ".vocab");

@@ -11,7 +11,6 @@
 set -u
 seconds=${1:?seconds}; out=${2:?out dir}; shift 2
 fz=$(cd "$(dirname "$0")" && pwd)
-export LD_LIBRARY_PATH=$fz/lib
 export TMPDIR=${TMPDIR:-/dev/shm}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
