@@ -58,8 +58,10 @@ check-interop: build test-deps
 	TESSERA_ONNXRUNTIME_PYTHON=$(abspath $(INTEROP_VENV))/bin/python $(BUILD)/tests/test_onnx_export
 
 # ASan + UBSan build of the whole suite (CI's sanitizer configuration).
+# Executables are linked without debug sections (-Wl,--strip-debug; ASan reports keep function names):
+# each test links every library, and with -g one is ~430 MB, ~40 GB for the suite.
 test-sanitize:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTESSERA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DTESSERA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_EXE_LINKER_FLAGS=-Wl,--strip-debug"
 
 # Trains configs/quickstart.yaml (small CNN, Fashion-MNIST from the Debian package) and prints the
 # test accuracy and where the checkpoints, metrics log and plots are (runs/quickstart/).
@@ -89,8 +91,8 @@ golden-tokenizers:
 	$(BUILD)/venv-tokenizers/bin/pip install -q tokenizers==0.23.3
 	$(BUILD)/venv-tokenizers/bin/python tests/data/gen_tokenizers.py ../shared/data/wikitext-2/wikitext-2-raw $(BUILD)
 
-# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml, text) built with
-# clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed
+# libFuzzer targets (fuzz/: checkpoint, config, idx, cifar_pickle, image, csv, voc_xml, text, safetensors,
+# sentencepiece) built with clang, ASan and UBSan in $(FUZZ_BUILD); `make fuzz` runs each for FUZZ_SECONDS from its seed
 # corpus in fuzz/corpus/<target>/ and prints executions, exec/s, corpus size and findings per
 # target (inputs that crash go to $(FUZZ_BUILD)/fuzz-artifacts/). FUZZ_TARGETS picks some,
 # FUZZ_FLAGS adds libFuzzer flags (e.g. FUZZ_FLAGS="-jobs=2 -workers=2").

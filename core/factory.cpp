@@ -1,5 +1,6 @@
 #include "core/factory.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -14,9 +15,15 @@ Tensor finish(Tensor t, const TensorOptions& opt) {
   if (opt.requires_grad) t.set_requires_grad(true);
   return t;
 }
+// Negative dimensions, and shapes whose contiguous strides (the product of the dimensions, zeros
+// counted as 1) overflow int64: [0, 2^62, 4] has no elements, but its first stride would be 2^64.
 void check_shape(const Shape& s, const char* op) {
-  for (int64_t d : s)
+  int64_t span = 1;
+  for (int64_t d : s) {
     if (d < 0) throw std::invalid_argument(std::string(op) + ": negative dimension in shape " + shape_str(s));
+    if (__builtin_mul_overflow(span, std::max<int64_t>(d, 1), &span))
+      throw std::invalid_argument(std::string(op) + ": shape " + shape_str(s) + " overflows 64-bit strides");
+  }
 }
 }  // namespace
 
@@ -92,6 +99,7 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void
 }
 
 template <typename T> Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions opt) {
+  check_shape(shape, "from_vector");
   if (int64_t(values.size()) != shape_numel(shape))
     throw std::invalid_argument("from_vector: " + std::to_string(values.size()) + " values for shape " +
                                 shape_str(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");

@@ -330,11 +330,15 @@ Tensor H5File::read_tensor(const std::string& name) const {
   std::vector<hsize_t> dims(static_cast<size_t>(nd));
   if (nd > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0) fail(path_, what + " has an unreadable shape");
   Shape shape;
-  uint64_t numel = 1;
+  // span: the product with zeros counted as 1 (the tensor's largest stride), so an empty [0, 2^62, 4]
+  // overflows too.
+  uint64_t numel = 1, span = 1;
+  constexpr uint64_t kMax = uint64_t(std::numeric_limits<int64_t>::max());
   for (hsize_t d : dims) {
-    if (d > uint64_t(std::numeric_limits<int64_t>::max()) || (d > 0 && numel > uint64_t(std::numeric_limits<int64_t>::max()) / d))
-      fail(path_, what + " declares a shape whose element count overflows 64 bits");
+    const uint64_t d1 = std::max<uint64_t>(d, 1);
+    if (d > kMax || span > kMax / d1) fail(path_, what + " declares a shape whose element count or strides overflow 64 bits");
     numel *= d;
+    span *= d1;
     shape.push_back(int64_t(d));
   }
   hid_t type = H5Dget_type(ds);

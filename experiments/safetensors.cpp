@@ -142,7 +142,10 @@ nn::StateDict load_safetensors(const std::string& path, std::map<std::string, st
     size_t item;
   };
   std::vector<Entry> entries;
-  for (const auto& [name, v] : header.items()) {
+  for (const auto& kv : header.items()) {
+    // Plain references, not a structured binding: clang 14 (the fuzz build) cannot capture those in a lambda.
+    const std::string& name = kv.key();
+    const json& v = kv.value();
     if (name == "__metadata__") {
       if (!v.is_object()) throw fail("__metadata__ is not an object of strings");
       for (const auto& [k, s] : v.items()) {
@@ -168,12 +171,15 @@ nn::StateDict load_safetensors(const std::string& path, std::map<std::string, st
     else if (e.st_type == "BOOL") e.dtype = DType::Bool, item = 1;
     else throw bad("dtype '" + e.st_type + "' is not supported (F64, F32, F16, BF16, I64, I32, U8, BOOL)");
     if (!sh.is_array()) throw bad("shape is not an array");
-    unsigned __int128 bytes = item;
+    // span: the product with zeros counted as 1 (the largest stride), so [0, 2^62, 4] overflows too.
+    unsigned __int128 bytes = item, span = 1;
     for (const auto& d : sh) {
       if (!d.is_number_unsigned()) throw bad("shape " + sh.dump() + " holds something other than a non-negative integer");
       const uint64_t x = d.get<uint64_t>();
       bytes *= x;
-      if (x > uint64_t(INT64_MAX) || bytes > (unsigned __int128)(UINT64_MAX)) throw bad("shape " + sh.dump() + " overflows");
+      span *= std::max<uint64_t>(x, 1);
+      if (x > uint64_t(INT64_MAX) || bytes > (unsigned __int128)(UINT64_MAX) || span > (unsigned __int128)(INT64_MAX))
+        throw bad("shape " + sh.dump() + " overflows");
       e.shape.push_back(int64_t(x));
     }
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())

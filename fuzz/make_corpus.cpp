@@ -1,6 +1,8 @@
 // Writes the seed corpora of the fuzz targets with the project's own writers, so the seeds are
 // the files Tessera itself produces and reads: fuzz_make_corpus <fuzz/corpus> <repo root>.
 // (The CIFAR pickles come from fuzz/make_corpus_pickle.py: numpy writes those.)
+#include <sentencepiece_trainer.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +17,7 @@
 #include "data/image.h"
 #include "data/io.h"
 #include "experiments/checkpoint.h"
+#include "experiments/safetensors.h"
 
 using namespace tessera;
 using namespace tessera::data;
@@ -86,6 +89,55 @@ void images() {
   write_file(d + "/gray.jpg", encode_jpeg(pattern(8, 8, 1), 75));
   write_file(d + "/rgb.jpg", encode_jpeg(pattern(9, 7, 3), 90));
   write_file(d + "/rgb_q30.jpg", encode_jpeg(pattern(17, 16, 3), 30));
+}
+
+// The TIFF, WebP, BMP and PPM/PGM fixtures of tests/data/golden/image_formats (written by PIL,
+// tests/data/gen_image_formats.py; a few hundred bytes each), as they are.
+void image_formats(const std::string& repo) {
+  const std::string d = target("image");
+  for (const auto& e : fs::directory_iterator(fs::path(repo) / "tests" / "data" / "golden" / "image_formats"))
+    fs::copy_file(e.path(), fs::path(d) / e.path().filename(), fs::copy_options::overwrite_existing);
+}
+
+// A small SentencePiece BPE model (identity normalisation, so no 240 KB NFKC table in the seed)
+// trained on the tokenizer sample text.
+void sentencepiece_models(const std::string& repo) {
+  const std::string d = target("sentencepiece");
+  const std::string text = (fs::path(repo) / "tests" / "data" / "golden" / "tokenizers" / "sample.txt").string();
+  for (const char* type : {"bpe", "unigram"}) {
+    const auto status = sentencepiece::SentencePieceTrainer::Train(
+        {{"input", text}, {"model_prefix", d + "/" + type}, {"model_type", type}, {"vocab_size", "100"},
+         {"hard_vocab_limit", "false"}, {"normalization_rule_name", "identity"}, {"minloglevel", "2"}, {"num_threads", "1"}});
+    if (!status.ok()) throw std::runtime_error("sentencepiece training on " + text + ": " + status.ToString());
+    fs::remove(d + "/" + type + ".vocab");
+  }
+}
+
+// safetensors files as save_safetensors writes them: every dtype it reads back, a 0-d and an empty
+// tensor, with and without __metadata__.
+void safetensors() {
+  const std::string d = target("safetensors");
+  nn::StateDict sd;
+  sd.insert("fc.weight", from_vector<float>({0.5f, -1.f, 2.f, 0.25f, 3.f, -0.5f}, {2, 3}));
+  sd.insert("fc.bias", from_vector<double>({1.0, -2.0}, {2}));
+  sd.insert("bn.num_batches_tracked", scalar_tensor(7, {.dtype = DType::Int64}));
+  sd.insert("ids", from_vector<int32_t>({3, -4, 5}, {3, 1}));
+  sd.insert("pixels", from_vector<uint8_t>({0, 128, 255, 7}, {2, 2}));
+  sd.insert("mask", kernels::to_dtype(from_vector<float>({1.f, 0.f, 1.f}, {3}), DType::Bool));
+  sd.insert("empty", from_vector<float>({}, {0, 4}));
+  save_safetensors(d + "/dtypes.safetensors", sd, {{"format", "pt"}, {"step", "12"}});
+  nn::StateDict one;
+  one.insert("w", from_vector<float>({1.5f, -0.75f}, {2}));
+  save_safetensors(d + "/one.safetensors", one);
+  save_safetensors(d + "/none.safetensors", nn::StateDict{});
+  // F16 and BF16, which save_safetensors never writes (F16 1.0, -2.5, 2^-24; BF16 3.0).
+  const std::string header =
+      R"({"a":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},"b":{"dtype":"BF16","shape":[],"data_offsets":[6,8]}})";
+  std::vector<uint8_t> half(8, 0);
+  for (int i = 0; i < 8; ++i) half[size_t(i)] = uint8_t((header.size() >> (8 * i)) & 0xFF);
+  half.insert(half.end(), header.begin(), header.end());
+  for (uint8_t b : {0x00, 0x3C, 0x00, 0xC1, 0x01, 0x00, 0x40, 0x40}) half.push_back(b);
+  write_file(d + "/half.safetensors", half);
 }
 
 void csvs() {
@@ -167,9 +219,12 @@ int main(int argc, char** argv) {
   checkpoints();
   idx();
   images();
+  image_formats(argv[2]);
   csvs();
   xmls();
   configs(argv[2]);
   texts(argv[2]);
+  safetensors();
+  sentencepiece_models(argv[2]);
   return 0;
 }

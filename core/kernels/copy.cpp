@@ -95,7 +95,8 @@ bool try_blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
 
 void copy_(const Tensor& dst, const Tensor& src) {
   if (dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
-    if (dst.raw_data() != src.raw_data())
+    // An empty tensor's buffer may be null, and memmove(dst, nullptr, 0) is still undefined (UBSan).
+    if (dst.raw_data() != src.raw_data() && dst.numel() > 0)
       std::memmove(dst.raw_data(), src.raw_data(), size_t(dst.numel()) * dst.element_size());
     return;
   }

@@ -91,6 +91,30 @@ TEST(Tensor, ErrorsNameTheOpAndShapes) {
   EXPECT_THROW(view(zeros({6}), {4, -1}), std::invalid_argument);
 }
 
+// An empty shape can still declare strides past int64 ([2^62, 3, 0]: the first stride is 3 * 2^62);
+// a reader that builds the shape from a file must get an error, not signed overflow (UBSan).
+TEST(Tensor, ShapesWhoseStridesOverflowAreRefused) {
+  const Shape huge = {int64_t(1) << 62, 3, 0};
+  for (auto make : {+[](const Shape& s) { return empty(s); }, +[](const Shape& s) { return from_vector<float>({}, s); }}) {
+    try {
+      make(huge);
+      FAIL() << "no error";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("[4611686018427387904, 3, 0] overflows 64-bit strides"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(empty({int64_t(1) << 62, 1, 0}).numel(), 0);  // the largest stride still fits
+}
+
+// An empty vector's data() may be null: copying it into an empty tensor must not call memmove with a
+// null source (undefined even for 0 bytes; UBSan aborted fuzz_make_corpus on a [0, 4] safetensors seed).
+TEST(Tensor, EmptyTensorsFromEmptyVectors) {
+  const Tensor t = from_vector<float>({}, {0, 4});
+  EXPECT_EQ(t.shape(), (Shape{0, 4}));
+  EXPECT_EQ(t.numel(), 0);
+  EXPECT_EQ(kernels::to_vector<double>(kernels::to_dtype(t, DType::Float64)).size(), 0u);
+}
+
 TEST(Tensor, TypePromotion) {
   Tensor i = arange(3);
   Tensor f = ones({3});

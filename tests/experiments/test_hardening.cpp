@@ -236,6 +236,32 @@ TEST(HardeningHdf5, HugeDeclaredDatasetInASmallFileIsRefusedBeforeAllocating) {
   }
 }
 
+// A dataset with no elements whose shape still overflows the tensor's strides ([0, 2^62, 4]: the
+// first stride would be 2^64) is refused like an oversized one, not built with wrapped strides.
+TEST(HardeningHdf5, EmptyDatasetWhoseStridesOverflowIsRefused) {
+  TmpDir d("hardening");
+  std::string p = d.file("empty_huge.h5");
+  {
+    hid_t f = H5Fcreate(p.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[3] = {0, hsize_t(1) << 62, 4};
+    hid_t sp = H5Screate_simple(3, dims, nullptr);
+    ASSERT_GE(sp, 0);
+    hid_t ds = H5Dcreate2(f, "w", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+  }
+  io::H5File f(p, io::H5File::Read);
+  try {
+    f.read_tensor("w");
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_TRUE(contains(e.what(), p) && contains(e.what(), "dataset 'w' declares a shape whose element count or strides overflow 64 bits"))
+        << e.what();
+  }
+}
+
 TEST(HardeningHdf5, ValidCheckpointStillRoundTrips) {
   TmpDir d("hardening");
   std::string p = good_checkpoint(d, "ok.h5");

@@ -108,6 +108,9 @@ TEST(Safetensors, HostileHeadersNameTheFileAndTensor) {
                        f + "tensor 'a': shape [-1] holds something other than a non-negative integer"));
   EXPECT_TRUE(contains(err(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", eight),
                        f + "tensor 'a': shape [4294967296,4294967296,16] overflows"));
+  // No elements, but the strides of [2^62, 3, 0] would overflow int64 (found while adding the fuzz target).
+  EXPECT_TRUE(contains(err(R"({"a":{"dtype":"U8","shape":[4611686018427387904,3,0],"data_offsets":[0,0]}})", {}),
+                       f + "tensor 'a': shape [4611686018427387904,3,0] overflows"));
   EXPECT_TRUE(contains(err(R"({"a":{"dtype":"F32","shape":[2]}})", eight), f + "tensor 'a': expected {\"dtype\", \"shape\", \"data_offsets\"}"));
   EXPECT_TRUE(contains(err(R"({"__metadata__":{"k":1}})", {}), f + "__metadata__.k is not a string"));
   EXPECT_TRUE(contains(err(R"({"m":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1]}})", {7}), f + "tensor 'm': BOOL byte 7"));
