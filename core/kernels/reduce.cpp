@@ -141,6 +141,7 @@ struct Identity {
 };
 template <typename T, typename Fin, typename Map = Identity>
 bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op, Fin fin, Map map = {}) {
+  profile::Scope prof_scope(profile::Family::Reduction);
   Split s = split_reduction(in, dims, op);
   if (!s.ok) return false;
   using W = wide_t<T>;
