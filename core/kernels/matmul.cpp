@@ -391,6 +391,18 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) {
   check_operands(a, b, "matmul");
   Plan p = plan_matmul(a, b);
   finalize(p, plan_matmul);
+  if (!p.loop.empty() && backend == MatmulBackend::OneDNN && a.dtype() != DType::Float64) {
+    // Batch dims that fold into no single stride (attention's q, k, v are views into the qkv
+    // output, strided by head and by sample) would run one small oneDNN call per outer index:
+    // 64 calls of 3 heads for ViT-T, each too small to keep many threads busy and each paying a
+    // parallel-region start. Small problems are copied dense instead, giving one batched call.
+    double flops = 2.0 * double(p.B) * double(p.M) * double(p.N) * double(p.K);
+    if (flops < double(1 << 26)) {
+      Plan q = plan_matmul(contiguous(a), contiguous(b));
+      finalize(q, plan_matmul);
+      if (q.loop.empty()) p = std::move(q);
+    }
+  }
   profile::Scope prof_scope(profile_family(p));
   TimedCall timed(p);
   return run(p, backend);
