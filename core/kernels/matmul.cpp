@@ -2,7 +2,6 @@
 
 #include <cblas.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -12,7 +11,6 @@
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
 #include "core/kernels/onednn_util.h"
-#include "core/kernels/reduce.h"
 #include "core/profiler.h"
 #include "core/threading.h"
 
@@ -222,37 +220,6 @@ void run_onednn(const Plan& p, const Tensor& out) {
   s.wait();
 }
 
-// A product with a long inner dim and a small output (a weight gradient: [out, tokens] x
-// [tokens, in]) has too few output tiles to keep many threads busy. K is then split into S equal
-// slices computed as one batched product [S, M, K/S] x [S, K/S, N] (the slices are strided views,
-// no copies), the leftover K % S columns as one more product, and the partials are summed.
-int64_t split_k_slices(const Plan& p) {
-  const int64_t nt = get_num_threads();
-  if (nt < 2 || p.B != 1 || !p.loop.empty() || p.bias.defined() || p.out_shape.size() != 2) return 1;
-  if (p.a.dtype() != DType::Float32 || p.K < 1024 || p.K < 4 * std::max(p.M, p.N)) return 1;
-  const int64_t tiles = ((p.M + 63) / 64) * ((p.N + 63) / 64);
-  return std::clamp<int64_t>((4 * nt + tiles - 1) / tiles, 1, std::min<int64_t>(nt, p.K / 256));
-}
-
-Tensor run_split_k(const Plan& p, int64_t S) {
-  const int64_t c = p.K / S, rem = p.K - S * c;
-  Tensor part = empty({S + (rem ? 1 : 0), p.M, p.N}, {.dtype = p.a.dtype()});
-  Plan q = p;
-  q.B = S;
-  q.K = c;
-  q.a_bs = c * p.a_cs;
-  q.b_bs = c * p.b_rs;
-  run_onednn(q, part);
-  if (rem) {
-    Plan r = p;
-    r.K = rem;
-    r.a = p.a.as_strided({p.M, rem}, {p.a_rs, p.a_cs}, p.a.storage_offset() + S * c * p.a_cs);
-    r.b = p.b.as_strided({rem, p.N}, {p.b_rs, p.b_cs}, p.b.storage_offset() + S * c * p.b_rs);
-    run_onednn(r, part.as_strided({p.M, p.N}, {p.N, 1}, S * p.M * p.N));
-  }
-  return sum(part, {0});
-}
-
 // ---- OpenBLAS -----------------------------------------------------------------------------
 
 template <typename T>
@@ -336,7 +303,6 @@ Tensor run(Plan& p, MatmulBackend backend) {
     }
     return run(p, MatmulBackend::OpenBLAS);
   }
-  if (int64_t S = split_k_slices(p); S > 1) return run_split_k(p, S);
   run_onednn(p, out);
   return out;
 }
