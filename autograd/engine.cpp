@@ -8,6 +8,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
 #include "core/factory.h"
+#include "core/profiler.h"
 
 namespace tessera {
 namespace {
@@ -26,6 +27,7 @@ struct Target {
 // gradients arriving at the targets are returned instead.
 TensorList run_backward(const TensorList& roots, const TensorList& root_grads, bool keep_graph, bool create_graph,
                         const std::vector<Target>* targets) {
+  profile::Scope prof_scope(profile::Family::Autograd, profile::Kind::Exclusive);
   if (!root_grads.empty() && root_grads.size() != roots.size())
     throw std::invalid_argument("backward: got " + std::to_string(root_grads.size()) + " gradients for " +
                                 std::to_string(roots.size()) + " tensors");

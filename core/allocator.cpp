@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/profiler.h"
+
 namespace tessera {
 namespace {
 
@@ -48,6 +50,8 @@ Cache& cache() {
 }  // namespace
 
 void* cached_alloc(size_t nbytes) {
+  profile::Scope prof_scope(profile::Family::Allocator, profile::Kind::Exclusive);
+  profile::count(profile::Counter::Allocations);
   size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
   Cache& c = cache();
   {
@@ -62,6 +66,8 @@ void* cached_alloc(size_t nbytes) {
       return p;
     }
   }
+  profile::count(profile::Counter::FreshAllocations);
+  profile::count(profile::Counter::FreshBytes, int64_t(cls));
   void* p = std::aligned_alloc(kAlignment, cls);
   if (!p) {
     empty_cache();
@@ -73,6 +79,7 @@ void* cached_alloc(size_t nbytes) {
 
 void cached_free(void* p, size_t nbytes) {
   if (!p) return;
+  profile::Scope prof_scope(profile::Family::Allocator, profile::Kind::Exclusive);
   size_t cls = size_class(nbytes == 0 ? 1 : nbytes);
   Cache& c = cache();
   std::lock_guard<std::mutex> lk(c.mu);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/profiler.h"
+
 extern "C" void openblas_set_num_threads(int);
 
 namespace tessera {
@@ -24,6 +26,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     return;
   }
   int64_t chunks = std::min<int64_t>(nt, (n + grain - 1) / grain);
+  profile::count(profile::Counter::ParallelRegions);
 #pragma omp parallel for num_threads(chunks) schedule(static, 1)
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t b = n * c / chunks, e = n * (c + 1) / chunks;

@@ -64,6 +64,12 @@ double max_rss_mb() {
   return double(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
 }
 
+int64_t minor_faults() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return int64_t(u.ru_minflt);
+}
+
 BenchResult summarize(BenchResult r) {
   auto s = r.step_ms;
   std::sort(s.begin(), s.end());
@@ -102,7 +108,8 @@ std::vector<BenchResult> bench_pluecker(int64_t rows, int64_t r, int warmup, int
   return out;
 }
 
-BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters, int64_t seq_len) {
+BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters, int64_t seq_len,
+                             bool profile) {
   if (iters < 1) throw std::invalid_argument("bench: iters must be >= 1");
   manual_seed(0);
   nn::ModulePtr model;
@@ -206,11 +213,19 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   auto step = [&] { strategy.step(ctx, {b}); };
   for (int i = 0; i < warmup; ++i) step();
   reset_peak_stats();
+  const int64_t faults0 = minor_faults();
+  if (profile) profile::set_enabled(true);
   for (int i = 0; i < iters; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step();
     r.step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (profile) {
+    r.profiled = true;
+    r.profile = profile::totals();
+    profile::set_enabled(false);
+  }
+  r.minor_faults = minor_faults() - faults0;
   r.peak_mb = double(allocator_stats().peak_allocated_bytes) / (1 << 20);
   r.max_rss_mb = max_rss_mb();
   return summarize(r);

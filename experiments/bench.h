@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "core/profiler.h"
+
 namespace tessera::experiments {
 
 struct BenchResult {
@@ -27,14 +29,20 @@ struct BenchResult {
   int64_t seq_len = 0;          // language models: tokens per row
   double peak_mb = 0, max_rss_mb = 0;
   std::vector<double> step_ms;
-  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M [seq_len=... tokens_per_s=... peak_mb=... max_rss_mb=...]"
+  // With profiling on (`tessera bench --profile`): op-family totals over the timed steps and the
+  // minor page faults they took (fresh memory being touched).
+  bool profiled = false;
+  profile::Totals profile;
+  int64_t minor_faults = 0;
+  std::string line() const;
+  std::string profile_table() const;  // per-step ms, share and calls by family; allocations per step  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M [seq_len=... tokens_per_s=... peak_mb=... max_rss_mb=...]"
 };
 
 std::vector<std::string> bench_models();
 // batch <= 0: the workload's default. Throws std::invalid_argument for an unknown or unavailable model.
 // seq_len <= 0: the workload's default (language models only).
 BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5,
-                             int64_t seq_len = 0);
+                             int64_t seq_len = 0, bool profile = false);
 // `tessera bench pluecker`: forward + backward of the Pluecker step on z, w [rows, r] (float32),
 // the fused op (autograd/ops/pluecker.h) and the naive outer-product version, in that order.
 std::vector<BenchResult> bench_pluecker(int64_t rows = 32 * 128, int64_t r = 32, int warmup = 2, int iters = 20);

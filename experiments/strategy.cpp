@@ -7,6 +7,7 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
+#include "core/profiler.h"
 #include "optim/clip_grad.h"
 
 namespace tessera::experiments {
@@ -36,6 +37,7 @@ StepResult DefaultStrategy::step(TrainContext& ctx, const std::vector<data::Batc
     backward(micro_batches.size() > 1 ? mul(loss, scale) : loss);
   }
   if (ctx.grad_clip > 0) r.grad_norm = optim::clip_grad_norm_(ctx.parameters, ctx.grad_clip);
+  profile::Scope prof_scope(profile::Family::Optimizer, profile::Kind::Exclusive);
   for (auto* o : ctx.optimizers) o->step();
   for (auto* o : ctx.optimizers) o->zero_grad();
   return r;

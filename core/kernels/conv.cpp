@@ -5,6 +5,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/onednn_util.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -282,6 +283,7 @@ Tensor conv2d_backward_weight_reference(const Tensor& gy0, const Tensor& x0, con
 }
 
 Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2dParams& p) {
+  profile::Scope prof_scope(profile::Family::Conv);
   if (!onednn::supports(x0.dtype())) return conv2d_reference(x0, w0, b0, p);
   check_dtypes(x0, w0, "conv2d");
   Geo g = geometry(x0.shape(), w0.shape(), p, "conv2d");
@@ -298,6 +300,7 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
 }
 
 Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p) {
+  profile::Scope prof_scope(profile::Family::Conv);
   if (!onednn::supports(gy0.dtype())) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
   check_dtypes(gy0, w0, "conv2d_backward_input");
   Geo g = geometry(in_shape, w0.shape(), p, "conv2d_backward_input");
@@ -313,6 +316,7 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
 }
 
 Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& w_shape, const Conv2dParams& p) {
+  profile::Scope prof_scope(profile::Family::Conv);
   if (!onednn::supports(gy0.dtype())) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
   check_dtypes(gy0, x0, "conv2d_backward_weight");
   Geo g = geometry(x0.shape(), w_shape, p, "conv2d_backward_weight");

@@ -8,6 +8,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/loops.h"
+#include "core/profiler.h"
 
 namespace tessera::kernels {
 
@@ -94,6 +95,7 @@ bool try_blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
 }  // namespace
 
 void copy_(const Tensor& dst, const Tensor& src) {
+  profile::Scope prof_scope(profile::Family::Copy);
   if (dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
     // An empty tensor's buffer may be null, and memmove(dst, nullptr, 0) is still undefined (UBSan).
     if (dst.raw_data() != src.raw_data() && dst.numel() > 0)
@@ -109,6 +111,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_(const Tensor& dst, double value) {
+  profile::Scope prof_scope(profile::Family::Copy);
   dispatch_all(dst.dtype(), [&]<typename D>() {
     D v = convert<D, double>(value);
     if (dst.is_contiguous()) {
@@ -124,6 +127,7 @@ void fill_(const Tensor& dst, double value) {
 Tensor contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone(t); }
 
 Tensor clone(const Tensor& t) {
+  profile::Scope prof_scope(profile::Family::Copy);
   Tensor out = empty(t.shape(), {.dtype = t.dtype()});
   copy_(out, t);
   return out;
@@ -145,6 +149,7 @@ template std::vector<uint8_t> to_vector<uint8_t>(const Tensor&);
 template std::vector<bool> to_vector<bool>(const Tensor&);
 
 Tensor to_dtype(const Tensor& t, DType dtype) {
+  profile::Scope prof_scope(profile::Family::Copy);
   if (t.dtype() == dtype) return t;
   Tensor out = empty(t.shape(), {.dtype = dtype});
   copy_(out, t);

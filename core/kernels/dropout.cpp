@@ -7,11 +7,13 @@
 
 #include "core/factory.h"
 #include "core/kernels/loops.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
 
 Tensor dropout_mask(const Shape& shape, double keep, Generator* gen) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   if (!(keep >= 0 && keep <= 1)) throw std::invalid_argument("dropout: keep probability must be in [0, 1], got " + std::to_string(keep));
   Tensor m = empty(shape, {.dtype = DType::Bool});
   const int64_t n = m.numel();
@@ -34,6 +36,7 @@ Tensor dropout_mask(const Shape& shape, double keep, Generator* gen) {
 }
 
 Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   if (x.shape() != mask.shape())
     throw std::invalid_argument("dropout: mask shape " + shape_str(mask.shape()) + " != input shape " + shape_str(x.shape()));
   if (mask.dtype() != DType::Bool) throw_dtype_error("dropout mask", mask.dtype(), "bool");

@@ -7,6 +7,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
+#include "core/profiler.h"
 
 namespace tessera::kernels {
 
@@ -56,6 +57,7 @@ void check_gather_shapes(const char* op, const Tensor& x, int64_t dim, const Ten
 
 template <bool Accumulate>
 Tensor scatter_impl(const char* op, const Tensor& x, int64_t dim_in, const Tensor& index, const Tensor& src) {
+  profile::Scope prof_scope(profile::Family::Index);
   if (x.dtype() != src.dtype())
     throw std::invalid_argument(std::string(op) + ": expected src dtype " + dtype_name(x.dtype()) + " (self's), got " +
                                 dtype_name(src.dtype()));
@@ -115,6 +117,7 @@ void check_index_bounds(const Tensor& idx64, int64_t size, int64_t dim, const ch
 }
 
 Tensor index_select(const Tensor& x_in, int64_t dim_in, const Tensor& index) {
+  profile::Scope prof_scope(profile::Family::Index);
   if (index.dim() > 1)
     throw std::invalid_argument("index_select: index must be 0-d or 1-d, got shape " + shape_str(index.shape()));
   int64_t dim = wrap_dim(dim_in, x_in.dim(), "index_select");
@@ -172,6 +175,7 @@ Tensor index_select(const Tensor& x_in, int64_t dim_in, const Tensor& index) {
 }
 
 Tensor index_add(const Tensor& x_in, int64_t dim_in, const Tensor& index, const Tensor& src_in) {
+  profile::Scope prof_scope(profile::Family::Index);
   if (index.dim() > 1)
     throw std::invalid_argument("index_add: index must be 0-d or 1-d, got shape " + shape_str(index.shape()));
   if (x_in.dtype() != src_in.dtype())
@@ -218,6 +222,7 @@ Tensor index_add(const Tensor& x_in, int64_t dim_in, const Tensor& index, const 
 }
 
 Tensor gather(const Tensor& x_in, int64_t dim_in, const Tensor& index) {
+  profile::Scope prof_scope(profile::Family::Index);
   int64_t dim = wrap_dim(dim_in, x_in.dim(), "gather");
   check_gather_shapes("gather", x_in, dim, index, nullptr);
   Tensor idx = as_1d_if_scalar(index_as_int64(index, "gather"));
@@ -255,6 +260,7 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  profile::Scope prof_scope(profile::Family::Index);
   if (mask.dtype() != DType::Bool)
     throw std::invalid_argument(std::string("masked_fill: mask must be a bool tensor, got ") + dtype_name(mask.dtype()));
   Shape shape = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
@@ -287,6 +293,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 }
 
 Tensor one_hot(const Tensor& indices, int64_t num_classes) {
+  profile::Scope prof_scope(profile::Family::Index);
   Tensor idx = index_as_int64(indices, "one_hot");
   const int64_t n = idx.numel();
   const int64_t* p = idx.data_ptr<int64_t>();

@@ -6,6 +6,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -163,6 +164,7 @@ Interp2dPlan interp2d_plan(int64_t H, int64_t W, int64_t OH, int64_t OW, const s
 }
 
 Tensor interp2d(const Tensor& x_in, const Interp2dPlan& p) {
+  profile::Scope prof_scope(profile::Family::Pool);
   check_input(x_in, p.H(), p.W(), "interpolate", "input");
   Tensor x = contiguous(x_in);
   const int64_t P = x.size(0) * x.size(1), H = p.H(), W = p.W(), OH = p.OH(), OW = p.OW();
@@ -210,6 +212,7 @@ Tensor interp2d(const Tensor& x_in, const Interp2dPlan& p) {
 }
 
 Tensor interp2d_transpose(const Tensor& g_in, const Interp2dPlan& p) {
+  profile::Scope prof_scope(profile::Family::Pool);
   check_input(g_in, p.OH(), p.OW(), "interpolate_backward", "gradient");
   Tensor g = contiguous(g_in);
   const int64_t P = g.size(0) * g.size(1), H = p.H(), W = p.W(), OH = p.OH(), OW = p.OW();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "core/profiler.h"
 #include "core/tensor.h"
 #include "core/threading.h"
 
@@ -107,6 +108,7 @@ inline void dense_row_dispatch(unsigned mask, R* o, const Tup& p, int64_t n, con
 // their own C++ types In..., the output written as R; f works on whatever it is given.
 template <typename R, typename... In, typename F>
 void map_kernel(const Tensor& out, F f, const std::array<Tensor, sizeof...(In)>& ins) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   constexpr size_t N = sizeof...(In);
   constexpr size_t K = 1 + N;
   std::array<Tensor, N> bins;

@@ -6,6 +6,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/profiler.h"
 
 namespace tessera::kernels {
 
@@ -43,6 +44,7 @@ void with_point_fn(PointLoss kind, double param, Body&& body) {
 }  // namespace
 
 Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, double param) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   Shape shape = broadcast_shapes(input.shape(), target.shape(), loss_name(kind));
   DType dt = promote_types(input.dtype(), target.dtype());
   Tensor x = to_dtype(input, dt), t = to_dtype(target, dt);
@@ -58,6 +60,7 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, dou
 
 Tensor point_loss_grad(PointLoss kind, const Tensor& input, const Tensor& target, const Tensor& g_elem, double g_scalar,
                        double param) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   Shape shape = broadcast_shapes(input.shape(), target.shape(), loss_name(kind));
   DType dt = promote_types(input.dtype(), target.dtype());
   Tensor x = to_dtype(input, dt), t = to_dtype(target, dt);
@@ -87,6 +90,7 @@ template <typename A> inline A sigmoid_of(A x) { return A(1) / (A(1) + std::exp(
 }  // namespace
 
 Tensor bce_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight, const Tensor& pos_weight) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   const char* op = "binary_cross_entropy_with_logits";
   DType dt = input.dtype();
   Tensor x = input, t = to_dtype(target, dt);
@@ -120,6 +124,7 @@ Tensor bce_with_logits(const Tensor& input, const Tensor& target, const Tensor& 
 
 Tensor bce_with_logits_grad(const Tensor& input, const Tensor& target, const Tensor& weight, const Tensor& pos_weight,
                             const Tensor& g_elem, double g_scalar) {
+  profile::Scope prof_scope(profile::Family::Elementwise);
   const char* op = "binary_cross_entropy_with_logits backward";
   DType dt = input.dtype();
   Tensor x = input, t = to_dtype(target, dt);

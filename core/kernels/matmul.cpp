@@ -11,6 +11,7 @@
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
 #include "core/kernels/onednn_util.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -214,6 +215,7 @@ void run_onednn(const Plan& p, const Tensor& out) {
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (p.bias.defined()) args.emplace(DNNL_ARG_BIAS, bias_mem);
     prim->prim.execute(s, args);
+    profile::count(profile::Counter::GemmPrimitiveRuns);
   });
   s.wait();
 }
@@ -309,6 +311,14 @@ std::atomic<bool> g_timing{false};
 std::mutex g_timing_mutex;
 MatmulTiming g_timing_total;
 
+// `tessera bench --profile` families: batched products (attention), products whose inner dim is
+// long next to the output (weight gradients: [out, tokens] x [tokens, in]) and the other gemms.
+profile::Family profile_family(const Plan& p) {
+  if (p.B > 1 || !p.loop.empty()) return profile::Family::Bmm;
+  if (p.K >= 4 * std::max(p.M, p.N)) return profile::Family::GemmLongK;
+  return profile::Family::Gemm;
+}
+
 // Adds the wall time of one public matmul/linear call to the totals when timing is on.
 class TimedCall {
  public:
@@ -381,6 +391,19 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) {
   check_operands(a, b, "matmul");
   Plan p = plan_matmul(a, b);
   finalize(p, plan_matmul);
+  if (!p.loop.empty() && backend == MatmulBackend::OneDNN && a.dtype() != DType::Float64) {
+    // Batch dims that fold into no single stride (attention's q, k, v are views into the qkv
+    // output, strided by head and by sample) would run one small oneDNN call per outer index:
+    // 64 calls of 3 heads for ViT-T, each too small to keep many threads busy and each paying a
+    // parallel-region start. Small problems are copied dense instead, giving one batched call.
+    double flops = 2.0 * double(p.B) * double(p.M) * double(p.N) * double(p.K);
+    if (flops < double(1 << 26)) {
+      Plan q = plan_matmul(contiguous(a), contiguous(b));
+      finalize(q, plan_matmul);
+      if (q.loop.empty()) p = std::move(q);
+    }
+  }
+  profile::Scope prof_scope(profile_family(p));
   TimedCall timed(p);
   return run(p, backend);
 }
@@ -431,6 +454,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBacken
     Plan q = plan(xx, ww);
     return q.a.defined() ? q : plan(contiguous(xx), ww);
   });
+  profile::Scope prof_scope(profile_family(p));
   TimedCall timed(p);
   return run(p, backend);
 }

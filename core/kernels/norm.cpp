@@ -5,6 +5,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -96,6 +97,7 @@ int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<i
 
 Tensor layer_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, const Tensor& bias, double eps, Tensor& mean,
                   Tensor& rstd) {
+  profile::Scope prof_scope(profile::Family::Norm);
   Tensor x = contiguous(x_in);
   int64_t rows = cols ? x.numel() / cols : 0;
   Tensor w = param(weight, x.dtype(), cols, "layer_norm", "weight"), b = param(bias, x.dtype(), cols, "layer_norm", "bias");
@@ -127,6 +129,7 @@ Tensor layer_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, const 
 }
 
 Tensor rms_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, double eps, Tensor& rstd) {
+  profile::Scope prof_scope(profile::Family::Norm);
   Tensor x = contiguous(x_in);
   int64_t rows = cols ? x.numel() / cols : 0;
   Tensor w = param(weight, x.dtype(), cols, "rms_norm", "weight");
@@ -153,6 +156,7 @@ Tensor rms_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, double e
 
 Tensor group_norm(const Tensor& x_in, int64_t groups, const Tensor& weight, const Tensor& bias, double eps, Tensor& mean,
                   Tensor& rstd) {
+  profile::Scope prof_scope(profile::Family::Norm);
   if (x_in.dim() < 2)
     throw std::invalid_argument("group_norm: expected input of shape [N, C, *], got " + shape_str(x_in.shape()));
   int64_t N = x_in.size(0), C = x_in.size(1);
@@ -222,6 +226,7 @@ std::vector<double> read_vec(const Tensor& t) {
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps, Tensor& mean, Tensor& rstd) {
+  profile::Scope prof_scope(profile::Family::Norm);
   if (x_in.dim() < 2)
     throw std::invalid_argument("batch_norm: expected input of shape [N, C, *], got " + shape_str(x_in.shape()));
   int64_t N = x_in.size(0), C = x_in.size(1);
@@ -318,6 +323,7 @@ Tensor sum_partials(const std::vector<double>& part, int64_t rows, int64_t cols,
 
 NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t cols, const Tensor& mean,
                               const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb) {
+  profile::Scope prof_scope(profile::Family::Norm);
   Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
   bool center = mean.defined();
   int64_t rows = cols ? x.numel() / cols : 0;
@@ -377,6 +383,7 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
 
 NormGrads group_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t groups, const Tensor& mean,
                               const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb) {
+  profile::Scope prof_scope(profile::Family::Norm);
   Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
   int64_t N = x.size(0), C = x.size(1), S = (N * C) > 0 ? x.numel() / (N * C) : 0, cpg = C / groups, M = cpg * S;
   NormGrads r;
@@ -434,6 +441,7 @@ NormGrads group_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t gr
 
 NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool training, bool nx, bool nw, bool nb) {
+  profile::Scope prof_scope(profile::Family::Norm);
   Tensor g = contiguous(g_in), w = weight.defined() ? contiguous(weight) : weight;
   bool need_x = training || nw;
   Tensor x = need_x ? contiguous(x_in) : Tensor();

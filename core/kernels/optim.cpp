@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/kernels/copy.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -165,6 +166,7 @@ void sgd_impl(const SGDTensors& t, const SGDHyper& h, const std::vector<int64_t>
 }  // namespace
 
 void adam_step_(const AdamTensors& t, const AdamHyper& h) {
+  profile::Scope prof_scope(profile::Family::Optimizer);
   const char* op = "adam_step_";
   std::vector<int64_t> offsets;
   const DType dt = common_dtype(op, t.params, offsets);
@@ -185,6 +187,7 @@ void adam_step_(const AdamTensors& t, const AdamHyper& h) {
 }
 
 void sgd_step_(const SGDTensors& t, const SGDHyper& h) {
+  profile::Scope prof_scope(profile::Family::Optimizer);
   const char* op = "sgd_step_";
   std::vector<int64_t> offsets;
   const DType dt = common_dtype(op, t.params, offsets);

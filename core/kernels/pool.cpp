@@ -6,6 +6,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -229,6 +230,7 @@ RectWindows adaptive_avg_pool2d_windows(int64_t H, int64_t W, int64_t OH, int64_
 }
 
 Tensor rect_pool(const Tensor& x_in, const RectWindows& r) {
+  profile::Scope prof_scope(profile::Family::Pool);
   check_planes(x_in, "avg_pool2d");
   if (x_in.size(x_in.dim() - 2) != r.H || x_in.size(x_in.dim() - 1) != r.W)
     throw std::invalid_argument("avg_pool2d: input " + shape_str(x_in.shape()) + " does not match the pooling plan");
@@ -277,6 +279,7 @@ Tensor rect_pool(const Tensor& x_in, const RectWindows& r) {
 }
 
 Tensor rect_pool_transpose(const Tensor& g_in, const RectWindows& r) {
+  profile::Scope prof_scope(profile::Family::Pool);
   check_planes(g_in, "avg_pool2d_backward");
   int64_t H = r.H, W = r.W, OH = int64_t(r.hs.size()), OW = int64_t(r.ws.size());
   if (g_in.size(g_in.dim() - 2) != OH || g_in.size(g_in.dim() - 1) != OW)
@@ -321,6 +324,7 @@ void check_indices(const Tensor& idx, int64_t HW, const char* op) {
 }  // namespace
 
 Tensor plane_gather(const Tensor& src_in, const Tensor& idx_in) {
+  profile::Scope prof_scope(profile::Family::Pool);
   if (idx_in.dtype() != DType::Int64 || src_in.dim() < 2 || idx_in.dim() != src_in.dim() ||
       planes_of(idx_in.shape()) != planes_of(src_in.shape()))
     throw std::invalid_argument("plane_gather: source " + shape_str(src_in.shape()) + " and int64 indices " +
@@ -345,6 +349,7 @@ Tensor plane_gather(const Tensor& src_in, const Tensor& idx_in) {
 }
 
 Tensor plane_scatter_add(const Tensor& g_in, const Tensor& idx_in, int64_t H, int64_t W) {
+  profile::Scope prof_scope(profile::Family::Pool);
   if (idx_in.dtype() != DType::Int64 || g_in.shape() != idx_in.shape() || g_in.dim() < 2)
     throw std::invalid_argument("plane_scatter_add: gradient " + shape_str(g_in.shape()) + " and int64 indices " +
                                 shape_str(idx_in.shape()) + " must have the same shape");

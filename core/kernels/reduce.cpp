@@ -80,6 +80,7 @@ Split split_reduction(const Tensor& in, const std::vector<int64_t>& dims_in, con
 }
 
 constexpr int64_t kRowBlock = 8192;
+constexpr int64_t kColBlock = 256;  // rows per partial in the few-columns sum (fast_sum)
 
 // Row partials: part[k] = combine(block(k, 0, b1), block(k, b1, b2), ...) over fixed blocks.
 template <typename Part, typename Block, typename Combine>
@@ -141,6 +142,7 @@ struct Identity {
 };
 template <typename T, typename Fin, typename Map = Identity>
 bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op, Fin fin, Map map = {}) {
+  profile::Scope prof_scope(profile::Family::Reduction);
   Split s = split_reduction(in, dims, op);
   if (!s.ok) return false;
   using W = wide_t<T>;
@@ -157,6 +159,31 @@ bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op
         },
         [](W a, W b) { return a + b; });
     for (int64_t k = 0; k < s.outer; ++k) fin(k, parts[size_t(k)], s.R);
+  } else if (s.outer * ((s.inner + 255) / 256) < get_num_threads() && s.R >= 2 * kColBlock) {
+    // Few columns, many rows (a bias gradient: [tokens, features] summed over tokens): col_reduce
+    // would hand each thread 256 whole columns, so one or two threads would do the whole sum.
+    // Split the rows into fixed blocks as well and add the block partials in block order, which
+    // keeps the result independent of the thread count.
+    const int64_t nb = (s.R + kColBlock - 1) / kColBlock;
+    std::vector<W> part(size_t(s.outer * nb * s.inner));
+    parallel_for(s.outer * nb, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t o = t / nb, r0 = (t % nb) * kColBlock, r1 = std::min(s.R, r0 + kColBlock);
+        W* acc = part.data() + t * s.inner;
+        std::fill(acc, acc + s.inner, W(0));
+        for (int64_t r = r0; r < r1; ++r) {
+          const T* xr = x + (o * s.R + r) * s.inner;
+#pragma omp simd
+          for (int64_t j = 0; j < s.inner; ++j) acc[j] += map(W(xr[j]));
+        }
+      }
+    });
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t j = 0; j < s.inner; ++j) {
+        W a = 0;
+        for (int64_t k = 0; k < nb; ++k) a += part[size_t((o * nb + k) * s.inner + j)];
+        fin(o * s.inner + j, a, s.R);
+      }
   } else {
     col_reduce<T, W>(x, s, W(0), [map](W& a, T v) { a += map(W(v)); }, [&](int64_t i, W a) { fin(i, a, s.R); });
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/kernels/loops.h"
+#include "core/profiler.h"
 #include "core/tensor.h"
 
 namespace tessera::kernels {
@@ -32,6 +33,7 @@ ReducePlan make_reduce_plan(const Tensor& in, const std::vector<int64_t>& dims, 
 // finish may also take the output index: finish(acc, n, out_index) (to write side outputs).
 template <typename T, typename R, typename Acc, typename Step, typename Finish>
 void reduce_kernel(const Tensor& in, const ReducePlan& p, const Tensor& out, Acc init, Step step, Finish finish) {
+  profile::Scope prof_scope(profile::Family::Reduction);
   const T* base = static_cast<const T*>(in.raw_data());
   R* o = static_cast<R*>(out.raw_data());  // out is contiguous
   int64_t nout = shape_numel(p.kept_shape);

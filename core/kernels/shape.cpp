@@ -7,6 +7,7 @@
 
 #include "core/factory.h"
 #include "core/kernels/copy.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -36,6 +37,7 @@ std::vector<int64_t> unique_dims(const std::vector<int64_t>& dims, int64_t ndim,
 
 template <bool Upper>
 Tensor tri_impl(const Tensor& x, int64_t diagonal) {
+  profile::Scope prof_scope(profile::Family::Copy);
   const char* op = Upper ? "triu" : "tril";
   if (x.dim() < 2)
     throw std::invalid_argument(std::string(op) + ": input must have at least 2 dimensions, got " + shape_str(x.shape()));
@@ -65,6 +67,7 @@ Tensor tri_impl(const Tensor& x, int64_t diagonal) {
 }  // namespace
 
 Tensor cat(const TensorList& tensors, int64_t dim_in) {
+  profile::Scope prof_scope(profile::Family::Copy);
   if (tensors.empty()) throw std::invalid_argument("cat: expected a non-empty list of tensors");
   DType dt = tensors[0].dtype();
   for (const auto& t : tensors) dt = promote_types(dt, t.dtype());
@@ -121,6 +124,7 @@ Tensor cat(const TensorList& tensors, int64_t dim_in) {
 }
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
+  profile::Scope prof_scope(profile::Family::Copy);
   if (pads.size() % 2 != 0 || int64_t(pads.size()) > 2 * x.dim())
     throw std::invalid_argument("pad: padding length " + std::to_string(pads.size()) +
                                 " must be even and at most 2 * input dims for input " + shape_str(x.shape()));
@@ -153,6 +157,7 @@ Tensor triu(const Tensor& x, int64_t diagonal) { return tri_impl<true>(x, diagon
 Tensor tril(const Tensor& x, int64_t diagonal) { return tri_impl<false>(x, diagonal); }
 
 Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
+  profile::Scope prof_scope(profile::Family::Copy);
   if (int64_t(repeats.size()) < x.dim())
     throw std::invalid_argument("repeat: number of repeat dims " + std::to_string(repeats.size()) +
                                 " can not be smaller than number of tensor dims " + std::to_string(x.dim()));
@@ -176,6 +181,7 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
 }
 
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
+  profile::Scope prof_scope(profile::Family::Copy);
   auto ds = unique_dims(dims, x.dim(), "flip");
   Shape st = x.strides();
   int64_t off = x.storage_offset();
@@ -190,6 +196,7 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
 }
 
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
+  profile::Scope prof_scope(profile::Family::Copy);
   if (dims.empty()) {
     if (shifts.size() != 1)
       throw std::invalid_argument("roll: without dims, shifts must have exactly one entry, got " + vec_str(shifts));

@@ -11,6 +11,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
+#include "core/profiler.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
@@ -124,6 +125,7 @@ void softmax_middle(const T* x, T* y, int64_t outer, int64_t D, int64_t inner) {
 
 template <bool Log>
 Tensor softmax_impl(const Tensor& in_, int64_t dim_in, const char* op) {
+  profile::Scope prof_scope(profile::Family::Softmax);
   int64_t dim = in_.dim() ? wrap_dim(dim_in, in_.dim(), op) : (wrap_dim(dim_in, 1, op), 0);
   Tensor in = contiguous(in_);
   Tensor out = empty(in.shape(), {.dtype = in.dtype()});
@@ -145,6 +147,7 @@ Tensor softmax_impl(const Tensor& in_, int64_t dim_in, const char* op) {
 namespace {
 template <bool Log>
 Tensor softmax_backward_impl(const Tensor& g_, const Tensor& y_, int64_t dim_in, const char* op) {
+  profile::Scope prof_scope(profile::Family::Softmax);
   if (g_.shape() != y_.shape() || g_.dtype() != y_.dtype())
     throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(g_.shape()) + " " + dtype_name(g_.dtype()) +
                                 " does not match output " + shape_str(y_.shape()) + " " + dtype_name(y_.dtype()));
@@ -258,6 +261,7 @@ std::vector<double> weights_vec(const Tensor& weight, int64_t C) {
 
 Tensor nll_loss(const Tensor& input_, const Tensor& target_, const Tensor& weight, int64_t ignore_index,
                 Reduction reduction, double* total_weight) {
+  profile::Scope prof_scope(profile::Family::Softmax);
   auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "nll_loss");
   Tensor input = contiguous(input_);
   Tensor target = to_dtype(contiguous(target_), DType::Int64);
@@ -290,6 +294,7 @@ Tensor nll_loss(const Tensor& input_, const Tensor& target_, const Tensor& weigh
 
 Tensor nll_loss_grad_weights(const Shape& in_shape, DType in_dtype, const Tensor& target_, const Tensor& weight,
                              int64_t ignore_index, double scale) {
+  profile::Scope prof_scope(profile::Family::Softmax);
   auto g = check_nll_args(in_shape, in_dtype, target_, weight, ignore_index, "nll_loss_backward");
   Tensor target = to_dtype(contiguous(target_), DType::Int64);
   auto w = weights_vec(weight, g.C);

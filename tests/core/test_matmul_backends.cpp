@@ -77,6 +77,23 @@ TEST(MatmulBackends, OneDnnOpenBlasNaiveAgreeFloat32) {
   }
 }
 
+// Attention's q, k, v are views into one qkv output ([B, N, 3, H, d] permuted to [3, B, H, N, d]),
+// so their batch dims fold into no single stride; such small products are copied dense into one
+// batched call. Scores, weights @ v and the gradient products all agree with the naive loops.
+TEST(MatmulBackends, AttentionStridedBatchesMatchNaive) {
+  Tensor qkv = permute(rnd({5, 9, 3, 3, 8}, 21), {2, 0, 3, 1, 4});
+  Tensor q = select(qkv, 0, 0), kk = select(qkv, 0, 1), v = select(qkv, 0, 2);
+  Tensor p = rnd({5, 3, 9, 9}, 22);
+  std::vector<std::pair<Tensor, Tensor>> cases = {{q, transpose(kk, 2, 3)}, {p, v}, {transpose(p, 2, 3), v},
+                                                  {p, kk}, {transpose(q, 2, 3), p}, {transpose(v, 2, 3), p}};
+  for (auto& [a, b] : cases) {
+    SCOPED_TRACE(shape_str(a.shape()) + " x " + shape_str(b.shape()));
+    Tensor ref = k::matmul_naive(a, b);
+    EXPECT_TRUE(allclose(k::matmul(a, b, k::MatmulBackend::OneDNN), ref, 1e-5, 1e-5));
+    EXPECT_TRUE(allclose(k::matmul(a, b, k::MatmulBackend::OpenBLAS), ref, 1e-5, 1e-5));
+  }
+}
+
 TEST(MatmulBackends, Float64MatchesNaive) {
   Tensor a = rnd({3, 20, 30}, 7, DType::Float64), b = rnd({30, 10}, 8, DType::Float64);
   EXPECT_TRUE(allclose(k::matmul(a, b), k::matmul_naive(a, b), 1e-12, 1e-12));

@@ -202,6 +202,27 @@ TEST(Threading, ResultsIdenticalRunToRun) {
   EXPECT_TRUE(test::allclose(a, b, 0, 0));
 }
 
+// Sums over many rows of few columns (a bias gradient) split the rows into fixed blocks: they match
+// a double-precision reference and are bit-identical for every thread count.
+TEST(Reduce, FewColumnSumsMatchReferenceForEveryThreadCount) {
+  Generator g(5);
+  Tensor x = randn({3001, 70}, {}, &g);
+  std::vector<float> xv = kernels::to_vector<float>(x);
+  std::vector<double> ref(70, 0.0);
+  for (int64_t r = 0; r < 3001; ++r)
+    for (int64_t c = 0; c < 70; ++c) ref[size_t(c)] += double(xv[size_t(r * 70 + c)]);
+  const int saved = get_num_threads();
+  std::vector<float> first;
+  for (int t : {1, 2, 3, 16}) {
+    set_num_threads(t);
+    std::vector<float> s = kernels::to_vector<float>(sum(x, {0}));
+    for (int64_t c = 0; c < 70; ++c) ASSERT_NEAR(s[size_t(c)], ref[size_t(c)], 1e-4) << "column " << c;
+    if (first.empty()) first = s;
+    EXPECT_EQ(s, first) << t << " threads";
+  }
+  set_num_threads(saved);
+}
+
 TEST(Eltwise, NaNPropagatesThroughActivationsAndMinMax) {
   Tensor x = tensor({NAN, -1.0, 2.0});
   EXPECT_TRUE(std::isnan(get_value(relu(x), 0)));  // torch.relu(nan) is nan

@@ -1,0 +1,96 @@
+#pragma once
+// Op-family profiler behind `tessera bench --profile`: cheap scoped wall-clock timers placed at the
+// entry of the kernels (core/kernels), the allocator, the autograd engine and the optimizers.
+// Off by default; when off a scope reads one relaxed atomic flag and does nothing else.
+//
+// Attribution, so every nanosecond is counted once and the families add up to at most the step:
+//  - A kernel scope opened while another kernel scope is open on the same thread is ignored: the
+//    outer kernel's family takes the time (a norm kernel's internal elementwise loops are "norm").
+//  - Exclusive scopes (allocator, autograd engine, optimizer loop) always open; the time of the
+//    scopes nested in them is subtracted from theirs and kept by those scopes' families.
+//  - Scopes opened inside an OpenMP parallel region (worker threads) are ignored: their time is
+//    already inside the scope that started the region.
+// The step time minus the sum of the families is "framework": module forward code, autograd graph
+// recording, tensor metadata, everything between kernels.
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace tessera::profile {
+
+enum class Family : int {
+  Gemm,         // linear and unbatched matmul (oneDNN / OpenBLAS)
+  GemmLongK,    // unbatched products with K >= 4 max(M, N): weight gradients [out, tokens] x [tokens, in]
+  Bmm,          // batched matmul (attention's Q K^T and P V, and their gradients)
+  Conv,         // conv2d forward and backward
+  Softmax,      // softmax / log_softmax / nll_loss and their backward
+  Norm,         // layer/rms/group/batch norm forward and backward
+  Elementwise,  // map_kernel loops: arithmetic, activations, dropout, in-place ops
+  Reduction,    // sum/mean/max/var/... (reduce_kernel)
+  Copy,         // contiguous/clone/copy_/fill_, cat/stack/pad and other layout copies
+  Index,        // embedding, gather/scatter, index_select, masked_fill
+  Pool,         // pooling and interpolation
+  Optimizer,    // optimizer step kernels and the per-parameter loop around them, zero_grad
+  Allocator,    // the caching allocator (free-list lookups and fresh aligned_alloc calls)
+  Autograd,     // the backward engine's own work: graph walk, gradient accumulation, closures
+  kCount
+};
+constexpr int kFamilies = int(Family::kCount);
+const char* family_name(Family f);
+
+enum class Counter : int {
+  Allocations,        // cached_alloc calls
+  FreshAllocations,   // of which missed the cache and went to aligned_alloc
+  FreshBytes,         // bytes of those
+  ParallelRegions,    // OpenMP regions opened by parallel_for
+  GemmPrimitiveRuns,  // oneDNN matmul executions (a looped batched matmul runs one per slice)
+  kCount
+};
+constexpr int kCounters = int(Counter::kCount);
+
+namespace detail {
+extern std::atomic<bool> g_enabled;
+void add_count(Counter c, int64_t n);
+}  // namespace detail
+
+inline bool enabled() { return detail::g_enabled.load(std::memory_order_relaxed); }
+void set_enabled(bool on);  // also resets the totals
+void reset();
+
+inline void count(Counter c, int64_t n = 1) {
+  if (enabled()) detail::add_count(c, n);
+}
+
+struct Totals {
+  std::array<int64_t, kFamilies> ns{}, calls{};
+  std::array<int64_t, kCounters> counters{};
+};
+Totals totals();
+
+enum class Kind { Kernel, Exclusive };
+
+class Scope {
+ public:
+  explicit Scope(Family f, Kind k = Kind::Kernel) {
+    if (enabled()) open(f, k);
+  }
+  ~Scope() {
+    if (active_) close();
+  }
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  void open(Family f, Kind k);
+  void close();
+  bool active_ = false;
+  bool kernel_ = false;
+  Family family_ = Family::Gemm;
+  int64_t child_ns_ = 0;
+  Scope* parent_ = nullptr;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+}  // namespace tessera::profile

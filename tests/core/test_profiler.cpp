@@ -1,0 +1,93 @@
+// The op-family profiler (core/profiler.h) behind `tessera bench --profile`: off by default,
+// attributes a kernel's time to the outermost kernel only, subtracts nested scopes from exclusive
+// ones, ignores scopes inside OpenMP parallel regions, and counts allocations.
+#include <gtest/gtest.h>
+
+#include <omp.h>
+
+#include <chrono>
+
+#include "autograd/tessera.h"
+#include "core/kernels/matmul.h"
+#include "core/kernels/norm.h"
+#include "core/profiler.h"
+
+using namespace tessera;
+namespace k = tessera::kernels;
+using profile::Family;
+
+namespace {
+int64_t calls(const profile::Totals& t, Family f) { return t.calls[size_t(f)]; }
+int64_t ns(const profile::Totals& t, Family f) { return t.ns[size_t(f)]; }
+
+// Leaves the profiler off whatever a test does.
+struct ProfilerOn {
+  ProfilerOn() { profile::set_enabled(true); }
+  ~ProfilerOn() { profile::set_enabled(false); }
+};
+}  // namespace
+
+TEST(Profiler, OffByDefaultRecordsNothing) {
+  EXPECT_FALSE(profile::enabled());
+  profile::reset();
+  Tensor a = randn({32, 16}), b = randn({16, 8});
+  k::matmul(a, b);
+  auto t = profile::totals();
+  for (int i = 0; i < profile::kFamilies; ++i) EXPECT_EQ(t.calls[size_t(i)], 0) << profile::family_name(Family(i));
+  for (int i = 0; i < profile::kCounters; ++i) EXPECT_EQ(t.counters[size_t(i)], 0);
+}
+
+TEST(Profiler, KernelsByFamilyAndAllocations) {
+  Tensor a = randn({64, 32}), b = randn({32, 16}), x = randn({4, 64, 32}), w = randn({16, 32});
+  Tensor mean, rstd;
+  ProfilerOn on;
+  k::matmul(a, b);                                // gemm
+  k::matmul(x, transpose(x, 1, 2));               // batched: bmm
+  k::linear(x, w, Tensor());                      // gemm
+  k::layer_norm(transpose(x, 1, 2), 64, Tensor(), Tensor(), 1e-5, mean, rstd);  // copies inside: still norm
+  auto t = profile::totals();
+  EXPECT_EQ(calls(t, Family::Gemm), 2);
+  EXPECT_EQ(calls(t, Family::Bmm), 1);
+  EXPECT_EQ(calls(t, Family::Norm), 1);
+  EXPECT_EQ(calls(t, Family::Copy), 0) << "the norm kernel's contiguous copy belongs to the norm";
+  EXPECT_GT(ns(t, Family::Gemm), 0);
+  // Every kernel allocates its output (the norm also mean, rstd and its input copy).
+  EXPECT_GE(t.counters[size_t(profile::Counter::Allocations)], 7);
+  EXPECT_GE(calls(t, Family::Allocator), 7);
+  EXPECT_GE(t.counters[size_t(profile::Counter::GemmPrimitiveRuns)], 3);
+}
+
+TEST(Profiler, ExclusiveScopesSubtractWhatRunsInside) {
+  Tensor a = randn({256, 256}), b = randn({256, 256});
+  ProfilerOn on;
+  int64_t outer_ns = 0;
+  {
+    auto t0 = std::chrono::steady_clock::now();
+    profile::Scope engine(Family::Autograd, profile::Kind::Exclusive);
+    for (int i = 0; i < 5; ++i) k::matmul(a, b);
+    outer_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+  }
+  auto t = profile::totals();
+  EXPECT_EQ(calls(t, Family::Autograd), 1);
+  EXPECT_EQ(calls(t, Family::Gemm), 5);
+  // The families partition the wall time: the engine keeps only what the matmuls did not take.
+  const int64_t sum = ns(t, Family::Autograd) + ns(t, Family::Gemm) + ns(t, Family::Allocator);
+  EXPECT_LE(sum, outer_ns + 1000);
+  EXPECT_LT(ns(t, Family::Autograd), ns(t, Family::Gemm));
+}
+
+TEST(Profiler, ScopesOnWorkerThreadsAreIgnored) {
+  ProfilerOn on;
+  int team = 1;
+#pragma omp parallel num_threads(2)
+  {
+    profile::Scope s(Family::Elementwise);
+#pragma omp single
+    team = omp_get_num_threads();
+  }
+  if (team > 1) {
+    EXPECT_EQ(calls(profile::totals(), Family::Elementwise), 0);
+  }
+  { profile::Scope s(Family::Elementwise); }
+  EXPECT_EQ(calls(profile::totals(), Family::Elementwise), team > 1 ? 1 : 2);
+}
