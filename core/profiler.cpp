@@ -20,6 +20,7 @@ const char* family_name(Family f) {
     case Family::Gemm: return "gemm (linear, mm)";
     case Family::GemmLongK: return "gemm long-K (wgrad)";
     case Family::Bmm: return "bmm (attention)";
+    case Family::Attention: return "attention (fused)";
     case Family::Conv: return "conv";
     case Family::Softmax: return "softmax / nll";
     case Family::Norm: return "norm";

@@ -24,6 +24,7 @@ enum class Family : int {
   Gemm,         // linear and unbatched matmul (oneDNN / OpenBLAS)
   GemmLongK,    // unbatched products with K >= 4 max(M, N): weight gradients [out, tokens] x [tokens, in]
   Bmm,          // batched matmul (attention's Q K^T and P V, and their gradients)
+  Attention,    // fused scaled-dot-product attention forward/backward (core/kernels/attention)
   Conv,         // conv2d forward and backward
   Softmax,      // softmax / log_softmax / nll_loss and their backward
   Norm,         // layer/rms/group/batch norm forward and backward

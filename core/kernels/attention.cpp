@@ -1,4 +1,5 @@
 #include "core/kernels/attention.h"
+#include "core/profiler.h"
 
 #include <cblas.h>
 
@@ -378,6 +379,7 @@ void backward_impl(const BackwardCtx<C>& c) {
 
 AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                    const AttentionParams& p) {
+  profile::Scope prof_scope(profile::Family::Attention);
   check_inputs(q_in, k_in, v_in, p);
   Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
   const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], Dv = v.shape()[3];
@@ -396,6 +398,7 @@ AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const
 AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& out_in,
                                   const Tensor& lse_in, const Tensor& dout_in, const AttentionParams& p,
                                   bool want_dscores) {
+  profile::Scope prof_scope(profile::Family::Attention);
   check_inputs(q_in, k_in, v_in, p);
   Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
   const DType ct = q.dtype();

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "autograd/tessera.h"
+#include "core/kernels/attention.h"
 #include "core/kernels/matmul.h"
 #include "core/kernels/norm.h"
 #include "core/profiler.h"
@@ -55,6 +56,19 @@ TEST(Profiler, KernelsByFamilyAndAllocations) {
   EXPECT_GE(t.counters[size_t(profile::Counter::Allocations)], 7);
   EXPECT_GE(calls(t, Family::Allocator), 7);
   EXPECT_GE(t.counters[size_t(profile::Counter::GemmPrimitiveRuns)], 3);
+}
+
+TEST(Profiler, FusedAttentionIsItsOwnFamily) {
+  // The fused kernel's tile products are its own BLAS calls: attention time, not gemm or bmm.
+  Tensor q = randn({1, 2, 70, 16}), kk = randn({1, 2, 70, 16}), v = randn({1, 2, 70, 16});
+  k::AttentionParams p;
+  p.causal = true;
+  ProfilerOn on;
+  auto fwd = k::attention_forward(q, kk, v, p);
+  auto t = profile::totals();
+  EXPECT_EQ(calls(t, Family::Attention), 1);
+  EXPECT_GT(ns(t, Family::Attention), 0);
+  EXPECT_EQ(calls(t, Family::Gemm) + calls(t, Family::Bmm), 0);
 }
 
 TEST(Profiler, ExclusiveScopesSubtractWhatRunsInside) {
