@@ -142,7 +142,7 @@ Tensor TitansLayer::mix_window(const Tensor& xn, WindowState* state, int64_t com
     // Every committed row stays, not only the last `window`: the persistent prefix is not rotated, so a
     // query's scores against it depend on its absolute rotary position, and nn::Attention numbers the
     // rows after the prefix from 0. Cutting the cache to the window needs a position offset there.
-    state->context = contiguous(cat_rows(full, narrow(rows, 1, 0, commit)));
+    state->context = contiguous(cat_rows(narrow(full, 1, 0, before), narrow(rows, 1, 0, commit)));
   }
   if (!memory || variant_ == "mal") return y;
   return mul(gate_norm_y->forward(y), sigmoid(gate_norm_m->forward(off > 0 ? narrow(m, 1, off, T) : m)));
