@@ -3,7 +3,8 @@
 // the single-needle evaluation built on it.
 //
 // TextGenerator feeds tokens through Module::forward_named({"input": [1, T]}, state). A model that
-// returns a state (MAC's memory at the last segment boundary and its pending tokens; the LMM) is
+// returns a state (MAC's memory at the last segment boundary and its pending tokens; MAG/MAL's memory
+// and sliding-window cache at the last memory-chunk boundary and their pending tokens; the LMM) is
 // *streaming*: later calls pass only the new tokens and the returned state, so the memory keeps
 // learning at test time across calls. A model that returns none gets the whole history every time
 // (cropped to max_context when > 0, e.g. transformer_lm's learned positions), which recomputes the

@@ -3,6 +3,8 @@
 #include <stdexcept>
 
 #include "autograd/ops/eltwise.h"
+#include "autograd/ops/shape.h"
+#include "autograd/ops/view.h"
 #include "nn/container.h"
 #include "nn/embedding.h"
 #include "nn/init.h"
@@ -56,13 +58,33 @@ Tensor LMMLanguageModel::run(const Tensor& tokens, std::vector<MemoryState>* sta
 Tensor LMMLanguageModel::forward(const Tensor& tokens) { return run(tokens, nullptr); }
 
 ModelOutput LMMLanguageModel::forward_named(const ModelInput& in) {
+  const Tensor& tokens = in.at("input");
+  if (tokens.dim() != 2 || tokens.dtype() != DType::Int64)
+    throw std::invalid_argument("LMMLanguageModel: expected int64 tokens [B, T], got " + shape_str(tokens.shape()));
   const size_t n = static_cast<ModuleList&>(*layers_).size();
   std::vector<MemoryState> states(n);
-  if (!in.state.empty())
-    for (size_t i = 0; i < n; ++i) states[i] = unpack_memory_state(in.state, "layers." + std::to_string(i) + ".");
+  Tensor all = tokens;
+  if (!in.state.empty()) {
+    if (in.state.count("layers.0.w0"))
+      for (size_t i = 0; i < n; ++i) states[i] = unpack_memory_state(in.state, "layers." + std::to_string(i) + ".");
+    if (auto it = in.state.find("pending"); it != in.state.end() && it->second.numel() > 0)
+      all = cat({it->second, tokens}, 1);
+  }
+  // The memories are written in whole chunks (chunks are aligned with a call's start): the tokens after
+  // the last chunk boundary are computed from a copy of the states and fed again with the next call,
+  // so a text cut into calls gives the logits of one call.
+  const int64_t A = all.shape()[1], T = tokens.shape()[1], commit = A / o_.memory.chunk_size * o_.memory.chunk_size;
+  TensorList logits;
+  if (commit > 0) logits.push_back(run(narrow(all, 1, 0, commit), &states));
+  if (commit < A) {
+    std::vector<MemoryState> scratch = states;
+    logits.push_back(run(narrow(all, 1, commit, A - commit), &scratch));
+  }
   ModelOutput out;
-  out.tensors["output"] = run(in.at("input"), &states);
-  for (size_t i = 0; i < n; ++i) pack_memory_state(states[i], "layers." + std::to_string(i) + ".", out.state);
+  out.tensors["output"] = narrow(logits.size() == 1 ? logits[0] : cat(logits, 1), 1, A - T, T);
+  if (n > 0 && states[0].defined())
+    for (size_t i = 0; i < n; ++i) pack_memory_state(states[i], "layers." + std::to_string(i) + ".", out.state);
+  out.state["pending"] = contiguous(narrow(all, 1, commit, A - commit));
   return out;
 }
 

@@ -48,7 +48,8 @@ class LMMLanguageModel : public Module {
   explicit LMMLanguageModel(LMMOptions o);
   std::string type_name() const override { return "LMMLanguageModel"; }
   Tensor forward(const Tensor& tokens) override;  // int64 [B, T] -> logits [B, T, vocab]
-  // "input" tokens [B, T] and the memory states of earlier calls -> "output" logits and the new states.
+  // "input" tokens [B, T] and the state of earlier calls -> "output" logits and the new state: every
+  // layer's memory at the last chunk boundary and the tokens since ("pending", recomputed next call).
   ModelOutput forward_named(const ModelInput& in) override;
   const LMMOptions& options() const { return o_; }
   std::shared_ptr<LMMLayer> layer(size_t i) const;

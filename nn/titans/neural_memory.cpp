@@ -9,8 +9,10 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/matmul.h"
+#include "autograd/ops/memory_update.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/shape.h"
+#include "autograd/ops/silu_backward.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
 #include "nn/init.h"
@@ -245,12 +247,6 @@ ChunkCoefficients chunk_coefficients(const MemoryInputs& in) {
   return r;
 }
 
-// SiLU'(a) = s (1 + a (1 - s)), s = sigmoid(a), in differentiable ops (second order flows through).
-Tensor silu_grad(const Tensor& a) {
-  Tensor s = sigmoid(a);
-  return mul(s, add(mul(a, rsub(s, 1.0)), 1.0));
-}
-
 // One chunk's write given its coefficients (see NeuralMemory::write_chunk).
 void write_with(const NeuralMemory& mem, const MemoryInputs& in, const ChunkCoefficients& co, std::vector<Tensor>& W,
                 std::vector<Tensor>& S, Tensor* read) {
@@ -282,7 +278,7 @@ void write_with(const NeuralMemory& mem, const MemoryInputs& in, const ChunkCoef
       Tensor G = bmm(transpose(wd, 1, 2), hs[l]);  // [N, out or 2 out, in]
       G_m[l] = with_s ? narrow(G, 1, 0, out) : G;
       if (with_s) G_s[l] = narrow(G, 1, out, out);
-      if (l > 0) delta = mul(bmm(delta, W[l]), silu_grad(as[l - 1]));
+      if (l > 0) delta = silu_backward(bmm(delta, W[l]), as[l - 1]);  // fused delta * SiLU'(a)
     }
   } else {
     if (read) *read = mem.apply_memory(W, in.q);
@@ -305,11 +301,11 @@ void write_with(const NeuralMemory& mem, const MemoryInputs& in, const ChunkCoef
       if (with_s) G_s[l] = outer ? g_s[l] : g_s[l].detach();
     }
   }
+  // M_b = beta_b M_0 + s_b S_0 - G_m and S_b = P_b S_0 - G_s, each one fused pass over the weights.
   for (size_t l = 0; l < L; ++l) {
-    Tensor m = mul(W[l], co.decay_m);
-    if (co.s0_into_m.defined()) m = add(m, mul(S[l], co.s0_into_m));
-    W[l] = sub(m, G_m[l]);
-    if (with_s) S[l] = sub(mul(S[l], co.decay_s), G_s[l]);
+    const bool s0 = co.s0_into_m.defined();
+    W[l] = memory_update(W[l], co.decay_m, s0 ? S[l] : Tensor(), co.s0_into_m, G_m[l]);
+    if (with_s) S[l] = memory_update(S[l], co.decay_s, Tensor(), Tensor(), G_s[l]);
   }
 }
 

@@ -55,6 +55,10 @@ struct MemoryState {
   // each, so a sequence split across calls convolves exactly like the whole one. Empty: zero history.
   // conv_q is advanced by forward() and advance_query_conv(); conv_k/conv_v by update().
   Tensor conv_q, conv_k, conv_v;
+  // MAC reads the memory from two sequences: the segment inputs (retrieval before attention) and the
+  // attention outputs (written, then read). Each query conv runs over its own sequence, so the
+  // retrieval's query history (the last segment's inputs) is kept here, apart from conv_q (y's).
+  Tensor conv_read;
   bool defined() const { return !weights.empty(); }
 };
 

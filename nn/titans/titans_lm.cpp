@@ -79,41 +79,87 @@ Tensor TitansLayer::mix_mac(const Tensor& xn, MemoryState* state) {
       outs.push_back(narrow(attn->attend_prefixed(prefixed, P_), 1, P_, n));
       continue;
     }
-    // Read with the state of the segments before (M*_{s-1}), attend, then write from y.
-    Tensor h = memory->retrieve(seg, committed);
+    // Read with the state of the segments before (M*_{s-1}), attend, then write from y. The read's
+    // query conv continues over the segment inputs (conv_read), not over y (conv_q).
+    MemoryState reader = committed;
+    reader.conv_q = committed.conv_read;
+    Tensor h = memory->retrieve(seg, reader);
     Tensor full = cat({narrow(prefixed, 1, 0, P_), h, seg}, 1);
     Tensor y = narrow(attn->attn->forward(full, AttentionMask{.attn_bias = mac_attention_bias(P_, L, xn.dtype())}),
                       1, P_ + L, L);
     MemoryState next = committed;
     Tensor read = memory->forward(y, &next);
     outs.push_back(narrow(mul(y, read), 1, 0, n));
-    if (whole) committed = std::move(next);  // a partial segment is recomputed once complete
+    if (whole) {  // a partial segment is recomputed once complete
+      memory->advance_query_conv(seg, reader);
+      committed = std::move(next);
+      committed.conv_read = reader.conv_q;
+    }
   }
   if (memory && state) *state = std::move(committed);
   return outs.size() == 1 ? outs[0] : cat(outs, 1);
 }
 
-Tensor TitansLayer::mix_mag(const Tensor& xn, MemoryState* state) {
-  const int64_t T = xn.shape()[1];
-  Tensor xp = attn->persistent ? attn->persistent->forward(xn) : xn;
-  Tensor y = narrow(attn->attend_prefixed(xp, P_), 1, P_, T);
-  if (!memory) return y;
-  Tensor m = narrow(memory->forward(xp, state), 1, P_, T);
-  return mul(gate_norm_y->forward(y), sigmoid(gate_norm_m->forward(m)));
+namespace {
+// Rows of a then b (dim 1); either may be undefined or empty.
+Tensor cat_rows(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || a.shape()[1] == 0) return b;
+  if (!b.defined() || b.shape()[1] == 0) return a;
+  return cat({a, b}, 1);
+}
+}  // namespace
+
+// The memory over `in`, writing its first `commit` rows into *state (commit < 0: none). `in` starts at a
+// chunk boundary of the stream and commit is one, so the two pieces are chunked exactly as one call.
+Tensor TitansLayer::memory_rows(const Tensor& in, MemoryState* state, int64_t commit) {
+  if (!state) return memory->forward(in, nullptr);
+  const int64_t n = in.shape()[1];
+  if (commit < 0) {
+    MemoryState scratch = *state;
+    return memory->forward(in, &scratch);
+  }
+  Tensor done = commit > 0 ? memory->forward(narrow(in, 1, 0, commit), state) : Tensor();
+  if (commit == n) return done;
+  MemoryState scratch = *state;  // the rows after the boundary are fed again with the next call
+  return cat_rows(done, memory->forward(narrow(in, 1, commit, n - commit), &scratch));
 }
 
-Tensor TitansLayer::mix_mal(const Tensor& xn, MemoryState* state) {
+Tensor TitansLayer::mix_window(const Tensor& xn, WindowState* state, int64_t commit) {
   const int64_t T = xn.shape()[1];
-  Tensor xp = attn->persistent ? attn->persistent->forward(xn) : xn;
-  if (!memory) return narrow(attn->attend_prefixed(xp, P_), 1, P_, T);
-  Tensor m = add(xp, memory->forward(xp, state));
-  return narrow(attn->attend_prefixed(mem_norm->forward(m), P_), 1, P_, T);
+  const bool first = !state || !state->started();
+  // The stream starts with the text: p goes in front of the memory's and the attention's input once.
+  Tensor in = first && attn->persistent ? attn->persistent->forward(xn) : xn;
+  const int64_t off = in.shape()[1] - T;  // P on the first call, else 0
+  Tensor m = memory ? memory_rows(in, state ? &state->memory : nullptr, commit < 0 ? -1 : off + commit) : Tensor();
+  // MAG attends over [p || xn], MAL over RMSNorm([p || xn] + LMM([p || xn])); later calls put the
+  // cached prefix and window rows in front instead.
+  Tensor a = memory && variant_ == "mal" ? mem_norm->forward(add(in, m)) : in;
+  Tensor rows = off > 0 ? narrow(a, 1, off, T) : a;
+  Tensor full = first ? a : cat_rows(state->context, rows);
+  const int64_t before = full.shape()[1] - T;
+  Tensor y = narrow(attn->attend_prefixed(full, P_), 1, before, T);
+  if (state && commit >= 0) {
+    // Every committed row stays, not only the last `window`: the persistent prefix is not rotated, so a
+    // query's scores against it depend on its absolute rotary position, and nn::Attention numbers the
+    // rows after the prefix from 0. Cutting the cache to the window needs a position offset there.
+    state->context = contiguous(cat_rows(narrow(full, 1, 0, before), narrow(rows, 1, 0, commit)));
+  }
+  if (!memory || variant_ == "mal") return y;
+  return mul(gate_norm_y->forward(y), sigmoid(gate_norm_m->forward(off > 0 ? narrow(m, 1, off, T) : m)));
 }
 
 Tensor TitansLayer::mix(const Tensor& xn, MemoryState* state) {
   if (variant_ == "mac") return mix_mac(xn, state);
-  if (variant_ == "mag") return mix_mag(xn, state);
-  return mix_mal(xn, state);
+  if (state)
+    throw std::invalid_argument("TitansLayer (" + variant_ + "): a memory state alone does not continue a text "
+                                "(the attention window reaches back too); use forward_window");
+  return mix_window(xn, nullptr, -1);
+}
+
+Tensor TitansLayer::forward_window(const Tensor& x, WindowState& state, int64_t commit) {
+  if (variant_ == "mac") throw std::invalid_argument("TitansLayer: forward_window is for MAG and MAL");
+  Tensor h = add(x, mix_window(attn_norm->forward(x), &state, commit));
+  return add(h, mlp->forward(mlp_norm->forward(h)));
 }
 
 Tensor TitansLayer::forward(const Tensor& x, MemoryState* state) {
@@ -156,9 +202,56 @@ Tensor TitansLM::run(const Tensor& tokens, std::vector<MemoryState>* states) {
 
 Tensor TitansLM::forward(const Tensor& tokens) { return run(tokens, nullptr); }
 
-ModelOutput TitansLM::forward_named(const ModelInput& in) {
+ModelOutput TitansLM::forward_window(const ModelInput& in) {
   const Tensor& tokens = in.at("input");
-  if (o_.variant != "mac") return ModelOutput{.tensors = {{"output", run(tokens, nullptr)}}};
+  if (tokens.dim() != 2 || tokens.dtype() != DType::Int64)
+    throw std::invalid_argument("TitansLM: expected int64 tokens [B, T], got " + shape_str(tokens.shape()));
+  const size_t n_layers = static_cast<ModuleList&>(*layers_).size();
+  std::vector<WindowState> states(n_layers);
+  Tensor all = tokens;
+  int64_t stream = 0;  // rows of [p || text] committed so far (0: none, the next call starts the text)
+  if (!in.state.empty()) {
+    if (auto it = in.state.find("stream"); it != in.state.end()) stream = it->second.item<int64_t>();
+    if (stream > 0) {
+      for (size_t i = 0; i < n_layers; ++i) {
+        const std::string p = "layers." + std::to_string(i) + ".";
+        auto ctx = in.state.find(p + "context");
+        if (ctx == in.state.end()) throw std::invalid_argument("titans_" + o_.variant + " state: no " + p + "context");
+        states[i].context = ctx->second;
+        if (layer(i)->has_memory()) states[i].memory = unpack_memory_state(in.state, p);
+      }
+    }
+    if (auto it = in.state.find("pending"); it != in.state.end() && it->second.numel() > 0)
+      all = cat({it->second, tokens}, 1);
+  }
+  // The next chunk boundary of the memory stream inside this call (the memory must be written in
+  // whole chunks to equal one call); the rows after it are pending. A boundary inside p is none.
+  const int64_t P = o_.persistent_tokens, c = o_.memory.chunk_size, A = all.shape()[1];
+  const int64_t start = stream > 0 ? stream : 0, end = (stream > 0 ? stream : P) + A;
+  const int64_t boundary = end / c * c;
+  const int64_t commit = boundary > start && boundary >= P ? boundary - (stream > 0 ? stream : P) : -1;
+  Tensor h = embed_->forward(all);
+  for (size_t i = 0; i < n_layers; ++i) h = layer(i)->forward_window(h, states[i], commit);
+  Tensor logits = lm_logits(norm_->forward(h), static_cast<Embedding&>(*embed_).weight, head_);
+  ModelOutput out;
+  const int64_t T = tokens.shape()[1];
+  out.tensors["output"] = narrow(logits, 1, A - T, T);
+  if (commit >= 0) stream = boundary;
+  out.state["stream"] = scalar_tensor(double(stream), {.dtype = DType::Int64});
+  if (stream > 0)
+    for (size_t i = 0; i < n_layers; ++i) {
+      const std::string p = "layers." + std::to_string(i) + ".";
+      out.state[p + "context"] = states[i].context;
+      if (layer(i)->has_memory()) pack_memory_state(states[i].memory, p, out.state);
+    }
+  const int64_t pending = commit >= 0 ? A - commit : A;
+  out.state["pending"] = contiguous(narrow(all, 1, A - pending, pending));
+  return out;
+}
+
+ModelOutput TitansLM::forward_named(const ModelInput& in) {
+  if (o_.variant != "mac") return forward_window(in);
+  const Tensor& tokens = in.at("input");
   const size_t n = static_cast<ModuleList&>(*layers_).size();
   std::vector<MemoryState> states(n);
   Tensor all = tokens;
@@ -187,6 +280,7 @@ void pack_memory_state(const MemoryState& s, const std::string& prefix, TensorMa
   if (s.conv_q.defined()) out[prefix + "conv_q"] = s.conv_q;
   if (s.conv_k.defined()) out[prefix + "conv_k"] = s.conv_k;
   if (s.conv_v.defined()) out[prefix + "conv_v"] = s.conv_v;
+  if (s.conv_read.defined()) out[prefix + "conv_read"] = s.conv_read;
   out[prefix + "tokens_seen"] = scalar_tensor(double(s.tokens_seen), {.dtype = DType::Int64});
 }
 
@@ -204,6 +298,7 @@ MemoryState unpack_memory_state(const TensorMap& in, const std::string& prefix) 
   s.conv_q = get("conv_q");
   s.conv_k = get("conv_k");
   s.conv_v = get("conv_v");
+  s.conv_read = get("conv_read");
   if (Tensor t = get("tokens_seen"); t.defined()) s.tokens_seen = t.item<int64_t>();
   return s;
 }

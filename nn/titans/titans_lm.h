@@ -4,6 +4,8 @@
 // logits). Only the token-mixing half of a layer differs; with xn = RMSNorm(x), P persistent tokens p:
 //   MAC  segments of length C; per segment S (state M_{s-1} from the segments before):
 //          h = M*_{s-1}(S)                      retrieval with queries from the segment, no update
+//                                               (their causal conv continues over the segment inputs
+//                                               before S, not over the attention outputs)
 //          y = Attn([p || h || S])[S's rows]   causal: row t sees p, h_<=t and S_<=t
 //          o = y * M(y)                         the memory is written from the attention output y and
 //                                               read back with the LMM chunk rule (chunk i of y is read
@@ -50,6 +52,18 @@ struct TitansOptions {
 void visit_options(TitansOptions& o, OptionVisitor& v);
 void validate_options(const TitansOptions& o);
 
+// What a MAG/MAL layer carries between calls of a stateful run (generation): the memory at the last
+// committed chunk boundary of its input stream [p || x] and the attention inputs before the rows not
+// yet committed: the P prefix rows (MAG: p; MAL: RMSNorm(p + LMM(p))) followed by every committed row
+// (the attention's key/value cache, kept as its inputs). Not cut to the window yet: the unrotated
+// prefix makes scores depend on absolute rotary positions, which nn::Attention counts from the first
+// row after the prefix. Empty: nothing committed yet.
+struct WindowState {
+  MemoryState memory;
+  Tensor context;  // [B, P + committed rows, dim]
+  bool started() const { return context.defined(); }
+};
+
 // One Titans layer (the variant's token mixer + SwiGLU MLP).
 class TitansLayer : public Module {
  public:
@@ -60,6 +74,11 @@ class TitansLayer : public Module {
   // on return, after x. MAC commits only whole segments: a trailing partial segment is computed from
   // a copy, so feeding a sequence in pieces cut at segment boundaries gives the same state.
   Tensor forward(const Tensor& x, MemoryState* state);
+  // MAG/MAL, stateful: x [B, n, dim] are the rows after those `state` holds (all of the text when
+  // !state->started()). commit >= 0: the first `commit` rows of x end at a chunk boundary of the
+  // memory stream and are written into `state` (memory and attention context); the rest is computed
+  // from a copy (it is fed again with the next call). commit < 0: `state` is left as it is.
+  Tensor forward_window(const Tensor& x, WindowState& state, int64_t commit);
   // The token-mixing half alone (o above), exposed for the block tests.
   Tensor mix(const Tensor& xn, MemoryState* state);
   bool has_memory() const { return memory != nullptr; }
@@ -73,8 +92,9 @@ class TitansLayer : public Module {
 
  private:
   Tensor mix_mac(const Tensor& xn, MemoryState* state);
-  Tensor mix_mag(const Tensor& xn, MemoryState* state);
-  Tensor mix_mal(const Tensor& xn, MemoryState* state);
+  // MAG and MAL (state null: the whole text in one call).
+  Tensor mix_window(const Tensor& xn, WindowState* state, int64_t commit);
+  Tensor memory_rows(const Tensor& in, MemoryState* state, int64_t commit);
   std::string variant_;
   int64_t segment_, P_;
 };
@@ -91,19 +111,23 @@ class TitansLM : public Module {
   // Stateful form: tokens "input" [B, T] and the state of earlier calls -> "output" logits of these
   // tokens and the new state. MAC carries every layer's memory state at the last segment boundary and
   // the tokens since then ("pending"); those are recomputed with the next call, so a text fed in
-  // several calls gives exactly the logits and state of one call. MAG/MAL return no state (their
-  // sliding windows reach across calls): a caller feeds them the whole history.
+  // several calls gives exactly the logits and state of one call. MAG/MAL carry every layer's
+  // WindowState at the last memory-chunk boundary of the stream [p || text] ("stream": its length,
+  // 0 before the first), with the tokens since then as "pending": a call runs the memory and MLPs on
+  // its new tokens and fewer than memory_chunk_size pending ones; the attention still covers the
+  // cached inputs of the whole history (see WindowState).
   ModelOutput forward_named(const ModelInput& in) override;
   const TitansOptions& options() const { return o_; }
   std::shared_ptr<TitansLayer> layer(size_t i) const;
 
  private:
   Tensor run(const Tensor& tokens, std::vector<MemoryState>* states);
+  ModelOutput forward_window(const ModelInput& in);
   TitansOptions o_;
   std::shared_ptr<Module> embed_, layers_, norm_, head_;
 };
 
-// MemoryState <-> named tensors ("<prefix>w<l>", "<prefix>s<l>", "<prefix>conv_q", ..., "<prefix>tokens_seen").
+// MemoryState <-> named tensors ("<prefix>w<l>", "<prefix>s<l>", "<prefix>conv_q", ..., "<prefix>conv_read", "<prefix>tokens_seen").
 void pack_memory_state(const MemoryState& s, const std::string& prefix, TensorMap& out);
 MemoryState unpack_memory_state(const TensorMap& in, const std::string& prefix);
 

@@ -1,7 +1,7 @@
 // Titans MAC / MAG / MAL (nn/titans/titans_lm.h): shapes and keys, causality of every variant, the
 // MAC order of the paper (memory read with the state of earlier segments before attention, written
-// from the attention output y; not lucidrains' write-then-read of the segment), MAC streaming (a
-// text fed in pieces == in one call, logits and state), and option errors with their YAML keys.
+// from the attention output y; not lucidrains' write-then-read of the segment), MAC, MAG and MAL
+// streaming (a text fed in pieces == in one call), and option errors with their YAML keys.
 #include <gtest/gtest.h>
 
 #include "autograd/tessera.h"
@@ -132,9 +132,16 @@ TEST(TitansMAC, ReadBeforeAttentionWriteFromOutput) {
   layer.mix(seg, &after0);
   EXPECT_TRUE(allclose(after0.weights[0], from_y.weights[0], 1e-12, 1e-12));
   EXPECT_FALSE(allclose(after0.weights[0], from_x.weights[0], 1e-6, 1e-6));
-  // Segment 1 reads the state written by segment 0 (M*_{s-1}) before attending.
+  // Segment 1 reads the state written by segment 0 (M*_{s-1}) before attending; the read's query conv
+  // continues over the segment inputs (segment 0's), not over y.
+  MemoryState reader = m0;
+  mem.advance_query_conv(seg, reader);
+  ASSERT_TRUE(after0.conv_read.defined());
+  EXPECT_TRUE(allclose(after0.conv_read, reader.conv_q, 0, 0));
+  EXPECT_FALSE(allclose(after0.conv_read, after0.conv_q, 1e-6, 1e-6));
+  reader.weights = after0.weights;
   Tensor seg1 = narrow(x, 1, L, L);
-  Tensor h1 = mem.retrieve(seg1, after0);
+  Tensor h1 = mem.retrieve(seg1, reader);
   Tensor full1 = cat({narrow(layer.attn->persistent->forward(seg1), 1, 0, P), h1, seg1}, 1);
   Tensor y1 = narrow(layer.attn->attn->forward(full1, AttentionMask{.attn_bias = mac_attention_bias(P, L, DType::Float64)}),
                      1, P + L, L);
@@ -186,6 +193,47 @@ TEST(TitansMAC, StreamingEqualsOneCall) {
   ASSERT_EQ(state.size(), one.state.size());
   for (const auto& [k, t] : one.state) EXPECT_TRUE(allclose(to(state.at(k), t.dtype()), t, 1e-10, 1e-10)) << k;
   EXPECT_EQ(state.at("pending").numel(), 23 % 4);
+}
+
+TEST(TitansWindow, StreamingEqualsOneCall) {
+  // MAG and MAL carry their memory and sliding-window cache across calls: a text fed in pieces of every
+  // size (inside a chunk, across several, one token) gives the logits of one call. Setups: the first
+  // chunk boundary inside p (P = 3, chunk 2), per-chunk gates, a layer without memory, no p at all.
+  struct Setup { int64_t persistent; std::string gates; std::vector<int64_t> memory_layers; int64_t window; };
+  const std::vector<Setup> setups{{3, "token", {}, 3}, {2, "chunk", {1}, 2}, {0, "token", {}, 4}, {1, "token", {0}, -1}};
+  for (const auto& v : {std::string("mag"), std::string("mal")}) {
+    for (const auto& su : setups) {
+      SCOPED_TRACE(v + " P=" + std::to_string(su.persistent) + " gates=" + su.gates + " window=" + std::to_string(su.window));
+      manual_seed(6);
+      TitansOptions o = tiny(v, su.persistent);
+      o.memory.gates = su.gates;
+      o.memory_layers = su.memory_layers;
+      o.window = su.window;
+      TitansLM m(o);
+      m.to(DType::Float64);
+      Tensor tokens = randint(0, 13, {2, 23});
+      NoGradGuard g;
+      Tensor one = m.forward(tokens);
+      TensorMap state;
+      TensorList pieces;
+      for (auto [s0, n] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {1, 3}, {4, 6}, {10, 1}, {11, 1}, {12, 11}}) {
+        ModelOutput r = m.forward_named(ModelInput{.tensors = {{"input", narrow(tokens, 1, s0, n)}}, .state = state});
+        pieces.push_back(r.at("output"));
+        state = r.state;
+        // What a call recomputes: fewer pending tokens than a chunk.
+        EXPECT_LT(state.at("pending").shape()[1], o.memory.chunk_size);
+      }
+      Tensor streamed = cat(pieces, 1);
+      for (int64_t t = 0; t < 23; ++t)
+        EXPECT_TRUE(allclose(narrow(streamed, 1, t, 1), narrow(one, 1, t, 1), 1e-10, 1e-10)) << "token " << t;
+    }
+  }
+}
+
+TEST(TitansWindow, MemoryStateAloneIsRefused) {
+  TitansLayer layer(tiny("mag"), true);
+  MemoryState s;
+  EXPECT_THROW(layer.mix(randn({1, 4, 8}), &s), std::invalid_argument);
 }
 
 TEST(TitansLM, OptionsFromRegistry) {

@@ -154,7 +154,11 @@ class NeuralMemory(nn.Module):
         reads = []
         for t in range(n):
             if t % self.chunk == 0:
-                W0 = list(W)
+                # A fresh alias of the chunk-start weights: the inner gradient is the partial derivative
+                # of l(M; x_t) w.r.t. the memory weights at fixed k_t, v_t. In MAC the keys and values
+                # themselves depend on these weights (the segment's retrieval feeds the attention that
+                # produces y), and grad w.r.t. W itself would add that path too.
+                W0 = [w.view_as(w) for w in W]
             reads.append(self.memory(W0, q[:, t:t + 1]))
             loss = (self.memory(W0, k[:, t:t + 1]) - v[:, t:t + 1]).pow(2).sum() / self.d
             u = torch.autograd.grad(loss, W0, create_graph=True)

@@ -11,7 +11,8 @@ Writes (regenerate with: /usr/bin/python3 tests/parity/gen_titans_blocks.py):
                            sum(y * probe), in float64.
 
 Layer (pre-norm, residuals): x + mix(RMSNorm(x)), then x + SwiGLU(RMSNorm(x)); with P persistent tokens p,
-  MAC  per segment S of length C (a partial last one zero-padded to C): h = M_{s-1}(S) (read, no write),
+  MAC  per segment S of length C (a partial last one zero-padded to C): h = M_{s-1}(S) (read, no write;
+       the query conv's history is the previous segment's inputs),
        y = Attn([p || h || S])[S rows] (S_t sees p, h_<=t, S_<=t; h_t sees p, h_<=t), o = y * M(y) with the
        LMM chunk rule (written from y), the state carried to the next segment;
   MAG  y = SWA([p || xn]) with p always visible, m = LMM([p || xn]), o = RMSNorm(y) * sigmoid(RMSNorm(m));
@@ -31,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_titans import NeuralMemory, write_case  # noqa: E402
+from gen_titans import ChunkedMemory, NeuralMemory, write_case  # noqa: E402
 
 
 class RMSNorm(nn.Module):
@@ -122,8 +123,19 @@ def mac_mask(p, L):
 
 
 def retrieve(mem, x, state):
-    q = mem.inputs(x, state)[0]
+    """M_{s-1}(S) without update. The query conv runs over the segment inputs: its history is the
+    previous segments' query projections (state["conv_read"]), not those of the written sequence y."""
+    q = mem.inputs(x, {"conv": (state.get("conv_read"), None, None)})[0]
     return mem.output(mem.memory(state["W"], q), x)
+
+
+def next_read_history(mem, x, state):
+    if mem.conv_kernel == 0:
+        return None
+    p = mem.to_q(x)
+    h = state.get("conv_read")
+    pad = h if h is not None else p.new_zeros(p.shape[0], mem.conv_kernel - 1, p.shape[2])
+    return torch.cat([pad, p], 1)[:, -(mem.conv_kernel - 1):]
 
 
 class TitansLayer(nn.Module):
@@ -161,6 +173,7 @@ class TitansLayer(nn.Module):
                 r = self.memory(y, nxt)
                 outs.append((y * r)[:, :n])
                 if n == C:
+                    nxt["conv_read"] = next_read_history(self.memory, seg, state)
                     state = nxt
             return torch.cat(outs, 1)
         xp = self.prefixed(xn)
@@ -185,6 +198,22 @@ CASES = {
 MEMORY = dict(heads=1, depth=2, expansion=2, chunk_size=2, max_lr=0.5, conv_kernel=2)
 
 
+def check_chunked(m, c, x, name):
+    """The block with gen_titans.py's chunked memory equals the block with its recursion, output and
+    gradients (in MAC the keys and values depend on the memory weights through the retrieval, so this
+    catches an inner gradient that also differentiates through that path)."""
+    k = TitansLayer(c["variant"], dim=4, heads=1, hidden=6, p=1, window=c["window"], segment=4, memory_opts=MEMORY,
+                    memory_cls=ChunkedMemory).double()
+    k.load_state_dict(m.state_dict())
+    outs = []
+    for mod in (m, k):
+        xr = x.clone().requires_grad_(True)
+        y = mod(xr)
+        outs.append([y] + list(torch.autograd.grad(y.square().sum(), [xr] + list(mod.parameters()))))
+    err = max((a - b).abs().max().item() for a, b in zip(*outs))
+    assert err < 1e-10, f"{name}: the block with the chunked memory differs from the recursion by {err}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.parse_args()
@@ -201,6 +230,7 @@ def main():
                 if isinstance(mod, RMSNorm):
                     mod.weight.uniform_(0.5, 1.5)
         x = torch.randn(1, 6, 4, dtype=torch.float64)
+        check_chunked(m, c, x, name)
         write_case(f, name, m, {"x": x}, lambda mod, inp: mod(inp["x"]))
     f.close()
     os.replace(path + ".tmp", path)
