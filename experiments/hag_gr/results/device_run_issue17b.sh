@@ -8,7 +8,7 @@
 #     LIMIT=<seconds> bash .devcarry/hag17b/dev.sh
 #
 # The call was capped at ~6 minutes of device time (machine start included), so everything runs at
-# once (16 cores: 7 CIFAR runs at 2 threads + 2 Kvasir chains at 1 thread):
+# once (16 cores: 7 CIFAR runs at 2 threads + Kvasir runs at 1 thread, 2-3 at a time):
 #  - CIFAR-10 ViT-T/4 gate-lr choice on VALIDATION only (seeds 10, 11; the Kvasir rule) between the
 #    reference's 0.01 and 1.0, and, concurrently, the HAG + GR finals (seeds 0 1 2) at 1.0. The finals
 #    are kept only if the validation rule chooses 1.0; otherwise they are deleted here, unread (the
@@ -26,7 +26,7 @@ T=$B/b/run.sh; RS="python3 -u $W/wt/experiments/hag_gr/run_suite.py --tessera $T
 SEL="python3 $W/wt/experiments/hag_gr/select_gate_lr.py"
 CV="--set data.val.dataset.per_class_offset=1000 --set trainer.plot=false ${EXTRA_C:-}"  # the subset keeps files 4500-4599 at 1000
 KV="--set trainer.plot=false ${EXTRA_K:-}"   # EXTRA_*: tiny local dry runs only
-L=${LIMIT:-290}
+L=${LIMIT:-300}
 nproc; lscpu | grep -m1 'Model name'; echo "tessera built from $(cat $C/BINARY_COMMIT)"; $T --help > /dev/null 2>&1 && echo bundle-ok
 S0=$(date +%s)
 # CIFAR-10 ViT-T/4: validation sweep (0.01 vs 1.0, seeds 10 11) and the finals at 1.0, concurrently
@@ -36,12 +36,12 @@ timeout -k 5 $L $RS --suite cifar10 --variants vit_t4_hag_gr --gate-lrs 1 --seed
   --out $R/cifar10_finals_glr1 > $R/cifar_finals.log 2>&1 &
 # Kvasir chain A: grid point 1.0 + reproducibility runs -> selection over the whole grid -> finals where it changed
 timeout -k 5 $L bash -c "
-  $RS --suite kvasir --variants resnet18_rgb_hag_gr multistream_rgb_mask_hag_gr --gate-lrs 1 --seeds 10 11 --jobs 1 --threads 1 $KV --out $R/kvasir_sweep_lr1 > $R/kvasir_a.log 2>&1
+  $RS --suite kvasir --variants resnet18_rgb_hag_gr multistream_rgb_mask_hag_gr --gate-lrs 1 --seeds 10 11 --jobs 2 --threads 1 $KV --out $R/kvasir_sweep_lr1 > $R/kvasir_a.log 2>&1
   python3 $W/wt/experiments/hag_gr/merge_sweeps.py $R/kvasir_sweep_all $W/wt/experiments/hag_gr/results/kvasir_gate_lr_sweep/runs.csv $R/kvasir_sweep_lr1/runs.csv >> $R/kvasir_a.log 2>&1
   $SEL $R/kvasir_sweep_all --suite kvasir --write --note 'written on the device host (issue-17 call 2): grid 3e-4..3e-1 of call 1 plus 1.0' >> $R/kvasir_a.log 2>&1
   V=''; for m in resnet18_rgb multistream_rgb_mask; do grep -q 'lr: 0.3,' $W/wt/configs/hag/kvasir/reduced_gate_lr_\$m.yaml || V=\"\$V \${m}_hag_gr\"; done
   echo \"kvasir finals to rerun:\$V\" >> $R/kvasir_a.log
-  [ -z \"\$V\" ] || $RS --suite kvasir --variants \$V --seeds 0 1 2 --jobs 1 --threads 1 $KV --out $R/kvasir_hag_gr >> $R/kvasir_a.log 2>&1
+  [ -z \"\$V\" ] || $RS --suite kvasir --variants \$V --seeds 0 1 2 --jobs 2 --threads 1 $KV --out $R/kvasir_hag_gr >> $R/kvasir_a.log 2>&1
   $RS --suite kvasir --variants resnet18_rgb_hag_gr multistream_rgb_mask_hag_gr --gate-lrs 0.3 --seeds 10 11 --jobs 1 --threads 1 $KV --out $R/kvasir_sweep_repro >> $R/kvasir_a.log 2>&1" &
 # Kvasir chain B: HAG without GR and the paper's baselines
 timeout -k 5 $L $RS --suite kvasir --variants resnet18_rgb_hag multistream_rgb_mask_hag resnet18_rgb_baseline multistream_rgb_mask_baseline \
