@@ -219,6 +219,8 @@ def main(argv=None):
     split_sets = [f"data.{p}.dataset.split={os.path.abspath(args.split)}" for p in ("train", "val", "test")] if args.split else []
 
     if args.from_csv:
+        if args.aggregate:
+            ap.error("--from-csv and --aggregate are two ways to tabulate: give one")
         return tabulate_csv(args, folded, folds)
     variants = dict(SUITES[args.suite])
     if args.ablations:
@@ -307,17 +309,24 @@ def load_runs_csv(paths, names=None):
     rows, seen = [], {}
     for path in paths:
         with open(path, newline="") as f:
-            for line, r in enumerate(csv.DictReader(f), start=2):
+            reader = csv.DictReader(f)
+            lacking = [c for c in ("variant", "seed", "seconds") if c not in (reader.fieldnames or [])]
+            if lacking:
+                sys.exit(f"{path}: not a runs.csv of this runner: no column(s) {', '.join(lacking)}")
+            for line, r in enumerate(reader, start=2):
                 if names is not None and r["variant"] not in names:
                     continue
                 key = (r["variant"], r.get("fold", ""), r["seed"])
                 if key in seen:
                     sys.exit(f"{path}:{line}: run {r['variant']} seed {r['seed']} is also in {seen[key]}")
                 seen[key] = f"{path}:{line}"
-                m = {"variant": r["variant"], "fold": int(r["fold"]) if r.get("fold") else None, "seed": int(r["seed"]),
-                     "seconds": float(r["seconds"]), "params": int(r["params"]) if r.get("params") else None}
-                for k in METRICS:
-                    m[k] = float(r[k]) if r.get(k) not in (None, "") else None
+                try:
+                    m = {"variant": r["variant"], "fold": int(r["fold"]) if r.get("fold") else None, "seed": int(r["seed"]),
+                         "seconds": float(r["seconds"]), "params": int(r["params"]) if r.get("params") else None}
+                    for k in METRICS:
+                        m[k] = float(r[k]) if r.get(k) not in (None, "") else None
+                except (TypeError, ValueError) as e:
+                    sys.exit(f"{path}:{line}: expected numbers in seed/fold/seconds/params and the metric columns ({e})")
                 rows.append(m)
     order = names or list(dict.fromkeys(m["variant"] for m in rows))
     missing = [v for v in order if not any(m["variant"] == v for m in rows)]
@@ -330,6 +339,7 @@ def tabulate_csv(args, folded, folds):
     out = os.path.abspath(args.out or "runs/tables")
     os.makedirs(out, exist_ok=True)
     per_run, variants = load_runs_csv(args.from_csv, args.variants or None)
+    args.seeds = sorted({m["seed"] for m in per_run})  # the tables' title names the seeds the rows hold
     write_tables(args, out, variants, per_run, folded, folds, args.suite.startswith("titans"))
     return 0
 
