@@ -135,4 +135,16 @@ TEST(SuiteTables, FromCsvTabulatesRowsOfSeveralCalls) {
                                                 d + "/none'");
   EXPECT_NE(rc, 0);
   EXPECT_NE(log.find("no rows for ['resnet18_rgb_hag_gr']"), std::string::npos) << log;
+
+  // Bad cells and foreign files are errors naming the file (and line), not tracebacks.
+  write(d + "/bad.csv", "variant,seed,seconds,accuracy\nresnet18_rgb_frozen,zero,9.0,0.6\n");
+  std::tie(rc, log) = py(d, "run_suite.py", "--suite kvasir --from-csv '" + d + "/bad.csv' --out '" + d + "/bad'");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(log.find("bad.csv:2: expected numbers"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Traceback"), std::string::npos) << log;
+  write(d + "/foreign.csv", "a,b\n1,2\n");
+  std::tie(rc, log) = py(d, "run_suite.py", "--suite kvasir --from-csv '" + d + "/foreign.csv' --out '" + d + "/bad'");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(log.find("foreign.csv: not a runs.csv of this runner: no column(s) variant, seed, seconds"), std::string::npos)
+      << log;
 }
