@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -72,7 +74,9 @@ void write_sweeps(const std::string& d) {
 }  // namespace
 
 TEST(SuiteTables, MergedSweepSelectsOnValidationLossOnly) {
-  if (!have_python()) TESSERA_SKIP_UNLESS_REQUIRED("python3 is not installed");
+  if (!have_python()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("python3 is not installed");
+  }
   const std::string d = tmpdir("merge");
   write_sweeps(d);
   auto [rc, log] = py(d, "merge_sweeps.py", "'" + d + "/all' '" + d + "/old.csv' '" + d + "/new.csv'");
@@ -96,7 +100,9 @@ TEST(SuiteTables, MergedSweepSelectsOnValidationLossOnly) {
 }
 
 TEST(SuiteTables, FromCsvTabulatesRowsOfSeveralCalls) {
-  if (!have_python()) TESSERA_SKIP_UNLESS_REQUIRED("python3 is not installed");
+  if (!have_python()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("python3 is not installed");
+  }
   const std::string d = tmpdir("fromcsv");
   write(d + "/call1.csv",
         "variant,seed,seconds,accuracy,f1_weighted,loss\n"
