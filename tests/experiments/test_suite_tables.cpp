@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -59,7 +60,7 @@ size_t column(const std::vector<std::string>& header, const std::string& name) {
 }
 bool have_python() { return std::system("command -v python3 >/dev/null 2>&1") == 0; }
 
-// An older runs.csv (no fold/params/gate columns) and a newer one, as the two calls wrote them.
+// An older runs.csv (no params/gate columns) and a newer one, as the two calls wrote them.
 // Test accuracy favours lr 0.3 and validation loss favours lr 1: the choice must follow validation.
 void write_sweeps(const std::string& d) {
   write(d + "/old.csv",
