@@ -6,6 +6,7 @@ with the `tessera` CLI and writes results.csv, results.md (mean +- std per metri
   python3 experiments/hag_gr/run_suite.py --suite cifar10 --budget reduced --seeds 0 1 2
   python3 experiments/hag_gr/run_suite.py --suite moat_cifar10 --jobs 18 --set trainer.threads=1
   python3 experiments/hag_gr/run_suite.py --suite moat_cifar10 --aggregate --out results/x   # tables only
+  python3 experiments/hag_gr/run_suite.py --suite kvasir --from-csv a/runs.csv b/runs.csv --out results/x  # tables of runs.csv rows
   python3 experiments/hag_gr/run_suite.py --suite kvasir --budget full --out runs/hag_kvasir_full
   python3 experiments/hag_gr/run_suite.py --suite polyp --split /data/split_6fold.csv --folds 0 1 2 3 4 5 \
       --seeds 0 --set data.train.dataset.real_colon_path=/data/real-colon ...
@@ -17,7 +18,9 @@ and the mean +- std over folds.
 Run it from a directory where ../shared/data/ holds the datasets (the configs use that relative
 path), e.g. the repository root of the main checkout. Extra --set overrides go to every run.
 --jobs N trains N runs at once (give each few threads: --set trainer.threads=1); --aggregate only
-tabulates the run folders already under --out (e.g. runs made on another machine).
+tabulates the run folders already under --out (e.g. runs made on another machine); --from-csv tabulates
+the rows of runs.csv files (runs made in several calls whose folders were not kept), restricted to
+--variants (in that order) when given.
 """
 import argparse, contextlib, csv, json, math, os, re, shutil, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
@@ -203,6 +206,8 @@ def main(argv=None):
     ap.add_argument("--split", default=None, help="k-fold split CSV for the polyp suite (sets data.*.dataset.split)")
     ap.add_argument("--aggregate", action="store_true",
                     help="train nothing: tabulate the run folders already under --out")
+    ap.add_argument("--from-csv", nargs="+", default=None, metavar="RUNS_CSV",
+                    help="train nothing: tabulate the rows of these runs.csv files (a run listed twice is an error)")
     args = ap.parse_args(argv)
     global METRICS
     folded = args.suite in FOLDED
@@ -213,6 +218,10 @@ def main(argv=None):
         ap.error("--folds and --split apply to the k-fold suites only: " + ", ".join(sorted(FOLDED)))
     split_sets = [f"data.{p}.dataset.split={os.path.abspath(args.split)}" for p in ("train", "val", "test")] if args.split else []
 
+    if args.from_csv:
+        if args.aggregate:
+            ap.error("--from-csv and --aggregate are two ways to tabulate: give one")
+        return tabulate_csv(args, folded, folds)
     variants = dict(SUITES[args.suite])
     if args.ablations:
         variants.update(ABLATIONS.get(args.suite, {}))
@@ -290,6 +299,53 @@ def main(argv=None):
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         per_run = [m for m in pool.map(lambda t: run_one(*t), todo) if m is not None]  # in job order
 
+    write_tables(args, out, variants, per_run, folded, folds, lm)
+    return 0 if len(per_run) == len(variants) * len(args.seeds) * len(folds) else 1
+
+
+def load_runs_csv(paths, names=None):
+    """The rows of runs.csv files as the per-run dicts that write_tables takes, in file order (or in
+    the order of names, keeping only those variants). A (variant, fold, seed) listed twice is an error."""
+    rows, seen = [], {}
+    for path in paths:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            lacking = [c for c in ("variant", "seed", "seconds") if c not in (reader.fieldnames or [])]
+            if lacking:
+                sys.exit(f"{path}: not a runs.csv of this runner: no column(s) {', '.join(lacking)}")
+            for line, r in enumerate(reader, start=2):
+                if names is not None and r["variant"] not in names:
+                    continue
+                key = (r["variant"], r.get("fold", ""), r["seed"])
+                if key in seen:
+                    sys.exit(f"{path}:{line}: run {r['variant']} seed {r['seed']} is also in {seen[key]}")
+                seen[key] = f"{path}:{line}"
+                try:
+                    m = {"variant": r["variant"], "fold": int(r["fold"]) if r.get("fold") else None, "seed": int(r["seed"]),
+                         "seconds": float(r["seconds"]), "params": int(r["params"]) if r.get("params") else None}
+                    for k in METRICS:
+                        m[k] = float(r[k]) if r.get(k) not in (None, "") else None
+                except (TypeError, ValueError) as e:
+                    sys.exit(f"{path}:{line}: expected numbers in seed/fold/seconds/params and the metric columns ({e})")
+                rows.append(m)
+    order = names or list(dict.fromkeys(m["variant"] for m in rows))
+    missing = [v for v in order if not any(m["variant"] == v for m in rows)]
+    if missing:
+        sys.exit(f"no rows for {missing} in {', '.join(paths)}")
+    return sorted(rows, key=lambda m: order.index(m["variant"])), order
+
+
+def tabulate_csv(args, folded, folds):
+    out = os.path.abspath(args.out or "runs/tables")
+    os.makedirs(out, exist_ok=True)
+    per_run, variants = load_runs_csv(args.from_csv, args.variants or None)
+    args.seeds = sorted({m["seed"] for m in per_run})  # the tables' title names the seeds the rows hold
+    write_tables(args, out, variants, per_run, folded, folds, args.suite.startswith("titans"))
+    return 0
+
+
+def write_tables(args, out, variants, per_run, folded, folds, lm):
+    """runs.csv, results.csv, results.md (+ folds.csv) and the bar charts of per_run under out."""
     with replace_atomically(os.path.join(out, "runs.csv"), newline="") as f:
         w = csv.writer(f)
         w.writerow(["variant", "fold", "seed", "seconds", "params"] + METRICS)
@@ -357,7 +413,6 @@ def main(argv=None):
                 w.writerow([fv["variant"], fv["fold"], fv["n"]] + [f"{fv[k]:.6f}" for k in METRICS])
     plots = plot(rows, out, METRICS[:2], over, "[*:*]" if lm else "[0:1]") if rows else []
     print(f"results: {out}/results.md, {out}/results.csv" + (f", plots: {', '.join(plots)}" if plots else ""))
-    return 0 if len(per_run) == len(variants) * len(args.seeds) * len(folds) else 1
 
 
 if __name__ == "__main__":
