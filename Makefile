@@ -6,7 +6,8 @@ CMAKE_FLAGS ?=
 DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhdf5-dev libyaml-cpp-dev \
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
                   libtiff-dev libwebp-dev libstb-dev pkg-config \
-                  libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev
+                  libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev \
+                  libopenmpi-dev openmpi-bin libgloo-dev
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy
 
