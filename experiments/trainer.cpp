@@ -202,14 +202,14 @@ void Trainer::finish(FitResult& r) {
   // The run always ends with a validation pass (when the intervals did not just do one).
   if (!r.interrupted && splits_.count("val") && last_eval_step_ != step_) run_eval("val", r);
   save(checkpoint_path("last"));
-  if (dp_) dp_->barrier();  // rank 0's checkpoints are on disk before any rank reads them
+  if (dp_) dp_->barrier();  // every rank has finished training
   r.last_checkpoint = checkpoint_path("last");
   if (has_best_) r.best_checkpoint = checkpoint_path("best");
   if (r.interrupted) {
     if (progress_)
       progress_->message("interrupted at step " + std::to_string(step_) + "; checkpoint saved to " + r.last_checkpoint +
                          " (continue with --resume " + r.last_checkpoint + ")");
-  } else if (splits_.count("test")) {
+  } else if (splits_.count("test") && is_main_process()) {  // data parallel: rank 0 tests (no collectives)
     // Final test evaluation with the best weights (by the configured validation metric).
     if (has_best_ && !fs::exists(r.best_checkpoint))
       throw std::runtime_error(r.best_checkpoint + ": the best checkpoint was removed during the run; the final " +
