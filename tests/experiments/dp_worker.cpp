@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "autograd/engine.h"
+#include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/view.h"
