@@ -194,7 +194,7 @@ fs::path write_config(const fs::path& dir, const std::string& name, const RunCon
 fs::path last_ckpt(const fs::path& dir, const std::string& name) { return dir / name / "run" / "checkpoints" / "last.h5"; }
 
 double max_param_diff(const fs::path& a, const fs::path& b) {
-  auto ca = experiments::load_checkpoint(a.string()), cb = experiments::load_checkpoint(b.string());
+  auto ca = load_checkpoint(a.string()), cb = load_checkpoint(b.string());
   EXPECT_EQ(ca.step, cb.step);
   EXPECT_EQ(ca.model.size(), cb.model.size());
   double m = 0;
@@ -247,7 +247,7 @@ void expect_same_training(const std::string& backend, const fs::path& dir, RunCo
   std::ifstream log(dir / "two" / "run" / "metrics.jsonl");
   std::string line;
   int n = 0;
-  auto ck = experiments::load_checkpoint(last_ckpt(dir, "two").string());
+  auto ck = load_checkpoint(last_ckpt(dir, "two").string());
   double bytes = 0;
   for (const auto& [k, t] : ck.model) bytes += double(t.numel() * int64_t(dtype_size(t.dtype())));
   while (std::getline(log, line)) {
@@ -397,7 +397,7 @@ void expect_stops_naming_rank1(const std::string& backend, const fs::path& dir, 
     EXPECT_NE(d.output.find("rank 1 is dead or hung"), std::string::npos) << d.output;
   else  // mpirun stops the job itself when a rank exits, naming it: "Process name: [[7634,1],1]"
     EXPECT_NE(d.output.find("],1]\n  Exit code:    3"), std::string::npos) << d.output;
-  auto ck = experiments::load_checkpoint(last_ckpt(dir, "fault").string());
+  auto ck = load_checkpoint(last_ckpt(dir, "fault").string());
   EXPECT_GE(ck.step, 2);
   EXPECT_LE(ck.step, 3);
 }
