@@ -199,7 +199,7 @@ double max_param_diff(const fs::path& a, const fs::path& b) {
   EXPECT_EQ(ca.model.size(), cb.model.size());
   double m = 0;
   for (const auto& [k, t] : ca.model) {
-    if (!cb.model.count(k)) {
+    if (!cb.model.contains(k)) {
       ADD_FAILURE() << "missing " << k;
       continue;
     }
