@@ -7,7 +7,8 @@ DEBIAN_PACKAGES = build-essential cmake libdnnl-dev libopenblas-openmp-dev libhd
                   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libjpeg-dev libpng-dev zlib1g-dev \
                   libtiff-dev libwebp-dev libstb-dev pkg-config \
                   libpugixml-dev libcsv-dev gnuplot-nox libicu-dev libsentencepiece-dev \
-                  libprotobuf-dev protobuf-compiler libonnx-dev
+                  libprotobuf-dev protobuf-compiler libonnx-dev \
+                  libopenmpi-dev openmpi-bin libgloo-dev
 QUICKSTART_PACKAGES = dataset-fashion-mnist
 PEER_PACKAGES = python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy python3-onnx
 

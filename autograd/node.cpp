@@ -3,6 +3,7 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "autograd/grad_hooks.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/record.h"
@@ -36,6 +37,7 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   } else {
     kernels::add_(cur, g);
   }
+  for (auto& h : post_accumulate_grad_hooks(variable)) h(variable);  // the gradient is complete
   return {};
 }
 

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -24,6 +25,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   if (!dataset_) throw std::invalid_argument("DataLoader: null dataset");
   if (opt_.batch_size <= 0) throw std::invalid_argument("DataLoader: batch_size must be > 0, got " + std::to_string(opt_.batch_size));
   if (opt_.num_workers < 0) throw std::invalid_argument("DataLoader: num_workers must be >= 0, got " + std::to_string(opt_.num_workers));
+  if (opt_.shard_count < 1 || opt_.shard_rank < 0 || opt_.shard_rank >= opt_.shard_count)
+    throw std::invalid_argument("DataLoader: shard_rank " + std::to_string(opt_.shard_rank) + " outside 0.." +
+                                std::to_string(opt_.shard_count - 1));
   if (opt_.prefetch_factor <= 0)
     throw std::invalid_argument("DataLoader: prefetch_factor must be > 0, got " + std::to_string(opt_.prefetch_factor));
   if (!sampler_) {
@@ -44,6 +48,10 @@ int64_t DataLoader::num_batches() const {
   return opt_.drop_last ? n / bs : (n + bs - 1) / bs;
 }
 
+int64_t DataLoader::global_batch_size(int64_t b) const {
+  return std::min(opt_.batch_size, sampler_->size() - b * opt_.batch_size);
+}
+
 std::vector<std::vector<int64_t>> DataLoader::plan(std::vector<std::vector<uint64_t>>* occurrence) const {
   std::vector<int64_t> order = sampler_->indices(epoch_);
   const int64_t n = dataset_->size();
@@ -61,6 +69,17 @@ std::vector<std::vector<int64_t>> DataLoader::plan(std::vector<std::vector<uint6
         throw std::out_of_range("DataLoader: sampler produced index " + std::to_string(i) + " for a dataset of size " +
                                 std::to_string(n));
       occ.push_back(seen[i]++);
+    }
+    if (opt_.shard_count > 1) {  // this rank's slice; occurrences stay those of the global plan
+      const int64_t m = int64_t(b.size()), r = opt_.shard_rank, w = opt_.shard_count;
+      const int64_t lo = r * m / w, hi = (r + 1) * m / w;
+      if (lo == hi)
+        throw std::invalid_argument("DataLoader: batch " + std::to_string(batches.size()) + " of the epoch has " +
+                                    std::to_string(m) + " samples, fewer than the " + std::to_string(w) +
+                                    " data-parallel ranks: use drop_last or a dataset/batch size that leaves each "
+                                    "rank at least one sample");
+      b = std::vector<int64_t>(b.begin() + lo, b.begin() + hi);
+      occ = std::vector<uint64_t>(occ.begin() + lo, occ.begin() + hi);
     }
     batches.push_back(std::move(b));
     occurrence->push_back(std::move(occ));

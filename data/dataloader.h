@@ -22,6 +22,11 @@ struct DataLoaderOptions {
   bool drop_last = false;   // drop the final incomplete batch
   int num_workers = 0;      // 0: batches are built on the calling thread
   int prefetch_factor = 2;  // at most num_workers * prefetch_factor batches built ahead of the consumer
+  // Data-parallel sharding (the distributed sampler): batch_size is the global batch; the epoch is
+  // planned exactly as one process would plan it (same seed, epoch, order and augmentation keys)
+  // and rank `shard_rank` of `shard_count` takes the contiguous slice [floor(r m / N),
+  // floor((r + 1) m / N)) of every global batch of m samples.
+  int64_t shard_rank = 0, shard_count = 1;
 };
 
 class EpochPass;
@@ -34,6 +39,8 @@ class DataLoader {
   void set_epoch(int64_t epoch);
   int64_t epoch() const { return epoch_; }
   int64_t num_batches() const;
+  // Samples in global batch b over all shards (the batch one unsharded process would see).
+  int64_t global_batch_size(int64_t b) const;
   const DataLoaderOptions& options() const { return opt_; }
   const Dataset& dataset() const { return *dataset_; }
   // The per-sample transform (tessera predict applies a split's eval transforms to new files).

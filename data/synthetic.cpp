@@ -19,6 +19,7 @@ void visit_options(SyntheticClassificationOptions& o, OptionVisitor& v) {
   v("seed", o.seed, "seed of the class centres and the noise");
   v("offset", o.offset, "index offset of the noise (different splits of one task)");
   v("nan_index", o.nan_index, "example made NaN (testing; -1: none)");
+  v.choice("dtype", o.dtype, {"float32", "float64"}, "dtype of the inputs (float64 for a float64 model)");
 }
 
 void validate_options(const SyntheticClassificationOptions& o) {
@@ -45,7 +46,7 @@ Example SyntheticClassification::get(int64_t i) const {
   Tensor x = kernels::add(center, kernels::mul(noise, kernels::scalar_like(noise, o_.noise)));
   if (i == o_.nan_index) x = kernels::mul(x, kernels::scalar_like(x, NAN));
   Example e;
-  e.tensors["image"] = kernels::contiguous(x);
+  e.tensors["image"] = o_.dtype == "float64" ? kernels::to_dtype(x, DType::Float64) : kernels::contiguous(x);
   e.tensors["label"] = scalar_tensor(double(y), {.dtype = DType::Int64});
   return e;
 }

@@ -19,6 +19,7 @@ struct SyntheticClassificationOptions {
   int64_t seed = 0;
   int64_t offset = 0;
   int64_t nan_index = -1;
+  std::string dtype = "float32";  // of the inputs: float32 | float64 (float64 models)
 };
 void visit_options(SyntheticClassificationOptions& o, OptionVisitor& v);
 void validate_options(const SyntheticClassificationOptions& o);

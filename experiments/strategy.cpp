@@ -28,14 +28,17 @@ TaskOutput Strategy::eval_step(TrainContext& ctx, const data::Batch& batch) {
 StepResult DefaultStrategy::step(TrainContext& ctx, const std::vector<data::Batch>& micro_batches) {
   StepResult r;
   const double scale = 1.0 / double(micro_batches.size());
-  for (const auto& b : micro_batches) {
+  for (size_t i = 0; i < micro_batches.size(); ++i) {
+    const auto& b = micro_batches[i];
     Tensor loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
     double v = loss.item_double();
     check_finite_loss(v, ctx);
     r.loss += v * scale;
     r.samples += b.size();
+    if (ctx.grad_sync) ctx.grad_sync->prepare_backward(i + 1 == micro_batches.size());
     backward(micro_batches.size() > 1 ? mul(loss, scale) : loss);
   }
+  if (ctx.grad_sync) ctx.grad_sync->finish_backward();
   if (ctx.grad_clip > 0) r.grad_norm = optim::clip_grad_norm_(ctx.parameters, ctx.grad_clip);
   profile::Scope prof_scope(profile::Family::Optimizer, profile::Kind::Exclusive);
   for (auto* o : ctx.optimizers) o->step();

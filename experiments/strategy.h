@@ -21,6 +21,21 @@ class NonFiniteLoss : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Data-parallel gradient averaging as a strategy sees it (experiments/distributed/gradient_reducer.h);
+// null in a single-process run. After finish_backward() or reduce(), every parameter's .grad is the
+// average over the ranks (what one process would have computed on the global batch).
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  // Before each micro-batch's backward(): only the last micro-batch of a step communicates, its
+  // gradients reduced bucket by bucket as backward completes them.
+  virtual void prepare_backward(bool last_micro_batch) = 0;
+  // After the last micro-batch's backward(): waits for the buckets and writes the averages.
+  virtual void finish_backward() = 0;
+  // Averages the .grad of `params` now (gradients from grad(), which no backward hook sees).
+  virtual void reduce(const std::vector<Tensor>& params) = 0;
+};
+
 // What a training step works with. A strategy may use several optimizers (e.g. gradient routing:
 // different losses to different parameter sets).
 struct TrainContext {
@@ -32,6 +47,7 @@ struct TrainContext {
   int64_t step = 0;                     // optimizer steps done before this one
   int64_t epoch = 0;
   nn::TensorMap state;                  // carried model state (tasks that carry state)
+  GradientSync* grad_sync = nullptr;    // data-parallel runs (trainer.distributed)
 };
 
 struct StepResult {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "experiments/distributed/data_parallel.h"
 #include "experiments/plot.h"
 
 namespace tessera::experiments {
@@ -84,7 +85,9 @@ FitResult Trainer::fit() {
       auto pass = loader.start(batch_in_epoch_);     // a resumed run starts mid-epoch
       while (batch_in_epoch_ < nb && step_ < total_steps_ && !stop_now()) {
         std::vector<data::Batch> micro = next_micro_batches(*pass);
+        if (dp_) dp_->begin_step(micro, loader, batch_in_epoch_);
         StepResult sr = train_step(micro);
+        if (dp_) dp_->reduce_result(sr);  // the global batch's loss and samples
         batch_in_epoch_ += int64_t(micro.size());
         after_step(sr, r);
       }
@@ -102,6 +105,11 @@ FitResult Trainer::fit() {
 }
 
 void Trainer::open_run_folder() {
+  if (!is_main_process()) {  // data parallel: rank 0 writes the run folder
+    if (opts_.resume) resume_from(*opts_.resume);
+    t_start_ = std::chrono::steady_clock::now();
+    return;
+  }
   fs::create_directories(fs::path(output_dir_) / "checkpoints");
   write_atomically((fs::path(output_dir_) / "config.yaml").string(), [&](const std::string& tmp) {
     std::ofstream cf(tmp);
@@ -202,13 +210,14 @@ void Trainer::finish(FitResult& r) {
   // The run always ends with a validation pass (when the intervals did not just do one).
   if (!r.interrupted && splits_.count("val") && last_eval_step_ != step_) run_eval("val", r);
   save(checkpoint_path("last"));
+  if (dp_) dp_->barrier();  // every rank has finished training
   r.last_checkpoint = checkpoint_path("last");
   if (has_best_) r.best_checkpoint = checkpoint_path("best");
   if (r.interrupted) {
     if (progress_)
       progress_->message("interrupted at step " + std::to_string(step_) + "; checkpoint saved to " + r.last_checkpoint +
                          " (continue with --resume " + r.last_checkpoint + ")");
-  } else if (splits_.count("test")) {
+  } else if (splits_.count("test") && is_main_process()) {  // data parallel: rank 0 tests (no collectives)
     // Final test evaluation with the best weights (by the configured validation metric).
     if (has_best_ && !fs::exists(r.best_checkpoint))
       throw std::runtime_error(r.best_checkpoint + ": the best checkpoint was removed during the run; the final " +
@@ -219,16 +228,18 @@ void Trainer::finish(FitResult& r) {
     auto m = evaluate("test", &report);
     log_json(m, "test");
     for (const auto& [k, v] : m) r.final_metrics["test/" + k] = v;
-    write_atomically((fs::path(output_dir_) / "report.txt").string(), [&](const std::string& tmp) {
-      std::ofstream rep(tmp);
-      rep << "test (" << (has_best_ ? "best checkpoint by " + best_metric_ : "final weights") << "): "
-          << format_metrics(m) << "\n" << report;
-      if (!rep.flush()) throw std::runtime_error(tmp + ": cannot write (" + std::strerror(errno) + ")");
-    });
+    if (is_main_process()) {
+      write_atomically((fs::path(output_dir_) / "report.txt").string(), [&](const std::string& tmp) {
+        std::ofstream rep(tmp);
+        rep << "test (" << (has_best_ ? "best checkpoint by " + best_metric_ : "final weights") << "): "
+            << format_metrics(m) << "\n" << report;
+        if (!rep.flush()) throw std::runtime_error(tmp + ": cannot write (" + std::strerror(errno) + ")");
+      });
+    }
     if (has_best_) restore(load_checkpoint(r.last_checkpoint));
   }
-  jsonl_->flush();
-  if (plot_) {
+  if (jsonl_) jsonl_->flush();
+  if (plot_ && is_main_process()) {
     try {
       r.plots = plot_learning_curves((fs::path(output_dir_) / "metrics.jsonl").string(),
                                      (fs::path(output_dir_) / "plots").string());
@@ -250,6 +261,16 @@ void Trainer::log_train(const StepResult& sr) {
   if (sr.grad_norm >= 0) m["grad_norm"] = sr.grad_norm;
   if (progress_) m["samples_per_s"] = progress_->samples_per_second();
   m["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start_).count();
+  // Data parallel: communication time of the gradient buckets and the share hidden behind backward.
+  if (dp_ && dp_->reducer()) {
+    ReducerStats s = dp_->reducer()->take_stats();
+    if (s.steps > 0) {
+      m["comm_s"] = s.comm_s / double(s.steps);
+      m["comm_wait_s"] = s.wait_s / double(s.steps);
+      m["comm_overlap"] = s.overlap();
+      m["comm_mb"] = s.bytes / double(s.steps) / 1e6;
+    }
+  }
   // Gate values (models with hard-attention gates), so a reader can see whether the gates learned.
   for (const auto& [k, v] : gate_statistics(*model_)) m[k] = v;
   log_json(m, "train");

@@ -56,6 +56,7 @@
 namespace tessera::experiments {
 
 class TensorBoardWriter;  // experiments/interop/tensorboard.h
+class DataParallel;  // experiments/distributed/data_parallel.h
 
 struct TrainerOptions {
   std::optional<std::string> resume;  // checkpoint to continue from
@@ -102,6 +103,12 @@ class Trainer {
   const std::vector<double>& step_losses() const { return step_losses_; }  // this process's steps
   int64_t step() const { return step_; }
   const std::string& output_dir() const { return output_dir_; }
+  // trainer.distributed: this process's rank and the world size (0 and 1 otherwise). Only rank 0
+  // writes the run folder (logs, plots, checkpoints).
+  int rank() const;
+  int world_size() const;
+  bool is_main_process() const { return rank() == 0; }
+  DataParallel* data_parallel() { return dp_.get(); }
   std::string resolved_config() const { return config_text_; }
   std::vector<optim::Optimizer*> optimizers() const;
   TrainingCheckpoint make_checkpoint() const;
@@ -147,6 +154,7 @@ class Trainer {
   std::unique_ptr<Strategy> strategy_;
   std::map<std::string, std::shared_ptr<Split>> splits_;
   TrainContext ctx_;  // what the strategy sees; ctx_.state is the carried model state
+  std::unique_ptr<DataParallel> dp_;  // trainer.distributed
 
   // trainer section
   int64_t epochs_ = 0, max_steps_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;

@@ -12,8 +12,11 @@
 #include "data/image.h"
 #include "data/image_folder.h"
 #include "experiments/checkpoint.h"
+#include "experiments/config_options.h"
+#include "experiments/distributed/data_parallel.h"
 #include "experiments/interop/tensorboard.h"
 #include "experiments/trainer.h"
+#include "nn/sync_batch_norm.h"
 
 namespace tessera::experiments {
 
@@ -54,6 +57,9 @@ std::vector<std::string> string_list(const ConfigNode& n, const std::string& key
 Trainer::Trainer(const config::Value& cfg, TrainerOptions opts) : opts_(std::move(opts)) { build(cfg); }
 Trainer::~Trainer() = default;
 
+int Trainer::rank() const { return dp_ ? dp_->rank() : 0; }
+int Trainer::world_size() const { return dp_ ? dp_->world_size() : 1; }
+
 void Trainer::build(const config::Value& cfg) {
   config_text_ = config::to_yaml(cfg);
   ConfigNode root(&cfg, "");
@@ -73,8 +79,14 @@ void Trainer::build(const config::Value& cfg) {
   // model (so initial weights depend on trainer.seed only), data, task, strategy, optimizers.
   build_trainer_section(root.child("trainer"));
   ConfigNode m = root.child("model");
+  // model.sync_bn: BatchNorm statistics over every rank's batch (a no-op in one process).
+  const bool sync_bn = m.get_bool("sync_bn", false);
+  // model.dtype: float64 trains in double precision (exactness tests; inputs must match).
+  const std::string model_dtype = m.get_choice("dtype", {"float32", "float64"}, std::string("float32"));
   model_ = build_component(registry().models, m);
   m.check_unknown();
+  if (model_dtype == "float64") model_->double_();
+  if (sync_bn && dp_) nn::convert_sync_batchnorm(*model_, dp_->group());
   ConfigNode d = root.child("data");
   build_data(d);
   build_task(root, d);
@@ -96,6 +108,10 @@ void Trainer::build(const config::Value& cfg) {
   ctx_.grad_clip = grad_clip_;
   for (const auto& p : model_->parameters())
     if (p.requires_grad()) ctx_.parameters.push_back(p);
+  if (dp_) {
+    dp_->broadcast_module(*model_);  // identical replicas, whatever each rank initialised
+    dp_->attach(ctx_);
+  }
 }
 
 void Trainer::build_trainer_section(const ConfigNode& t) {
@@ -123,12 +139,21 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
   seed_ = uint64_t(t.get_int("seed", 0));
   int64_t threads = t.get_int("threads", 0);
   bool deterministic = t.get_bool("deterministic", true);
+  // Joined first: only rank 0 touches the run folder below.
+  if (auto dn = t.optional_child("distributed")) {
+    DistributedOptions dopt;
+    read_options(*dn, dopt);
+    dn->check_unknown();
+    dp_ = std::make_unique<DataParallel>(dopt);
+    if (dp_->rank() != 0) opts_.quiet = true;  // one progress display: rank 0's
+  }
   output_dir_ = t.get_string("output_dir");
   // A text dataset's tokenizer block without a vocabulary trains one and keeps it in the run folder.
   data::text::set_tokenizer_cache_dir((fs::path(output_dir_) / "tokenizer").string());
   // Temporaries of checkpoint writes killed mid-way (last.h5.tmp.<pid>) are never renamed: remove
   // those of processes that no longer run. A live writer (this or a concurrent run) is left alone.
-  for (const auto& dir : {fs::path(output_dir_), fs::path(output_dir_) / "checkpoints"}) remove_stale_temporaries(dir.string());
+  if (!dp_ || dp_->rank() == 0)  // data parallel: another host's pids say nothing about rank 0's writes
+    for (const auto& dir : {fs::path(output_dir_), fs::path(output_dir_) / "checkpoints"}) remove_stale_temporaries(dir.string());
   best_metric_ = t.get_string("best_metric", std::string());
   best_mode_ = t.get_choice("best_mode", {"auto", "min", "max"}, std::string("auto"));
   std::string progress = t.get_choice("progress", {"auto", "bar", "plain", "none"}, std::string("auto"));
@@ -273,6 +298,17 @@ std::shared_ptr<Trainer::Split> Trainer::build_split(const ConfigNode& node, con
   }
   lo.num_workers = int(workers);
   lo.seed = uint64_t(data.get_int("seed", int64_t(seed_))) + (name == "train" ? 0 : 1000003);
+  // Data parallel: each rank trains on its slice of every global batch; evaluation is replicated
+  // (every rank sees the whole split, so metrics need no reduction and are identical).
+  if (dp_ && name == "train") {
+    lo.shard_rank = dp_->rank();
+    lo.shard_count = dp_->world_size();
+    if (lo.batch_size < lo.shard_count)
+      node.has("batch_size") ? node.fail("batch_size", "a global batch of at least one sample per rank (" +
+                                                           std::to_string(lo.shard_count) + ")")
+                             : data.fail("batch_size", "a global batch of at least one sample per rank (" +
+                                                           std::to_string(lo.shard_count) + ")");
+  }
   std::shared_ptr<const data::Sampler> sampler;
   if (node.has("sampler")) {
     ConfigNode sn = node.child("sampler");

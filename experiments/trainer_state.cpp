@@ -114,7 +114,7 @@ std::vector<std::string> Trainer::resume_from(const std::string& path) {
   // The best checkpoint belongs with the best value restored: resuming into another run folder
   // brings the resumed run's best.h5 along, else a final test would load a file never written.
   const std::string best = checkpoint_path("best");
-  if (has_best_ && !fs::exists(best)) {
+  if (has_best_ && !fs::exists(best) && is_main_process()) {
     const fs::path theirs = fs::path(path).parent_path() / "best.h5";
     std::error_code ec;
     if (fs::exists(theirs) && !fs::equivalent(theirs, best, ec)) {
@@ -131,6 +131,10 @@ std::vector<std::string> Trainer::resume_from(const std::string& path) {
 }
 
 void Trainer::save(const std::string& path) {
+  if (!is_main_process()) {  // data parallel: rank 0 writes; the replicas are identical
+    if (path == checkpoint_path("last")) last_saved_step_ = step_;
+    return;
+  }
   try {
     fs::create_directories(fs::path(path).parent_path());
     save_checkpoint(path, make_checkpoint());

@@ -10,6 +10,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
+#include "nn/sync_batch_norm.h"
 
 namespace tessera::nn {
 
@@ -122,6 +123,8 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   if (use_batch_stats && x.numel() / x.size(1) <= 1)
     throw std::invalid_argument(type_name() + ": expected more than 1 value per channel when training, got input " +
                                 shape_str(x.shape()));
+  if (training_ && sync_group && sync_group->size() > 1)
+    return sync_batch_norm(x, running_mean, running_var, weight, bias, factor, options.eps, sync_group);
   return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, factor, options.eps);
 }
 

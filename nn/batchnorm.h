@@ -1,10 +1,15 @@
 #pragma once
 // torch.nn.BatchNorm1d / BatchNorm2d: state_dict weight, bias, running_mean, running_var,
 // num_batches_tracked (int64 0-d), default init weight 1, bias 0, running stats 0 / 1.
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "nn/module.h"
+
+namespace tessera::distributed {
+class ProcessGroup;
+}
 
 namespace tessera::nn {
 
@@ -39,6 +44,8 @@ class BatchNormBase : public Module {
   Tensor running_mean, running_var, num_batches_tracked;  // undefined unless track_running_stats
   int64_t num_features;
   BatchNormOptions options;
+  // Set (nn/sync_batch_norm.h convert_sync_batchnorm): training statistics over every rank of the group.
+  std::shared_ptr<distributed::ProcessGroup> sync_group;
 
  protected:
   BatchNormBase(const char* name, int64_t num_features, BatchNormOptions o);

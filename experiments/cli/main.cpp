@@ -74,6 +74,7 @@ int cmd_train(const std::string& cfg_path, const std::vector<std::string>& sets,
     std::printf("interrupted at step %lld; checkpoint: %s\n", (long long)r.steps, r.last_checkpoint.c_str());
     return 130;
   }
+  if (!t.is_main_process()) return 0;  // data parallel: rank 0 reports the run
   std::printf("finished %lld steps (%lld epochs) in %.1f s\n", (long long)r.steps, (long long)r.epochs, secs);
   if (t.has_split("val")) print_metrics("val", r.final_metrics);
   if (t.has_split("test")) {

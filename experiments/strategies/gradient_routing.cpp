@@ -103,6 +103,9 @@ StepResult GradientRoutingStrategy::step(TrainContext& ctx, const std::vector<da
       else
         backward(scaled);
     }
+    // Data parallel: each pass's gradients are averaged over the ranks before its clip and step
+    // (accumulate mode: all of them, since pass B adds to pass A's).
+    if (ctx.grad_sync) ctx.grad_sync->reduce(clean ? wrt : ctx.parameters);
     return total;
   };
 
