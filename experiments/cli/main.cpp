@@ -4,7 +4,7 @@
 //   tessera predict CONFIG --checkpoint CKPT --input DIR_OR_FILE... [--out preds.csv] [--topk K]
 //   tessera export CKPT --format pytorch-h5|safetensors --out FILE
 //   tessera info CKPT [--verify]
-//   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N]
+//   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N] [--precision fp32|bf16-mixed]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera generate CONFIG --checkpoint CKPT --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
 //                    [--seed S] [--state FILE]
@@ -228,7 +228,7 @@ int cmd_export(const std::string& ckpt, const std::string& format, const std::st
 }
 
 int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads,
-              int64_t seq_len) {
+              int64_t seq_len, const std::string& precision) {
   if (threads <= 0)
     if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
   if (threads > 0) set_num_threads(threads);
@@ -248,7 +248,7 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
       }
       continue;
     }
-    BenchResult r = bench_train_step(m, batch, warmup, iters, seq_len);
+    BenchResult r = bench_train_step(m, batch, warmup, iters, seq_len, precision);
     std::printf("%s\n", r.line().c_str());
     std::fflush(stdout);
   }
@@ -414,6 +414,9 @@ int main(int argc, char** argv) {
   bench->add_option("--iters", iters, "timed steps (median reported)")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   bench->add_option("--threads", threads, "threads (default: $THREADS, else all cores)")->check(CLI::NonNegativeNumber);
+  std::string precision = "fp32";
+  bench->add_option("--precision", precision, "fp32 or bf16-mixed (autocast: matrix products in bfloat16)")
+      ->check(CLI::IsMember({"fp32", "bf16-mixed"}));
 
   std::string data_split = "train";
   std::vector<int> worker_counts{0, 1, 2};
@@ -482,7 +485,7 @@ int main(int argc, char** argv) {
     if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);
     if (*exp) return cmd_export(ckpt, format, out);
     if (*info) return cmd_info(ckpt, verify);
-    if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len);
+    if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len, precision);
     if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);
     if (*generate) {
       so.seed = uint64_t(seed);
