@@ -1,5 +1,7 @@
 #include "autograd/autocast.h"
 
+#include <stdexcept>
+#include <string>
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"

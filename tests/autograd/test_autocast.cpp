@@ -82,7 +82,7 @@ TEST(Autocast, MatrixProductsRunInBFloat16WithFloat32Results) {
   EXPECT_TRUE(allclose(lin, linear(bf16_round(a), bf16_round(w), bias), 1e-5, 1e-4));
   EXPECT_TRUE(allclose(cv, conv2d(bf16_round(x), bf16_round(cw), cb), 1e-5, 1e-4));
   // ... and so not the float32 product: the operands were rounded (|error| ~ 2^-8 |x| |w| sqrt(K)).
-  for (auto [lo, hi] : {std::pair{mm, mm32}, {bm, bmm32}, {lin, lin32}, {cv, conv32}}) {
+  for (const auto& [lo, hi] : std::vector<std::pair<Tensor, Tensor>>{{mm, mm32}, {bm, bmm32}, {lin, lin32}, {cv, conv32}}) {
     const double d = max_abs_diff(lo, hi) / max_abs(hi);
     EXPECT_GT(d, 1e-4);
     EXPECT_LT(d, 2e-2);
