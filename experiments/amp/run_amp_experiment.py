@@ -19,8 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 
-def last_json(path, key):
-    """The last value of `key` in a metrics.jsonl (None if absent)."""
+def last_json(path, split, key):
+    """The last value of `key` in the records of `split` in a metrics.jsonl (None if absent)."""
     val = None
     if not os.path.exists(path):
         return None
@@ -30,7 +30,7 @@ def last_json(path, key):
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if key in rec:
+            if rec.get("split") == split and key in rec:
                 val = rec[key]
     return val
 
@@ -51,8 +51,8 @@ def run_one(args, precision, seed):
     wall = time.time() - t0
     jsonl = os.path.join(out, "metrics.jsonl")
     return {"precision": precision, "seed": seed, "rc": rc, "wall_s": wall,
-            "test_accuracy": last_json(jsonl, "test/accuracy"),
-            "train_loss": last_json(jsonl, "train/loss")}
+            "test_accuracy": last_json(jsonl, "test", "accuracy"),
+            "train_loss": last_json(jsonl, "train", "loss")}
 
 
 def main():

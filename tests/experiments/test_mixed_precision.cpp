@@ -104,7 +104,7 @@ TEST(MixedPrecision, QuickstartFirst50StepsTrackFloat32) {
 TEST(MixedPrecision, SmallVitFirst50StepsTrackFloat32) {
   auto run = [&](const std::string& precision) {
     const std::string out = tmpdir("vit_" + precision);
-    const std::string yaml = R"(model: {name: vit, img_size: 16, patch_size: 4, in_chans: 3, embed_dim: 64, depth: 2,
+    const std::string yaml = R"(model: {name: vit, preset: vit_tiny_patch4_32, img_size: 16, patch_size: 4, in_chans: 3, embed_dim: 64, depth: 2,
         num_heads: 4, num_classes: 10}
 data:
   batch_size: 32
