@@ -47,7 +47,10 @@ def run_one(args, precision, seed):
     t0 = time.time()
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "stdout.txt"), "w") as log:
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=args.timeout)
+        try:
+            rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
     wall = time.time() - t0
     jsonl = os.path.join(out, "metrics.jsonl")
     return {"precision": precision, "seed": seed, "rc": rc, "wall_s": wall,
