@@ -43,12 +43,12 @@ TrainerOptions quiet() {
   return o;
 }
 
-struct Run {
+struct RunResult {
   std::vector<double> losses;
   std::string last_checkpoint;
 };
 
-Run train(const config::Value& cfg) {
+RunResult train(const config::Value& cfg) {
   Trainer t(cfg, quiet());
   FitResult r = t.fit();
   return {t.step_losses(), r.last_checkpoint};
@@ -85,8 +85,9 @@ void expect_float32_checkpoint(const std::string& path) {
 
 TEST(MixedPrecision, QuickstartFirst50StepsTrackFloat32) {
   const std::string root = "/usr/share/datasets/fashion-mnist";
-  if (!fs::exists(root + "/train-images-idx3-ubyte.gz"))
+  if (!fs::exists(root + "/train-images-idx3-ubyte.gz")) {
     TESSERA_SKIP_UNLESS_REQUIRED("Fashion-MNIST is not installed at " << root << " (apt-get install dataset-fashion-mnist)");
+  }
   const std::string cfg = std::string(TESSERA_TEST_DATA) + "/../configs/quickstart.yaml";
   auto run = [&](const std::string& precision) {
     const std::string out = tmpdir("quickstart_" + precision);
@@ -96,7 +97,7 @@ TEST(MixedPrecision, QuickstartFirst50StepsTrackFloat32) {
                                     "trainer.threads=0", "data.workers=0", "data.train.dataset.end=6400",
                                     "data.val.dataset.end=55500", "data.test.dataset.end=500"}));
   };
-  Run fp32 = run("fp32"), bf16 = run("bf16-mixed");
+  RunResult fp32 = run("fp32"), bf16 = run("bf16-mixed");
   expect_tracks(fp32.losses, bf16.losses);
   expect_float32_checkpoint(bf16.last_checkpoint);
 }
@@ -124,7 +125,7 @@ trainer:
   precision: )" + precision + "\n  output_dir: " + out + "\n";
     return train(config::parse(yaml, "vit.yaml"));
   };
-  Run fp32 = run("fp32"), bf16 = run("bf16-mixed");
+  RunResult fp32 = run("fp32"), bf16 = run("bf16-mixed");
   expect_tracks(fp32.losses, bf16.losses);
   expect_float32_checkpoint(bf16.last_checkpoint);
 }
