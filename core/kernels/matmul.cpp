@@ -286,9 +286,18 @@ Tensor run(Plan& p, MatmulBackend backend) {
   if (dt == DType::Float64 || backend == MatmulBackend::OpenBLAS) {
     if (dt == DType::BFloat16) {
       // OpenBLAS has no bf16 gemm with our semantics: compute in float32 and round once.
+      // The plan's strides describe p.a / p.b as they are (transposed views included), so the
+      // float32 copies keep those strides (a plain to_dtype would make them contiguous).
+      auto widen = [](const Tensor& t) {
+        int64_t extent = 1;
+        for (int64_t d = 0; d < t.dim(); ++d) extent += (t.shape()[d] - 1) * std::max<int64_t>(t.strides()[d], 0);
+        Tensor w = empty({t.numel() == 0 ? 0 : extent}).as_strided(t.shape(), t.strides(), 0);
+        copy_(w, t);
+        return w;
+      };
       Plan q = p;
-      q.a = to_dtype(p.a, DType::Float32);
-      q.b = to_dtype(p.b, DType::Float32);
+      q.a = widen(p.a);
+      q.b = widen(p.b);
       if (p.bias.defined()) q.bias = to_dtype(p.bias, DType::Float32);
       q.out_dtype = DType::Float32;
       Tensor o32 = run(q, MatmulBackend::OpenBLAS);
