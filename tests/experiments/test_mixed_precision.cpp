@@ -7,7 +7,8 @@
 // rounding) and the losses are computed in float32. The first step's loss may differ by that
 // rounding alone (< 1% here); afterwards the two trajectories drift apart slowly through the
 // optimizer. We require every one of the 50 losses to be within 0.05 + 5% of the fp32 loss
-// (about 5x the largest deviation measured, see kQuickstartMax*/kVitMax* below), and the mean of
+// (measured on an AVX2 machine: largest relative deviation 5.5% for the quickstart near its lowest
+// losses, where the absolute 0.05 carries it, and 0.13% for the ViT), and the mean of
 // the last 10 within 3%: a broken autocast (wrong gradient dtype, a cast lost, float16-style
 // overflow) misses these by far, while legitimate bf16 noise stays well inside.
 #include <gtest/gtest.h>
@@ -75,10 +76,12 @@ void expect_tracks(const std::vector<double>& fp32, const std::vector<double>& b
 void expect_float32_checkpoint(const std::string& path) {
   TrainingCheckpoint c = load_checkpoint(path);
   ASSERT_GT(c.model.size(), 0u);
-  for (const auto& [k, v] : c.model) EXPECT_EQ(v.dtype(), DType::Float32) << k;
+  // Integer tensors (num_batches_tracked, parameter indices) and Adam's float64 step counts aside.
+  for (const auto& [k, v] : c.model)
+    if (is_floating(v.dtype())) EXPECT_EQ(v.dtype(), DType::Float32) << k;
   for (const auto& o : c.optimizers)
     for (const auto& [k, v] : o.tensors)
-      if (k.find(".step") == std::string::npos) EXPECT_EQ(v.dtype(), DType::Float32) << k;
+      if (is_floating(v.dtype()) && k.find(".step") == std::string::npos) EXPECT_EQ(v.dtype(), DType::Float32) << k;
 }
 
 }  // namespace
