@@ -38,6 +38,7 @@ std::string BenchResult::line() const {
                   median_ms > 0 ? double(batch * seq_len) * 1000.0 / median_ms : 0.0, peak_mb, max_rss_mb);
     out += buf;
   }
+  if (precision != "fp32") out += " precision=" + precision;
   return out;
 }
 
@@ -109,13 +110,15 @@ std::vector<BenchResult> bench_pluecker(int64_t rows, int64_t r, int warmup, int
 }
 
 BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup, int iters, int64_t seq_len,
-                             bool profile) {
+                             bool profile, const std::string& precision) {
   if (iters < 1) throw std::invalid_argument("bench: iters must be >= 1");
+  const Precision prec = parse_precision(precision);
   manual_seed(0);
   nn::ModulePtr model;
   Tensor x, y;
   BenchResult r;
   r.model = name;
+  r.precision = precision;
   if (name == "vit_t") {
     auto o = nn::vit_tiny_patch4_32();
     o.num_classes = 100;
@@ -206,7 +209,8 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
     return cross_entropy(logits, reshape(t, {-1}));
   });
   DefaultStrategy strategy;
-  TrainContext ctx{.model = model.get(), .optimizers = {&opt}, .task = &task, .parameters = model->parameters()};
+  TrainContext ctx{.model = model.get(), .optimizers = {&opt}, .task = &task, .parameters = model->parameters(),
+                   .precision = prec};
   data::Batch b;
   b.tensors = {{"input", x}, {"target", y}};
   b.indices.assign(size_t(r.batch), 0);

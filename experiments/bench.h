@@ -34,15 +34,17 @@ struct BenchResult {
   bool profiled = false;
   profile::Totals profile;
   int64_t minor_faults = 0;
-  std::string line() const;
-  std::string profile_table() const;  // per-step ms, share and calls by family; allocations per step  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M [seq_len=... tokens_per_s=... peak_mb=... max_rss_mb=...]"
+  std::string precision = "fp32";
+  std::string line() const;  // "vit_t batch=64 step_ms=123.4 min_ms=... steps_per_s=... params=5.5M [seq_len=... tokens_per_s=... peak_mb=... max_rss_mb=...]"
+  std::string profile_table() const;  // per-step ms, share and calls by family; allocations per step
 };
 
 std::vector<std::string> bench_models();
 // batch <= 0: the workload's default. Throws std::invalid_argument for an unknown or unavailable model.
 // seq_len <= 0: the workload's default (language models only).
+// precision: "fp32" or "bf16-mixed" (the step under the trainer's autocast scope, see strategy.h).
 BenchResult bench_train_step(const std::string& model, int64_t batch = 0, int warmup = 2, int iters = 5,
-                             int64_t seq_len = 0, bool profile = false);
+                             int64_t seq_len = 0, bool profile = false, const std::string& precision = "fp32");
 // `tessera bench pluecker`: forward + backward of the Pluecker step on z, w [rows, r] (float32),
 // the fused op (autograd/ops/pluecker.h) and the naive outer-product version, in that order.
 std::vector<BenchResult> bench_pluecker(int64_t rows = 32 * 128, int64_t r = 32, int warmup = 2, int iters = 20);

@@ -20,8 +20,19 @@ void check_finite_loss(double v, const TrainContext& ctx, const std::string& wha
   throw NonFiniteLoss(os.str());
 }
 
+Precision parse_precision(const std::string& s) {
+  if (s == "fp32") return Precision::FP32;
+  if (s == "bf16-mixed") return Precision::BF16Mixed;
+  throw std::invalid_argument("precision: '" + s + "' (expected fp32 or bf16-mixed)");
+}
+
+const char* precision_name(Precision p) { return p == Precision::BF16Mixed ? "bf16-mixed" : "fp32"; }
+
+AutocastGuard autocast_for(const TrainContext& ctx) { return AutocastGuard(ctx.precision == Precision::BF16Mixed); }
+
 TaskOutput Strategy::eval_step(TrainContext& ctx, const data::Batch& batch) {
   NoGradGuard ng;
+  auto amp = autocast_for(ctx);
   return ctx.task->forward(*ctx.model, batch, ctx.state);
 }
 
@@ -30,7 +41,11 @@ StepResult DefaultStrategy::step(TrainContext& ctx, const std::vector<data::Batc
   const double scale = 1.0 / double(micro_batches.size());
   for (size_t i = 0; i < micro_batches.size(); ++i) {
     const auto& b = micro_batches[i];
-    Tensor loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
+    Tensor loss;
+    {
+      auto amp = autocast_for(ctx);
+      loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
+    }
     double v = loss.item_double();
     check_finite_loss(v, ctx);
     r.loss += v * scale;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/autocast.h"
 #include "experiments/task.h"
 #include "optim/optimizer.h"
 
@@ -36,6 +37,12 @@ class GradientSync {
   virtual void reduce(const std::vector<Tensor>& params) = 0;
 };
 
+// trainer.precision: fp32, or bf16-mixed (matrix products in bfloat16 under an autocast scope
+// around forward and loss; float32 weights, gradients, optimizer state and checkpoints).
+enum class Precision { FP32, BF16Mixed };
+Precision parse_precision(const std::string& s);  // "fp32" | "bf16-mixed"; else std::invalid_argument
+const char* precision_name(Precision p);
+
 // What a training step works with. A strategy may use several optimizers (e.g. gradient routing:
 // different losses to different parameter sets).
 struct TrainContext {
@@ -48,7 +55,12 @@ struct TrainContext {
   int64_t epoch = 0;
   nn::TensorMap state;                  // carried model state (tasks that carry state)
   GradientSync* grad_sync = nullptr;    // data-parallel runs (trainer.distributed)
+  Precision precision = Precision::FP32;
 };
+
+// The autocast scope a strategy opens around forward + loss (and evaluation): enabled for
+// bf16-mixed, a no-op for fp32. Backward runs outside it, as torch recommends.
+AutocastGuard autocast_for(const TrainContext& ctx);
 
 struct StepResult {
   double loss = 0;       // mean loss over the micro-batches (as an unaccumulated step would report)

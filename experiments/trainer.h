@@ -22,8 +22,8 @@
 //   metrics:    [accuracy, {name: topk_accuracy, k: 5}, classification_report, perplexity]
 //   trainer:    {epochs | max_steps, eval_every (epochs; 0: only at the end), eval_every_steps (0: off),
 //                log_every, ckpt_every (steps; 0: at epoch ends only),
-//                grad_clip, accumulate, seed, threads, deterministic, output_dir, best_metric, best_mode,
-//                strategy: {name: default}, progress: auto | bar | plain, plot,
+//                grad_clip, accumulate, precision (fp32 | bf16-mixed), seed, threads, deterministic, output_dir,
+//                best_metric, best_mode, strategy: {name: default}, progress: auto | bar | plain, plot,
 //                loggers: [jsonl, tensorboard]}
 //
 // Every section reads its keys through ConfigNode and calls check_unknown(), so unknown keys,
@@ -160,6 +160,7 @@ class Trainer {
   int64_t epochs_ = 0, max_steps_ = 0, total_steps_ = 0, steps_per_epoch_ = 0;
   int64_t eval_every_ = 1, eval_every_steps_ = 0, log_every_ = 50, ckpt_every_ = 0, accumulate_ = 1;
   double grad_clip_ = 0;
+  Precision precision_ = Precision::FP32;
   uint64_t seed_ = 0;
   std::string best_metric_, best_mode_;
   bool plot_ = true;

@@ -106,6 +106,7 @@ void Trainer::build(const config::Value& cfg) {
   ctx_.optimizers = optimizers();
   ctx_.task = task_.get();
   ctx_.grad_clip = grad_clip_;
+  ctx_.precision = precision_;
   for (const auto& p : model_->parameters())
     if (p.requires_grad()) ctx_.parameters.push_back(p);
   if (dp_) {
@@ -136,6 +137,7 @@ void Trainer::build_trainer_section(const ConfigNode& t) {
   if (log_every_ < 1) t.fail("log_every", "an integer >= 1");
   grad_clip_ = t.get_double("grad_clip", 0.0);
   if (!(std::isfinite(grad_clip_) && grad_clip_ >= 0)) t.fail("grad_clip", "a finite number >= 0 (0: no clipping)");
+  precision_ = parse_precision(t.get_choice("precision", {"fp32", "bf16-mixed"}, std::string("fp32")));
   seed_ = uint64_t(t.get_int("seed", 0));
   int64_t threads = t.get_int("threads", 0);
   bool deterministic = t.get_bool("deterministic", true);

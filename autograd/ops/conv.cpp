@@ -1,6 +1,8 @@
 #include "autograd/ops/conv.h"
 
+#include "autograd/autocast.h"
 #include "autograd/ops/reduce.h"
+#include "autograd/ops/view.h"
 #include "autograd/record.h"
 
 namespace tessera {
@@ -11,7 +13,15 @@ using autograd::save;
 using autograd::set_history;
 
 // y = conv(x, w) + b.  dx = Bx(g, w), dw = Bw(g, x), db = sum(g over N, H, W).
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+// Under autocast the operands stay float32 and the kernels compute in bfloat16 (the casts are
+// fused into oneDNN's layout reorders); the params carry that to both backward kernels.
+Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& bias0, const Conv2dParams& p0) {
+  Tensor x = x0, w = w0, bias = bias0;
+  Conv2dParams p = p0;
+  if (!p.compute_dtype && autocast::lower_precision_operands({x0, w0, bias0})) {
+    x = to(x0, DType::Float32), w = to(w0, DType::Float32), bias = autocast::to_float32(bias0);
+    p.compute_dtype = autocast::dtype();
+  }
   Tensor out = kernels::conv2d(x, w, bias, p);
   TensorList inputs{x, w};
   if (bias.defined()) inputs.push_back(bias);

@@ -6,6 +6,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/view.h"
+#include "autograd/autocast.h"
 #include "autograd/record.h"
 #include "core/kernels/norm.h"
 
@@ -161,6 +162,8 @@ void channel_params(NormSpec& s, const Tensor& x) {
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& weight, const Tensor& bias, double eps) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return layer_norm(autocast::to_float32(x), ns, weight, bias, eps);
   check_trailing(x, ns, "layer_norm");
   check_param_shape(weight, ns, "layer_norm", "weight");
   check_param_shape(bias, ns, "layer_norm", "bias");
@@ -171,6 +174,8 @@ Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& weight, const 
 }
 
 Tensor rms_norm(const Tensor& x, const Shape& ns, const Tensor& weight, std::optional<double> eps_in) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return rms_norm(autocast::to_float32(x), ns, weight, eps_in);
   check_trailing(x, ns, "rms_norm");
   check_param_shape(weight, ns, "rms_norm", "weight");
   double eps = eps_in ? *eps_in : dispatch_floating(x.dtype(), "rms_norm", [&]<typename T>() {
@@ -184,6 +189,8 @@ Tensor rms_norm(const Tensor& x, const Shape& ns, const Tensor& weight, std::opt
 }
 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return group_norm(autocast::to_float32(x), num_groups, weight, bias, eps);
   Tensor mean_c, rstd_c;
   Tensor out = kernels::group_norm(x, num_groups, weight, bias, eps, mean_c, rstd_c);  // validates x and groups
   check_param_shape(weight, {x.size(1)}, "group_norm", "weight");
@@ -203,6 +210,8 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return batch_norm(autocast::to_float32(x), running_mean, running_var, weight, bias, training, momentum, eps);
   if (x.dim() >= 2) {
     check_param_shape(weight, {x.size(1)}, "batch_norm", "weight");
     check_param_shape(bias, {x.size(1)}, "batch_norm", "bias");

@@ -5,6 +5,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/view.h"
+#include "autograd/autocast.h"
 #include "autograd/record.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
@@ -25,6 +26,8 @@ int64_t softmax_dim(const Tensor& x, int64_t dim, const char* op) {
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim_in) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return softmax(autocast::to_float32(x), dim_in);
   Tensor out = k::softmax(x, dim_in);
   if (auto node = make_node("SoftmaxBackward", {x})) {
     set_history(node, {out});
@@ -42,6 +45,8 @@ Tensor softmax(const Tensor& x, int64_t dim_in) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim_in) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return log_softmax(autocast::to_float32(x), dim_in);
   Tensor out = k::log_softmax(x, dim_in);
   if (auto node = make_node("LogSoftmaxBackward", {x})) {
     set_history(node, {out});

@@ -170,26 +170,33 @@ dnnl::memory::desc user_weight_desc(const Geo& g, DType dt) {
   return onednn::contiguous_desc({g.G, g.Og, g.Cg, g.KH, g.KW}, dt);
 }
 
-std::shared_ptr<const DnnlConv> dnnl_conv(Kind kind, const Geo& g, DType dt, bool has_bias) {
+// dt: the tensors' dtype; cdt: the dtype oneDNN computes in (dt, or bfloat16 for float32 tensors
+// under autocast: the inputs are read as cdt, the output is written as dt).
+std::shared_ptr<const DnnlConv> dnnl_conv(Kind kind, const Geo& g, DType dt, bool has_bias, DType cdt) {
   onednn::KeyBuilder key;
-  key.add(int64_t(kind)).add(int64_t(dt)).add(int64_t(has_bias));
+  key.add(int64_t(kind)).add(int64_t(dt)).add(int64_t(has_bias)).add(int64_t(cdt));
   key.add(Shape{g.N, g.C, g.H, g.W, g.O, g.Cg, g.KH, g.KW, g.G, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw});
   return conv_cache().get(key.str(), [&] {
     using dims = dnnl::memory::dims;
     using tag = dnnl::memory::format_tag;
-    auto ddt = onednn::data_type(dt);
+    auto ddt = onednn::data_type(dt), cdt_ = onednn::data_type(cdt);
     DnnlConv c;
     dims strides{g.sh, g.sw}, dil{g.dh - 1, g.dw - 1}, pl{g.ph, g.pw};
     dims pr{(g.OH - 1) * g.sh + (g.KH - 1) * g.dh + 1 - g.H - g.ph, (g.OW - 1) * g.sw + (g.KW - 1) * g.dw + 1 - g.W - g.pw};
-    dnnl::memory::desc src(dims{g.N, g.C, g.H, g.W}, ddt, tag::any), dst(dims{g.N, g.O, g.OH, g.OW}, ddt, tag::any);
+    // The forward descriptor (also the backward primitives' hint) reads src/weights in the compute
+    // dtype; each kind writes its own output (dst, diff_src, diff_weights) in the tensors' dtype.
+    dims sd{g.N, g.C, g.H, g.W}, dd{g.N, g.O, g.OH, g.OW};
     dims wd = g.G == 1 ? dims{g.O, g.Cg, g.KH, g.KW} : dims{g.G, g.Og, g.Cg, g.KH, g.KW};
-    dnnl::memory::desc wei(wd, ddt, tag::any), bias(dims{g.O}, ddt, tag::a);
+    auto out_dt = [&](Kind k) { return kind == k ? ddt : cdt_; };
+    dnnl::memory::desc src(sd, out_dt(Kind::BackwardData), tag::any), dst(dd, out_dt(Kind::Forward), tag::any);
+    dnnl::memory::desc wei(wd, out_dt(Kind::BackwardWeights), tag::any), bias(dims{g.O}, ddt, tag::a);
+    dnnl::memory::desc src_c(sd, cdt_, tag::any), dst_c(dd, cdt_, tag::any), wei_c(wd, cdt_, tag::any);
     try {
       auto algo = dnnl::algorithm::convolution_direct;
-      auto fdesc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei, bias,
-                                                              dst, strides, dil, pl, pr)
-                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei, dst,
-                                                              strides, dil, pl, pr);
+      auto fdesc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_c, wei_c,
+                                                              bias, kind == Kind::Forward ? dst : dst_c, strides, dil, pl, pr)
+                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_c, wei_c,
+                                                              kind == Kind::Forward ? dst : dst_c, strides, dil, pl, pr);
       dnnl::convolution_forward::primitive_desc fpd(fdesc, onednn::engine());
       if (kind == Kind::Forward) {
         c.prim = dnnl::convolution_forward(fpd);
@@ -197,14 +204,14 @@ std::shared_ptr<const DnnlConv> dnnl_conv(Kind kind, const Geo& g, DType dt, boo
         c.arg2 = DNNL_ARG_WEIGHTS, c.md2 = fpd.weights_desc();
         c.arg_out = DNNL_ARG_DST, c.md_out = fpd.dst_desc();
       } else if (kind == Kind::BackwardData) {
-        dnnl::convolution_backward_data::desc bd(algo, src, wei, dst, strides, dil, pl, pr);
+        dnnl::convolution_backward_data::desc bd(algo, src, wei_c, dst_c, strides, dil, pl, pr);
         dnnl::convolution_backward_data::primitive_desc pd(bd, onednn::engine(), fpd);
         c.prim = dnnl::convolution_backward_data(pd);
         c.arg1 = DNNL_ARG_DIFF_DST, c.md1 = pd.diff_dst_desc();
         c.arg2 = DNNL_ARG_WEIGHTS, c.md2 = pd.weights_desc();
         c.arg_out = DNNL_ARG_DIFF_SRC, c.md_out = pd.diff_src_desc();
       } else {
-        dnnl::convolution_backward_weights::desc bw(algo, src, wei, dst, strides, dil, pl, pr);
+        dnnl::convolution_backward_weights::desc bw(algo, src_c, wei, dst_c, strides, dil, pl, pr);
         dnnl::convolution_backward_weights::primitive_desc pd(bw, onednn::engine(), fpd);
         c.prim = dnnl::convolution_backward_weights(pd);
         c.arg1 = DNNL_ARG_DIFF_DST, c.md1 = pd.diff_dst_desc();
@@ -217,6 +224,22 @@ std::shared_ptr<const DnnlConv> dnnl_conv(Kind kind, const Geo& g, DType dt, boo
     }
     return c;
   });
+}
+
+// The dtype oneDNN computes in: the operands' own unless params ask float32 to run in bfloat16.
+DType compute_dtype(const Conv2dParams& p, const Tensor& t) {
+  if (!p.compute_dtype || *p.compute_dtype == t.dtype()) return t.dtype();
+  if (t.dtype() == DType::Float32 && *p.compute_dtype == DType::BFloat16) return DType::BFloat16;
+  throw std::invalid_argument(std::string("conv2d: computing ") + dtype_name(t.dtype()) + " operands in " +
+                              dtype_name(*p.compute_dtype) + " is not supported (only float32 in bfloat16)");
+}
+
+// Without bf16 primitives (oneDNN needs AVX-512 for them): the same numbers from the float32
+// primitive on the operands rounded to bfloat16.
+Tensor round_bf16(const Tensor& t) { return to_dtype(to_dtype(t, DType::BFloat16), DType::Float32); }
+Conv2dParams without_compute(Conv2dParams p) {
+  p.compute_dtype.reset();
+  return p;
 }
 
 // Runs a cached primitive on plain (contiguous, PyTorch-layout) tensors, reordering to and from
@@ -289,7 +312,9 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
   Geo g = geometry(x0.shape(), w0.shape(), p, "conv2d");
   if (b0.defined() && (b0.shape() != Shape{g.O} || b0.dtype() != x0.dtype()))
     return conv2d_reference(x0, w0, b0, p);  // reports the bias error
-  auto c = dnnl_conv(Kind::Forward, g, x0.dtype(), b0.defined());
+  const DType cdt = compute_dtype(p, x0);
+  auto c = dnnl_conv(Kind::Forward, g, x0.dtype(), b0.defined(), cdt);
+  if (!c->ok && cdt != x0.dtype()) return conv2d(round_bf16(x0), round_bf16(w0), b0, without_compute(p));
   if (!c->ok) return conv2d_reference(x0, w0, b0, p);
   Tensor x = contiguous(x0), w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
   Tensor y = empty({g.N, g.O, g.OH, g.OW}, {.dtype = x.dtype()});
@@ -305,7 +330,10 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
   check_dtypes(gy0, w0, "conv2d_backward_input");
   Geo g = geometry(in_shape, w0.shape(), p, "conv2d_backward_input");
   check_grad_shape(gy0, g, "conv2d_backward_input");
-  auto c = dnnl_conv(Kind::BackwardData, g, gy0.dtype(), false);
+  const DType cdt = compute_dtype(p, gy0);
+  auto c = dnnl_conv(Kind::BackwardData, g, gy0.dtype(), false, cdt);
+  if (!c->ok && cdt != gy0.dtype())
+    return conv2d_backward_input(round_bf16(gy0), round_bf16(w0), in_shape, without_compute(p));
   if (!c->ok) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
   Tensor gy = contiguous(gy0), w = contiguous(w0);
   Tensor gx = empty(in_shape, {.dtype = gy.dtype()});
@@ -321,7 +349,10 @@ Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& 
   check_dtypes(gy0, x0, "conv2d_backward_weight");
   Geo g = geometry(x0.shape(), w_shape, p, "conv2d_backward_weight");
   check_grad_shape(gy0, g, "conv2d_backward_weight");
-  auto c = dnnl_conv(Kind::BackwardWeights, g, gy0.dtype(), false);
+  const DType cdt = compute_dtype(p, gy0);
+  auto c = dnnl_conv(Kind::BackwardWeights, g, gy0.dtype(), false, cdt);
+  if (!c->ok && cdt != gy0.dtype())
+    return conv2d_backward_weight(round_bf16(gy0), round_bf16(x0), w_shape, without_compute(p));
   if (!c->ok) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
   Tensor gy = contiguous(gy0), x = contiguous(x0);
   Tensor gw = empty(w_shape, {.dtype = gy.dtype()});

@@ -4,6 +4,7 @@
 // layouts chosen by oneDNN and reordered internally); float64 runs on the direct-loop reference,
 // which tests also use to check the oneDNN path.
 #include <array>
+#include <optional>
 
 #include "core/tensor.h"
 
@@ -16,6 +17,11 @@ struct Conv2dParams {
   std::array<int64_t, 2> padding{0, 0};
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
+  // Mixed precision (autocast): float32 operands are computed in this dtype (bfloat16) on oneDNN,
+  // with float32 accumulation and float32 results; the casts are fused into oneDNN's reorders
+  // into its blocked layouts. Unset: compute in the operands' dtype. Backward kernels get the
+  // same params, so they run in the same precision.
+  std::optional<DType> compute_dtype;
 };
 
 }  // namespace tessera

@@ -28,6 +28,7 @@ std::string pair_str(const Shape& a, const Shape& b) { return shape_str(a) + " x
 struct Plan {
   Tensor a, b, bias;
   Shape out_shape;
+  DType out_dtype = DType::Float32;  // a's dtype, or float32 for bfloat16 operands (mixed precision)
   int64_t M = 0, N = 0, K = 0, B = 1;
   int64_t a_bs = 0, b_bs = 0, a_rs = 0, a_cs = 0, b_rs = 0, b_cs = 0;
   Shape loop, la, lb, lo;
@@ -56,6 +57,7 @@ Plan plan_matmul(const Tensor& a, const Tensor& b) {
   Plan p;
   p.a = a;
   p.b = b;
+  p.out_dtype = a.dtype();
   p.out_shape = matmul_shape(a.shape(), b.shape());
   Shape ash = a.shape(), ast = a.strides(), bsh = b.shape(), bst = b.strides();
   if (a.dim() == 1) { ash = {1, ash[0]}; ast = {0, ast[0]}; }
@@ -116,6 +118,7 @@ void finalize(Plan& p, const std::function<Plan(const Tensor&, const Tensor&)>& 
   if (!oka || !okb) {
     Plan q = replan(oka ? p.a : contiguous(p.a), okb ? p.b : contiguous(p.b));
     q.bias = p.bias;
+    q.out_dtype = p.out_dtype;
     p = std::move(q);
     normalize_layout(p.M, p.K, p.a_rs, p.a_cs);
     normalize_layout(p.K, p.N, p.b_rs, p.b_cs);
@@ -159,14 +162,15 @@ std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
   onednn::KeyBuilder key;
   key.add(int64_t(dt)).add(p.B).add(p.M).add(p.N).add(p.K).add(p.a_bs).add(p.b_bs);
   key.add(p.a_rs).add(p.a_cs).add(p.b_rs).add(p.b_cs).add(has_bias ? int64_t(p.bias.dtype()) : -1);
+  key.add(int64_t(p.out_dtype));
   return dnnl_cache().get(key.str(), [&] {
     using dims = dnnl::memory::dims;
-    auto ddt = onednn::data_type(dt);
+    auto ddt = onednn::data_type(dt), odt = onednn::data_type(p.out_dtype);
     DnnlMatmul m;
     if (!batched) {
       m.src = dnnl::memory::desc(dims{p.M, p.K}, ddt, dims{p.a_rs, p.a_cs});
       m.wei = dnnl::memory::desc(dims{p.K, p.N}, ddt, dims{p.b_rs, p.b_cs});
-      m.dst = dnnl::memory::desc(dims{p.M, p.N}, ddt, dims{p.N, 1});
+      m.dst = dnnl::memory::desc(dims{p.M, p.N}, odt, dims{p.N, 1});
       if (has_bias) m.bias = dnnl::memory::desc(dims{1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, 1});
     } else {
       // A shared operand is a batch of one, which oneDNN broadcasts.
@@ -175,7 +179,7 @@ std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
       int64_t bbs = p.b_bs ? p.b_bs : p.K * p.N * std::max(p.b_rs, p.b_cs);
       m.src = dnnl::memory::desc(dims{asz, p.M, p.K}, ddt, dims{abs, p.a_rs, p.a_cs});
       m.wei = dnnl::memory::desc(dims{bsz, p.K, p.N}, ddt, dims{bbs, p.b_rs, p.b_cs});
-      m.dst = dnnl::memory::desc(dims{p.B, p.M, p.N}, ddt, dims{p.M * p.N, p.N, 1});
+      m.dst = dnnl::memory::desc(dims{p.B, p.M, p.N}, odt, dims{p.M * p.N, p.N, 1});
       if (has_bias)
         m.bias = dnnl::memory::desc(dims{1, 1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, p.N, 1});
     }
@@ -203,7 +207,7 @@ void run_onednn(const Plan& p, const Tensor& out) {
     return run_onednn(q, out);
   }
   auto& s = onednn::stream();
-  const size_t es = p.a.element_size();
+  const size_t es = p.a.element_size(), oes = out.element_size();
   char* A = static_cast<char*>(p.a.raw_data());
   char* Bp = static_cast<char*>(p.b.raw_data());
   char* O = static_cast<char*>(out.raw_data());
@@ -211,7 +215,7 @@ void run_onednn(const Plan& p, const Tensor& out) {
   if (p.bias.defined()) bias_mem = onednn::wrap(prim->bias, p.bias);
   for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
     dnnl::memory src = onednn::wrap(prim->src, A + oa * es), wei = onednn::wrap(prim->wei, Bp + ob * es),
-                 dst = onednn::wrap(prim->dst, O + oo * es);
+                 dst = onednn::wrap(prim->dst, O + oo * oes);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (p.bias.defined()) args.emplace(DNNL_ARG_BIAS, bias_mem);
     prim->prim.execute(s, args);
@@ -263,10 +267,18 @@ void check_operands(const Tensor& a, const Tensor& b, const char* op) {
   if (!is_floating(a.dtype())) throw_dtype_error(op, a.dtype(), "a floating dtype (float32, float64, bfloat16)");
 }
 
+// The result dtype: the operands' own, or float32 for bfloat16 operands (autocast's mixed
+// precision: oneDNN accumulates in float32 and writes float32, so nothing is rounded to bfloat16).
+void check_out_dtype(const Tensor& a, DType out, const char* op) {
+  if (out == a.dtype() || (a.dtype() == DType::BFloat16 && out == DType::Float32)) return;
+  throw std::invalid_argument(std::string(op) + ": a " + dtype_name(out) + " result of " + dtype_name(a.dtype()) +
+                              " operands is not supported (only the operands' dtype, or float32 for bfloat16)");
+}
+
 Tensor run(Plan& p, MatmulBackend backend) {
   DType dt = p.a.dtype();
   Shape full = p.out_shape;
-  Tensor out = empty(full, {.dtype = dt});
+  Tensor out = empty(full, {.dtype = p.out_dtype});
   if (out.numel() == 0) return out;
   if (p.K == 0) {
     if (p.bias.defined()) copy_(out, p.bias);
@@ -276,12 +288,22 @@ Tensor run(Plan& p, MatmulBackend backend) {
   if (dt == DType::Float64 || backend == MatmulBackend::OpenBLAS) {
     if (dt == DType::BFloat16) {
       // OpenBLAS has no bf16 gemm with our semantics: compute in float32 and round once.
+      // The plan's strides describe p.a / p.b as they are (transposed views included), so the
+      // float32 copies keep those strides (a plain to_dtype would make them contiguous).
+      auto widen = [](const Tensor& t) {
+        int64_t extent = 1;
+        for (int64_t d = 0; d < t.dim(); ++d) extent += (t.shape()[d] - 1) * std::max<int64_t>(t.strides()[d], 0);
+        Tensor w = empty({t.numel() == 0 ? 0 : extent}).as_strided(t.shape(), t.strides(), 0);
+        copy_(w, t);
+        return w;
+      };
       Plan q = p;
-      q.a = to_dtype(p.a, DType::Float32);
-      q.b = to_dtype(p.b, DType::Float32);
+      q.a = widen(p.a);
+      q.b = widen(p.b);
       if (p.bias.defined()) q.bias = to_dtype(p.bias, DType::Float32);
+      q.out_dtype = DType::Float32;
       Tensor o32 = run(q, MatmulBackend::OpenBLAS);
-      return to_dtype(o32, DType::BFloat16);
+      return p.out_dtype == DType::Float32 ? o32 : to_dtype(o32, DType::BFloat16);
     }
     if (dt == DType::Float64) run_blas<double>(p, out);
     else run_blas<float>(p, out);
@@ -387,9 +409,16 @@ Shape matmul_shape(const Shape& a, const Shape& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) { return matmul(a, b, get_matmul_backend()); }
 
-Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) {
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) { return matmul(a, b, backend, a.dtype()); }
+Tensor matmul(const Tensor& a, const Tensor& b, DType out_dtype) {
+  return matmul(a, b, get_matmul_backend(), out_dtype);
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend, DType out_dtype) {
   check_operands(a, b, "matmul");
+  check_out_dtype(a, out_dtype, "matmul");
   Plan p = plan_matmul(a, b);
+  p.out_dtype = out_dtype;
   finalize(p, plan_matmul);
   if (!p.loop.empty() && backend == MatmulBackend::OneDNN && a.dtype() != DType::Float64) {
     // Batch dims that fold into no single stride (attention's q, k, v are views into the qkv
@@ -411,19 +440,29 @@ Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend) {
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) { return linear(x, w, bias, get_matmul_backend()); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBackend backend) {
+  return linear(x, w, bias, backend, x.dtype());
+}
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, DType out_dtype) {
+  return linear(x, w, bias, get_matmul_backend(), out_dtype);
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBackend backend, DType out_dtype) {
   check_operands(x, w, "linear");
+  check_out_dtype(x, out_dtype, "linear");
   if (w.dim() != 2 || x.dim() < 1 || x.shape().back() != w.shape()[1])
     throw std::invalid_argument("linear: input " + shape_str(x.shape()) + ", weight " + shape_str(w.shape()) +
                                 ": expected weight [out, in] with in == input.shape[-1]");
-  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != w.shape()[0] || bias.dtype() != w.dtype()))
+  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != w.shape()[0] ||
+                         (bias.dtype() != w.dtype() && bias.dtype() != out_dtype)))
     throw std::invalid_argument("linear: bias " + shape_str(bias.shape()) + " (" + dtype_name(bias.dtype()) +
-                                ") must be [" + std::to_string(w.shape()[0]) + "] of the weight's dtype");
+                                ") must be [" + std::to_string(w.shape()[0]) + "] of the weight's or the result's dtype");
   // Leading dims of x must fold into evenly spaced rows; otherwise copy x.
   auto plan = [&](const Tensor& xx, const Tensor& ww) {
     Plan p;
     p.a = xx;
     p.b = ww;
     p.bias = bias;
+    p.out_dtype = out_dtype;
     p.K = w.shape()[1];
     p.N = w.shape()[0];
     p.M = xx.numel() / std::max<int64_t>(p.K, 1);

@@ -24,6 +24,15 @@ Tensor matmul_naive(const Tensor& a, const Tensor& b);  // reference: loops, dou
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulBackend backend);
 
+// Mixed precision (autocast, autograd/autocast.h): bfloat16 operands with a float32 result,
+// accumulated in float32 (oneDNN's bf16 gemm: AMX / AVX512-BF16 where the CPU has them; elsewhere
+// a float32 gemm of the bf16 values, the same numbers more slowly). out_dtype may also be the
+// operands' own dtype. linear's bias may be in the weight's dtype or in out_dtype.
+Tensor matmul(const Tensor& a, const Tensor& b, DType out_dtype);
+Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend, DType out_dtype);
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType out_dtype);
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulBackend backend, DType out_dtype);
+
 // Number of cached oneDNN matmul primitives (for tests of the cache).
 size_t matmul_primitive_cache_size();
 

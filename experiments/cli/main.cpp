@@ -5,6 +5,7 @@
 //   tessera export CKPT --format pytorch-h5|safetensors|onnx --out FILE [--config CONFIG]
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N] [--profile]
+//                 [--precision fp32|bf16-mixed]
 //   tessera bench-data CONFIG [--split train] [--workers 0 1 2] [--batches N] [--set key=value]...
 //   tessera generate CONFIG --checkpoint CKPT --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
 //                    [--seed S] [--state FILE]
@@ -242,7 +243,7 @@ int cmd_export(const std::string& ckpt, const std::string& format, const std::st
 }
 
 int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, int warmup, int threads,
-              int64_t seq_len, bool profile) {
+              int64_t seq_len, bool profile, const std::string& precision) {
   if (threads <= 0)
     if (const char* e = std::getenv("THREADS")) threads = std::atoi(e);
   if (threads > 0) set_num_threads(threads);
@@ -262,7 +263,7 @@ int cmd_bench(const std::vector<std::string>& models, int64_t batch, int iters, 
       }
       continue;
     }
-    BenchResult r = bench_train_step(m, batch, warmup, iters, seq_len, profile);
+    BenchResult r = bench_train_step(m, batch, warmup, iters, seq_len, profile, precision);
     std::printf("%s\n%s", r.line().c_str(), r.profile_table().c_str());
     std::fflush(stdout);
   }
@@ -435,6 +436,9 @@ int main(int argc, char** argv) {
   bench->add_flag("--profile", bench_profile,
                   "time the steps by op family (gemm, bmm, conv, softmax, norm, elementwise, reductions, copies, "
                   "optimizer, allocator, autograd engine, framework) and count allocations per step");
+  std::string precision = "fp32";
+  bench->add_option("--precision", precision, "fp32 or bf16-mixed (autocast: matrix products in bfloat16)")
+      ->check(CLI::IsMember({"fp32", "bf16-mixed"}));
 
   std::string data_split = "train";
   std::vector<int> worker_counts{0, 1, 2};
@@ -503,7 +507,7 @@ int main(int argc, char** argv) {
     if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);
     if (*exp) return cmd_export(ckpt, format, out, cfg);
     if (*info) return cmd_info(ckpt, verify);
-    if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len, bench_profile);
+    if (*bench) return cmd_bench(models, batch, iters, warmup, threads, seq_len, bench_profile, precision);
     if (*tok_train) return cmd_tokenizer_train(tok_type, tok_vocab, tok_input, tok_output);
     if (*generate) {
       so.seed = uint64_t(seed);

@@ -93,7 +93,11 @@ StepResult GradientRoutingStrategy::step(TrainContext& ctx, const std::vector<da
     double total = 0;
     ctx.state = state_before;
     for (const auto& b : micro_batches) {
-      Tensor loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
+      Tensor loss;
+      {
+        auto amp = autocast_for(ctx);
+        loss = ctx.task->forward(*ctx.model, b, ctx.state).loss;
+      }
       double v = loss.item_double();
       check_finite_loss(v, ctx, what);
       total += v * scale;
