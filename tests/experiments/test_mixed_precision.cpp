@@ -77,11 +77,14 @@ void expect_float32_checkpoint(const std::string& path) {
   TrainingCheckpoint c = load_checkpoint(path);
   ASSERT_GT(c.model.size(), 0u);
   // Integer tensors (num_batches_tracked, parameter indices) and Adam's float64 step counts aside.
-  for (const auto& [k, v] : c.model)
-    if (is_floating(v.dtype())) EXPECT_EQ(v.dtype(), DType::Float32) << k;
-  for (const auto& o : c.optimizers)
-    for (const auto& [k, v] : o.tensors)
-      if (is_floating(v.dtype()) && k.find(".step") == std::string::npos) EXPECT_EQ(v.dtype(), DType::Float32) << k;
+  for (const auto& [k, v] : c.model) {
+    if (is_floating(v.dtype())) { EXPECT_EQ(v.dtype(), DType::Float32) << k; }
+  }
+  for (const auto& o : c.optimizers) {
+    for (const auto& [k, v] : o.tensors) {
+      if (is_floating(v.dtype()) && k.find(".step") == std::string::npos) { EXPECT_EQ(v.dtype(), DType::Float32) << k; }
+    }
+  }
 }
 
 }  // namespace

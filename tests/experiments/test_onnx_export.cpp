@@ -120,8 +120,9 @@ TEST(OnnxExport, ResNetGraphHoldsEveryWeightInTorchvisionOrder) {
 }
 
 TEST(OnnxExport, ResNetPassesOnnxCheckerAndMatchesTesseraLogits) {
-  if (!python_has_onnx())
+  if (!python_has_onnx()) {
     TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import onnx, torch and h5py (python3-onnx, python3-torch, python3-h5py)");
+  }
   tessera::testing::TmpDir dir("onnx_py");
   manual_seed(5);
   for (bool bottleneck : {false, true}) {
@@ -153,8 +154,9 @@ TEST(OnnxExport, VitGraphUsesOpset17OperatorsAndEveryWeight) {
 }
 
 TEST(OnnxExport, VitVariantsPassOnnxCheckerAndMatchTesseraLogits) {
-  if (!python_has_onnx())
+  if (!python_has_onnx()) {
     TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import onnx, torch and h5py (python3-onnx, python3-torch, python3-h5py)");
+  }
   tessera::testing::TmpDir dir("onnx_vit_py");
   manual_seed(9);
   // Class-token pooling (timm's default), and average pooling with fc_norm, LayerScale and qk_norm.
@@ -178,8 +180,9 @@ TEST(OnnxExport, VitVariantsPassOnnxCheckerAndMatchTesseraLogits) {
 }
 
 TEST(OnnxExport, GatedMultistreamAndHagResNetMatchTesseraLogits) {
-  if (!python_has_onnx())
+  if (!python_has_onnx()) {
     TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import onnx, torch and h5py (python3-onnx, python3-torch, python3-h5py)");
+  }
   tessera::testing::TmpDir dir("onnx_ms");
   manual_seed(11);
   // Three streams, the depth map replicated to 3 channels for its trunk, gates everywhere.
@@ -203,8 +206,9 @@ TEST(OnnxExport, GatedMultistreamAndHagResNetMatchTesseraLogits) {
 }
 
 TEST(OnnxExport, TransformerLmPreAndPostNormMatchTesseraLogits) {
-  if (!python_has_onnx())
+  if (!python_has_onnx()) {
     TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import onnx, torch and h5py (python3-onnx, python3-torch, python3-h5py)");
+  }
   tessera::testing::TmpDir dir("onnx_lm");
   manual_seed(13);
   for (bool norm_first : {true, false}) {

@@ -94,6 +94,7 @@ TEST(ProtobufIsolation, NoProtobufSymbolIsExportedOrImported) {
     EXPECT_EQ(protobuf_dynamic_symbols(b, lines), "") << "protobuf symbols in the dynamic symbol table of " << b;
     EXPECT_GT(lines, 0) << b;  // nm did list the binary's dynamic symbols (its imports at least)
   }
-  if (binaries.size() < 2)
+  if (binaries.size() < 2) {
     TESSERA_SKIP_UNLESS_REQUIRED(cli << " is not built: only this test binary was checked");
+  }
 }
