@@ -78,26 +78,27 @@ class GraphBuilder {
     a->set_f(f);
   }
 
-  // Constant nodes: an int64 vector (shapes, indices; rank 0 when scalar) or a float32 scalar.
-  std::string ints(const std::string& name, const std::vector<int64_t>& v, bool scalar = false) {
+  // A Constant node named `name` whose value tensor (of data type dt) the caller fills.
+  onnx::TensorProto* constant(const std::string& name, onnx::TensorProto::DataType dt) {
     node("Constant", name, {});
     onnx::AttributeProto* a = last_->add_attribute();
     a->set_name("value");
     a->set_type(onnx::AttributeProto::TENSOR);
     onnx::TensorProto* t = a->mutable_t();
-    t->set_data_type(onnx::TensorProto::INT64);
+    t->set_data_type(dt);
+    return t;
+  }
+
+  // Constant nodes: an int64 vector (shapes, indices; rank 0 when scalar) or a float32 scalar.
+  std::string ints(const std::string& name, const std::vector<int64_t>& v, bool scalar = false) {
+    onnx::TensorProto* t = constant(name, onnx::TensorProto::INT64);
     if (!scalar) t->add_dims(int64_t(v.size()));
     for (int64_t x : v) t->add_int64_data(x);
     return name;
   }
   // A bool matrix constant (the causal mask), row-major.
   std::string bools(const std::string& name, int64_t rows, int64_t cols, const std::function<bool(int64_t, int64_t)>& f) {
-    node("Constant", name, {});
-    onnx::AttributeProto* a = last_->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    onnx::TensorProto* t = a->mutable_t();
-    t->set_data_type(onnx::TensorProto::BOOL);
+    onnx::TensorProto* t = constant(name, onnx::TensorProto::BOOL);
     t->add_dims(rows);
     t->add_dims(cols);
     for (int64_t i = 0; i < rows; ++i)
@@ -105,12 +106,7 @@ class GraphBuilder {
     return name;
   }
   std::string scalar(const std::string& name, float v) {
-    node("Constant", name, {});
-    onnx::AttributeProto* a = last_->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    onnx::TensorProto* t = a->mutable_t();
-    t->set_data_type(onnx::TensorProto::FLOAT);
+    onnx::TensorProto* t = constant(name, onnx::TensorProto::FLOAT);
     t->add_float_data(v);
     return name;
   }
