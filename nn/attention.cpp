@@ -10,6 +10,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/matmul.h"
+#include "autograd/ops/shape.h"
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
@@ -88,10 +89,12 @@ Tensor Attention::forward(const Tensor& x, const AttentionMask& m) {
     throw std::invalid_argument("Attention: expected input [B, T, " + std::to_string(dim_) + "], got " +
                                 shape_str(x.shape()));
   const int64_t B = x.shape()[0], N = x.shape()[1], H = o_.num_heads;
-  Tensor qkv_t = permute(reshape(qkv->forward(x), {B, N, 3, H, head_dim_}), {2, 0, 3, 1, 4});  // [3, B, H, N, hd]
-  Tensor q = q_norm->forward(select(qkv_t, 0, 0));
-  Tensor k = k_norm->forward(select(qkv_t, 0, 1));
-  Tensor v = select(qkv_t, 0, 2);
+  // q, k, v are strided views of the projection (the fused kernel reads them in place); unbind's one
+  // backward writes their gradients straight into the projection's [B, N, 3, H, hd] layout.
+  TensorList qkv_t = unbind(permute(reshape(qkv->forward(x), {B, N, 3, H, head_dim_}), {2, 0, 3, 1, 4}), 0);
+  Tensor q = q_norm->forward(qkv_t[0]);
+  Tensor k = k_norm->forward(qkv_t[1]);
+  Tensor v = qkv_t[2];
   if (rope) {
     const int64_t skip = std::min(o_.rope_skip, N);
     auto rotate = [&](const Tensor& t) {

@@ -6,6 +6,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/reduce.h"
+#include "autograd/grad_mode.h"
 #include "autograd/ops/view.h"
 #include "autograd/record.h"
 #include "core/factory.h"
@@ -121,6 +122,55 @@ TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim
     off += s;
   }
   return r;
+}
+
+namespace {
+// An uninitialised tensor with t's shape and, when t's elements tile their span without gaps or
+// overlaps (a permutation of a contiguous tensor), t's strides; otherwise contiguous.
+Tensor empty_with_layout(const Shape& shape, const Shape& strides, DType dtype) {
+  const size_t n = shape.size();
+  std::vector<size_t> order(n, 0);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return strides[a] > strides[b]; });
+  int64_t expect = 1;
+  bool dense = true;
+  for (size_t i = n; i-- > 0 && dense;) {
+    const size_t d = order[i];
+    if (shape[d] == 1) continue;
+    dense = strides[d] == expect;
+    expect *= shape[d];
+  }
+  if (!dense || expect == 0) return empty(shape, {.dtype = dtype});
+  return empty({expect}, {.dtype = dtype}).as_strided(shape, strides, 0);
+}
+}  // namespace
+
+TensorList unbind(const Tensor& x, int64_t dim) {
+  if (x.dim() == 0) throw std::invalid_argument("unbind: expects at least a 1-dimensional tensor");
+  const int64_t d = wrap_dim(dim, x.dim(), "unbind");
+  Shape shape = x.shape(), st = x.strides();
+  const int64_t n = shape[size_t(d)], step = st[size_t(d)];
+  shape.erase(shape.begin() + d);
+  st.erase(st.begin() + d);
+  TensorList out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(x.as_strided(shape, st, x.storage_offset() + i * step));
+  if (auto node = make_node("UnbindBackward", {x})) {
+    set_history(node, out);
+    // The engine hands zeros for pieces that got no gradient, so every slice is written.
+    node->set_backward([d, xs = x.shape(), xt = x.strides(), dt = x.dtype()](const TensorList& g, const Node&) {
+      if (GradMode::is_enabled()) return TensorList{stack(g, d)};  // create_graph: differentiable
+      Tensor gx = empty_with_layout(xs, xt, dt);
+      for (size_t i = 0; i < g.size(); ++i) {
+        Shape s = gx.shape(), t = gx.strides();
+        const int64_t off = int64_t(i) * t[size_t(d)];
+        s.erase(s.begin() + d);
+        t.erase(t.begin() + d);
+        k::copy_(gx.as_strided(s, t, off), g[i]);
+      }
+      return TensorList{gx};
+    });
+  }
+  return out;
 }
 
 TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim) {

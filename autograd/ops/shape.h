@@ -19,6 +19,10 @@ TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim
 // chunks) then costs O(size) in backward, where views cost O(size) per piece (each slice's
 // gradient is a zero tensor of x's size).
 TensorList split_copy(const Tensor& x, int64_t split_size, int64_t dim = 0);
+// torch.unbind: the slices x.select(dim, i) for every i, as views, recorded as ONE node. Its backward
+// writes each piece's gradient into one buffer laid out like x (x's strides when x is dense, so the
+// permute/reshape that made x stays free in backward): no zero tensor per piece and no sum of them.
+TensorList unbind(const Tensor& x, int64_t dim = 0);
 // torch.chunk: pieces of ceil(size / chunks); may return fewer than `chunks` pieces.
 TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 // pads in torch order (last dim first). mode "constant" (value; negative pads crop) or "reflect"

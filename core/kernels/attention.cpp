@@ -232,7 +232,7 @@ Problem<C> problem(const Tensor& q, const Tensor& k, const Tensor& v, const Atte
 int64_t zigzag(int64_t r, int64_t n) { return r % 2 == 0 ? r / 2 : n - 1 - r / 2; }
 
 template <typename C>
-void forward_impl(const Problem<C>& pr, C* out, C* lse) {
+void forward_impl(const Problem<C>& pr, const Operand<C>& out, C* lse) {
   const int64_t nq = (pr.T + Br - 1) / Br, Dv = pr.Dv;
   const C ninf = -std::numeric_limits<C>::infinity();
   parallel_for(pr.B * pr.H * nq, 1, [&](int64_t t0, int64_t t1) {
@@ -275,7 +275,7 @@ void forward_impl(const Problem<C>& pr, C* out, C* lse) {
       }
       for (int64_t i = 0; i < ni; ++i) {
         const int64_t row = bh * pr.T + i0 + i;
-        C* o = out + row * Dv;
+        C* o = out.row(b, h, i0 + i);
         const C* ar = acc.data() + i * Dv;
         const C inv = l[i] > 0 ? C(1) / l[i] : C(0);
         for (int64_t d = 0; d < Dv; ++d) o[d] = ar[d] * inv;
@@ -290,7 +290,8 @@ void forward_impl(const Problem<C>& pr, C* out, C* lse) {
 template <typename C>
 struct BackwardCtx {
   const Problem<C>& pr;
-  const C *dout, *lse, *delta;  // dout [B, H, T, Dv] contiguous; lse, delta [B, H, T]
+  Operand<C> dout;              // [B, H, T, Dv], rows through strides
+  const C *lse, *delta;         // [B, H, T] contiguous
   C *dq, *dk, *dv, *dscores;    // contiguous; dscores may be null
 
   void tile(int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, bool dq_rows, bool dkv_rows,
@@ -308,11 +309,11 @@ struct BackwardCtx {
 #pragma omp simd
       for (int64_t j = 0; j < nj; ++j) pr_[j] = pr_[j] == ninf ? C(0) : exp_c(pr_[j] - li);
     }
-    const C* go = dout + (bh * pr.T + i0) * Dv;
+    const C* go = dout.row(b, h, i0);
     if (dkv_rows)  // dv_j += P^T dO_i
-      gemm(true, false, nj, Dv, ni, C(1), p, nj, go, Dv, C(1), dv + (bh * pr.S + j0) * Dv, Dv);
+      gemm(true, false, nj, Dv, ni, C(1), p, nj, go, dout.st, C(1), dv + (bh * pr.S + j0) * Dv, Dv);
     // dP = dO_i v_j^T, then dS = P (dP - delta_i)
-    gemm(false, true, ni, nj, Dv, C(1), go, Dv, pr.v.row(b, h, j0), pr.v.st, C(0), dp, nj);
+    gemm(false, true, ni, nj, Dv, C(1), go, dout.st, pr.v.row(b, h, j0), pr.v.st, C(0), dp, nj);
     for (int64_t i = 0; i < ni; ++i) {
       const C di = delta[bh * pr.T + i0 + i];
       C* dr = dp + i * nj;
@@ -384,12 +385,14 @@ AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const
   Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
   const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], Dv = v.shape()[3];
   const DType ct = q.dtype();
-  Tensor out = empty({B, H, T, Dv}, {.dtype = ct});
+  // The output is laid out [B, T, H, Dv] (strides of a transposed view): the heads merge back into
+  // [B, T, H * Dv] with no copy, and the gradient of that merge arrives in the same layout.
+  Tensor out = empty({B, T, H, Dv}, {.dtype = ct}).as_strided({B, H, T, Dv}, {T * H * Dv, Dv, H * Dv, 1}, 0);
   Tensor lse = empty({B, H, T}, {.dtype = ct});
   dispatch_floating(ct, "flash_attention", [&]<typename C>() {
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
-      forward_impl(problem<C>(q, k, v, p, keep), out.data_ptr<C>(), lse.data_ptr<C>());
+      forward_impl(problem<C>(q, k, v, p, keep), operand<C>(out), lse.data_ptr<C>());
     }
   });
   return {to_dtype(out, q_in.dtype()), lse};
@@ -408,7 +411,8 @@ AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const 
     throw std::invalid_argument("flash_attention backward: out " + shape_str(out_in.shape()) + ", grad " +
                                 shape_str(dout_in.shape()) + ", lse " + shape_str(lse_in.shape()) + " do not fit " +
                                 shapes(q_in, k_in, v_in));
-  Tensor out = contiguous(to_dtype(out_in, ct)), dout = contiguous(to_dtype(dout_in, ct));
+  // out only enters delta below; dout is read in place when its rows are BLAS matrices.
+  Tensor out = to_dtype(out_in, ct), dout = prepared(dout_in);
   Tensor lse = contiguous(to_dtype(lse_in, ct));
   // delta_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij, the softmax backward's row term.
   Tensor delta = sum(mul(dout, out), {3});
@@ -419,7 +423,7 @@ AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const 
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
       const Problem<C> pr = problem<C>(q, k, v, p, keep);
-      backward_impl(BackwardCtx<C>{pr, dout.data_ptr<C>(), lse.data_ptr<C>(), delta.data_ptr<C>(), dq.data_ptr<C>(),
+      backward_impl(BackwardCtx<C>{pr, operand<C>(dout), lse.data_ptr<C>(), delta.data_ptr<C>(), dq.data_ptr<C>(),
                                    dk.data_ptr<C>(), dv.data_ptr<C>(), want_dscores ? ds.data_ptr<C>() : nullptr});
     }
   });

@@ -7,6 +7,7 @@
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
 #include "autograd/ops/matmul.h"
+#include "autograd/ops/shape.h"
 #include "autograd/ops/softmax.h"
 #include "autograd/ops/view.h"
 #include "core/factory.h"
@@ -36,8 +37,9 @@ TransformerLMBlock::TransformerLMBlock(int64_t d, int64_t heads, int64_t mlp_hid
 
 Tensor TransformerLMBlock::forward(const Tensor& x) {
   const int64_t B = x.shape()[0], T = x.shape()[1], D = x.shape()[2], H = heads_, Dh = D / H;
-  Tensor qkv = permute(view(qkv_->forward(norm_first_ ? n1_->forward(x) : x), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4});
-  Tensor q = select(qkv, 0, 0), k = select(qkv, 0, 1), v = select(qkv, 0, 2);
+  // One unbind (not three selects): backward writes q/k/v's gradients into one buffer, no zeros + adds.
+  TensorList qkv = unbind(permute(view(qkv_->forward(norm_first_ ? n1_->forward(x) : x), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4}), 0);
+  const Tensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
   // Fused causal attention (memory linear in T) unless nn::attention_backend() is Explicit.
   Tensor a = scaled_dot_product_attention(q, k, v, AttentionMask{.causal = true}, 0.0, false, nullptr,
                                           1.0 / std::sqrt(double(Dh)));

@@ -63,6 +63,38 @@ TEST(GradShape, SplitCopy) {
   EXPECT_THROW(split_copy(x, 0, 1), std::invalid_argument);
 }
 
+// unbind: one node for all slices; its backward writes every slice's gradient into one buffer laid out
+// like the input (here also a permuted view, the attention q/k/v case, and an overlapping expand that
+// takes the contiguous fallback); an unused slice gets zeros; first and second order; values equal select's.
+TEST(GradShape, Unbind) {
+  Tensor x = leaf({3, 4, 2}, 32);
+  for (int64_t d : {0, 1, -1}) {
+    SCOPED_TRACE(d);
+    auto f = [d](const TensorList& t) {
+      TensorList p = unbind(t[0], d);
+      return add(mul(p.front(), p.front()), mul(p.back(), 3.0));  // middle slices unused
+    };
+    EXPECT_TRUE(gradcheck(f, {x}));
+    EXPECT_TRUE(gradcheck(f, {noncontiguous(x)}));
+    EXPECT_TRUE(gradgradcheck(f, {x}));
+    TensorList a = unbind(x, d);
+    ASSERT_EQ(int64_t(a.size()), x.shape()[size_t(d < 0 ? d + 3 : d)]);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(tessera::test::allclose(a[i], select(x, d, int64_t(i)), 0, 0));
+  }
+  Tensor y = leaf({2, 5, 3, 4}, 33);
+  auto fperm = [](const TensorList& t) {
+    TensorList p = unbind(permute(t[0], {2, 0, 3, 1}), 0);  // pieces [2, 4, 5]
+    return add(mul(p[0], p[1]), mul(p[2], p[2]));
+  };
+  EXPECT_TRUE(gradcheck(fperm, {y}));
+  Tensor z = leaf({1, 3}, 34);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) {
+    TensorList p = unbind(expand(t[0], {4, 3}), 0);
+    return add(mul(p[0], p[3]), p[1]);
+  }, {z}));
+  EXPECT_THROW(unbind(scalar_tensor(1.0), 0), std::invalid_argument);
+}
+
 TEST(GradShape, PadConstantAndReflect) {
   Tensor x = leaf({2, 3, 4}, 16);
   std::vector<std::vector<int64_t>> cpads = {{1, 2}, {2, 0, 1, 1}, {-1, 1, 0, 2}, {1, 0, 0, 1, 1, 1}};
