@@ -207,7 +207,7 @@ int cmd_predict(const std::string& cfg_path, const std::vector<std::string>& set
     if (eq != std::string::npos && !std::filesystem::exists(in)) key = in.substr(0, eq), path = in.substr(eq + 1);
     if (key.empty()) throw std::invalid_argument("predict: --input " + in + ": expected PATH or KEY=PATH");
     auto it = std::find_if(keyed.begin(), keyed.end(), [&](const auto& k) { return k.first == key; });
-    if (it == keyed.end()) it = keyed.insert(keyed.end(), {key, {}});
+    if (it == keyed.end()) it = keyed.emplace(keyed.end(), key, std::vector<std::string>{});
     it->second.push_back(path);
   }
   const std::vector<std::string> names = class_names_of(loader.dataset());

@@ -663,7 +663,7 @@ std::string relative_position_bias(GraphBuilder& b, const std::string& p, const 
   const std::string flat = b.node("Reshape", p + "/flat", {p + "/resized", b.ints(p + "/flat_shape", {a.num_heads, -1})});
   // Tokens in row-major order: token t sits at (t / w, t % w).
   const std::string n = b.to_scalar(p + "/n", b.node("Mul", p + "/hw", {h, w}));
-  const std::string t = b.node("Range", p + "/tokens", {b.ints(p + "/r0", {0}, true), n, b.ints(p + "/r1", {1}, true)});
+  const std::string t = b.node("Range", p + "/token_ids", {b.ints(p + "/r0", {0}, true), n, b.ints(p + "/r1", {1}, true)});
   const std::string ws = b.to_scalar(p + "/w_scalar", w);
   const std::string ty = b.node("Div", p + "/ty", {t, ws}), tx = b.node("Mod", p + "/tx", {t, ws});
   // Offsets along one axis, key minus query: [1, N] - [N, 1] + (extent - 1).
