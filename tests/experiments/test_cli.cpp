@@ -342,7 +342,7 @@ data:
   test:
     dataset: {name: synthetic_classification, num_samples: 4, num_classes: 2, shape: [6]}
     transforms: [{name: polyp_input, size: 16}, {name: concat_streams, keys: [image, loc]}]
-trainer: {output_dir: )" + dir + R"(/msrun, threads: 1, plot: false}
+trainer: {max_steps: 1, output_dir: )" + dir + R"(/msrun, threads: 1, plot: false}
 )";
   tessera::experiments::TrainerOptions topts;
   topts.quiet = true;
