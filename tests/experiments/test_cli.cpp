@@ -220,6 +220,7 @@ TEST_F(Cli, EvalSavesLogits) {
   auto val = tessera::import_pytorch_h5(dir + "/out.val.h5"), test = tessera::import_pytorch_h5(dir + "/out.test.h5");
   EXPECT_EQ(test.at("logits").shape(), (tessera::Shape{30, 3}));
   EXPECT_EQ(test.at("targets").shape(), (tessera::Shape{30}));
+  EXPECT_EQ(test.at("input").shape(), (tessera::Shape{30, 6}));  // what the model read (data.input_key "image")
   EXPECT_TRUE(tessera::test::allclose(test.at("logits"), tessera::from_vector(logits, {30, 3}), 0, 0));
   EXPECT_EQ(val.at("logits").shape(), (tessera::Shape{30, 3}));
   CmdResult bad = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --save-logits '" + dir + "/x.csv'");
