@@ -46,9 +46,10 @@ test: build test-deps
 # Exports checked in the tools users load them with (tests/interop/check_interop.py): safetensors
 # weights of a ResNet-18 and a ViT into torchvision's resnet18 and timm's ViT with strict=True,
 # logits compared with Tessera's to 1e-4 on real images (../shared/data/cifar10-jpg); the same runs
-# exported as ONNX in ONNX Runtime, their TensorBoard events read by tensorboard's EventAccumulator;
-# then every ONNX graph of tests/experiments/test_onnx_export.cpp (ResNet, HagResNet, multistream,
-# ViT, Transformer LM) in ONNX Runtime too. PyPI packages go into a venv under $(BUILD) that sees
+# exported as ONNX in ONNX Runtime (and a trained tiny-MOAT, hag_vit and byte-level Transformer LM),
+# their TensorBoard events read by tensorboard's EventAccumulator; then every ONNX graph of
+# tests/experiments/test_onnx_export.cpp (ResNet, HagResNet, multistream, ViT, hag_vit, MOAT,
+# Transformer LM) in ONNX Runtime too. PyPI packages go into a venv under $(BUILD) that sees
 # Debian's torch/torchvision (the versions `make test` uses).
 INTEROP_VENV = $(BUILD)/interop-venv
 INTEROP_PIP = safetensors timm torchvision tensorboard onnxruntime

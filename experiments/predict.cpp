@@ -28,25 +28,32 @@ std::string lower_extension(const fs::path& p) {
   return e;
 }
 
-// The files to predict, decoded on get like ImageFolder's images.
+// The files to predict, decoded on get like ImageFolder's images: one tensor per example key.
 class ImageFiles : public data::Dataset {
  public:
-  ImageFiles(std::vector<std::string> paths, int channels, std::string key)
-      : paths_(std::move(paths)), channels_(channels), key_(std::move(key)) {}
-  int64_t size() const override { return int64_t(paths_.size()); }
+  ImageFiles(std::vector<InputFiles> examples, std::string first_key, std::string channels_key, int channels)
+      : examples_(std::move(examples)), first_(std::move(first_key)), channels_key_(std::move(channels_key)), channels_(channels) {}
+  int64_t size() const override { return int64_t(examples_.size()); }
   data::Example get(int64_t i) const override {
     check_index(i, "predict");
     data::Example e;
-    e.tensors[key_] = data::to_tensor(data::read_image(paths_[size_t(i)], channels_));
-    e.meta["path"] = paths_[size_t(i)];
+    for (const auto& [key, path] : examples_[size_t(i)])
+      e.tensors[key] = data::to_tensor(data::read_image(path, key == channels_key_ ? channels_ : 0));
+    e.meta["path"] = examples_[size_t(i)].at(first_);
     return e;
   }
 
  private:
-  std::vector<std::string> paths_;
+  std::vector<InputFiles> examples_;
+  std::string first_, channels_key_;
   int channels_;
-  std::string key_;
 };
+
+std::string batch_fields(const data::Batch& b) {
+  std::string s;
+  for (const auto& [k, v] : b.tensors) s += (s.empty() ? "" : ", ") + k;
+  return s.empty() ? "none" : s;
+}
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -78,6 +85,45 @@ std::vector<std::string> list_input_images(const std::vector<std::string>& input
   return out;
 }
 
+std::vector<InputFiles> pair_input_images(const std::vector<std::pair<std::string, std::vector<std::string>>>& keyed) {
+  if (keyed.empty()) throw std::invalid_argument("predict: no input files");
+  // Each key's files by their name relative to the input given, without extension.
+  std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>> per_key;
+  for (const auto& [key, inputs] : keyed) {
+    auto& [order, by_name] = per_key.emplace_back();
+    for (const auto& in : inputs)
+      for (const auto& file : list_input_images({in})) {
+        const fs::path rel = fs::is_directory(in) ? fs::relative(file, in) : fs::path(file).filename();
+        const std::string name = (rel.parent_path() / rel.stem()).string();
+        auto [it, fresh] = by_name.emplace(name, file);
+        if (!fresh)
+          throw std::invalid_argument("predict: --input " + key + "=: " + it->second + " and " + file +
+                                      " have the same name without extension; files are paired across inputs by that name");
+        order.push_back(name);
+      }
+  }
+  std::vector<InputFiles> out;
+  for (const auto& name : per_key[0].first) {
+    InputFiles ex;
+    for (size_t k = 0; k < keyed.size(); ++k) {
+      auto it = per_key[k].second.find(name);
+      if (it == per_key[k].second.end())
+        throw std::invalid_argument("predict: " + per_key[0].second.at(name) + " (--input " + keyed[0].first +
+                                    ") has no file named '" + name + ".*' under --input " + keyed[k].first);
+      ex[keyed[k].first] = it->second;
+    }
+    out.push_back(std::move(ex));
+  }
+  for (size_t k = 1; k < keyed.size(); ++k)
+    if (per_key[k].first.size() != out.size()) {
+      for (const auto& name : per_key[k].first)
+        if (!per_key[0].second.count(name))
+          throw std::invalid_argument("predict: " + per_key[k].second.at(name) + " (--input " + keyed[k].first +
+                                      ") has no file named '" + name + ".*' under --input " + keyed[0].first);
+    }
+  return out;
+}
+
 std::vector<std::string> class_names_of(const data::Dataset& dataset) {
   const data::Dataset* d = &dataset;
   while (d) {
@@ -90,8 +136,18 @@ std::vector<std::string> class_names_of(const data::Dataset& dataset) {
 
 std::vector<Prediction> predict_files(nn::Module& model, const std::vector<std::string>& files,
                                       const data::Transform& transform, const PredictOptions& o) {
+  std::vector<InputFiles> examples;
+  for (const auto& f : files) examples.push_back({{o.input_key, f}});
+  return predict_examples(model, examples, {o.input_key}, transform, o);
+}
+
+std::vector<Prediction> predict_examples(nn::Module& model, const std::vector<InputFiles>& examples,
+                                         const std::vector<std::string>& key_order, const data::Transform& transform,
+                                         const PredictOptions& o) {
   if (o.topk < 1) throw std::invalid_argument("predict: --topk must be >= 1, got " + std::to_string(o.topk));
-  auto ds = std::make_shared<ImageFiles>(files, o.channels, o.input_key);
+  if (key_order.empty()) throw std::invalid_argument("predict: no input keys");
+  const std::vector<std::string> model_inputs = o.model_inputs.empty() ? std::vector<std::string>{o.input_key} : o.model_inputs;
+  auto ds = std::make_shared<ImageFiles>(examples, key_order[0], o.input_key, o.channels);
   data::DataLoader loader(ds, {.batch_size = o.batch_size}, transform);
   const bool was_training = model.is_training();
   model.eval();
@@ -102,7 +158,12 @@ std::vector<Prediction> predict_files(nn::Module& model, const std::vector<std::
   int64_t b = 0;
   for (const data::Batch& batch : loader) {
     nn::ModelInput in;
-    in.tensors[o.input_key] = batch.at(o.input_key);
+    for (const auto& k : model_inputs) {
+      if (!batch.tensors.count(k))
+        throw std::invalid_argument("predict: the model input '" + k + "' is not in the batch (its fields after the eval transforms: " +
+                                    batch_fields(batch) + "); give its files with --input " + k + "=PATH or the files the transforms build it from");
+      in.tensors[k] = batch.at(k);
+    }
     nn::ModelOutput mo = model.forward_named(in);
     const Tensor& y = mo.has("output") ? mo.at("output") : mo.tensors.begin()->second;
     const auto& paths = batch.meta.at("path");
@@ -121,7 +182,7 @@ std::vector<Prediction> predict_files(nn::Module& model, const std::vector<std::
       throw std::invalid_argument("predict: the model's output is " + shape_str(y.shape()) +
                                   ", expected [batch, classes] logits or [batch] / [batch, 1] values");
     }
-    if (progress) progress->update(++b, 0, batch.size(), std::to_string(out.size()) + "/" + std::to_string(files.size()) + " files");
+    if (progress) progress->update(++b, 0, batch.size(), std::to_string(out.size()) + "/" + std::to_string(examples.size()) + " files");
   }
   if (progress) progress->finish();
   model.train(was_training);

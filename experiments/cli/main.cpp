@@ -1,7 +1,7 @@
 // tessera: command-line front end of the trainer.
 //   tessera train CONFIG [--set key=value]... [--resume CKPT | --init-from WEIGHTS]
 //   tessera eval CONFIG --checkpoint CKPT [--split test|val] [--save-logits FILE.npy|.h5] [--set key=value]...
-//   tessera predict CONFIG --checkpoint CKPT --input DIR_OR_FILE... [--out preds.csv] [--topk K]
+//   tessera predict CONFIG --checkpoint CKPT --input [KEY=]DIR_OR_FILE... [--out preds.csv] [--topk K]
 //   tessera export CKPT --format pytorch-h5|safetensors|onnx --out FILE [--config CONFIG]
 //   tessera info CKPT [--verify]
 //   tessera bench MODEL... [--batch N] [--iters N] [--warmup N] [--threads N] [--seq-len N] [--profile]
@@ -15,6 +15,7 @@
 // Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
 // training run (Ctrl-C) saves its checkpoint and exits with status 130.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -98,6 +99,21 @@ std::string data_key(const config::Value& cfg, const std::string& key, const std
   return v && v->kind == config::Value::Kind::Scalar ? v->scalar : fallback;
 }
 
+// The batch fields the model reads: the task's `inputs` (supervised, several for a multi-input
+// model) or `input` (language_modeling: "input" by default), else data.input_key.
+std::vector<std::string> model_input_keys(const config::Value& cfg) {
+  const config::Value* task = cfg.find("task");
+  const config::Value* name = task ? task->find("name") : nullptr;
+  if (const config::Value* ins = task ? task->find("inputs") : nullptr; ins && ins->kind == config::Value::Kind::Seq) {
+    std::vector<std::string> keys;
+    for (const auto& v : ins->seq) keys.push_back(v.scalar);
+    return keys;
+  }
+  if (const config::Value* in = task ? task->find("input") : nullptr; in && in->kind == config::Value::Kind::Scalar) return {in->scalar};
+  if (name && name->kind == config::Value::Kind::Scalar && name->scalar == "language_modeling") return {"input"};
+  return {data_key(cfg, "input_key", "image")};
+}
+
 // The file the logits of `split` go to: FILE itself for one split, FILE with ".<split>" before its
 // extension when several are evaluated.
 std::string logits_path(const std::string& file, const std::string& split, bool several) {
@@ -106,14 +122,20 @@ std::string logits_path(const std::string& file, const std::string& split, bool 
   return file.substr(0, dot) + "." + split + file.substr(dot);
 }
 
-// Every batch's model output (float32, rows in dataset order) and, when the batch has one, its target.
+// Every batch's model output (float32, rows in dataset order) and, when the batch has one, its
+// target; for .h5 files also the model's inputs ("input", or "input.<field>" each when the model
+// reads several), so another tool can be fed exactly what Tessera saw (token ids of an LM, say).
 struct LogitsCollector {
   std::string target_key;
+  std::vector<std::string> input_keys;
   TensorList outputs, targets;
+  std::map<std::string, TensorList> inputs;
   void operator()(const TaskOutput& out, const data::Batch& b) {
     const Tensor& y = out.outputs.has("output") ? out.outputs.at("output") : out.outputs.tensors.begin()->second;
     outputs.push_back(kernels::to_dtype(y.detach(), DType::Float32));
     if (b.tensors.count(target_key)) targets.push_back(b.at(target_key));
+    for (const auto& k : input_keys)
+      if (b.tensors.count(k)) inputs[k].push_back(b.at(k));
   }
   void save(const std::string& path) const {
     if (outputs.empty()) throw std::invalid_argument(path + ": no batches were evaluated");
@@ -124,6 +146,8 @@ struct LogitsCollector {
       nn::StateDict sd;
       sd.insert("logits", logits);
       if (targets.size() == outputs.size()) sd.insert("targets", cat(targets, 0));
+      for (const auto& [k, parts] : inputs)
+        if (parts.size() == outputs.size()) sd.insert(input_keys.size() == 1 ? "input" : "input." + k, cat(parts, 0));
       export_pytorch_h5(path, sd);
     }
     std::printf("saved logits %s to %s\n", shape_str(logits.shape()).c_str(), path.c_str());
@@ -146,7 +170,7 @@ int cmd_eval(const std::string& cfg_path, const std::vector<std::string>& sets, 
   }
   for (const auto& s : splits) {
     std::string report;
-    LogitsCollector logits{data_key(cfg, "target_key", "label")};
+    LogitsCollector logits{data_key(cfg, "target_key", "label"), save_logits.ends_with(".h5") ? model_input_keys(cfg) : std::vector<std::string>{}};
     auto m = save_logits.empty() ? t.evaluate(s, &report) : t.evaluate(s, &report, std::ref(logits));
     if (!save_logits.empty()) logits.save(logits_path(save_logits, s, splits.size() > 1));
     std::map<std::string, double> prefixed;
@@ -173,9 +197,24 @@ int cmd_predict(const std::string& cfg_path, const std::vector<std::string>& set
   po.topk = topk;
   po.batch_size = loader.options().batch_size;
   po.input_key = data_key(cfg, "input_key", "image");
+  po.model_inputs = model_input_keys(cfg);  // several for a multi-input model
+  // --input PATH feeds data.input_key; --input KEY=PATH feeds the example field KEY (a multistream
+  // net's image=, mask=, depth= files, paired by name).
+  std::vector<std::pair<std::string, std::vector<std::string>>> keyed;
+  for (const auto& in : inputs) {
+    const auto eq = in.find('=');
+    std::string key = po.input_key, path = in;
+    if (eq != std::string::npos && !std::filesystem::exists(in)) key = in.substr(0, eq), path = in.substr(eq + 1);
+    if (key.empty()) throw std::invalid_argument("predict: --input " + in + ": expected PATH or KEY=PATH");
+    auto it = std::find_if(keyed.begin(), keyed.end(), [&](const auto& k) { return k.first == key; });
+    if (it == keyed.end()) it = keyed.emplace(keyed.end(), key, std::vector<std::string>{});
+    it->second.push_back(path);
+  }
   const std::vector<std::string> names = class_names_of(loader.dataset());
-  const std::vector<std::string> files = list_input_images(inputs);
-  std::vector<Prediction> preds = predict_files(t.model(), files, loader.transform(), po);
+  std::vector<std::string> order;
+  for (const auto& [k, paths] : keyed) order.push_back(k);
+  const std::vector<InputFiles> examples = pair_input_images(keyed);
+  std::vector<Prediction> preds = predict_examples(t.model(), examples, order, loader.transform(), po);
   const std::string csv = predictions_csv(preds, names);
   if (out.empty()) {
     std::fputs(csv.c_str(), stdout);
@@ -399,7 +438,10 @@ int main(int argc, char** argv) {
   auto* pred = app.add_subcommand("predict", "classify image files with a trained checkpoint: top-k classes per file as CSV");
   pred->add_option("config", cfg, "run config (YAML) the checkpoint was trained with")->required()->check(CLI::ExistingFile);
   pred->add_option("--checkpoint", ckpt, "training checkpoint (.h5)")->required()->check(CLI::ExistingFile);
-  pred->add_option("--input", inputs, "image files and/or folders (searched recursively)")->required();
+  pred->add_option("--input", inputs,
+                   "image files and/or folders (searched recursively); KEY=PATH gives the example field KEY for a "
+                   "model with several inputs (e.g. image=frames/ mask=masks/: files paired by name without extension)")
+      ->required();
   pred->add_option("--out", out, "CSV file to write (default: standard output)");
   pred->add_option("--topk", topk, "classes per file")->check(CLI::PositiveNumber);
   pred->add_option("--split", predict_split, "whose eval transforms and class names to use (default: test, else val)")

@@ -20,12 +20,15 @@
 #include "nn/mlp.h"
 #include "nn/hard_attention_gate.h"
 #include "nn/models/hag_resnet.h"
+#include "nn/models/moat.h"
 #include "nn/models/multistream.h"
 #include "nn/embedding.h"
 #include "nn/models/resnet.h"
 #include "nn/models/transformer_lm.h"
 #include "nn/models/vit.h"
 #include "nn/normalization.h"
+#include "nn/pooling.h"
+#include "nn/squeeze_excite.h"
 #include "tessera/onnx.pb.h"  // protoc-generated from libonnx-dev's onnx.proto (CMakeLists.txt)
 
 namespace tessera::experiments {
@@ -70,6 +73,12 @@ class GraphBuilder {
     a->set_name(key);
     a->set_type(onnx::AttributeProto::INT);
     a->set_i(i);
+  }
+  void attr(const std::string& key, const std::string& str) {
+    onnx::AttributeProto* a = last_->add_attribute();
+    a->set_name(key);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(str);
   }
   void attr(const std::string& key, float f) {
     onnx::AttributeProto* a = last_->add_attribute();
@@ -197,6 +206,26 @@ class GraphBuilder {
   }
 
   std::string relu(const std::string& name, const std::string& x) { return node("Relu", name, {x}); }
+
+  // Dimension i of x at run time, as a 1-D int64 [1] (Shape with start/end, opset 15+).
+  std::string dim(const std::string& name, const std::string& x, int64_t i) {
+    node("Shape", name, {x});
+    attr("start", i);
+    attr("end", i + 1);
+    return name;
+  }
+  // A 1-D [1] value as a rank-0 scalar (Range takes scalars).
+  std::string to_scalar(const std::string& name, const std::string& x) { return node("Squeeze", name, {x}); }
+  std::string transpose(const std::string& name, const std::string& x, const std::vector<int64_t>& perm) {
+    node("Transpose", name, {x});
+    attr("perm", perm);
+    return name;
+  }
+  std::string concat(const std::string& name, const std::vector<std::string>& xs, int64_t axis) {
+    node("Concat", name, xs);
+    attr("axis", axis);
+    return name;
+  }
 
  private:
   onnx::GraphProto* g_;
@@ -362,12 +391,13 @@ void multistream_graph(nn::MultiStreamNet& m, onnx::GraphProto* g) {
 
 // ---- Vision Transformer (timm layout) ----
 
-// A residual-branch scale: Identity (nothing), LayerScale (x * gamma); anything else (the gates of
-// hag_vit) is refused by name.
+// A residual-branch scale: Identity (nothing), LayerScale (x * gamma), or hag_vit's gate on the
+// token channels (x * sigmoid(fsag), thresholded as in eval mode); anything else is refused by name.
 std::string residual_scale(GraphBuilder& b, const std::string& prefix, const nn::ModulePtr& m, const std::string& x) {
   if (m->type_name() == "Identity") return x;
   if (auto* ls = dynamic_cast<const nn::LayerScale*>(m.get()))
     return b.node("Mul", prefix, {x, b.weight(prefix + ".gamma", ls->gamma)});
+  if (auto* g = dynamic_cast<const nn::HardAttentionGate*>(m.get())) return hard_attention_gate(b, prefix, *g, x, 3);
   throw std::invalid_argument("export_onnx: " + prefix + ": residual scale " + m->type_name() + " is not exported yet");
 }
 
@@ -567,6 +597,187 @@ void transformer_lm_graph(const nn::TransformerLM& m, onnx::GraphProto* g) {
   add_io(g->add_output(), "logits", {"batch", "seq_len", ""}, {0, 0, o.vocab_size});
 }
 
+// ---- MOAT (nn/models/moat.h) ----
+
+// Inference-mode BatchNorm2d -> Conv2d by child name, for the blocks whose layer classes are
+// private to moat.cpp (the stem, the shortcut).
+std::string module_conv(GraphBuilder& b, const std::string& p, const nn::Module& parent, const std::string& name,
+                        const std::string& x) {
+  return b.conv(p + "." + name, child_of<nn::Conv2d>(parent, name, p), x);
+}
+
+// timm's SEModule: x * gate(fc2(act(fc1(mean_{H,W} x)))), fc1/fc2 1x1 convolutions.
+std::string squeeze_excite(GraphBuilder& b, const std::string& p, const nn::SqueezeExcite& se, const std::string& x) {
+  if (se.options.add_maxpool || se.options.use_bn)
+    throw std::invalid_argument("export_onnx: " + p + ": squeeze-excite with add_maxpool or use_bn is not exported yet");
+  std::string s = b.node("GlobalAveragePool", p + "/squeeze", {x});
+  s = b.activation(p + ".act", *se.act, b.conv(p + ".fc1", *se.fc1, s));
+  s = b.activation(p + ".gate", *se.gate, b.conv(p + ".fc2", *se.fc2, s));
+  return b.node("Mul", p, {x, s});
+}
+
+// MBConv: shortcut(x) + conv3(se(gelu(norm2(dwconv(gelu(norm1(conv1(pre_norm(x))))))))); the
+// shortcut is a 2x2 ceil-mode average pool (padding not counted) when strided, then a 1x1 conv
+// when the width changes.
+std::string mbconv(GraphBuilder& b, const std::string& p, const nn::MBConvBlock& m, const std::string& x) {
+  std::string h = b.batch_norm(p + ".pre_norm", *m.pre_norm, x);
+  h = b.activation(p + ".act1", *m.act1, b.batch_norm(p + ".norm1", *m.norm1, b.conv(p + ".conv1_1x1", *m.conv1_1x1, h)));
+  h = b.activation(p + ".act2", *m.act2, b.batch_norm(p + ".norm2", *m.norm2, b.conv(p + ".conv2_kxk", *m.conv2_kxk, h)));
+  if (auto* se = dynamic_cast<const nn::SqueezeExcite*>(m.se.get())) h = squeeze_excite(b, p + ".se", *se, h);
+  else if (m.se->type_name() != "Identity") throw std::invalid_argument("export_onnx: " + p + ".se: " + m.se->type_name() + " is not exported");
+  h = b.conv(p + ".conv3_1x1", *m.conv3_1x1, h);
+  std::string s = x;
+  const std::string sp = p + ".shortcut";
+  if (auto* pool = dynamic_cast<const nn::AvgPool2d*>(&child(*m.shortcut, "pool", sp))) {
+    const auto& o = pool->options;
+    if (o.divisor_override || (o.padding.size() == 1 ? o.padding[0] : o.padding[0] + o.padding[1]) != 0)
+      throw std::invalid_argument("export_onnx: " + sp + ".pool: padded or divisor_override pooling is not exported");
+    const std::vector<int64_t> k = pool->kernel_size.size() == 1 ? std::vector<int64_t>{pool->kernel_size[0], pool->kernel_size[0]}
+                                                                 : pool->kernel_size;
+    const std::vector<int64_t> st = o.stride.empty() ? k : o.stride.size() == 1 ? std::vector<int64_t>{o.stride[0], o.stride[0]} : o.stride;
+    s = b.node("AveragePool", sp + ".pool", {s});
+    b.attr("kernel_shape", k);
+    b.attr("strides", st);
+    b.attr("ceil_mode", int64_t(o.ceil_mode));
+    b.attr("count_include_pad", int64_t(o.count_include_pad));
+  }
+  if (dynamic_cast<const nn::Conv2d*>(&child(*m.shortcut, "expand", sp))) s = module_conv(b, sp, *m.shortcut, "expand", s);
+  return b.node("Add", p, {s, h});
+}
+
+// The relative position bias of an h x w window, [heads, hw, hw], from the learned table
+// [heads, 2P-1, 2P-1]: the table resized bilinearly (half-pixel centres = PyTorch's
+// align_corners=false; a resize to its own size is the identity) to [heads, 2h-1, 2w-1], then
+// B[q, k] = table[ky - qy + h - 1, kx - qx + w - 1] gathered with indices computed from h and w
+// (1-D [1] int64 values: run-time dimensions for global attention, constants for windows).
+std::string relative_position_bias(GraphBuilder& b, const std::string& p, const nn::MoatAttention& a, const std::string& h,
+                                   const std::string& w) {
+  const std::string one = b.ints(p + "/one", {1}), two = b.ints(p + "/two", {2});
+  const std::string Lh = b.node("Sub", p + "/rows", {b.node("Mul", p + "/2h", {h, two}), one});
+  const std::string Lw = b.node("Sub", p + "/cols", {b.node("Mul", p + "/2w", {w, two}), one});
+  std::string table = b.node("Unsqueeze", p + "/table4", {p + ".relative_position_bias_table", b.ints(p + "/axis0", {0})});
+  const std::string sizes = b.concat(p + "/sizes", {one, b.ints(p + "/heads", {a.num_heads}), Lh, Lw}, 0);
+  b.node("Resize", p + "/resized", {table, "", "", sizes});
+  b.attr("mode", std::string("linear"));
+  b.attr("coordinate_transformation_mode", std::string("half_pixel"));
+  const std::string flat = b.node("Reshape", p + "/flat", {p + "/resized", b.ints(p + "/flat_shape", {a.num_heads, -1})});
+  // Tokens in row-major order: token t sits at (t / w, t % w).
+  const std::string n = b.to_scalar(p + "/n", b.node("Mul", p + "/hw", {h, w}));
+  const std::string t = b.node("Range", p + "/token_ids", {b.ints(p + "/r0", {0}, true), n, b.ints(p + "/r1", {1}, true)});
+  const std::string ws = b.to_scalar(p + "/w_scalar", w);
+  const std::string ty = b.node("Div", p + "/ty", {t, ws}), tx = b.node("Mod", p + "/tx", {t, ws});
+  // Offsets along one axis, key minus query: [1, N] - [N, 1] + (extent - 1).
+  auto offset = [&](const std::string& c, const std::string& coord, const std::string& extent) {
+    const std::string key = b.node("Unsqueeze", p + "/" + c + "_key", {coord, b.ints(p + "/" + c + "_kaxis", {0})});
+    const std::string query = b.node("Unsqueeze", p + "/" + c + "_query", {coord, b.ints(p + "/" + c + "_qaxis", {1})});
+    return b.node("Add", p + "/d" + c, {b.node("Sub", p + "/d" + c + "_raw", {key, query}),
+                                        b.node("Sub", p + "/" + c + "_shift", {extent, one})});
+  };
+  const std::string idx = b.node("Add", p + "/bias_index", {b.node("Mul", p + "/dy_rows", {offset("y", ty, h), Lw}), offset("x", tx, w)});
+  b.node("Gather", p + "/bias", {flat, idx});
+  b.attr("axis", int64_t(1));
+  return p + "/bias";
+}
+
+// MoatAttention on tokens [B', N, C] of h x w windows: softmax(q k^T / sqrt(hd) + bias) v, heads
+// merged, proj.
+std::string moat_attend(GraphBuilder& b, const std::string& p, const nn::MoatAttention& a, const std::string& x,
+                        const std::string& h, const std::string& w) {
+  const int64_t H = a.num_heads, hd = a.head_dim;
+  std::string qkv = b.node("Reshape", p + "/qkv_split", {b.linear(p + ".qkv", *a.qkv, x, false), b.ints(p + "/qkv_shape", {0, 0, 3, H, hd})});
+  qkv = b.transpose(p + "/qkv_heads", qkv, {2, 0, 3, 1, 4});
+  auto part = [&](int64_t i, const std::string& n) {
+    std::string t = b.node("Gather", p + "/" + n, {qkv, b.ints(p + "/" + n + "_index", {i}, true)});
+    b.attr("axis", int64_t(0));
+    return t;
+  };
+  const std::string q = part(0, "q"), k = part(1, "k"), v = part(2, "v");
+  std::string scores = b.node("Mul", p + "/scores", {b.node("MatMul", p + "/qk", {q, b.transpose(p + "/k_t", k, {0, 1, 3, 2})}),
+                                                     b.scalar(p + "/scale", float(1.0 / std::sqrt(double(hd))))});
+  if (a.relative_position_bias_table.defined()) {
+    b.weight(p + ".relative_position_bias_table", a.relative_position_bias_table);
+    scores = b.node("Add", p + "/biased", {scores, relative_position_bias(b, p, a, h, w)});
+  }
+  std::string wts = b.node("Softmax", p + "/weights", {scores});
+  b.attr("axis", int64_t(-1));
+  std::string o = b.transpose(p + "/merge_heads", b.node("MatMul", p + "/context", {wts, v}), {0, 2, 1, 3});
+  o = b.node("Reshape", p + "/merged", {o, b.ints(p + "/merged_shape", {0, 0, a.dim})});
+  return b.linear(p + ".proj", *a.proj, o, false);
+}
+
+// MoatAttention on a channels-last map [B, H, W, C]: global (one window of the whole map, its
+// size read at run time) or non-overlapping wh x ww windows (Reshape/Transpose partition and merge).
+std::string moat_attention(GraphBuilder& b, const std::string& p, const nn::MoatAttention& a, const std::string& x) {
+  const std::string map_shape = b.node("Shape", p + "/map_shape", {x});
+  const int64_t wh = a.options.window_size[0], ww = a.options.window_size[1], C = a.dim;
+  if (wh == 0) {
+    const std::string tokens = b.node("Reshape", p + "/tokens", {x, b.ints(p + "/tokens_shape", {0, -1, C})});
+    const std::string o = moat_attend(b, p, a, tokens, b.dim(p + "/H", x, 1), b.dim(p + "/W", x, 2));
+    return b.node("Reshape", p + "/map", {o, map_shape});
+  }
+  const std::string B = b.dim(p + "/B", x, 0), whs = b.ints(p + "/wh", {wh}), wws = b.ints(p + "/ww", {ww});
+  const std::string nh = b.node("Div", p + "/nh", {b.dim(p + "/H", x, 1), whs});
+  const std::string nw = b.node("Div", p + "/nw", {b.dim(p + "/W", x, 2), wws});
+  const std::string c = b.ints(p + "/C", {C});
+  std::string t = b.node("Reshape", p + "/split", {x, b.concat(p + "/split_shape", {B, nh, whs, nw, wws, c}, 0)});
+  t = b.transpose(p + "/windows6", t, {0, 1, 3, 2, 4, 5});  // [B, nh, nw, wh, ww, C]
+  t = b.node("Reshape", p + "/windows", {t, b.ints(p + "/windows_shape", {-1, wh * ww, C})});
+  t = moat_attend(b, p, a, t, whs, wws);
+  t = b.node("Reshape", p + "/unsplit", {t, b.concat(p + "/unsplit_shape", {B, nh, nw, whs, wws, c}, 0)});
+  t = b.transpose(p + "/merged6", t, {0, 1, 3, 2, 4, 5});  // [B, nh, wh, nw, ww, C]
+  return b.node("Reshape", p + "/map", {t, map_shape});
+}
+
+const std::vector<int64_t> kToNhwc{0, 2, 3, 1}, kToNchw{0, 3, 1, 2};
+
+// x + attn(norm(x)) on a channels-last map.
+std::string attention_residual(GraphBuilder& b, const std::string& p, const std::string& norm_name, const nn::LayerNorm& norm,
+                               const std::string& attn_name, const nn::MoatAttention& attn, const std::string& x) {
+  return b.node("Add", p + "/attn_residual", {x, moat_attention(b, p + "." + attn_name, attn, b.layer_norm(p + "." + norm_name, norm, x))});
+}
+
+std::string moat_block(GraphBuilder& b, const std::string& p, const nn::Module& blk, const std::string& x) {
+  if (auto* mb = dynamic_cast<const nn::MBConvBlock*>(&blk)) return mbconv(b, p, *mb, x);
+  if (auto* mo = dynamic_cast<const nn::MoatBlock*>(&blk)) {
+    if (mo->attention_first) {
+      std::string t = attention_residual(b, p, "norm", *mo->norm, "attn", *mo->attn, b.transpose(p + "/nhwc", x, kToNhwc));
+      return mbconv(b, p + ".mbconv", *mo->mbconv, b.transpose(p + "/nchw", t, kToNchw));
+    }
+    std::string t = b.transpose(p + "/nhwc", mbconv(b, p + ".mbconv", *mo->mbconv, x), kToNhwc);
+    return b.transpose(p, attention_residual(b, p, "norm", *mo->norm, "attn", *mo->attn, t), kToNchw);
+  }
+  if (auto* co = dynamic_cast<const nn::CoAtNetBlock*>(&blk)) {
+    std::string t = b.transpose(p + "/nhwc", mbconv(b, p + ".mbconv", *co->mbconv, x), kToNhwc);
+    t = attention_residual(b, p, "norm1", *co->norm1, "attn", *co->attn, t);
+    t = b.node("Add", p + "/mlp_residual", {t, mlp(b, p + ".mlp", *co->mlp, b.layer_norm(p + ".norm2", *co->norm2, t))});
+    return b.transpose(p, t, kToNchw);
+  }
+  throw std::invalid_argument("export_onnx: " + p + ": MOAT block type " + blk.type_name() + " is not exported");
+}
+
+// stem -> 4 stages (each followed by its gate when gated) -> mean over H, W -> LayerNorm -> head.
+void moat_graph(nn::Moat& m, onnx::GraphProto* g) {
+  const auto& o = m.options();
+  if (o.num_classes == 0) throw std::invalid_argument("export_onnx: a MOAT without classifier (num_classes 0) is not exported");
+  GraphBuilder b(g);
+  std::string x = module_conv(b, "stem", *m.stem, "conv1", "input");
+  x = b.batch_norm("stem.norm1", child_of<nn::BatchNorm2d>(*m.stem, "norm1", "stem"), x);
+  x = b.activation("stem.act1", child(*m.stem, "act1", "stem"), x);
+  x = module_conv(b, "stem", *m.stem, "conv2", x);
+  for (int s = 0; s < m.num_stages(); ++s) {
+    const nn::Sequential& stage = *m.stages[size_t(s)];
+    for (size_t i = 0; i < stage.size(); ++i)
+      x = moat_block(b, "stages." + std::to_string(s) + "." + std::to_string(i), *stage[i], x);
+    if (!m.gates.empty()) x = hard_attention_gate(b, "stage" + std::to_string(s + 1) + "_gate", *m.gates[size_t(s)], x, 4);
+  }
+  x = b.node("ReduceMean", "pool", {x});
+  b.attr("axes", std::vector<int64_t>{2, 3});
+  b.attr("keepdims", int64_t(0));
+  x = b.layer_norm("norm", *m.norm, x);
+  b.node("Identity", "logits", {b.linear("head", child_as<nn::Linear>(m.head, "head"), x, true)});
+  classifier_io(g, o.in_chans, o.num_classes);
+}
+
 // The structural rules onnx.checker enforces that an exporter bug could break (libonnx's checker
 // cannot be linked: libonnx.so pulls in libprotobuf.so, see CMakeLists.txt): every node input is a
 // graph input, an initializer or an earlier node's output (topological order), and no value is
@@ -606,10 +817,11 @@ void export_onnx(const std::string& path, nn::Module& model) {
   else if (auto* h = dynamic_cast<nn::HagResNet*>(&model)) hag_resnet_graph(*h, g);
   else if (auto* ms = dynamic_cast<nn::MultiStreamNet*>(&model)) multistream_graph(*ms, g);
   else if (auto* v = dynamic_cast<const nn::VisionTransformer*>(&model)) vit_graph(*v, g);
+  else if (auto* mo = dynamic_cast<nn::Moat*>(&model)) moat_graph(*mo, g);
   else if (auto* lm = dynamic_cast<const nn::TransformerLM*>(&model)) transformer_lm_graph(*lm, g);
   else
     throw std::invalid_argument("export_onnx: " + model.type_name() + " models cannot be exported to ONNX yet (supported: " +
-                                "ResNet, HagResNet, MultiStreamNet, VisionTransformer, TransformerLM)");
+                                "ResNet, HagResNet, MultiStreamNet, VisionTransformer (incl. hag_vit), MOAT, TransformerLM)");
   check_graph(*g, path);
   write_atomically(path, [&](const std::string& tmp) {
     std::ofstream f(tmp, std::ios::binary);

@@ -10,8 +10,13 @@
 // Supported: ResNet (BasicBlock and Bottleneck, ImageNet or CIFAR stem), HagResNet, MultiStreamNet
 // (the gated multistream polyp-size network; its single input is the streams concatenated on
 // channels, as in Tessera), VisionTransformer (timm layout: class token or average pooling,
-// LayerScale, qk_norm). Other models, and options with no export yet (rotary embeddings, ViT
-// gates), are refused with an error naming them.
+// LayerScale, qk_norm, and hag_vit's gates on the residual branches), MOAT (MBConv + SE, MOAT,
+// attention-first and CoAtNet-style blocks, global or windowed attention with the relative
+// position bias resized and gathered in the graph from the map size read at run time, stage
+// gates) and the Transformer LM. Other models, and options with no export yet (rotary
+// embeddings), are refused with an error naming them. Gates are input-independent at inference:
+// x * sigmoid(fsag), with gates under eval_threshold zeroed (GreaterOrEqual/Where), exactly the
+// eval-mode forward.
 //
 // The protobuf classes are protoc-generated from libonnx-dev's onnx.proto and linked against
 // Debian's static libprotobuf with hidden symbols (CMakeLists.txt says why libonnx.so, and with it

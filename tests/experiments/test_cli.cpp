@@ -13,11 +13,13 @@
 #include <sstream>
 
 #include "core/factory.h"
-#include "autograd/ops/view.h"
+#include "autograd/tessera.h"
 #include "core/generator.h"
 #include "data/image.h"
 #include "data/io.h"
 #include "experiments/checkpoint.h"
+#include "experiments/config.h"
+#include "experiments/trainer.h"
 #include "experiments/predict.h"
 #include "experiments/safetensors.h"
 #include "nn/models/small_cnn.h"
@@ -218,6 +220,7 @@ TEST_F(Cli, EvalSavesLogits) {
   auto val = tessera::import_pytorch_h5(dir + "/out.val.h5"), test = tessera::import_pytorch_h5(dir + "/out.test.h5");
   EXPECT_EQ(test.at("logits").shape(), (tessera::Shape{30, 3}));
   EXPECT_EQ(test.at("targets").shape(), (tessera::Shape{30}));
+  EXPECT_EQ(test.at("input").shape(), (tessera::Shape{30, 6}));  // what the model read (data.input_key "image")
   EXPECT_TRUE(tessera::test::allclose(test.at("logits"), tessera::from_vector(logits, {30, 3}), 0, 0));
   EXPECT_EQ(val.at("logits").shape(), (tessera::Shape{30, 3}));
   CmdResult bad = run("eval '" + cfg + "' --checkpoint '" + ckpt + "' --save-logits '" + dir + "/x.csv'");
@@ -309,6 +312,110 @@ TEST_F(Cli, SafetensorsExportLoadsForEvalAndInitFrom) {
   ASSERT_EQ(i.code, 0) << i.out << i.err;
   CmdResult both = run("train '" + cfg + "' --init-from '" + st + "' --resume '" + ckpt + "'");
   EXPECT_NE(both.code, 0);
+}
+
+// A multistream polyp-size net (rgb + LOC streams, gated, one output) predicts from two files per
+// example, an RGB frame and a grey box mask paired by name: the eval transforms (polyp_input crops
+// around the mask and builds the LOC stream, concat_streams joins them) make the model's one input.
+// The values equal the model's on the same transform applied in this process.
+TEST_F(Cli, PredictPairsFilesOfAMultiInputModel) {
+  const std::string frames = dir + "/frames", masks = dir + "/masks";
+  fs::create_directories(frames + "/sub");
+  fs::create_directories(masks + "/sub");
+  tessera::Generator gen(5);
+  const std::vector<std::string> names = {"a", "b", "sub/c"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    tessera::data::write_file(frames + "/" + names[i] + ".png",
+                              tessera::data::encode_png(tessera::randint(0, 256, {24, 20, 3}, {.dtype = tessera::DType::UInt8}, &gen)));
+    tessera::Tensor m = tessera::zeros({24, 20, 1}, {.dtype = tessera::DType::UInt8});
+    tessera::Tensor box = tessera::narrow(tessera::narrow(m, 0, 4 + int64_t(i), 10), 1, 3, 8 + int64_t(i));
+    tessera::fill_(box, 255.0);  // the polyp's box
+    tessera::data::write_file(masks + "/" + names[i] + ".png", tessera::data::encode_png(m));
+  }
+  const std::string mcfg = dir + "/ms.yaml";
+  std::ofstream(mcfg) << R"(model: {name: multistream, streams: [rgb, mask], depth: 18, width: 4, cifar_stem: true, hidden: 8, num_classes: 1}
+optimizer: {name: adam, lr: 0.001}
+loss: {name: smooth_l1}
+data:
+  batch_size: 2
+  input_key: streams
+  train: {dataset: {name: synthetic_classification, num_samples: 4, num_classes: 2, shape: [6]}}
+  test:
+    dataset: {name: synthetic_classification, num_samples: 4, num_classes: 2, shape: [6]}
+    transforms: [{name: polyp_input, size: 16}, {name: concat_streams, keys: [image, loc]}]
+trainer: {max_steps: 1, output_dir: )" + dir + R"(/msrun, threads: 1, plot: false}
+)";
+  tessera::experiments::TrainerOptions topts;
+  topts.quiet = true;
+  tessera::experiments::Trainer t(tessera::config::load(mcfg), topts);
+  const std::string weights = dir + "/ms.safetensors";
+  tessera::save_safetensors(weights, t.model().state_dict());
+  CmdResult p = run("predict '" + mcfg + "' --checkpoint '" + weights + "' --input image='" + frames + "' --input mask='" + masks +
+                    "' --out '" + dir + "/ms.csv'");
+  ASSERT_EQ(p.code, 0) << p.out << p.err;
+  EXPECT_TRUE(contains(p.out, "predicted 3 files")) << p.out;
+  std::ifstream f(dir + "/ms.csv");
+  std::string line;
+  std::getline(f, line);
+  EXPECT_EQ(line, "path,value");
+  t.model().eval();
+  tessera::Generator unused(0);
+  for (const auto& name : names) {
+    ASSERT_TRUE(std::getline(f, line));
+    const auto comma = line.rfind(',');
+    EXPECT_EQ(line.substr(0, comma), frames + "/" + name + ".png");
+    tessera::data::Example e;
+    e.tensors["image"] = tessera::data::to_tensor(tessera::data::read_image(frames + "/" + name + ".png", 3));
+    e.tensors["mask"] = tessera::data::to_tensor(tessera::data::read_image(masks + "/" + name + ".png", 1));
+    t.loader("test").transform()(e, unused);
+    const double want = t.model().forward(tessera::unsqueeze(e.at("streams"), 0)).item_double();
+    EXPECT_NEAR(std::stod(line.substr(comma + 1)), want, 1e-6 * std::max(1.0, std::abs(want))) << line;
+  }
+  // A frame without its mask is an error naming both inputs.
+  fs::remove(masks + "/b.png");
+  CmdResult missing = run("predict '" + mcfg + "' --checkpoint '" + weights + "' --input image='" + frames + "' --input mask='" + masks + "'");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.err, frames + "/b.png (--input image) has no file named 'b.*' under --input mask")) << missing.err;
+  // Without the mask files the transforms cannot build the model input: a clear error, not a crash.
+  CmdResult only = run("predict '" + mcfg + "' --checkpoint '" + weights + "' --input '" + frames + "/a.png'");
+  EXPECT_EQ(only.code, 1);
+  EXPECT_TRUE(contains(only.err, "tessera: error:")) << only.err;
+}
+
+// A model reading two batch fields (a task with inputs: [a, b]) gets both from two files each.
+TEST(Predict, SeveralModelInputs) {
+  struct TwoInputs : tessera::nn::Module {
+    std::string type_name() const override { return "TwoInputs"; }
+    tessera::Tensor forward(const tessera::Tensor&) override { throw std::logic_error("two inputs"); }
+    tessera::nn::ModelOutput forward_named(const tessera::nn::ModelInput& in) override {
+      tessera::nn::ModelOutput o;  // [B, 2]: the mean of each input
+      o.tensors["output"] = tessera::stack({tessera::mean(in.at("a"), {1, 2, 3}), tessera::mean(in.at("b"), {1, 2, 3})}, 1);
+      return o;
+    }
+  };
+  const std::string d = (fs::temp_directory_path() / ("tessera_predict2_" + std::to_string(::getpid()))).string();
+  fs::create_directories(d + "/a");
+  fs::create_directories(d + "/b");
+  for (int i = 0; i < 2; ++i) {
+    tessera::data::write_file(d + "/a/" + std::to_string(i) + ".png", tessera::data::encode_png(tessera::full({4, 4, 3}, 200.0 - 100 * i, {.dtype = tessera::DType::UInt8})));
+    tessera::data::write_file(d + "/b/" + std::to_string(i) + ".bmp", tessera::data::encode_png(tessera::full({4, 4, 1}, 50.0 + 100 * i, {.dtype = tessera::DType::UInt8})));
+  }
+  auto ex = tessera::experiments::pair_input_images({{"a", {d + "/a"}}, {"b", {d + "/b"}}});
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[1].at("b"), d + "/b/1.bmp");
+  TwoInputs model;
+  ::testing::internal::CaptureStderr();  // the progress bar (forced on: stderr is no terminal here)
+  auto preds = tessera::experiments::predict_examples(model, ex, {"a", "b"}, {},
+                                                      {.topk = 1, .batch_size = 1, .input_key = "a", .model_inputs = {"a", "b"},
+                                                       .progress_tty = 1});
+  const std::string bar = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(contains(bar, "\r") && contains(bar, "100%") && contains(bar, "2/2 files")) << bar;  // redrawn, rate-limited
+  ASSERT_EQ(preds.size(), 2u);
+  EXPECT_EQ(preds[0].path, d + "/a/0.png");
+  EXPECT_EQ(preds[0].classes, std::vector<int64_t>{0});  // 200/255 > 50/255
+  EXPECT_EQ(preds[1].classes, std::vector<int64_t>{1});  // 100/255 < 150/255
+  EXPECT_NEAR(preds[1].probs[0], 1.0 / (1.0 + std::exp(-(50.0 / 255))), 1e-6);
+  fs::remove_all(d);
 }
 
 // A one-output model (a regression head, as the polyp-size models have) gets a value column.

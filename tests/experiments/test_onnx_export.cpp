@@ -5,6 +5,7 @@
 // `make check-interop` (TESSERA_ONNXRUNTIME_PYTHON set) each graph also runs in ONNX Runtime.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -15,7 +16,10 @@
 #include "experiments/interop/onnx_export.h"
 #include "nn/batchnorm.h"
 #include "nn/init.h"
+#include "nn/hard_attention_gate.h"
 #include "nn/models/hag_resnet.h"
+#include "nn/models/hag_vit.h"
+#include "nn/models/moat.h"
 #include "nn/models/mlp_classifier.h"
 #include "nn/models/multistream.h"
 #include "nn/models/transformer_lm.h"
@@ -93,6 +97,22 @@ void randomise_batch_norms(nn::Module& model) {
       nn::init::uniform_(b->running_mean, -0.2, 0.2);
       nn::init::uniform_(b->running_var, 0.5, 1.5);
     }
+}
+// Every weight matrix / kernel at variance 1 / fan_in and every 1-D parameter (norms, biases,
+// gates) and relative-position table spread over [-1, 1] around its init, so a wrong bias index,
+// resize or gate moves the logits well past the tolerance (MOAT's 0.02 init would hide them).
+void randomise_parameters(nn::Module& model) {
+  NoGradGuard ng;
+  for (auto& [name, p] : model.named_parameters()) {
+    if (p.dim() >= 2 && name.find("relative_position") == std::string::npos) {
+      const double a = std::sqrt(3.0 * double(p.size(0)) / double(p.numel()));
+      nn::init::uniform_(p, -a, a);
+    } else if (name.ends_with("fsag")) {
+      nn::init::uniform_(p, -3, 3);
+    } else {
+      nn::init::uniform_(p, -1.0, 1.0);
+    }
+  }
 }
 }  // namespace
 
@@ -230,8 +250,80 @@ TEST(OnnxExport, TransformerLmPreAndPostNormMatchTesseraLogits) {
   }
 }
 
+// MOAT: the paper's block with global attention (stage 3's table resized in the graph, stage 4's
+// used as is), attention-first blocks over windows with stage gates, and CoAtNet-style blocks on an
+// input whose odd maps exercise the ceil-mode shortcut pool, at two input sizes (the attention
+// maps, hence the resized and gathered bias, come from the run-time size).
+TEST(OnnxExport, MoatVariantsPassOnnxCheckerAndMatchTesseraLogits) {
+  if (!python_has_onnx()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import onnx, torch and h5py (python3-onnx, python3-torch, python3-h5py)");
+  }
+  tessera::testing::TmpDir dir("onnx_moat");
+  manual_seed(17);
+  nn::MoatOptions base{.num_classes = 6, .stem_channels = {8}, .stem_stride = 1, .depths = {1, 1, 2, 1},
+                       .channels = {8, 16, 16, 32}, .head_size = 8, .pos_size = {3, 2}};
+  nn::MoatOptions windowed = base;
+  windowed.attention = "window";
+  windowed.window_size = {2, 2};
+  windowed.block = "attention_first";
+  windowed.gates = nn::GateMode::Trainable;
+  nn::MoatOptions coatnet = base;
+  coatnet.block = "coatnet";
+  coatnet.stem_stride = 2;
+  coatnet.in_chans = 1;
+  const std::vector<std::pair<nn::MoatOptions, std::vector<int64_t>>> variants = {
+      {base, {32}}, {windowed, {32}}, {coatnet, {20, 36}}};
+  for (size_t i = 0; i < variants.size(); ++i) {
+    SCOPED_TRACE("variant " + std::to_string(i));
+    nn::Moat model(variants[i].first);
+    randomise_batch_norms(model);
+    randomise_parameters(model);
+    const std::string path = dir.file("moat" + std::to_string(i) + ".onnx");
+    experiments::export_onnx(path, model);
+    onnx::ModelProto m = read_model(path);
+    expect_initializers_are_the_state_dict(m, model);
+    for (int64_t size : variants[i].second)
+      check_in_python(path, model, randn({2, variants[i].first.in_chans, size, size}), dir.file("io.h5"));
+  }
+}
+
+// hag_vit: its gates replace LayerScale (blocks.<i>.ls1/ls2.fsag); at inference each is
+// x * sigmoid(fsag), and a gate built with eval_threshold also zeroes the channels under it.
+TEST(OnnxExport, HagVitGatesMatchTesseraLogits) {
+  if (!python_has_onnx()) {
+    TESSERA_SKIP_UNLESS_REQUIRED("/usr/bin/python3 cannot import onnx, torch and h5py (python3-onnx, python3-torch, python3-h5py)");
+  }
+  tessera::testing::TmpDir dir("onnx_hag_vit");
+  manual_seed(19);
+  const nn::VisionTransformerOptions vit{.img_size = 16, .patch_size = 4, .num_classes = 5, .embed_dim = 24, .depth = 2,
+                                         .num_heads = 3};
+  nn::VisionTransformerOptions thresholded = vit;
+  thresholded.residual_scale = [](int64_t dim, int, int64_t) -> nn::ModulePtr {
+    return std::make_shared<nn::HardAttentionGate>(dim, nn::HardAttentionGateOptions{.channel_dim = -1, .eval_threshold = 0.5});
+  };
+  const std::vector<std::shared_ptr<nn::VisionTransformer>> models = {nn::hag_vit(vit),
+                                                                      std::make_shared<nn::VisionTransformer>(thresholded)};
+  for (size_t i = 0; i < models.size(); ++i) {
+    SCOPED_TRACE(i == 0 ? "hag_vit" : "eval_threshold 0.5");
+    randomise_parameters(*models[i]);
+    const std::string path = dir.file("hag_vit" + std::to_string(i) + ".onnx");
+    experiments::export_onnx(path, *models[i]);
+    onnx::ModelProto m = read_model(path);
+    expect_initializers_are_the_state_dict(m, *models[i]);  // blocks.<i>.ls1.fsag, ls2.fsag
+    std::map<std::string, int> ops;
+    for (const auto& n : m.graph().node()) ++ops[n.op_type()];
+    EXPECT_EQ(ops["Sigmoid"], 4);  // one per gate: 2 blocks x 2 branches
+    EXPECT_EQ(ops["Where"], i == 0 ? 0 : 4);
+    check_in_python(path, *models[i], randn({3, 3, 16, 16}), dir.file("io.h5"));
+  }
+}
+
 TEST(OnnxExport, UnsupportedModelIsAClearError) {
   auto mlp = nn::mlp_classifier({.in_features = 4, .hidden = {8}, .num_classes = 2});
   EXPECT_TRUE(contains(error_of([&] { experiments::export_onnx("/tmp/unused.onnx", *mlp); }),
-                       "cannot be exported to ONNX yet (supported: ResNet, HagResNet, MultiStreamNet, VisionTransformer, TransformerLM)"));
+                       "cannot be exported to ONNX yet (supported: ResNet, HagResNet, MultiStreamNet, VisionTransformer "
+                       "(incl. hag_vit), MOAT, TransformerLM)"));
+  nn::Moat headless({.num_classes = 0, .depths = {1, 1, 1, 1}});
+  EXPECT_TRUE(contains(error_of([&] { experiments::export_onnx("/tmp/unused.onnx", headless); }),
+                       "MOAT without classifier (num_classes 0)"));
 }

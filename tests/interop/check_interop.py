@@ -13,7 +13,10 @@ initial ones), `tessera export --format safetensors`, `tessera eval --save-logit
     load_state_dict(strict=True);
   - the same images through torchvision.datasets.ImageFolder with the same transforms;
   - PyTorch's logits equal Tessera's to 1e-4 (max abs difference printed);
-  - both runs exported as ONNX run in ONNX Runtime with the same logits (1e-4);
+  - both runs exported as ONNX run in ONNX Runtime with the same logits (1e-4), and so do a
+    tiny-MOAT-0 (one block per stage) and a gated ViT (hag_vit) trained the same way;
+  - a byte-level Transformer LM trained for 6 steps on tiny-shakespeare (the repository's README.md
+    when absent), exported as ONNX, in ONNX Runtime on the token blocks `tessera eval` saw (1e-4);
   - the ResNet run's TensorBoard event file (trainer.loggers: [jsonl, tensorboard]) read by
     tensorboard's EventAccumulator holds every metrics.jsonl number, the config text and the
     hyper-parameters (hparams plugin).
@@ -62,19 +65,25 @@ def torch_inputs(data_root):
     return torch.stack(xs)
 
 
-def check(name, tessera, work, data_root, model_yaml, make_model):
-    from safetensors.torch import load_file
-
+def train_and_eval(name, tessera, work, data_root, model_yaml):
+    """Two training steps of MODEL_YAML on DATA_ROOT, then `tessera eval --save-logits logits.h5`."""
     d = os.path.join(work, name)
     os.makedirs(d, exist_ok=True)
     cfg = os.path.join(d, "run.yaml")
     with open(cfg, "w") as f:
         f.write(config(model_yaml, data_root, os.path.join(d, "run")))
     ckpt = os.path.join(d, "run", "checkpoints", "last.h5")
-    weights, logits_file = os.path.join(d, "weights.safetensors"), os.path.join(d, "logits.h5")
     run([tessera, "train", cfg])
+    run([tessera, "eval", cfg, "--checkpoint", ckpt, "--split", "test", "--save-logits", os.path.join(d, "logits.h5")])
+    return d, ckpt
+
+
+def check(name, tessera, work, data_root, model_yaml, make_model):
+    from safetensors.torch import load_file
+
+    d, ckpt = train_and_eval(name, tessera, work, data_root, model_yaml)
+    weights, logits_file = os.path.join(d, "weights.safetensors"), os.path.join(d, "logits.h5")
     run([tessera, "export", ckpt, "--format", "safetensors", "--out", weights])
-    run([tessera, "eval", cfg, "--checkpoint", ckpt, "--split", "test", "--save-logits", logits_file])
     model = make_model()
     result = model.load_state_dict(load_file(weights), strict=True)
     print(f"{name}: safetensors -> {type(model).__module__}.{type(model).__name__} strict=True: {result}")
@@ -150,6 +159,43 @@ def check_tensorboard(run_dir):
     return ok
 
 
+def check_lm(tessera, work, text):
+    """A byte-level Transformer LM trained for a few steps on TEXT (tiny-shakespeare when present),
+    exported as ONNX and run in ONNX Runtime on the token blocks `tessera eval --save-logits` fed it
+    (the .h5 holds them as `input`): logits [N, T, 256] equal Tessera's to 1e-4."""
+    import numpy as np
+    import onnxruntime as ort
+
+    d = os.path.join(work, "transformer_lm")
+    os.makedirs(d, exist_ok=True)
+    ds = f"{{name: char_text, path: {text}, tokenizer: bytes, block_len: 32"
+    cfg = os.path.join(d, "run.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"""model: {{name: transformer_lm, vocab_size: 256, d_model: 32, n_layers: 2, n_heads: 4, max_len: 32}}
+task: {{name: language_modeling}}
+optimizer: {{name: adamw, lr: 0.003}}
+loss: {{name: cross_entropy}}
+metrics: [perplexity]
+data:
+  batch_size: 8
+  train: {{dataset: {ds}, split: train}}, drop_last: true}}
+  test: {{dataset: {ds}, split: val, end: 6}}}}
+trainer: {{max_steps: 6, log_every: 2, output_dir: {os.path.join(d, "run")}, threads: 2, plot: false, progress: plain}}
+""")
+    ckpt, path, logits_file = os.path.join(d, "run", "checkpoints", "last.h5"), os.path.join(d, "model.onnx"), os.path.join(d, "logits.h5")
+    run([tessera, "train", cfg])
+    run([tessera, "export", ckpt, "--format", "onnx", "--out", path])
+    run([tessera, "eval", cfg, "--checkpoint", ckpt, "--split", "test", "--save-logits", logits_file])
+    with h5py.File(logits_file, "r") as f:
+        tokens, ref = f["input"][()], f["logits"][()]
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(["logits"], {"tokens": tokens})[0]
+    err = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
+    ok = got.shape == ref.shape and np.allclose(got, ref, rtol=1e-4, atol=1e-4)
+    print(f"transformer_lm (trained 6 steps on {text}): ONNX Runtime {ort.__version__} logits {got.shape}, "
+          f"max abs difference {err:.3g} -> {'ok' if ok else 'MISMATCH'}", flush=True)
+    return ok
+
+
 def main():
     build = os.path.abspath(sys.argv[1])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -170,6 +216,16 @@ def main():
     ok &= check_tensorboard(os.path.join(work, "resnet18", "run"))
     ok &= check_onnx("resnet18", tessera, work, data_root)
     ok &= check_onnx("vit", tessera, work, data_root)
+    # Models with no PyTorch zoo twin: trained the same way, checked as ONNX only. MOAT's tables
+    # (P = 14 and 7) are resized in the graph to the 4x4 and 2x2 maps of 32x32 inputs.
+    train_and_eval("moat", tessera, work, data_root,
+                   "{name: tiny_moat_0, stem_stride: 1, depths: [1, 1, 1, 1], num_classes: 10}")
+    ok &= check_onnx("moat", tessera, work, data_root)
+    train_and_eval("hag_vit", tessera, work, data_root,
+                   "{name: hag_vit, preset: vit_tiny_patch4_32, depth: 2, num_classes: 10}")
+    ok &= check_onnx("hag_vit", tessera, work, data_root)
+    text = os.path.join(here, "..", "..", "..", "shared", "data", "tiny-shakespeare", "input.txt")
+    ok &= check_lm(tessera, work, os.path.abspath(text if os.path.isfile(text) else os.path.join(here, "..", "..", "README.md")))
     print("check-interop: OK" if ok else "check-interop: FAILED")
     return 0 if ok else 1
 

@@ -40,6 +40,13 @@ def _reshape(x, shape):
     return x.reshape(shape)
 
 
+def _unsqueezed(shape, axes):
+    out = list(shape)
+    for ax in sorted(int(d) % (len(shape) + len(axes)) for d in axes):
+        out.insert(ax, 1)
+    return out
+
+
 def _gather(x, idx, axis):
     if idx.dim() == 0:
         return x.select(axis, int(idx))
@@ -57,6 +64,33 @@ def _max_pool(i, a):
     pads = list(a.get("pads", [0, 0, 0, 0]))
     assert pads[:2] == pads[2:], "MaxPool: only symmetric pads are interpreted"
     return F.max_pool2d(i[0], list(a["kernel_shape"]), list(a.get("strides", a["kernel_shape"])), pads[:2])
+
+
+def _avg_pool(i, a):
+    assert not any(a.get("pads", [])), "AveragePool: only unpadded pooling is interpreted"
+    return F.avg_pool2d(i[0], list(a["kernel_shape"]), list(a.get("strides", a["kernel_shape"])), 0,
+                        ceil_mode=bool(a.get("ceil_mode", 0)), count_include_pad=bool(a.get("count_include_pad", 0)))
+
+
+def _resize(i, a):
+    # Only what Tessera emits: bilinear with half-pixel centres (PyTorch's align_corners=False) to
+    # explicit sizes over the two trailing axes of a 4-D tensor.
+    assert a.get("mode") == b"linear" and a.get("coordinate_transformation_mode") == b"half_pixel", a
+    assert not a.get("antialias", 0) and i[3] is not None and i[0].dim() == 4
+    sizes = [int(s) for s in i[3]]
+    assert sizes[:2] == list(i[0].shape[:2]), "Resize: only the trailing axes are interpreted"
+    return F.interpolate(i[0], size=sizes[2:], mode="bilinear", align_corners=False)
+
+
+def _div(i, a):
+    if i[0].dtype.is_floating_point:
+        return i[0] / i[1]
+    return torch.div(i[0], i[1], rounding_mode="trunc")  # integer Div truncates
+
+
+def _shape(i, a):
+    dims = list(i[0].shape)
+    return torch.tensor(dims[a.get("start", 0):a["end"]] if "end" in a else dims[a.get("start", 0):], dtype=torch.int64)
 
 
 def _gemm(i, a):
@@ -87,13 +121,19 @@ OPS = {
     "Add": lambda i, a: i[0] + i[1],
     "Sub": lambda i, a: i[0] - i[1],
     "Mul": lambda i, a: i[0] * i[1],
-    "Div": lambda i, a: i[0] / i[1],
+    "Div": _div,
+    "Mod": lambda i, a: torch.remainder(i[0], i[1]) if not a.get("fmod", 0) else torch.fmod(i[0], i[1]),
+    "Range": lambda i, a: torch.arange(i[0].item(), i[1].item(), i[2].item(), dtype=i[0].dtype),
+    "Squeeze": lambda i, a: i[0].squeeze() if len(i) < 2 else i[0].squeeze(tuple(int(d) for d in i[1])),
+    "Unsqueeze": lambda i, a: i[0].reshape(_unsqueezed(i[0].shape, i[1].tolist())),
+    "AveragePool": _avg_pool,
+    "Resize": _resize,
     "Transpose": lambda i, a: i[0].permute(*a.get("perm", list(reversed(range(i[0].dim()))))),
     "Reshape": lambda i, a: _reshape(i[0], i[1].tolist()),
     "Gather": lambda i, a: _gather(i[0], i[1], a.get("axis", 0) % i[0].dim()),
     "Softmax": lambda i, a: F.softmax(i[0], dim=a.get("axis", -1)),
     "LayerNormalization": _layer_norm,
-    "Shape": lambda i, a: torch.tensor(list(i[0].shape), dtype=torch.int64),
+    "Shape": _shape,
     "Slice": lambda i, a: _slice(i[0], *[t.tolist() for t in i[1:]]),
     "Concat": lambda i, a: torch.cat(i, dim=a["axis"]),
     "Expand": lambda i, a: i[0].expand(torch.broadcast_shapes(i[0].shape, tuple(i[1].tolist()))),
@@ -114,7 +154,7 @@ def evaluate(model, feeds):
         if n.op_type == "Constant":
             y = torch.from_numpy(numpy_helper.to_array(a["value"]).copy())
         elif n.op_type in OPS:
-            y = OPS[n.op_type]([env[k] for k in n.input], a)
+            y = OPS[n.op_type]([env[k] if k else None for k in n.input], a)
         else:
             raise SystemExit(f"check_onnx_model: node {n.name}: operator {n.op_type} is not interpreted here")
         env[n.output[0]] = y
