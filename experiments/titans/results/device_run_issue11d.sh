@@ -18,7 +18,7 @@ cp -r $C/wt $W/wt
 TS=$B/b/run.sh
 Q=${QUICK:-0}
 if [ "$Q" = 1 ]; then SEQS="128 256"; IT=1; ABL="--seeds 0 --variants titans_mac lmm_linear_memory transformer_pp --set trainer.max_steps=2"
-  NB=3; CAL=2; LENS="256 512"; NS=1; TL=60
+  NB=3; CAL=2; LENS="256 512"; NS=1; TL=${QTL:-300}
 else SEQS="1024 4096"; IT=3; ABL="--seeds 0 1 2"; NB=${NB:-240}; CAL=12; LENS="256 1024 2048 4096"; NS=20; TL=${TL:-480}; fi
 nproc; lscpu | grep -m1 'Model name'; echo "tessera built from $(cat $C/COMMIT)"; $TS --help > /dev/null 2>&1 && echo bundle-ok
 S0=$(date +%s); el() { echo "[$(( $(date +%s) - S0 )) s] $*"; }
@@ -34,25 +34,38 @@ done
 el "bench done"
 
 # 2. Ablation suite in the background: 6 runs at a time, 1 thread each (slowest variants first).
-timeout -k 5 $TL python3 -u wt/experiments/titans/run_suite.py --suite ablation --corpus shakespeare $ABL --jobs 6 \
-  --threads 1 --tessera $TS --out $R/abl > $R/ablation.log 2>&1 &
+timeout -k 5 $(( TL - $(date +%s) + S0 )) python3 -u wt/experiments/titans/run_suite.py --suite ablation --corpus shakespeare $ABL --jobs 6 \
+  --threads 1 --tessera $TS --set trainer.plot=false --out $R/abl > $R/ablation.log 2>&1 &
 ABLPID=$!
 
 # 3. Needle: calibrate (4 models at once, 2 threads each, beside the ablation), then train the same step count.
-NS_SET="--tessera $TS --budget short --seeds 0 --jobs 4 --threads 2 --lengths $LENS --samples $NS"
-timeout -k 5 120 python3 -u wt/experiments/titans/run_suite.py --suite needle $NS_SET --lengths 256 --samples 1 \
-  --set trainer.max_steps=$CAL --out $R/calib > $R/calib.log 2>&1
+NS_SET="--tessera $TS --budget short --seeds 0 --jobs 4 --threads 2 --lengths $LENS --samples $NS --set trainer.plot=false"
+timeout -k 5 150 python3 -u wt/experiments/titans/run_suite.py --suite needle $NS_SET --lengths 256 --samples 1 \
+  --set trainer.max_steps=$CAL --set trainer.log_every=1 --out $R/calib > $R/calib.log 2>&1
 cat $R/calib.log
-SPS=$(python3 - "$R/calib/needle/needle.csv" "$CAL" "$NB" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-per_step = max(float(r["train_s"]) for r in rows) / int(sys.argv[2])  # startup and final eval included: conservative
-print(max(int(sys.argv[2]), min(4000, int(int(sys.argv[3]) / per_step))))
+SPS=$(python3 - "$R/calib/needle" "$CAL" "$NB" <<'EOF'
+# Seconds per step of the slowest model, from the trainer's "step k/N ... elapsed m:ss" lines (steps 2..CAL:
+# start-up and the final evaluation left out); train_s / CAL when the lines are missing.
+import csv, glob, os, re, sys
+root, cal, budget = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+per = []
+for f in glob.glob(os.path.join(root, "*", "seed0", "stdout.txt")):
+    pts = [(int(m.group(1)), 60 * int(m.group(2)) + int(m.group(3)))
+           for m in re.finditer(r"step (\d+)/\d+ .*?elapsed (\d+):(\d+)", open(f).read())]
+    pts = [p for p in pts if p[0] >= 2]
+    if len(pts) >= 2 and pts[-1][0] > pts[0][0]:
+        per.append((pts[-1][1] - pts[0][1] + 1) / (pts[-1][0] - pts[0][0]))
+csvf = os.path.join(root, "needle.csv")
+if not per and os.path.exists(csvf):
+    per = [float(r["train_s"]) / cal for r in csv.DictReader(open(csvf))]
+if per:
+    print(max(cal, min(4000, int(budget / max(per)))))
 EOF
 )
 el "calibrated: ${SPS:-?} steps"
-[ -n "$SPS" ] || SPS=300
-timeout -k 5 $(( TL - $(date +%s) + S0 )) python3 -u wt/experiments/titans/run_suite.py --suite needle $NS_SET \
+[ -n "$SPS" ] || SPS=300  # calibration failed: a guess
+LEFT=$(( TL - $(date +%s) + S0 )); [ $LEFT -gt 30 ] || LEFT=30
+timeout -k 5 $LEFT python3 -u wt/experiments/titans/run_suite.py --suite needle $NS_SET \
   --set trainer.max_steps=$SPS --out $R/needle > $R/needle.log 2>&1
 cat $R/needle.log; el "needle done"
 wait $ABLPID; tail -25 $R/ablation.log; el "ablation done"
