@@ -45,7 +45,7 @@ TEST(TitansConfigs, NeedleModelsTrainFromYaml) {
   const std::vector<std::string> small{"data.batch_size=2",      "data.train.dataset.size=2", "data.val.dataset.size=2",
                                        "data.val.batch_size=2",  "data.test.dataset.size=2",  "data.test.batch_size=2"};
   int n = 0;
-  for (const fs::path sub : {kConfigs / "needle", kConfigs / "needle" / "short"})
+  for (const fs::path& sub : {kConfigs / "needle", kConfigs / "needle" / "short"})
     for (const char* model : {"titans_mac", "titans_mag", "titans_mal", "transformer_pp"}) {
       train_one_step(sub / (std::string(model) + ".yaml"), small, dir);
       ++n;
@@ -60,7 +60,7 @@ TEST(TitansConfigs, ShakespeareAblationModelsTrainFromYaml) {
   std::vector<std::string> small{"data.batch_size=2", "data.val.batch_size=2", "data.test.batch_size=2",
                                  "data.val.dataset.end=2", "data.test.dataset.start=2", "data.test.dataset.end=4"};
   for (const char* split : {"train", "val", "test"})
-    for (const std::string kv : {"path=" + text.string(), std::string("block_len=64")})
+    for (const std::string& kv : {"path=" + text.string(), std::string("block_len=64")})
       small.push_back(std::string("data.") + split + ".dataset." + kv);
   int n = 0;
   for (const auto& f : fs::directory_iterator(kConfigs / "shakespeare")) {
