@@ -15,6 +15,7 @@
 #include "autograd/ops/view.h"
 #include "core/factory.h"
 #include "core/generator.h"
+#include "core/kernels/matmul.h"
 #include "nn/models/moat.h"
 #include "nn/models/small_cnn.h"
 #include "nn/models/transformer_lm.h"
@@ -36,6 +37,10 @@ std::string BenchResult::line() const {
   if (seq_len > 0) {
     std::snprintf(buf, sizeof buf, " seq_len=%lld tokens_per_s=%.0f peak_mb=%.1f max_rss_mb=%.1f", (long long)seq_len,
                   median_ms > 0 ? double(batch * seq_len) * 1000.0 / median_ms : 0.0, peak_mb, max_rss_mb);
+    out += buf;
+  }
+  if (gemm_share >= 0) {
+    std::snprintf(buf, sizeof buf, " gemm_share=%.2f", gemm_share);
     out += buf;
   }
   if (precision != "fp32") out += " precision=" + precision;
@@ -219,10 +224,23 @@ BenchResult bench_train_step(const std::string& name, int64_t batch, int warmup,
   reset_peak_stats();
   const int64_t faults0 = minor_faults();
   if (profile) profile::set_enabled(true);
+  // Language models also report the share of each step inside matmul/linear kernels (the matmul timer
+  // reads a clock per product: negligible beside these steps).
+  const bool time_gemm = r.seq_len > 0;
+  std::vector<double> shares;
   for (int i = 0; i < iters; ++i) {
+    if (time_gemm) kernels::set_matmul_timing(true);
     auto t0 = std::chrono::steady_clock::now();
     step();
     r.step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    if (time_gemm) {
+      shares.push_back(kernels::matmul_timing().seconds * 1e3 / r.step_ms.back());
+      kernels::set_matmul_timing(false);
+    }
+  }
+  if (!shares.empty()) {
+    std::sort(shares.begin(), shares.end());
+    r.gemm_share = shares[shares.size() / 2];
   }
   if (profile) {
     r.profiled = true;

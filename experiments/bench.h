@@ -28,6 +28,7 @@ struct BenchResult {
   double median_ms = 0, min_ms = 0;
   int64_t seq_len = 0;          // language models: tokens per row
   double peak_mb = 0, max_rss_mb = 0;
+  double gemm_share = -1;       // language models: median share of a timed step inside matmul/linear kernels
   std::vector<double> step_ms;
   // With profiling on (`tessera bench --profile`): op-family totals over the timed steps and the
   // minor page faults they took (fresh memory being touched).

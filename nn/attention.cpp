@@ -84,10 +84,12 @@ Attention::Attention(int64_t dim, AttentionOptions o) : o_(o), dim_(dim) {
   }
 }
 
-Tensor Attention::forward(const Tensor& x, const AttentionMask& m) {
+Tensor Attention::forward(const Tensor& x, const AttentionMask& m, int64_t position_offset) {
   if (x.dim() != 3 || x.shape()[2] != dim_)
     throw std::invalid_argument("Attention: expected input [B, T, " + std::to_string(dim_) + "], got " +
                                 shape_str(x.shape()));
+  if (position_offset < 0)
+    throw std::invalid_argument("Attention: position_offset must be >= 0, got " + std::to_string(position_offset));
   const int64_t B = x.shape()[0], N = x.shape()[1], H = o_.num_heads;
   // q, k, v are strided views of the projection (the fused kernel reads them in place); unbind's one
   // backward writes their gradients straight into the projection's [B, N, 3, H, hd] layout.
@@ -98,8 +100,8 @@ Tensor Attention::forward(const Tensor& x, const AttentionMask& m) {
   if (rope) {
     const int64_t skip = std::min(o_.rope_skip, N);
     auto rotate = [&](const Tensor& t) {
-      if (skip == 0) return rope->forward(t);
-      return cat({narrow(t, 2, 0, skip), rope->forward(narrow(t, 2, skip, N - skip))}, 2);
+      if (skip == 0) return rope->forward(t, position_offset);
+      return cat({narrow(t, 2, 0, skip), rope->forward(narrow(t, 2, skip, N - skip), position_offset)}, 2);
     };
     q = rotate(q);
     k = rotate(k);

@@ -81,7 +81,11 @@ class Attention : public Module {
   Attention(int64_t dim, AttentionOptions o = {});
   std::string type_name() const override { return "Attention"; }
   Tensor forward(const Tensor& x) override { return forward(x, AttentionMask{}); }
-  Tensor forward(const Tensor& x, const AttentionMask& m);
+  Tensor forward(const Tensor& x, const AttentionMask& m) { return forward(x, m, 0); }
+  // With rope: the rows after the rope_skip prefix get rotary positions position_offset, +1, ... instead of
+  // 0, 1, ... (a key/value window cut from a longer stream keeps its absolute positions; the mask is
+  // still built over x's own rows).
+  Tensor forward(const Tensor& x, const AttentionMask& m, int64_t position_offset);
   int64_t num_heads() const { return o_.num_heads; }
   int64_t head_dim() const { return head_dim_; }
   double scale() const { return scale_; }

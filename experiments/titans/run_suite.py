@@ -16,6 +16,7 @@
   python3 experiments/titans/run_suite.py --suite ablation --corpus shakespeare --seeds 0 1 2 --jobs 8
   python3 experiments/titans/run_suite.py --suite needle --lengths 1024 2048 4096 --samples 20 --jobs 4 --threads 4
   python3 experiments/titans/run_suite.py --suite ablation --budget full --seeds 0
+  python3 experiments/titans/run_suite.py --suite needle --budget short --lengths 256 1024 2048 4096 --samples 20
 
 Other options of the ablation suite (--variants, --set, --aggregate, --tessera) go to the shared runner.
 """
@@ -59,7 +60,9 @@ def needle_suite(args, runner):
             return parse(model, seed, open(path).read())
         os.makedirs(run_dir, exist_ok=True)
         bases = [os.path.join(CONFIGS, "titans", "needle", f"{model}.yaml")]
-        if args.budget == "reduced":
+        if args.budget == "short":  # trained at 256 bytes with a 320-token window (configs/titans/needle/short.yaml)
+            bases = [os.path.join(CONFIGS, "titans", "needle", "short", f"{model}.yaml")]
+        elif args.budget == "reduced":
             bases.append(os.path.join(CONFIGS, "titans", "needle", "reduced.yaml"))
         wrapper = os.path.join(run_dir, "suite_config.yaml")
         with open(wrapper, "w") as f:
@@ -127,7 +130,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", choices=["ablation", "needle"], required=True)
     ap.add_argument("--corpus", choices=["shakespeare", "wikitext"], default="shakespeare", help="ablation suite's text")
-    ap.add_argument("--budget", choices=["reduced", "full"], default="reduced")
+    ap.add_argument("--budget", choices=["reduced", "full", "short"], default="reduced",
+                    help="short: needle suite only, trained at 256 bytes with a 320-token window")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default=None, help="output folder (default runs/titans_<budget>)")
     ap.add_argument("--jobs", type=int, default=1)
@@ -148,6 +152,8 @@ def main(argv=None):
         if rest:
             ap.error(f"unknown options for the needle suite: {rest}")
         return needle_suite(args, runner)
+    if args.budget == "short":
+        ap.error("--budget short is a needle setup (--suite needle)")
     out = os.path.abspath(args.out or f"runs/titans_{args.budget}")
     fwd = ["--suite", f"titans_{args.corpus}", "--budget", args.budget, "--seeds", *map(str, args.seeds),
            "--out", os.path.join(out, f"titans_{args.corpus}"), "--jobs", str(args.jobs), "--tessera", args.tessera]

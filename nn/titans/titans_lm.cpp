@@ -137,12 +137,18 @@ Tensor TitansLayer::mix_window(const Tensor& xn, WindowState* state, int64_t com
   Tensor rows = off > 0 ? narrow(a, 1, off, T) : a;
   Tensor full = first ? a : cat_rows(state->context, rows);
   const int64_t before = full.shape()[1] - T;
-  Tensor y = narrow(attn->attend_prefixed(full, P_), 1, before, T);
+  const int64_t position = first ? 0 : state->offset;
+  Tensor y = narrow(attn->attend_prefixed(full, P_, position), 1, before, T);
   if (state && commit >= 0) {
-    // Every committed row stays, not only the last `window`: the persistent prefix is not rotated, so a
-    // query's scores against it depend on its absolute rotary position, and nn::Attention numbers the
-    // rows after the prefix from 0. Cutting the cache to the window needs a position offset there.
-    state->context = contiguous(cat_rows(narrow(full, 1, 0, before), narrow(rows, 1, 0, commit)));
+    // Keep the prefix and the last `window` committed rows: a later query i sees keys j >= i - window
+    // only, and the first query of the next call is the first uncommitted row. The rows cut from the
+    // front move `offset`, so the kept rows keep their rotary positions.
+    Tensor kept = cat_rows(narrow(full, 1, 0, before), narrow(rows, 1, 0, commit));
+    const int64_t R = kept.shape()[1] - P_;  // committed rows after the prefix
+    const int64_t window = attn->window();
+    const int64_t K = window >= 0 ? std::min(R, window) : R;
+    state->context = contiguous(K == R ? kept : cat_rows(narrow(kept, 1, 0, P_), narrow(kept, 1, P_ + R - K, K)));
+    state->offset = position + (R - K);
   }
   if (!memory || variant_ == "mal") return y;
   return mul(gate_norm_y->forward(y), sigmoid(gate_norm_m->forward(off > 0 ? narrow(m, 1, off, T) : m)));
@@ -218,6 +224,13 @@ ModelOutput TitansLM::forward_window(const ModelInput& in) {
         auto ctx = in.state.find(p + "context");
         if (ctx == in.state.end()) throw std::invalid_argument("titans_" + o_.variant + " state: no " + p + "context");
         states[i].context = ctx->second;
+        // The context holds the prefix and the last committed rows of the stream; the rows cut from its
+        // front give the rotary position of the first kept row.
+        states[i].offset = stream - ctx->second.shape()[1];
+        if (states[i].offset < 0)
+          throw std::invalid_argument("titans_" + o_.variant + " state: " + p + "context has " +
+                                      std::to_string(ctx->second.shape()[1]) + " rows, more than the stream's " +
+                                      std::to_string(stream));
         if (layer(i)->has_memory()) states[i].memory = unpack_memory_state(in.state, p);
       }
     }

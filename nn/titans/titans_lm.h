@@ -54,13 +54,15 @@ void validate_options(const TitansOptions& o);
 
 // What a MAG/MAL layer carries between calls of a stateful run (generation): the memory at the last
 // committed chunk boundary of its input stream [p || x] and the attention inputs before the rows not
-// yet committed: the P prefix rows (MAG: p; MAL: RMSNorm(p + LMM(p))) followed by every committed row
-// (the attention's key/value cache, kept as its inputs). Not cut to the window yet: the unrotated
-// prefix makes scores depend on absolute rotary positions, which nn::Attention counts from the first
-// row after the prefix. Empty: nothing committed yet.
+// yet committed: the P prefix rows (MAG: p; MAL: RMSNorm(p + LMM(p))) followed by the last `window`
+// committed rows (every committed row when window < 0): the attention's key/value cache, kept as its
+// inputs and bounded by P + window rows. `offset` counts the committed rows cut from its front: the
+// rotary position of its first row after the prefix (the unrotated prefix makes scores depend on
+// absolute positions, so the cut window keeps them). Empty: nothing committed yet.
 struct WindowState {
   MemoryState memory;
-  Tensor context;  // [B, P + committed rows, dim]
+  Tensor context;      // [B, P + min(committed rows, window), dim]
+  int64_t offset = 0;  // committed rows no longer in context
   bool started() const { return context.defined(); }
 };
 
@@ -114,8 +116,9 @@ class TitansLM : public Module {
   // several calls gives exactly the logits and state of one call. MAG/MAL carry every layer's
   // WindowState at the last memory-chunk boundary of the stream [p || text] ("stream": its length,
   // 0 before the first), with the tokens since then as "pending": a call runs the memory and MLPs on
-  // its new tokens and fewer than memory_chunk_size pending ones; the attention still covers the
-  // cached inputs of the whole history (see WindowState).
+  // its new tokens and fewer than memory_chunk_size pending ones; the attention runs over the persistent
+  // prefix and the cached inputs of the last `window` committed rows (see WindowState), so a generated
+  // token costs O(P + window + chunk) whatever the history's length.
   ModelOutput forward_named(const ModelInput& in) override;
   const TitansOptions& options() const { return o_; }
   std::shared_ptr<TitansLayer> layer(size_t i) const;

@@ -42,8 +42,8 @@ PrefixAttention::PrefixAttention(int64_t dim, int64_t heads, int64_t window, int
     persistent = register_module("persistent", std::make_shared<PersistentMemory>(persistent_tokens, dim));
 }
 
-Tensor PrefixAttention::attend_prefixed(const Tensor& y, int64_t P) {
-  return attn->forward(y, AttentionMask{.causal = true, .window = window_, .global_prefix = P});
+Tensor PrefixAttention::attend_prefixed(const Tensor& y, int64_t P, int64_t position_offset) {
+  return attn->forward(y, AttentionMask{.causal = true, .window = window_, .global_prefix = P}, position_offset);
 }
 
 Tensor PrefixAttention::forward(const Tensor& x) {

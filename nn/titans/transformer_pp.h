@@ -55,8 +55,10 @@ class PrefixAttention : public Module {
   std::string type_name() const override { return "PrefixAttention"; }
   Tensor forward(const Tensor& x) override;  // [B, T, dim] -> [B, T, dim]
   // Attention over an already-prefixed sequence y = [prefix(P) || rest]: causal, window over the rest,
-  // the first P keys always visible. Returns all P + T outputs.
-  Tensor attend_prefixed(const Tensor& y, int64_t P);
+  // the first P keys always visible. Returns all P + T outputs. position_offset: rotary position of the
+  // first row after the prefix (a window cut from a longer stream keeps its absolute positions).
+  Tensor attend_prefixed(const Tensor& y, int64_t P, int64_t position_offset = 0);
+  int64_t window() const { return window_; }
   std::shared_ptr<Attention> attn;
   std::shared_ptr<PersistentMemory> persistent;  // null when N_p = 0
 

@@ -4,6 +4,8 @@
 // streaming (a text fed in pieces == in one call), and option errors with their YAML keys.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "autograd/tessera.h"
 #include "nn/registry.h"
 #include "nn/titans/lmm_model.h"
@@ -226,6 +228,40 @@ TEST(TitansWindow, StreamingEqualsOneCall) {
       Tensor streamed = cat(pieces, 1);
       for (int64_t t = 0; t < 23; ++t)
         EXPECT_TRUE(allclose(narrow(streamed, 1, t, 1), narrow(one, 1, t, 1), 1e-10, 1e-10)) << "token " << t;
+    }
+  }
+}
+
+TEST(TitansWindow, BoundedCacheGenerationEqualsFullForward) {
+  // Token-by-token generation keeps only the persistent prefix and the last `window` attention rows
+  // (positions carried by WindowState::offset), over a text 8x longer than the window: every step's
+  // logits equal the full forward's last position (float64), and the cache never exceeds P + window rows.
+  for (const auto& v : {std::string("mag"), std::string("mal")}) {
+    for (int64_t P : {3, 0}) {
+      SCOPED_TRACE(v + " P=" + std::to_string(P));
+      manual_seed(9);
+      TitansOptions o = tiny(v, P);
+      o.window = 5;
+      TitansLM m(o);
+      m.to(DType::Float64);
+      const int64_t n = 40;
+      Tensor tokens = randint(0, 13, {1, n});
+      NoGradGuard g;
+      TensorMap state;
+      int64_t largest = 0;
+      for (int64_t t = 0; t < n; ++t) {
+        ModelOutput r = m.forward_named(ModelInput{.tensors = {{"input", narrow(tokens, 1, t, 1)}}, .state = state});
+        state = r.state;
+        Tensor full = m.forward(narrow(tokens, 1, 0, t + 1));
+        ASSERT_TRUE(allclose(r.at("output"), narrow(full, 1, t, 1), 1e-10, 1e-10)) << "token " << t;
+        for (int64_t l = 0; l < o.depth; ++l) {
+          auto it = state.find("layers." + std::to_string(l) + ".context");
+          if (it == state.end()) continue;
+          largest = std::max(largest, it->second.shape()[1]);
+          ASSERT_LE(it->second.shape()[1], P + o.window) << "layer " << l << " after token " << t;
+        }
+      }
+      EXPECT_EQ(largest, P + o.window);  // the cache did fill, and was cut
     }
   }
 }
