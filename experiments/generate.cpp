@@ -192,6 +192,8 @@ NeedleResult evaluate_needle(nn::Module& model, int64_t length, int64_t samples,
   NeedleResult r;
   r.length = length;
   data::NeedleOptions o{.length = length, .haystack = haystack, .corpus = corpus, .seed = seed + uint64_t(length)};
+  if (haystack == "corpus" && corpus.empty())
+    throw std::invalid_argument("eval-needle: --haystack corpus needs the corpus text file (--corpus FILE)");
   const std::string text = haystack == "corpus" ? data::read_text(corpus) : std::string();
   model.eval();
   for (int64_t i = 0; i < samples; ++i) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
@@ -92,7 +93,31 @@ std::vector<Prediction> predict_files(nn::Module& model, const std::vector<std::
                                       const data::Transform& transform, const PredictOptions& o) {
   if (o.topk < 1) throw std::invalid_argument("predict: --topk must be >= 1, got " + std::to_string(o.topk));
   auto ds = std::make_shared<ImageFiles>(files, o.channels, o.input_key);
-  data::DataLoader loader(ds, {.batch_size = o.batch_size}, transform);
+  // Files are batched, so after the split's transforms they must share one shape: a file that
+  // differs is named here (collate would only say "example 1"), as is the batch the model refuses.
+  struct FirstShape {
+    std::mutex mutex;
+    std::string path;
+    Shape shape;
+  };
+  auto first = std::make_shared<FirstShape>();
+  const std::string key = o.input_key;
+  data::Transform checked = [transform, first, key](data::Example& e, Generator& g) {
+    if (transform) transform(e, g);
+    const Shape shape = e.tensors.at(key).shape();
+    const std::string& path = e.meta.at("path");
+    std::lock_guard<std::mutex> lock(first->mutex);
+    if (first->path.empty()) {
+      first->path = path;
+      first->shape = shape;
+    } else if (shape != first->shape) {
+      throw std::invalid_argument(path + ": image is " + shape_str(shape) + " after the split's transforms but " +
+                                  first->path + " is " + shape_str(first->shape) +
+                                  ": predict batches the files, so they must have one size (add a resize/crop "
+                                  "transform to the split, or predict them separately)");
+    }
+  };
+  data::DataLoader loader(ds, {.batch_size = o.batch_size}, checked);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -103,7 +128,15 @@ std::vector<Prediction> predict_files(nn::Module& model, const std::vector<std::
   for (const data::Batch& batch : loader) {
     nn::ModelInput in;
     in.tensors[o.input_key] = batch.at(o.input_key);
-    nn::ModelOutput mo = model.forward_named(in);
+    nn::ModelOutput mo;
+    try {
+      mo = model.forward_named(in);
+    } catch (const std::exception& e) {
+      const auto& paths = batch.meta.at("path");
+      std::string names = paths.front();
+      if (paths.size() > 1) names += " (and " + std::to_string(paths.size() - 1) + " more in its batch)";
+      throw std::invalid_argument(names + ": the model refused this input: " + e.what());
+    }
     const Tensor& y = mo.has("output") ? mo.at("output") : mo.tensors.begin()->second;
     const auto& paths = batch.meta.at("path");
     if (y.dim() == 1 || (y.dim() == 2 && y.size(1) == 1)) {

@@ -15,9 +15,11 @@
 // Any error prints one line "tessera: error: ..." and exits with status 1; an interrupted
 // training run (Ctrl-C) saves its checkpoint and exits with status 130.
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -180,10 +182,14 @@ int cmd_predict(const std::string& cfg_path, const std::vector<std::string>& set
   if (out.empty()) {
     std::fputs(csv.c_str(), stdout);
   } else {
+    if (std::filesystem::is_directory(out)) throw std::invalid_argument(out + ": --out is a directory, expected a CSV file name");
     write_atomically(out, [&](const std::string& tmp) {
       std::FILE* f = std::fopen(tmp.c_str(), "wb");
-      if (!f || std::fwrite(csv.data(), 1, csv.size(), f) != csv.size() || std::fclose(f) != 0)
-        throw std::runtime_error(out + ": cannot write");
+      if (!f) throw std::runtime_error(out + ": cannot write (" + std::strerror(errno) + ")");
+      const bool written = std::fwrite(csv.data(), 1, csv.size(), f) == csv.size();
+      const int write_errno = errno;
+      if (std::fclose(f) != 0 || !written)
+        throw std::runtime_error(out + ": cannot write (" + std::strerror(written ? errno : write_errno) + ")");
     });
     std::printf("predicted %zu files; %s\n", preds.size(), out.c_str());
   }
