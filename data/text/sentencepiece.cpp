@@ -33,7 +33,16 @@ void train_sentencepiece(const std::string& input, const std::string& model_path
       {"minloglevel", "2"},
   };
   const auto status = sentencepiece::SentencePieceTrainer::Train(args);
-  if (!status.ok()) throw std::runtime_error("sentencepiece training on " + input + " failed: " + status.ToString());
+  if (!status.ok()) {
+    // sentencepiece's own messages name a source line and a condition; the two a user meets get words.
+    const std::string why = status.ToString();
+    std::string hint;
+    if (why.find("!sentences_.empty()") != std::string::npos)
+      hint = " (no usable line: the text is empty, or every line is longer than 65536 bytes)";
+    else if (why.find("Vocabulary size is smaller than required_chars") != std::string::npos)
+      hint = " (the text has more distinct characters than --vocab-size allows: raise it)";
+    throw std::runtime_error("sentencepiece training on " + input + " failed" + hint + ": " + why);
+  }
   fs::rename(tmp + ".model", model);
   fs::rename(tmp + ".vocab", fs::path(model).replace_extension(".vocab"));
 }

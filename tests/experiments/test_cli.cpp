@@ -113,6 +113,20 @@ TEST_F(Cli, TrainEvalExportInfo) {
   ASSERT_EQ(x.code, 0) << x.err;
   auto sd = tessera::import_pytorch_h5(out);
   EXPECT_EQ(sd.keys(), c.model.keys());
+  // Issue 15: --out naming the checkpoint itself would overwrite the training state; a folder as
+  // --out ended in rename()'s "Is a directory [x.tmp.PID] [x]"; a --config of another model gave a
+  // state_dict error that did not name the checkpoint.
+  CmdResult self = run("export '" + ckpt + "' --format pytorch-h5 --out '" + ckpt + "'");
+  EXPECT_EQ(self.code, 1);
+  EXPECT_TRUE(contains(self.err, "is the checkpoint being exported")) << self.err;
+  EXPECT_EQ(tessera::load_checkpoint(ckpt).step, 36);
+  CmdResult folder = run("export '" + ckpt + "' --format safetensors --out '" + dir + "'");
+  EXPECT_EQ(folder.code, 1);
+  EXPECT_TRUE(contains(folder.err, dir + ": is a directory, expected a file name")) << folder.err;
+  std::ofstream(dir + "/other.yaml") << "model: {name: mlp, in_features: 7, hidden: [16], num_classes: 3}\n";
+  CmdResult other = run("export '" + ckpt + "' --format onnx --config '" + dir + "/other.yaml' --out '" + dir + "/m.onnx'");
+  EXPECT_EQ(other.code, 1);
+  EXPECT_TRUE(contains(other.err, ckpt + ": the checkpoint's model does not fit the config's (" + dir + "/other.yaml)")) << other.err;
 
   CmdResult i = run("info '" + ckpt + "'");
   ASSERT_EQ(i.code, 0) << i.err;
