@@ -48,7 +48,15 @@ void train_sentencepiece(const std::string& input, const std::string& model_path
 }
 
 SentencePiece::SentencePiece(const std::string& model_path) : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
-  const auto status = sp_->Load(model_path);
+  // Besides a bad status, the library throws its trie's own exception for some corrupted models
+  // (Darts "failed to insert key: zero-length key", found by fuzz/sentencepiece.cpp): both are errors
+  // naming the file.
+  sentencepiece::util::Status status;
+  try {
+    status = sp_->Load(model_path);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(model_path + ": not a usable sentencepiece model (the library refused it: " + e.what() + ")");
+  }
   if (!status.ok()) throw std::invalid_argument(model_path + ": not a sentencepiece model: " + status.ToString());
 }
 

@@ -275,3 +275,17 @@ TEST(SentencePiece, TrainingErrorsSayWhatIsWrong) {
   const std::string e = error_of([&] { train_sentencepiece(dir.file("chars.txt"), dir.file("m.model"), o); });
   EXPECT_TRUE(contains(e, "more distinct characters than --vocab-size allows")) << e;
 }
+
+// fuzz_sentencepiece on the device host (fuzz/findings/sentencepiece_zero_length_piece.model): a
+// model with an empty piece made libsentencepiece throw its trie's Darts exception, which escaped
+// as an unexpected exception type. It is an error naming the file.
+TEST(SentencePiece, ModelWithAnEmptyPieceIsAnErrorNamingTheFile) {
+  const fs::path finding = fs::path(TESSERA_TEST_DATA) / ".." / "fuzz" / "findings" / "sentencepiece_zero_length_piece.model";
+  ASSERT_TRUE(fs::exists(finding)) << finding;
+  try {
+    SentencePiece sp(finding.string());
+    ADD_FAILURE() << "loaded";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(contains(e.what(), finding.string() + ": not a usable sentencepiece model")) << e.what();
+  }
+}
