@@ -36,6 +36,23 @@ for t in "${targets[@]}"; do
 done
 loader=$(basename "$(ls "$tmp"/lib/ld-linux-* | head -n 1)")
 for b in "$tmp"/bin/fuzz_multi; do patchelf --set-interpreter "$prefix/lib/$loader" --force-rpath --set-rpath "$prefix/lib" "$b"; done
+# A library with its own RUNPATH (Debian's libmpi, libopen-rte: /usr/lib/x86_64-linux-gnu/openmpi/lib)
+# looks for its dependencies there and then in the system folders, not in the executable's RPATH: on
+# the device host that found a newer OpenMPI built for another glibc ("GLIBC_2.38 not found") and no
+# target started. Their RPATH is pointed at the bundle too.
+for l in "$tmp"/lib/*; do
+  if readelf -d "$l" 2>/dev/null | grep -q RUNPATH; then patchelf --force-rpath --set-rpath "$prefix/lib" "$l"; fi
+done
+# FUZZ_BUNDLE_NO_ICU_DATA=1: ICU's 31 MB data library is replaced by an empty one, so that the bundle
+# (34 MB instead of 41) travels beside the repository within a device call's 64 MiB. Only the text
+# target uses ICU: leave it out of such a run (fuzz/RESULTS.md, session 6).
+if [ "${FUZZ_BUNDLE_NO_ICU_DATA:-0}" = 1 ]; then
+  icu=$(basename "$(ls "$tmp"/lib/libicudata.so.* | head -n 1)")
+  sym=$(nm -D --defined-only "$tmp/lib/$icu" | awk '/icudt[0-9]+_dat/ {print $3}')
+  echo "const unsigned char ${sym}[32] __attribute__((aligned(16))) = {0};" >"$tmp/icu_stub.c"
+  gcc -shared -fPIC -o "$tmp/lib/$icu" -Wl,-soname,"$icu" "$tmp/icu_stub.c"
+  rm "$tmp/icu_stub.c"
+fi
 cp "$here/run_device.sh" "$tmp/"
 tar -C "$tmp" -cJf "$out" .
 echo "$out: $(du -h "$out" | cut -f1) (${#targets[@]} targets, $(ls "$tmp/lib" | wc -l) libraries)"
