@@ -47,6 +47,11 @@ NeedleSample make_needle(const NeedleOptions& o, int64_t index, const std::strin
   s.answer = " " + s.value;
   const std::string needle = "One of the special magic numbers for " + s.key + " is: " + s.value + ". ";
   const std::string q = question(s.key);
+  // A prompt is built in memory as bytes and then as token ids (8 bytes each): lengths past 2^30
+  // bytes are refused here, not left to a bad_alloc that names nothing (--lengths 9223372036854775807).
+  constexpr int64_t kMaxLength = int64_t(1) << 30;
+  if (o.length > kMaxLength)
+    throw std::invalid_argument("needle: length " + std::to_string(o.length) + " is over the limit of 2^30 bytes");
   const int64_t H = o.length - int64_t(q.size()) - 1 - int64_t(needle.size());
   if (H < 0)
     throw std::invalid_argument("needle: length " + std::to_string(o.length) + " is shorter than the needle and question (" +

@@ -40,6 +40,8 @@ void fsync_dir(const std::string& p) {
 
 void write_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
   std::filesystem::path target(path);
+  // A folder as the output name would end in rename()'s "Is a directory [x.tmp.PID] [x]".
+  if (std::filesystem::is_directory(target)) throw std::invalid_argument(path + ": is a directory, expected a file name");
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
     write(tmp);

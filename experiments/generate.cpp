@@ -34,7 +34,18 @@ Tensor TextGenerator::feed(const std::vector<int64_t>& tokens) {
   nn::ModelInput mi;
   mi.tensors["input"] = from_vector<int64_t>(in, {1, int64_t(in.size())});
   if (streaming_ == 1) mi.state = state_;
-  nn::ModelOutput out = model_.forward_named(mi);
+  nn::ModelOutput out;
+  if (loaded_from_.empty()) {
+    out = model_.forward_named(mi);
+  } else {
+    // The first call after load() is the first to use the file's model state and history.
+    try {
+      out = model_.forward_named(mi);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(loaded_from_ + ": the generation state does not fit this model: " + e.what());
+    }
+    loaded_from_.clear();
+  }
   if (streaming_ == -1) streaming_ = out.state.empty() ? 0 : 1;
   if (streaming_ == 1) state_ = out.state;
   const Tensor& logits = out.at("output");  // [1, T, vocab]
@@ -45,6 +56,7 @@ Tensor TextGenerator::feed(const std::vector<int64_t>& tokens) {
 int64_t sample_token(const Tensor& logits, double temperature, int64_t top_k, double u) {
   const std::vector<double> z = kernels::to_vector<double>(kernels::to_dtype(logits, DType::Float64));
   const int64_t V = int64_t(z.size());
+  if (V < 1) throw std::invalid_argument("sample_token: no logits to sample from");
   if (temperature <= 0) return int64_t(std::max_element(z.begin(), z.end()) - z.begin());
   std::vector<int64_t> order(static_cast<size_t>(V));
   std::iota(order.begin(), order.end(), 0);
@@ -86,16 +98,46 @@ void TextGenerator::save(const std::string& path) const {
   export_pytorch_h5(path, sd);
 }
 
+// A state file is untrusted input like a checkpoint: every entry the generator itself reads is
+// checked here (a 0-element last_logits used to crash the sampler), and what the model reads (its
+// state tensors, the pending tokens, the history of a non-streaming model) is checked by the model
+// on the first call, whose error then names this file (feed()).
 void TextGenerator::load(const std::string& path) {
   nn::StateDict sd = import_pytorch_h5(path);
+  auto bad = [&](const std::string& what) { return std::invalid_argument(path + ": not a valid generation state: " + what); };
   if (!sd.contains("history") || !sd.contains("streaming"))
     throw std::invalid_argument(path + ": not a generation state (expected datasets 'history' and 'streaming')");
-  history_ = kernels::to_vector<int64_t>(kernels::to_dtype(sd.at("history"), DType::Int64));
-  streaming_ = int(sd.at("streaming").item<int64_t>());
+  auto is_integer = [](const Tensor& t) { return t.dtype() == DType::Int64 || t.dtype() == DType::Int32; };
+  const Tensor& h = sd.at("history");
+  if (!is_integer(h) || h.dim() != 1)
+    throw bad("'history' must be a 1-d integer dataset of token ids, got " + std::string(dtype_name(h.dtype())) + " " +
+              shape_str(h.shape()));
+  const Tensor& st = sd.at("streaming");
+  if (!is_integer(st) || st.numel() != 1) throw bad("'streaming' must be one integer (-1, 0 or 1)");
+  const int64_t streaming = kernels::to_vector<int64_t>(kernels::to_dtype(st, DType::Int64))[0];
+  if (streaming < -1 || streaming > 1) throw bad("'streaming' must be -1, 0 or 1, got " + std::to_string(streaming));
+  std::vector<int64_t> history = kernels::to_vector<int64_t>(kernels::to_dtype(h, DType::Int64));
+  Tensor last;
+  if (sd.contains("last_logits")) {
+    last = sd.at("last_logits");
+    if (last.dtype() != DType::Float64 || last.dim() != 1 || last.numel() < 1)
+      throw bad("'last_logits' must be a non-empty 1-d float64 dataset, got " + std::string(dtype_name(last.dtype())) +
+                " " + shape_str(last.shape()));
+    const int64_t vocab = last.numel();
+    for (size_t i = 0; i < history.size(); ++i)
+      if (history[i] < 0 || history[i] >= vocab)
+        throw bad("'history' token " + std::to_string(i) + " is " + std::to_string(history[i]) + ", outside [0, " +
+                  std::to_string(vocab) + ") (the vocabulary of 'last_logits')");
+  } else if (!history.empty()) {
+    throw bad("'history' holds tokens but there is no 'last_logits'");
+  }
+  history_ = std::move(history);
+  streaming_ = int(streaming);
   state_.clear();
   for (const auto& [k, t] : sd)
     if (k.rfind("state:", 0) == 0) state_[k.substr(6)] = t;
-  last_ = sd.contains("last_logits") ? sd.at("last_logits") : Tensor();
+  last_ = last;
+  loaded_from_ = path;
 }
 
 int64_t model_max_context(nn::Module& model) {
@@ -150,6 +192,8 @@ NeedleResult evaluate_needle(nn::Module& model, int64_t length, int64_t samples,
   NeedleResult r;
   r.length = length;
   data::NeedleOptions o{.length = length, .haystack = haystack, .corpus = corpus, .seed = seed + uint64_t(length)};
+  if (haystack == "corpus" && corpus.empty())
+    throw std::invalid_argument("eval-needle: --haystack corpus needs the corpus text file (--corpus FILE)");
   const std::string text = haystack == "corpus" ? data::read_text(corpus) : std::string();
   model.eval();
   for (int64_t i = 0; i < samples; ++i) {

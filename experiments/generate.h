@@ -47,6 +47,7 @@ class TextGenerator {
   std::vector<int64_t> history_;
   nn::TensorMap state_;
   Tensor last_;
+  std::string loaded_from_;  // the state file load() read, until the first call has used it
 };
 
 // The index of the sampled token from logits [vocab] (float64): greedy when temperature == 0,

@@ -413,6 +413,15 @@ Tensor H5File::read_tensor(const std::string& name) const {
       fail(path_, what + " fails its Fletcher32 checksum: the stored values are corrupt (" + reason + ")");
     fail(path_, "cannot read " + what + (reason.empty() ? "" : " (" + reason + ")"));
   }
+  // A bool is one byte holding 0 or 1; any other byte is not a valid bool for the kernels that read
+  // it (UBSan "load of value 192 ... for type 'const bool'", found by fuzz/checkpoint.cpp).
+  if (dt == DType::Bool) {
+    const auto* bytes = static_cast<const uint8_t*>(t.raw_data());
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (bytes[i] > 1)
+        fail(path_, what + " is tagged 'bool' but element " + std::to_string(i) + " is " + std::to_string(int(bytes[i])) +
+                        ", expected 0 or 1");
+  }
   return scalar ? t.as_strided({}, {}, 0) : t;
 }
 

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
@@ -148,7 +150,33 @@ std::vector<Prediction> predict_examples(nn::Module& model, const std::vector<In
   if (key_order.empty()) throw std::invalid_argument("predict: no input keys");
   const std::vector<std::string> model_inputs = o.model_inputs.empty() ? std::vector<std::string>{o.input_key} : o.model_inputs;
   auto ds = std::make_shared<ImageFiles>(examples, key_order[0], o.input_key, o.channels);
-  data::DataLoader loader(ds, {.batch_size = o.batch_size}, transform);
+  // Files are batched, so after the split's transforms every field must keep one shape: a file that
+  // differs is named here (collate would only say "example 1"), as is the batch the model refuses.
+  struct FirstShapes {
+    std::mutex mutex;
+    std::string path;
+    std::map<std::string, Shape> shapes;
+  };
+  auto first = std::make_shared<FirstShapes>();
+  data::Transform checked = [transform, first](data::Example& e, Generator& g) {
+    if (transform) transform(e, g);
+    const std::string& path = e.meta.at("path");
+    std::lock_guard<std::mutex> lock(first->mutex);
+    if (first->path.empty()) {
+      first->path = path;
+      for (const auto& [k, t] : e.tensors) first->shapes[k] = t.shape();
+      return;
+    }
+    for (const auto& [k, t] : e.tensors) {
+      auto it = first->shapes.find(k);
+      if (it == first->shapes.end() || t.shape() == it->second) continue;
+      throw std::invalid_argument(path + ": " + k + " is " + shape_str(t.shape()) + " after the split's transforms but " +
+                                  first->path + " is " + shape_str(it->second) +
+                                  ": predict batches the files, so they must have one size (add a resize/crop "
+                                  "transform to the split, or predict them separately)");
+    }
+  };
+  data::DataLoader loader(ds, {.batch_size = o.batch_size}, checked);
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -164,7 +192,15 @@ std::vector<Prediction> predict_examples(nn::Module& model, const std::vector<In
                                     batch_fields(batch) + "); give its files with --input " + k + "=PATH or the files the transforms build it from");
       in.tensors[k] = batch.at(k);
     }
-    nn::ModelOutput mo = model.forward_named(in);
+    nn::ModelOutput mo;
+    try {
+      mo = model.forward_named(in);
+    } catch (const std::exception& e) {
+      const auto& paths = batch.meta.at("path");
+      std::string names = paths.front();
+      if (paths.size() > 1) names += " (and " + std::to_string(paths.size() - 1) + " more in its batch)";
+      throw std::invalid_argument(names + ": the model refused this input: " + e.what());
+    }
     const Tensor& y = mo.has("output") ? mo.at("output") : mo.tensors.begin()->second;
     const auto& paths = batch.meta.at("path");
     if (y.dim() == 1 || (y.dim() == 2 && y.size(1) == 1)) {

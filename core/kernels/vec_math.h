@@ -25,6 +25,9 @@ inline int32_t float_to_bits(float f) {
 // a degree-6 polynomial (Cephes expf coefficients). Results below FLT_MIN flush to 0.
 [[gnu::always_inline]] inline float exp(float x) {
   float xc = x < -87.3365402f ? -87.3365402f : (x > 88.7228394f ? 88.7228394f : x);
+  // NaN passes both clamps; converting it to int32 below is undefined behaviour (UBSan, make
+  // test-sanitize), so it is computed on 0 and the NaN restored at the end.
+  xc = x != x ? 0.0f : xc;
   // Round to nearest with the 1.5 * 2^23 trick: plain arithmetic, so loops vectorise.
   float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = std::fma(n, -0.693359375f, xc);

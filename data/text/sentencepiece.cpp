@@ -33,13 +33,30 @@ void train_sentencepiece(const std::string& input, const std::string& model_path
       {"minloglevel", "2"},
   };
   const auto status = sentencepiece::SentencePieceTrainer::Train(args);
-  if (!status.ok()) throw std::runtime_error("sentencepiece training on " + input + " failed: " + status.ToString());
+  if (!status.ok()) {
+    // sentencepiece's own messages name a source line and a condition; the two a user meets get words.
+    const std::string why = status.ToString();
+    std::string hint;
+    if (why.find("!sentences_.empty()") != std::string::npos)
+      hint = " (no usable line: the text is empty, or every line is longer than 65536 bytes)";
+    else if (why.find("Vocabulary size is smaller than required_chars") != std::string::npos)
+      hint = " (the text has more distinct characters than --vocab-size allows: raise it)";
+    throw std::runtime_error("sentencepiece training on " + input + " failed" + hint + ": " + why);
+  }
   fs::rename(tmp + ".model", model);
   fs::rename(tmp + ".vocab", fs::path(model).replace_extension(".vocab"));
 }
 
 SentencePiece::SentencePiece(const std::string& model_path) : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
-  const auto status = sp_->Load(model_path);
+  // Besides a bad status, the library throws its trie's own exception for some corrupted models
+  // (Darts "failed to insert key: zero-length key", found by fuzz/sentencepiece.cpp): both are errors
+  // naming the file.
+  sentencepiece::util::Status status;
+  try {
+    status = sp_->Load(model_path);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(model_path + ": not a usable sentencepiece model (the library refused it: " + e.what() + ")");
+  }
   if (!status.ok()) throw std::invalid_argument(model_path + ": not a sentencepiece model: " + status.ToString());
 }
 

@@ -16,9 +16,11 @@
 // training run (Ctrl-C) saves its checkpoint and exits with status 130.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -221,8 +223,11 @@ int cmd_predict(const std::string& cfg_path, const std::vector<std::string>& set
   } else {
     write_atomically(out, [&](const std::string& tmp) {
       std::FILE* f = std::fopen(tmp.c_str(), "wb");
-      if (!f || std::fwrite(csv.data(), 1, csv.size(), f) != csv.size() || std::fclose(f) != 0)
-        throw std::runtime_error(out + ": cannot write");
+      if (!f) throw std::runtime_error(out + ": cannot write (" + std::strerror(errno) + ")");
+      const bool written = std::fwrite(csv.data(), 1, csv.size(), f) == csv.size();
+      const int write_errno = errno;
+      if (std::fclose(f) != 0 || !written)
+        throw std::runtime_error(out + ": cannot write (" + std::strerror(written ? errno : write_errno) + ")");
     });
     std::printf("predicted %zu files; %s\n", preds.size(), out.c_str());
   }
@@ -260,6 +265,10 @@ int cmd_info(const std::string& path, bool verify) {
 int cmd_export(const std::string& ckpt, const std::string& format, const std::string& out, const std::string& cfg_path) {
   if (format != "pytorch-h5" && format != "safetensors" && format != "onnx")
     throw std::invalid_argument("export: unknown format '" + format + "' (supported: pytorch-h5, safetensors, onnx)");
+  // Writing over the checkpoint being exported would lose the training state.
+  std::error_code same_ec;
+  if (std::filesystem::exists(out) && std::filesystem::equivalent(out, ckpt, same_ec))
+    throw std::invalid_argument("export: --out " + out + " is the checkpoint being exported; choose another file");
   TrainingCheckpoint c = load_checkpoint(ckpt);
   if (format == "onnx") {
     // The graph needs the architecture: the model is rebuilt from the checkpoint's own config.
@@ -267,7 +276,12 @@ int cmd_export(const std::string& ckpt, const std::string& format, const std::st
     config::Value cfg = cfg_path.empty() ? config::parse(c.config, ckpt + ":config") : config::load(cfg_path);
     ConfigNode m = ConfigNode(&cfg, "").child("model");
     nn::ModulePtr model = build_component(registry().models, m);
-    model->load_state_dict(c.model, true);
+    try {
+      model->load_state_dict(c.model, true);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(ckpt + ": the checkpoint's model does not fit the config's (" +
+                                  (cfg_path.empty() ? ckpt + ":config" : cfg_path) + "): " + e.what());
+    }
     model->eval();
     export_onnx(out, *model);
     std::printf("exported %s (ONNX opset %d) to %s\n", model->type_name().c_str(), kOnnxOpset, out.c_str());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 
 #include "core/kernels/copy.h"
 #include "data/needle.h"
@@ -94,4 +95,17 @@ TEST(Needle, ScoringAndErrors) {
   EXPECT_THROW(make_needle({.length = 100}, 0), std::invalid_argument);
   EXPECT_THROW(make_needle({.length = 1024, .haystack = "essay"}, 0), std::invalid_argument);
   EXPECT_THROW(make_needle({.length = 1024, .haystack = "corpus"}, 0, ""), std::invalid_argument);
+}
+
+// Issue 15 (old report of a bare "std::bad_alloc"): `eval-needle --lengths 9223372036854775807`
+// tried to build a prompt of that many bytes. Lengths past 2^30 bytes are an error saying so.
+TEST(Needle, HugeLengthIsAnErrorNotABadAlloc) {
+  for (int64_t L : {(int64_t(1) << 30) + 1, std::numeric_limits<int64_t>::max()}) {
+    try {
+      make_needle({.length = L, .seed = 1}, 0);
+      ADD_FAILURE() << "accepted length " << L;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("over the limit of 2^30 bytes"), std::string::npos) << e.what();
+    }
+  }
 }

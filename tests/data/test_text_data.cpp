@@ -257,3 +257,35 @@ TEST(TextReaders, WikiTextRawBlocksUnderByteLevelBpe) {
   const auto in = ints(e.at("input")), tgt = ints(e.at("target"));
   EXPECT_EQ(std::vector<int64_t>(in.begin() + 1, in.end()), std::vector<int64_t>(tgt.begin(), tgt.end() - 1));
 }
+
+// Issue 15: sentencepiece's failures ("[!sentences_.empty()]", "required_chars") name the file and
+// say what to change.
+TEST(SentencePiece, TrainingErrorsSayWhatIsWrong) {
+  TmpDir dir("sentencepiece_errors");
+  write(dir.file("empty.txt"), "");
+  write(dir.file("long.txt"), std::string(70000, 'x') + "\n");
+  write(dir.file("chars.txt"), "abcdefghijklmnopqrstuvwxyz\n");
+  SentencePieceTrainOptions o;
+  o.vocab_size = 100;
+  for (const char* name : {"empty.txt", "long.txt"}) {
+    const std::string e = error_of([&] { train_sentencepiece(dir.file(name), dir.file("m.model"), o); });
+    EXPECT_TRUE(contains(e, dir.file(name) + " failed (no usable line")) << e;
+  }
+  o.vocab_size = 8;
+  const std::string e = error_of([&] { train_sentencepiece(dir.file("chars.txt"), dir.file("m.model"), o); });
+  EXPECT_TRUE(contains(e, "more distinct characters than --vocab-size allows")) << e;
+}
+
+// fuzz_sentencepiece on the device host (fuzz/findings/sentencepiece_zero_length_piece.model): a
+// model with an empty piece made libsentencepiece throw its trie's Darts exception, which escaped
+// as an unexpected exception type. It is an error naming the file.
+TEST(SentencePiece, ModelWithAnEmptyPieceIsAnErrorNamingTheFile) {
+  const fs::path finding = fs::path(TESSERA_TEST_DATA) / ".." / "fuzz" / "findings" / "sentencepiece_zero_length_piece.model";
+  ASSERT_TRUE(fs::exists(finding)) << finding;
+  try {
+    SentencePiece sp(finding.string());
+    ADD_FAILURE() << "loaded";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(contains(e.what(), finding.string() + ": not a usable sentencepiece model")) << e.what();
+  }
+}

@@ -115,6 +115,20 @@ TEST_F(Cli, TrainEvalExportInfo) {
   ASSERT_EQ(x.code, 0) << x.err;
   auto sd = tessera::import_pytorch_h5(out);
   EXPECT_EQ(sd.keys(), c.model.keys());
+  // Issue 15: --out naming the checkpoint itself would overwrite the training state; a folder as
+  // --out ended in rename()'s "Is a directory [x.tmp.PID] [x]"; a --config of another model gave a
+  // state_dict error that did not name the checkpoint.
+  CmdResult self = run("export '" + ckpt + "' --format pytorch-h5 --out '" + ckpt + "'");
+  EXPECT_EQ(self.code, 1);
+  EXPECT_TRUE(contains(self.err, "is the checkpoint being exported")) << self.err;
+  EXPECT_EQ(tessera::load_checkpoint(ckpt).step, 36);
+  CmdResult folder = run("export '" + ckpt + "' --format safetensors --out '" + dir + "'");
+  EXPECT_EQ(folder.code, 1);
+  EXPECT_TRUE(contains(folder.err, dir + ": is a directory, expected a file name")) << folder.err;
+  std::ofstream(dir + "/other.yaml") << "model: {name: mlp, in_features: 7, hidden: [16], num_classes: 3}\n";
+  CmdResult other = run("export '" + ckpt + "' --format onnx --config '" + dir + "/other.yaml' --out '" + dir + "/m.onnx'");
+  EXPECT_EQ(other.code, 1);
+  EXPECT_TRUE(contains(other.err, ckpt + ": the checkpoint's model does not fit the config's (" + dir + "/other.yaml)")) << other.err;
 
   CmdResult i = run("info '" + ckpt + "'");
   ASSERT_EQ(i.code, 0) << i.err;
@@ -438,5 +452,36 @@ TEST(Predict, OneOutputModelWritesValues) {
   EXPECT_TRUE(preds[2].classes.empty());
   const std::string csv = tessera::experiments::predictions_csv(preds, {});
   EXPECT_TRUE(contains(csv, "path,value\n" + d + "/0.png,")) << csv;
+  fs::remove_all(d);
+}
+
+// Issue 15: a file of another size used to stop predict with collate's "example 1" or the model's
+// "expected input [N, 3, 8, 8]", naming no file. Both errors now name it.
+TEST(Predict, ImagesOfTheWrongSizeAreNamed) {
+  const std::string d = (fs::temp_directory_path() / ("tessera_predict_sizes_" + std::to_string(::getpid()))).string();
+  fs::create_directories(d + "/mixed");
+  fs::create_directories(d + "/tiny");
+  tessera::Generator gen(5);
+  auto png = [&](const std::string& path, int64_t h, int64_t w) {
+    tessera::data::write_file(path, tessera::data::encode_png(tessera::randint(0, 256, {h, w, 3}, {.dtype = tessera::DType::UInt8}, &gen)));
+  };
+  png(d + "/mixed/0.png", 8, 8);
+  png(d + "/mixed/1.png", 5, 3);  // batched with 0.png
+  png(d + "/tiny/0.png", 1, 1);
+  tessera::nn::SmallCNN model({.in_channels = 3, .num_classes = 2, .channels = {2}, .hidden = 4, .image_size = 8});
+  auto error_of = [&](const std::string& folder) {
+    try {
+      tessera::experiments::predict_files(model, tessera::experiments::list_input_images({folder}), {},
+                                          {.batch_size = 2, .quiet = true});
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string mixed = error_of(d + "/mixed");
+  EXPECT_TRUE(contains(mixed, d + "/mixed/1.png: image is [3, 5, 3] after the split's transforms but " + d +
+                                  "/mixed/0.png is [3, 8, 8]")) << mixed;
+  const std::string tiny = error_of(d + "/tiny");
+  EXPECT_TRUE(contains(tiny, d + "/tiny/0.png: the model refused this input: ")) << tiny;
   fs::remove_all(d);
 }

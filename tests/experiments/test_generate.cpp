@@ -5,8 +5,11 @@
 // generation state continues exactly in a fresh generator.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "autograd/tessera.h"
 #include "core/kernels/copy.h"
+#include "experiments/checkpoint.h"
 #include "experiments/generate.h"
 #include "nn/titans/lmm_model.h"
 #include "nn/titans/titans_lm.h"
@@ -143,4 +146,66 @@ TEST(Generate, StatefulLogitsEqualFullForward) {
       last = g.feed({sample_token(last, 0.0, 0, 0.0)});
     }
   }
+}
+
+// Issue 15: a generation state file (--state) is untrusted input. A 0-element last_logits used to
+// crash the sampler (SIGSEGV in `tessera generate --prompt ""`); token ids outside the vocabulary,
+// a streaming flag that is not -1/0/1 and model state that does not fit are errors naming the file.
+TEST(Generate, HostileStateFilesAreRefusedNamingTheFile) {
+  auto m = tiny_mac();
+  tessera::testing::TmpDir dir("generate_hostile");
+  const std::string good = dir.file("good.h5");
+  {
+    TextGenerator g(*m);
+    g.generate(prompt(6), {.max_new_tokens = 3, .temperature = 0.0});
+    g.save(good);
+  }
+  const nn::StateDict base = import_pytorch_h5(good);
+  auto expect_refused = [&](const std::string& name, const std::function<void(nn::StateDict&)>& edit,
+                            const std::string& want, bool on_load) {
+    SCOPED_TRACE(name);
+    nn::StateDict sd;
+    for (const auto& [k, t] : base) sd.insert(k, t);
+    edit(sd);
+    const std::string path = dir.file(name + ".h5");
+    export_pytorch_h5(path, sd);
+    TextGenerator g(*m);
+    try {
+      if (on_load) {
+        g.load(path);
+      } else {
+        g.load(path);
+        g.generate(prompt(2), {.max_new_tokens = 2, .temperature = 0.0});
+      }
+      ADD_FAILURE() << "accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  };
+  auto replace = [](nn::StateDict& sd, const std::string& k, const Tensor& t) {
+    ASSERT_TRUE(sd.contains(k)) << k;
+    sd.insert(k, t);
+  };
+  expect_refused("empty_logits", [&](nn::StateDict& sd) { replace(sd, "last_logits", zeros({0}, {.dtype = DType::Float64})); },
+                 "'last_logits' must be a non-empty", true);
+  expect_refused("history_out_of_vocab",
+                 [&](nn::StateDict& sd) { replace(sd, "history", from_vector<int64_t>({1, 2, 1000000000}, {3})); },
+                 "'history' token 2 is 1000000000, outside [0, 11)", true);
+  expect_refused("history_negative", [&](nn::StateDict& sd) { replace(sd, "history", from_vector<int64_t>({-7}, {1})); },
+                 "outside [0, 11)", true);
+  expect_refused("history_float", [&](nn::StateDict& sd) { replace(sd, "history", zeros({3})); },
+                 "'history' must be a 1-d integer dataset", true);
+  expect_refused("streaming_7",
+                 [&](nn::StateDict& sd) { replace(sd, "streaming", scalar_tensor(7.0, {.dtype = DType::Int64})); },
+                 "'streaming' must be -1, 0 or 1", true);
+  expect_refused("streaming_empty",
+                 [&](nn::StateDict& sd) { replace(sd, "streaming", zeros({0}, {.dtype = DType::Int64})); },
+                 "'streaming' must be one integer", true);
+  // Model state the model itself rejects: the error says which file it came from.
+  expect_refused("pending_out_of_vocab",
+                 [&](nn::StateDict& sd) { replace(sd, "state:pending", from_vector<int64_t>({1, 300}, {1, 2})); },
+                 "the generation state does not fit this model", false);
+  // Sampling from no logits is an error, not a read before the buffer.
+  EXPECT_THROW(sample_token(zeros({0}, {.dtype = DType::Float64}), 1.0, 0, 0.5), std::invalid_argument);
 }

@@ -194,6 +194,23 @@ TEST(HardeningHdf5, DtypeTagArrayOrWrongTypeIsRefused) {
   EXPECT_TRUE(contains(msg, "model/w") && contains(msg, "expected 'bool' on 1-byte")) << msg;
 }
 
+// A 'bool'-tagged dataset whose bytes are not 0/1 (found by fuzz/checkpoint.cpp on the device host:
+// UBSan "load of value 192, which is not a valid value for type 'const bool'" when the tensor was
+// read) is refused on load, naming the dataset and the element.
+TEST(HardeningHdf5, BoolDatasetWithBytesOtherThanZeroOrOneIsRefused) {
+  TmpDir d("hardening");
+  std::string p = good_checkpoint(d, "bool192.h5");
+  edit_h5(p, [](hid_t f) {
+    hid_t ds = H5Dopen2(f, "model/mask", H5P_DEFAULT);
+    const uint8_t bytes[2] = {1, 192};
+    ASSERT_GE(H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes), 0);
+    H5Dclose(ds);
+  });
+  const std::string msg = load_error(p);
+  EXPECT_TRUE(contains(msg, p) && contains(msg, "model/mask") && contains(msg, "is tagged 'bool' but element 1 is 192"))
+      << msg;
+}
+
 TEST(HardeningHdf5, HugeDeclaredDatasetInASmallFileIsRefusedBeforeAllocating) {
   TmpDir d("hardening");
   std::string p = d.file("huge.h5");

@@ -313,7 +313,7 @@ TEST(GradUnary, MathAndActivationsFirstAndSecondOrder) {
       {"erf", erf}, {"square", square}, {"expm1", expm1}};
   for (auto& [name, f] : any_x) {
     SCOPED_TRACE(name);
-    auto fn = [f](const TensorList& x) { return f(x[0]); };
+    auto fn = [f = f](const TensorList& x) { return f(x[0]); };  // init-capture: clang 14 cannot capture a structured binding
     EXPECT_TRUE(gradcheck(fn, {a}));
     EXPECT_TRUE(gradcheck(fn, {nc}));
     EXPECT_TRUE(gradgradcheck(fn, {a}));
@@ -323,7 +323,7 @@ TEST(GradUnary, MathAndActivationsFirstAndSecondOrder) {
       {"abs", abs}, {"relu", relu}};
   for (auto& [name, f] : pos_x) {  // away from kinks and poles
     SCOPED_TRACE(name);
-    auto fn = [f](const TensorList& x) { return f(x[0]); };
+    auto fn = [f = f](const TensorList& x) { return f(x[0]); };  // init-capture: clang 14 cannot capture a structured binding
     EXPECT_TRUE(gradcheck(fn, {pos}));
     EXPECT_TRUE(gradgradcheck(fn, {pos}));
   }

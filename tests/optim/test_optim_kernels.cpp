@@ -110,7 +110,7 @@ TEST_P(FusedAdam, MatchesScalarLoopBitForBit) {
     for (const auto& s : kShapes) fused.grads.push_back(rand_like_shape(s, dt, gen, 0.1 * step));
     kernels::adam_step_(fused, c.h);
     for (size_t i = 0; i < kShapes.size(); ++i)
-      dispatch_floating(dt, "ref", [&]<typename T>() {
+      dispatch_floating(dt, "ref", [&, &c = c]<typename T>() {  // &c = c: clang 14 cannot capture a structured binding
         reference_adam<T>(ref.params[i], fused.grads[i], ref.exp_avgs[i], ref.exp_avg_sqs[i],
                           c.h.amsgrad ? ref.max_exp_avg_sqs[i] : Tensor(), double(step), c.h);
       });
@@ -163,7 +163,7 @@ TEST_P(FusedSGD, MatchesScalarLoopBitForBit) {
     if (mom) fused.fresh_buffers.assign(kShapes.size(), step == 1);
     kernels::sgd_step_(fused, c.h);
     for (size_t i = 0; i < kShapes.size(); ++i)
-      dispatch_floating(dt, "ref", [&]<typename T>() {
+      dispatch_floating(dt, "ref", [&, &c = c]<typename T>() {  // &c = c: clang 14 cannot capture a structured binding
         reference_sgd<T>(ref.params[i], fused.grads[i], mom ? ref.momentum_buffers[i] : Tensor(), step == 1, c.h);
       });
   }

@@ -53,13 +53,13 @@ TEST_F(ParityLoss, LossesValuesAndInputGradients) {
     ++checked;
   };
   for (std::string red : {"none", "mean", "sum"}) {
-    for (auto& [k, fn] : losses) check(k, red, [&](const Tensor& x) { return fn(x, lt_, red); }, g.get("in/li"));
+    for (auto& [k, fn] : losses) check(k, red, [&, &fn = fn](const Tensor& x) { return fn(x, lt_, red); }, g.get("in/li"));  // &fn = fn: clang 14 (sanitizer build)
     check("mse_bcast", red, [&](const Tensor& x) { return mse_loss(x, ltb, red); }, g.get("in/li"));
     check("l1_bcast", red, [&](const Tensor& x) { return l1_loss(x, ltb, red); }, g.get("in/li"));
     std::map<std::string, std::pair<Tensor, Tensor>> bce = {
         {"plain", {Tensor(), Tensor()}}, {"w", {w, Tensor()}}, {"pw", {Tensor(), pw}}, {"w_pw", {w, pw}}};
     for (auto& [k, wp] : bce)
-      check("bce_" + k, red, [&](const Tensor& x) { return binary_cross_entropy_with_logits(x, tgt, wp.first, wp.second, red); },
+      check("bce_" + k, red, [&, &wp = wp](const Tensor& x) { return binary_cross_entropy_with_logits(x, tgt, wp.first, wp.second, red); },
             g.get("in/logits"));
   }
   EXPECT_EQ(checked, 3 * 13);
