@@ -1,0 +1,11 @@
+# ctest script: runs both trapping-math probes with the same STEP and fails unless every line matches.
+foreach(p DEFAULT FAST)
+  execute_process(COMMAND ${${p}} ${STEP} OUTPUT_VARIABLE out_${p} RESULT_VARIABLE rc_${p})
+  if(NOT rc_${p} EQUAL 0)
+    message(FATAL_ERROR "${${p}} exited with ${rc_${p}}")
+  endif()
+endforeach()
+if(NOT out_DEFAULT STREQUAL out_FAST)
+  message(FATAL_ERROR "-fno-trapping-math changed values:\nwithout the flag:\n${out_DEFAULT}\nwith it:\n${out_FAST}")
+endif()
+message(STATUS "identical with and without -fno-trapping-math:\n${out_FAST}")
