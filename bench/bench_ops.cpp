@@ -10,6 +10,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "autograd/tessera.h"
+#include "core/kernels/matmul.h"
 #include "nn/init.h"
 #if __has_include("autograd/ops/softmax.h")
 #include "autograd/ops/softmax.h"
@@ -80,6 +81,39 @@ void matmul_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_MatmulTessera)->Apply(matmul_args);
 BENCHMARK(BM_MatmulOneDNNRaw)->Apply(matmul_args);
 BENCHMARK(BM_MatmulOpenBLAS)->Apply(matmul_args);
+
+// The three products of a linear layer with the operand layouts a training step uses: the LM's
+// (2048 tokens = batch 16 x T 128) output projection (in 256, out 33278: ~105 of the step's ~145
+// GFLOP) and its blocks' qkv / proj / fc1 / fc2, and ViT-T's (4160 tokens = 64 x 65). Args: tokens,
+// in, out, product (0 forward
+// linear(x, W, bias), 1 dgrad g x W, 2 wgrad g^T x x with g^T a transposed view, 3 the bias
+// gradient: g summed over the tokens), backend (0 oneDNN, 1 OpenBLAS).
+void BM_LinearStep(benchmark::State& st) {
+  const int64_t T = st.range(0), I = st.range(1), O = st.range(2);
+  Tensor x = rnd({T, I}, 1), w = rnd({O, I}, 2), bias = rnd({O}, 3), g = rnd({T, O}, 4);
+  auto be = st.range(4) == 0 ? kernels::MatmulBackend::OneDNN : kernels::MatmulBackend::OpenBLAS;
+  auto once = [&] {
+    switch (st.range(3)) {
+      case 0: return kernels::linear(x, w, bias, be);
+      case 1: return kernels::matmul(g, w, be);
+      case 2: return kernels::matmul(g.as_strided({O, T}, {1, O}, 0), x, be);
+      default: return sum(g, {0});
+    }
+  };
+  once();
+  for (auto _ : st) {
+    Tensor c = once();
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  if (st.range(3) < 3) set_flops(st, 2.0 * T * I * O);
+}
+BENCHMARK(BM_LinearStep)
+    ->ArgsProduct({{2048}, {256}, {33278}, {0, 1, 2, 3}, {0, 1}})
+    ->ArgsProduct({{2048}, {256}, {768, 1024, 256}, {0, 1, 2}, {0, 1}})
+    ->ArgsProduct({{2048}, {1024}, {256}, {0, 1, 2}, {0, 1}})
+    ->ArgsProduct({{4160}, {192}, {576, 768, 192}, {0, 1, 2}, {0, 1}})
+    ->ArgsProduct({{4160}, {768}, {192}, {0, 1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 
 // Args: N, C, H, O, stride (3x3, padding 1), as in ResNet-18 on CIFAR.
 double conv_flops(benchmark::State& st) {

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/view.h"
@@ -81,6 +82,42 @@ Tensor nll_loss(const Tensor& x, const Tensor& target, const NllLossOptions& opt
   return out;
 }
 
+namespace {
+// Class-index cross entropy, fused: the forward keeps the logits (saved anyway by whoever produced
+// them) and one logsumexp per line, never the [N, C] log-probabilities; the first-order backward
+// writes s * (coef * softmax(x) - K) straight into the logits' gradient in one pass (kernel
+// cross_entropy_indices_backward). Under create_graph the same formula is built from
+// differentiable ops (softmax of the saved logits), so higher derivatives stay exact.
+Tensor cross_entropy_indices(const Tensor& input_in, const Tensor& target, const CrossEntropyOptions& opt,
+                             k::Reduction red, const Tensor& wview) {
+  // autocast's float32 list: a bfloat16 input is widened first.
+  Tensor input =
+      autocast::is_enabled() && input_in.dtype() == autocast::dtype() ? autocast::to_float32(input_in) : input_in;
+  const double ls = opt.label_smoothing;
+  auto fwd = k::cross_entropy_indices(input, target, opt.weight, opt.ignore_index, red, ls);
+  if (auto node = make_node("CrossEntropyBackward", {input})) {
+    set_history(node, {fwd.loss});
+    node->set_backward([sx = autograd::save(input), target, weight = opt.weight.defined() ? opt.weight.detach() : Tensor(),
+                        wview, ii = opt.ignore_index, red, ls, lse = fwd.lse, tw = fwd.total_weight](
+                           const TensorList& g, const Node& n) {
+      Tensor x = sx.unpack(n.name());
+      if (!GradMode::is_enabled())
+        return TensorList{k::cross_entropy_indices_backward(g[0], x, target, lse, weight, ii, red, ls, tw)};
+      // Composed: K = (1 - ls) w[t] onehot(t) + ls/C w (per kept line), coef = sum of K over the classes.
+      int64_t cd = x.dim() == 1 ? 0 : 1;
+      double C = double(x.shape()[size_t(cd)]);
+      Tensor nllw = k::nll_loss_grad_weights(x.shape(), x.dtype(), target, weight, ii, -(1.0 - ls));
+      Tensor keep = unsqueeze(k::to_dtype(k::logical_not(k::ignore_mask(target, ii)), x.dtype()), cd);
+      Tensor K = ls > 0 ? add(nllw, mul(wview.defined() ? mul(keep, k::to_dtype(wview, x.dtype())) : keep, ls / C)) : nllw;
+      Tensor coef = sum(K, {cd}, true);
+      Tensor gs = red == k::Reduction::None ? unsqueeze(g[0], cd) : red == k::Reduction::Mean ? div(g[0], tw) : g[0];
+      return TensorList{mul(gs, sub(mul(softmax(x, cd), coef), K))};
+    });
+  }
+  return fwd.loss;
+}
+}  // namespace
+
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& opt) {
   const char* op = "cross_entropy";
   auto red = k::parse_reduction(opt.reduction, op);
@@ -102,6 +139,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     wview = reshape(opt.weight.detach(), ws);
   }
   double ls = opt.label_smoothing;
+  if (!target.is_floating_point()) return cross_entropy_indices(input, target, opt, red, wview);
   Tensor lp = log_softmax(input, cd);
 
   if (target.is_floating_point()) {
@@ -121,24 +159,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
     }
   }
 
-  // Class indices.
-  Tensor nll = nll_loss(lp, target, {.weight = opt.weight, .ignore_index = opt.ignore_index, .reduction = opt.reduction});
-  if (ls == 0) return nll;
-  Tensor smooth = wview.defined() ? neg(sum(mul(lp, wview), {cd})) : neg(sum(lp, {cd}));
-  Tensor keep = k::to_dtype(k::logical_not(k::ignore_mask(target, opt.ignore_index)), smooth.dtype());
-  smooth = mul(smooth, keep);
-  Tensor ret;
-  switch (red) {
-    case k::Reduction::None: ret = smooth; break;
-    case k::Reduction::Sum: ret = sum(smooth); break;
-    case k::Reduction::Mean: {
-      double tw = 0;
-      k::nll_loss(lp.detach(), target, opt.weight, opt.ignore_index, k::Reduction::Sum, &tw);
-      ret = div(sum(smooth), tw);
-      break;
-    }
-  }
-  return add(mul(nll, 1.0 - ls), mul(ret, ls / double(C)));
+  return Tensor();  // every reduction returned above
 }
 
 }  // namespace tessera

@@ -116,11 +116,19 @@ std::vector<Part> row_reduce(int64_t K, int64_t R, Block block, Combine combine)
 // for r in [0, R): step(acc, x[(o R + r) inner + j]); then fin(o * inner + j, acc).
 template <typename T, typename A, typename Step, typename Fin>
 void col_reduce(const T* x, const Split& s, A init, Step step, Fin fin) {
-  constexpr int64_t kChunk = 256;
+  // Columns per task: wide tasks give each row a long contiguous run that the hardware prefetcher
+  // streams (256 columns were 1 KB runs 130 KB apart for the LM's [2048, 33278] bias gradient,
+  // 2048 took it from 47 to 35 ms on 2 cores), but at least ~4 tasks per thread stay for balance
+  // (2048 columns would leave 17 tasks for 16 threads). The accumulators (at most 16 KB of double)
+  // stay in L1. Each column is summed row by row in order, so results do not depend on the chunk
+  // or the thread count.
+  constexpr int64_t kMaxChunk = 2048;
+  const int64_t kChunk =
+      std::clamp<int64_t>(s.inner / (4 * std::max(1, get_num_threads())) / 64 * 64, 256, kMaxChunk);
   int64_t nchunks = (s.inner + kChunk - 1) / kChunk;
   parallel_for(s.outer * nchunks, std::max<int64_t>(1, 16384 / std::max<int64_t>(s.R * std::min(s.inner, kChunk), 1)),
                [&](int64_t b, int64_t e) {
-                 A acc[kChunk];
+                 A acc[kMaxChunk];
                  for (int64_t t = b; t < e; ++t) {
                    int64_t o = t / nchunks, j0 = (t % nchunks) * kChunk, n = std::min(s.inner, j0 + kChunk) - j0;
                    for (int64_t j = 0; j < n; ++j) acc[j] = init;

@@ -316,3 +316,180 @@ Tensor ignore_mask(const Tensor& target, int64_t ignore_index) {
 }
 
 }  // namespace tessera::kernels
+
+// ---------------------------------------------------------------------------------------------
+// Fused cross entropy with class indices
+
+namespace tessera::kernels {
+
+namespace {
+
+// One (outer, inner) line of C logits, stride `st` apart (1 when the class dim is innermost).
+template <bool Contig> struct Line {
+  int64_t st;
+  int64_t at(int64_t c) const { return Contig ? c : c * st; }
+};
+
+// Per-class weights in the compute type (empty when unweighted) and their sum.
+template <typename A> std::vector<A> class_weights(const Tensor& weight, int64_t C, double* sum) {
+  std::vector<A> w;
+  *sum = double(C);
+  if (!weight.defined()) return w;
+  Tensor wc = to_dtype(contiguous(weight), DType::Float64);
+  const double* p = wc.data_ptr<double>();
+  w.resize(size_t(C));
+  *sum = 0;
+  for (int64_t c = 0; c < C; ++c) w[size_t(c)] = A(p[c]), *sum += p[c];
+  return w;
+}
+
+template <bool Contig, typename T>
+void ce_forward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>>& w, const NllGeometry& g,
+                      int64_t ignore_index, double ls, ctype<T>* lse, double* loss) {
+  using A = ctype<T>;
+  const int64_t C = g.C, inner = g.inner;
+  parallel_for(g.outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t l = b; l < e; ++l) {
+      const T* xl = x + (l / inner) * C * inner + (l % inner);
+      const Line<Contig> ln{inner};
+      A m = -std::numeric_limits<A>::infinity();
+#pragma omp simd reduction(max : m)
+      for (int64_t c = 0; c < C; ++c) m = A(xl[ln.at(c)]) > m ? A(xl[ln.at(c)]) : m;
+      A s = 0;
+#pragma omp simd reduction(+ : s)
+      for (int64_t c = 0; c < C; ++c) s += exp_nonpos(A(xl[ln.at(c)]) - m);
+      A z = m + std::log(s);
+      lse[l] = z;
+      int64_t t = tp[l];
+      if (t == ignore_index) {
+        loss[l] = 0;
+        continue;
+      }
+      double wt = w.empty() ? 1.0 : double(w[size_t(t)]);
+      double v = (1.0 - ls) * wt * double(z - A(xl[ln.at(t)]));
+      if (ls > 0) {
+        // sum_c w_c * (lse - x_c): the -sum(w * log_probs) of label smoothing, from shifted logits.
+        A sm = 0;
+        if (w.empty()) {
+#pragma omp simd reduction(+ : sm)
+          for (int64_t c = 0; c < C; ++c) sm += z - A(xl[ln.at(c)]);
+        } else {
+#pragma omp simd reduction(+ : sm)
+          for (int64_t c = 0; c < C; ++c) sm += w[size_t(c)] * (z - A(xl[ln.at(c)]));
+        }
+        v += ls / double(C) * double(sm);
+      }
+      loss[l] = v;
+    }
+  });
+}
+
+template <bool Contig, typename T>
+void ce_backward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>>& w, double wsum,
+                       const NllGeometry& g, int64_t ignore_index, double ls, const ctype<T>* lse, const double* gs,
+                       bool per_line, T* out) {
+  using A = ctype<T>;
+  const int64_t C = g.C, inner = g.inner;
+  parallel_for(g.outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t l = b; l < e; ++l) {
+      int64_t base = (l / inner) * C * inner + (l % inner);
+      const T* xl = x + base;
+      T* ol = out + base;
+      const Line<Contig> ln{inner};
+      int64_t t = tp[l];
+      if (t == ignore_index) {
+        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(A(0));
+        continue;
+      }
+      double s = gs[per_line ? l : 0];
+      double wt = w.empty() ? 1.0 : double(w[size_t(t)]);
+      const A a = A(s * ((1.0 - ls) * wt + ls / double(C) * wsum)), bsm = A(s * ls / double(C)), z = lse[l];
+      if (w.empty()) {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm);
+      } else {
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm * w[size_t(c)]);
+      }
+      ol[ln.at(t)] = T(A(A(ol[ln.at(t)]) - A(s * (1.0 - ls) * wt)));
+    }
+  });
+}
+
+}  // namespace
+
+CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& target_, const Tensor& weight,
+                                          int64_t ignore_index, Reduction reduction, double ls) {
+  profile::Scope prof_scope(profile::Family::Softmax);
+  auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "cross_entropy");
+  Tensor input = contiguous(input_);
+  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  const int64_t L = g.outer * g.inner;
+  CrossEntropyForward r;
+  r.lse = empty(target.shape(), {.dtype = input.dtype() == DType::Float64 ? DType::Float64 : DType::Float32});
+  r.loss = reduction == Reduction::None ? empty(target.shape(), {.dtype = input.dtype()})
+                                        : empty({}, {.dtype = input.dtype()});
+  std::vector<double> loss(static_cast<size_t>(L));
+  dispatch_floating(input.dtype(), "cross_entropy", [&]<typename T>() {
+    using A = ctype<T>;
+    double wsum = 0;
+    auto w = class_weights<A>(weight, g.C, &wsum);
+    const T* x = input.data_ptr<T>();
+    A* lse = r.lse.data_ptr<A>();
+    if (g.C > 0) {
+      if (g.inner == 1) ce_forward_lines<true, T>(x, target.data_ptr<int64_t>(), w, g, ignore_index, ls, lse, loss.data());
+      else ce_forward_lines<false, T>(x, target.data_ptr<int64_t>(), w, g, ignore_index, ls, lse, loss.data());
+    }
+    // Totals in line order, serially: the result does not depend on the thread count.
+    const int64_t* tp = target.data_ptr<int64_t>();
+    double total = 0;
+    for (int64_t l = 0; l < L; ++l) {
+      total += loss[size_t(l)];
+      if (tp[l] != ignore_index) r.total_weight += w.empty() ? 1.0 : double(w[size_t(tp[l])]);
+    }
+    T* o = r.loss.data_ptr<T>();
+    if (reduction == Reduction::None)
+      for (int64_t l = 0; l < L; ++l) o[l] = T(acc_t<T>(loss[size_t(l)]));
+    else
+      o[0] = T(acc_t<T>(reduction == Reduction::Sum ? total : total / r.total_weight));
+  });
+  return r;
+}
+
+Tensor cross_entropy_indices_backward(const Tensor& grad, const Tensor& input_, const Tensor& target_, const Tensor& lse_,
+                                      const Tensor& weight, int64_t ignore_index, Reduction reduction, double ls,
+                                      double total_weight) {
+  profile::Scope prof_scope(profile::Family::Softmax);
+  auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "cross_entropy_backward");
+  const bool per_line = reduction == Reduction::None;
+  if (per_line ? grad.shape() != target_.shape() : grad.numel() != 1)
+    throw std::invalid_argument("cross_entropy_backward: gradient " + shape_str(grad.shape()) + " does not match loss " +
+                                (per_line ? shape_str(target_.shape()) : std::string("[]")));
+  if (lse_.shape() != target_.shape())
+    throw std::invalid_argument("cross_entropy_backward: logsumexp " + shape_str(lse_.shape()) +
+                                " does not match target " + shape_str(target_.shape()));
+  Tensor input = contiguous(input_);
+  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  Tensor gc = to_dtype(contiguous(grad), DType::Float64);
+  std::vector<double> gs(gc.data_ptr<double>(), gc.data_ptr<double>() + gc.numel());
+  if (reduction == Reduction::Mean)
+    for (double& v : gs) v /= total_weight;
+  Tensor out = empty(input.shape(), {.dtype = input.dtype()});
+  if (input.numel() == 0) return out;
+  dispatch_floating(input.dtype(), "cross_entropy_backward", [&]<typename T>() {
+    using A = ctype<T>;
+    Tensor lse = to_dtype(contiguous(lse_), std::is_same_v<A, double> ? DType::Float64 : DType::Float32);
+    double wsum = 0;
+    auto w = class_weights<A>(weight, g.C, &wsum);
+    const int64_t* tp = target.data_ptr<int64_t>();
+    if (g.inner == 1)
+      ce_backward_lines<true, T>(input.data_ptr<T>(), tp, w, wsum, g, ignore_index, ls, lse.data_ptr<A>(),
+                                 gs.data(), per_line, out.data_ptr<T>());
+    else
+      ce_backward_lines<false, T>(input.data_ptr<T>(), tp, w, wsum, g, ignore_index, ls, lse.data_ptr<A>(),
+                                  gs.data(), per_line, out.data_ptr<T>());
+  });
+  return out;
+}
+
+}  // namespace tessera::kernels

@@ -48,4 +48,22 @@ Tensor nll_loss_grad_weights(const Shape& input_shape, DType input_dtype, const 
 // Bool tensor of target's shape: target == ignore_index.
 Tensor ignore_mask(const Tensor& target, int64_t ignore_index);
 
+// Fused cross entropy with class indices (torch's F.cross_entropy: weights, ignore_index, label
+// smoothing, reductions) straight from the logits: per (n, j) line only the logsumexp is kept, never
+// the [N, C] log-probabilities. For a 33k vocabulary that is one read of the logits forward and one
+// read + one write backward instead of four [N, C] passes and buffers.
+struct CrossEntropyForward {
+  Tensor loss;              // [] for mean/sum, target's shape for none; input's dtype
+  Tensor lse;               // logsumexp of each line, target's shape (float64 for float64 input, else float32)
+  double total_weight = 0;  // sum of w[t] over non-ignored targets (the mean's divisor)
+};
+CrossEntropyForward cross_entropy_indices(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                          int64_t ignore_index, Reduction reduction, double label_smoothing);
+// d loss / d input for upstream gradient `grad` ([] for mean/sum, target's shape for none):
+// s * ((1 - ls) * w[t] + ls / C * sum(w)) * softmax(x) - s * (1 - ls) * w[t] * onehot(t) - s * ls / C * w,
+// with s = grad (/ total_weight for mean); zero on ignored lines. Input's shape and dtype.
+Tensor cross_entropy_indices_backward(const Tensor& grad, const Tensor& input, const Tensor& target, const Tensor& lse,
+                                      const Tensor& weight, int64_t ignore_index, Reduction reduction,
+                                      double label_smoothing, double total_weight);
+
 }  // namespace tessera::kernels

@@ -80,6 +80,51 @@ TEST(GradLoss, CrossEntropyIndices) {
   }
 }
 
+// Class-index cross entropy is one fused kernel (logsumexp per line forward, softmax - onehot
+// backward): rows longer than a vector, with odd tails, every option, first order by finite
+// differences (the fused backward) and second order (the composed create_graph backward).
+TEST(GradLoss, CrossEntropyIndicesWideRows) {
+  Tensor x = leaf({3, 37}, 71, -3, 3), x3 = leaf({2, 37, 3}, 72, -3, 3);
+  Tensor t = i64({5, -100, 36}, {3}), t3 = i64({0, 36, -100, 7, 7, 1}, {2, 3});
+  Tensor w = add(leaf({37}, 73, 0, 1).detach(), 0.2);
+  for (const char* red : {"mean", "sum", "none"})
+    for (double ls : {0.0, 0.15})
+      for (bool use_w : {false, true}) {
+        SCOPED_TRACE(std::string(red) + " ls " + std::to_string(ls) + " w " + std::to_string(use_w));
+        CrossEntropyOptions o{.weight = use_w ? w : Tensor(), .reduction = red, .label_smoothing = ls};
+        auto f = [&](const TensorList& a) { return cross_entropy(a[0], t, o); };
+        auto f3 = [&](const TensorList& a) { return cross_entropy(a[0], t3, o); };
+        EXPECT_TRUE(gradcheck(f, {x}));
+        EXPECT_TRUE(gradcheck(f, {noncontiguous(x)}));
+        EXPECT_TRUE(gradcheck(f3, {x3}));
+        EXPECT_TRUE(gradgradcheck(f, {x}));
+      }
+}
+
+// float32 over a 4099-class row: the fused op against log_softmax + nll_loss (+ the smoothing term)
+// composed by hand, loss and gradient.
+TEST(GradLoss, CrossEntropyFusedMatchesComposed) {
+  const int64_t C = 4099;
+  Tensor x0 = to(mul(leaf({5, C}, 74, -4, 4).detach(), 2.0), DType::Float32);
+  Tensor t = i64({0, C - 1, -100, 17, 2048}, {5});
+  Tensor w = to(add(leaf({C}, 75, 0, 1).detach(), 0.2), DType::Float32);
+  for (double ls : {0.0, 0.1})
+    for (bool use_w : {false, true}) {
+      SCOPED_TRACE("ls " + std::to_string(ls) + " w " + std::to_string(use_w));
+      Tensor wt = use_w ? w : Tensor();
+      Tensor xa = x0.detach().set_requires_grad(true), xb = x0.detach().set_requires_grad(true);
+      Tensor fused = cross_entropy(xa, t, {.weight = wt, .reduction = "sum", .label_smoothing = ls});
+      Tensor lp = log_softmax(xb, 1);
+      Tensor nll = nll_loss(lp, t, {.weight = wt, .reduction = "sum"});
+      Tensor keep = unsqueeze(to(ne(t, -100), DType::Float32), 1);
+      Tensor smooth = neg(sum(mul(use_w ? mul(lp, reshape(w, {1, C})) : lp, keep)));
+      Tensor ref = add(mul(nll, 1.0 - ls), mul(smooth, ls / double(C)));
+      EXPECT_TRUE(allclose(to(fused, DType::Float64), to(ref, DType::Float64), 1e-5, 1e-4));
+      Tensor ga = grad({fused}, {xa})[0], gb = grad({ref}, {xb})[0];
+      EXPECT_TRUE(allclose(to(ga, DType::Float64), to(gb, DType::Float64), 1e-4, 1e-6));
+    }
+}
+
 TEST(GradLoss, CrossEntropyProbabilities) {
   Tensor x = leaf({4, 3}, 67, -2, 2), x3 = leaf({2, 3, 2}, 68, -2, 2);
   Tensor p = softmax(leaf({4, 3}, 69, -1, 1), 1).detach().set_requires_grad(true);

@@ -128,6 +128,17 @@ for red in ("mean", "sum", "none"):
 loss_case("ce", x2.double(), t2i, w5.double(), "mean", -100, 0.2)
 loss_case("ce", x2.double(), F.softmax(torch.randn(6, 5, dtype=torch.float64), 1), None, "mean", -100, 0.2)
 
+# Wide rows, as the LM's 33k vocabulary reaches the fused kernel (vectorised lines and their odd tails),
+# every option; drawn last so the cases above keep their values.
+xw = torch.randn(6, 517) * 4
+tw = torch.randint(0, 517, (6,))
+tw[3] = -100
+ww = torch.rand(517) + 0.2
+for red in ("mean", "sum", "none"):
+    for w in (None, ww):
+        for ls in (0.0, 0.1):
+            loss_case("ce", xw, tw, w, red, -100, ls)
+
 with h5py.File(path + ".tmp", "w", libver="latest") as f:
     for i, t in enumerate(inputs):
         f.create_dataset(f"in.{i}", data=t.numpy())
