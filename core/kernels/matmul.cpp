@@ -383,6 +383,7 @@ MatmulTiming matmul_timing() {
 void set_matmul_backend(MatmulBackend b) { g_backend.store(b); }
 MatmulBackend get_matmul_backend() { return g_backend.load(); }
 size_t matmul_primitive_cache_size() { return dnnl_cache().size(); }
+std::string matmul_cpu_isa() { return onednn::cpu_isa_name(); }
 
 Shape matmul_shape(const Shape& a, const Shape& b) {
   if (a.empty() || b.empty())

@@ -1,14 +1,52 @@
 #include "core/kernels/onednn_util.h"
 
+#include <cstdlib>
 #include <stdexcept>
 
 #include "core/factory.h"
 
 namespace tessera::kernels::onednn {
 
+namespace {
+
+// oneDNN 2.x leaves ISAs it counts as "initial support" out of its default dispatch unless the
+// application raises the cap; AMX (bf16 tile products, several times the AVX-512 BF16 rate) is
+// one of them in some 2.x releases. Raise the cap to AMX before the first primitive, unless the
+// user pinned an ISA with ONEDNN_MAX_CPU_ISA / DNNL_MAX_CPU_ISA. On CPUs without AMX this is a
+// no-op (it is a cap, not a requirement); oneDNN itself asks Linux for the AMX tile-data
+// permission (arch_prctl ARCH_REQ_XCOMP_PERM) when it first dispatches to AMX.
+void allow_amx() {
+  if (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")) return;
+  try {
+    dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_amx);
+  } catch (const dnnl::error&) {
+    // The ISA was already fixed by an earlier oneDNN call (a library or test used oneDNN first).
+  }
+}
+
+}  // namespace
+
 dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine e = [] {
+    allow_amx();
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return e;
+}
+
+std::string cpu_isa_name() {
+  engine();
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::sse41: return "sse41";
+    default: return "other";
+  }
 }
 
 dnnl::stream& stream() {
