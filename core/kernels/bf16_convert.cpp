@@ -9,10 +9,13 @@ namespace tessera::kernels {
 
 namespace {
 
-// Branch-free BFloat16::round_from_float, so the loop vectorises. The binary targets baseline
-// x86-64; the clones let the same loop run 32- or 64-byte wide where the CPU has AVX2 / AVX-512.
+// Branch-free BFloat16::round_from_float, so the loop vectorises; the clones let it run 32 or 64
+// bytes wide on CPUs with AVX2 / AVX-512 whatever -march the build used.
+// `omp simd` because -O2 alone leaves the select scalar and branchy (measured: 3x slower than the
+// generic element loop on the device host).
 __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
 void narrow(const float* __restrict__ src, uint16_t* __restrict__ dst, int64_t n) {
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     uint32_t u;
     std::memcpy(&u, src + i, 4);
@@ -24,6 +27,7 @@ void narrow(const float* __restrict__ src, uint16_t* __restrict__ dst, int64_t n
 
 __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
 void widen(const uint16_t* __restrict__ src, float* __restrict__ dst, int64_t n) {
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     const uint32_t u = uint32_t(src[i]) << 16;
     std::memcpy(dst + i, &u, 4);
