@@ -1,36 +1,17 @@
 #include "core/kernels/onednn_util.h"
 
-#include <cstdlib>
 #include <stdexcept>
 
 #include "core/factory.h"
 
 namespace tessera::kernels::onednn {
 
-namespace {
-
-// oneDNN 2.x leaves ISAs it counts as "initial support" out of its default dispatch unless the
-// application raises the cap; AMX (bf16 tile products, several times the AVX-512 BF16 rate) is
-// one of them in some 2.x releases. Raise the cap to AMX before the first primitive, unless the
-// user pinned an ISA with ONEDNN_MAX_CPU_ISA / DNNL_MAX_CPU_ISA. On CPUs without AMX this is a
-// no-op (it is a cap, not a requirement); oneDNN itself asks Linux for the AMX tile-data
-// permission (arch_prctl ARCH_REQ_XCOMP_PERM) when it first dispatches to AMX.
-void allow_amx() {
-  if (std::getenv("ONEDNN_MAX_CPU_ISA") || std::getenv("DNNL_MAX_CPU_ISA")) return;
-  try {
-    dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_amx);
-  } catch (const dnnl::error&) {
-    // The ISA was already fixed by an earlier oneDNN call (a library or test used oneDNN first).
-  }
-}
-
-}  // namespace
-
+// Debian's oneDNN 2.6.3 dispatches bf16 products to AMX (brg:avx512_core_amx_bf16) by default and
+// asks Linux for the AMX tile-data permission itself (arch_prctl ARCH_REQ_XCOMP_PERM in
+// amx::is_available): measured on the device host, bench/results/bf14d_device_call.txt. So no ISA
+// cap is set here; ONEDNN_MAX_CPU_ISA still works for experiments.
 dnnl::engine& engine() {
-  static dnnl::engine e = [] {
-    allow_amx();
-    return dnnl::engine(dnnl::engine::kind::cpu, 0);
-  }();
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
 }
 
