@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "core/kernels/matmul.h"
 #include "core/threading.h"
 #include "experiments/bench.h"
 
@@ -14,8 +15,8 @@ std::string BenchResult::profile_table() const {
   const double step = std::accumulate(step_ms.begin(), step_ms.end(), 0.0) / steps;  // mean, so shares add up
   std::string out;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "profile %s threads=%d steps=%d mean_step_ms=%.1f\n", model.c_str(), get_num_threads(),
-                int(steps), step);
+  std::snprintf(buf, sizeof buf, "profile %s threads=%d steps=%d mean_step_ms=%.1f onednn_isa=%s\n", model.c_str(),
+                get_num_threads(), int(steps), step, kernels::matmul_cpu_isa().c_str());
   out += buf;
   std::snprintf(buf, sizeof buf, "  %-22s %10s %7s %11s\n", "family", "ms/step", "share", "calls/step");
   out += buf;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/factory.h"
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/loops.h"
 #include "core/profiler.h"
 
@@ -103,6 +104,17 @@ void copy_(const Tensor& dst, const Tensor& src) {
     return;
   }
   if (try_blocked_transpose_copy(dst, src)) return;
+  if (dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
+    // autocast's casts: a vectorised loop instead of the per-element conversion below.
+    if (src.dtype() == DType::Float32 && dst.dtype() == DType::BFloat16) {
+      f32_to_bf16(static_cast<const float*>(src.raw_data()), static_cast<uint16_t*>(dst.raw_data()), dst.numel());
+      return;
+    }
+    if (src.dtype() == DType::BFloat16 && dst.dtype() == DType::Float32) {
+      bf16_to_f32(static_cast<const uint16_t*>(src.raw_data()), static_cast<float*>(dst.raw_data()), dst.numel());
+      return;
+    }
+  }
   dispatch_all(dst.dtype(), [&]<typename D>() {
     dispatch_all(src.dtype(), [&]<typename S>() {
       map_kernel<D, S>(dst, [](S v) { return convert<D, S>(v); }, {src});

@@ -227,6 +227,34 @@ void run_onednn(const Plan& p, const Tensor& out) {
   s.wait();
 }
 
+// out[r, :] += bias for every row of a contiguous float32 result [..., N] (bias float32 or bfloat16).
+void add_bias_rows(const Tensor& out, const Tensor& bias) {
+  const Tensor b = bias.dtype() == DType::Float32 ? contiguous(bias) : to_dtype(bias, DType::Float32);
+  const int64_t N = b.numel(), rows = N > 0 ? out.numel() / N : 0;
+  float* o = static_cast<float*>(out.raw_data());
+  const float* bp = static_cast<const float*>(b.raw_data());
+  parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(N, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = o + r * N;
+#pragma omp simd
+      for (int64_t j = 0; j < N; ++j) row[j] += bp[j];
+    }
+  });
+}
+
+// bf16 operands with a float32 result: a bias is added in a pass of its own, never fused. oneDNN
+// 2.6.3's AMX matmul (brg:avx512_core_amx_bf16) with a fused f32 bias took 1.3-1.9 ms per ViT-T
+// linear at 16 threads on the device host, against 0.13-0.3 ms for the same product without one
+// (ONEDNN_VERBOSE; bench/results/bf14d_device_call.txt): ~70 of the 82 ms/step of ViT-T's bf16
+// gemm family. The separate pass re-reads an output that is still in cache.
+void run_onednn_mixed(const Plan& p, const Tensor& out) {
+  if (!p.bias.defined() || p.out_dtype != DType::Float32) return run_onednn(p, out);
+  Plan q = p;
+  q.bias = Tensor();
+  run_onednn(q, out);
+  add_bias_rows(out, p.bias);
+}
+
 // ---- OpenBLAS -----------------------------------------------------------------------------
 
 template <typename T>
@@ -303,9 +331,13 @@ Tensor run(Plan& p, MatmulBackend backend) {
       Plan q = p;
       q.a = widen(p.a);
       q.b = widen(p.b);
-      if (p.bias.defined()) q.bias = to_dtype(p.bias, DType::Float32);
+      // A float32 result gets its bias the way the oneDNN path adds it (run_onednn_mixed), so
+      // both paths round the same way; a bfloat16 result keeps one rounding at the end.
+      const bool bias_after = p.bias.defined() && p.out_dtype == DType::Float32;
+      q.bias = p.bias.defined() && !bias_after ? to_dtype(p.bias, DType::Float32) : Tensor();
       q.out_dtype = DType::Float32;
       Tensor o32 = run(q, MatmulBackend::OpenBLAS);
+      if (bias_after) add_bias_rows(o32, p.bias);
       return p.out_dtype == DType::Float32 ? o32 : to_dtype(o32, DType::BFloat16);
     }
     if (dt == DType::Float64) run_blas<double>(p, out);
@@ -318,7 +350,7 @@ Tensor run(Plan& p, MatmulBackend backend) {
     static std::atomic<int> bf16_ok{-1};  // -1 not tried, 0 unsupported, 1 supported
     if (bf16_ok.load() != 0) {
       try {
-        run_onednn(p, out);
+        run_onednn_mixed(p, out);
         bf16_ok.store(1);
         return out;
       } catch (const dnnl::error&) {
@@ -386,6 +418,7 @@ MatmulTiming matmul_timing() {
 void set_matmul_backend(MatmulBackend b) { g_backend.store(b); }
 MatmulBackend get_matmul_backend() { return g_backend.load(); }
 size_t matmul_primitive_cache_size() { return dnnl_cache().size(); }
+std::string matmul_cpu_isa() { return onednn::cpu_isa_name(); }
 
 Shape matmul_shape(const Shape& a, const Shape& b) {
   if (a.empty() || b.empty())

@@ -35,6 +35,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulB
 
 // Number of cached oneDNN matmul primitives (for tests of the cache).
 size_t matmul_primitive_cache_size();
+// The instruction set oneDNN's products dispatch to on this CPU (avx512_core_amx, avx512_core_bf16,
+// avx2, ...): `tessera bench --profile` prints it, since bf16 speed depends on it.
+std::string matmul_cpu_isa();
 
 // Wall time and FLOPs of the matmul/linear kernels, for benchmarks that report how GEMM-bound a
 // workload is (`tessera bench neural_memory`). Off by default: when off a call only reads one

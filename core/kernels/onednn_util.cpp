@@ -6,9 +6,28 @@
 
 namespace tessera::kernels::onednn {
 
+// Debian's oneDNN 2.6.3 dispatches bf16 products to AMX (brg:avx512_core_amx_bf16) by default and
+// asks Linux for the AMX tile-data permission itself (arch_prctl ARCH_REQ_XCOMP_PERM in
+// amx::is_available): measured on the device host, bench/results/bf14d_device_call.txt. So no ISA
+// cap is set here; ONEDNN_MAX_CPU_ISA still works for experiments.
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
+}
+
+std::string cpu_isa_name() {
+  engine();
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::sse41: return "sse41";
+    default: return "other";
+  }
 }
 
 dnnl::stream& stream() {

@@ -17,6 +17,8 @@ namespace tessera::kernels::onednn {
 
 dnnl::engine& engine();
 dnnl::stream& stream();  // thread-local: streams are not meant to be shared between threads
+// The instruction set oneDNN dispatches to (avx512_core_amx, avx512_core_bf16, avx2, ...).
+std::string cpu_isa_name();
 
 bool supports(DType t);  // float32 and bfloat16
 dnnl::memory::data_type data_type(DType t);

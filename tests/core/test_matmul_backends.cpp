@@ -161,3 +161,30 @@ TEST(MatmulBackends, BFloat16CloseToFloat32) {
   EXPECT_EQ(lb.dtype(), DType::BFloat16);
   EXPECT_EQ(lb.shape(), (Shape{2, 64, 10}));
 }
+
+// autocast's linear: bf16 operands, float32 result, bias in float32 or bfloat16. The bias is added
+// in a pass of its own after the product (run_onednn_mixed): once, on every row, broadcast over
+// leading dims, the same on both backends.
+TEST(MatmulBackends, MixedLinearAddsBiasOnceToFloat32Result) {
+  Tensor x = k::to_dtype(rnd({2, 33, 96}, 70), DType::BFloat16), w = k::to_dtype(rnd({40, 96}, 71), DType::BFloat16);
+  Tensor xt = k::to_dtype(rnd({96, 66}, 72), DType::BFloat16).as_strided({66, 96}, {1, 66}, 0);  // transposed view
+  Tensor w32 = k::to_dtype(w, DType::Float32);
+  for (DType bias_dtype : {DType::Float32, DType::BFloat16}) {
+    Tensor bias = k::to_dtype(rnd({40}, 73), bias_dtype);
+    Tensor b32 = k::to_dtype(bias, DType::Float32);
+    for (const Tensor& in : {x, xt}) {
+      Tensor ref = k::linear(k::to_dtype(in, DType::Float32), w32, b32, k::MatmulBackend::OpenBLAS);
+      for (auto be : {k::MatmulBackend::OneDNN, k::MatmulBackend::OpenBLAS}) {
+        Tensor r = k::linear(in, w, bias, be, DType::Float32);
+        ASSERT_EQ(r.dtype(), DType::Float32);
+        ASSERT_EQ(r.shape(), ref.shape());
+        EXPECT_TRUE(allclose(r, ref, 1e-5, 1e-5)) << "bias " << dtype_name(bias_dtype);
+        Tensor nobias = k::linear(in, w, Tensor(), be, DType::Float32);
+        const float* pr = r.data_ptr<float>();
+        const float* pn = nobias.data_ptr<float>();
+        const float* pb = b32.data_ptr<float>();
+        for (int64_t i = 0; i < r.numel(); ++i) ASSERT_NEAR(pr[i] - pn[i], pb[i % 40], 1e-5) << i;
+      }
+    }
+  }
+}

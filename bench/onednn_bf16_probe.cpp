@@ -1,0 +1,115 @@
+// Which oneDNN implementation runs a bf16 matmul, and how fast, for each way Tessera could
+// describe the operands: the answer to "why do bf16 linears not gain" on a given CPU and oneDNN.
+// Uses oneDNN alone (no Tessera), on ViT-T's linear shapes (batch 64 x 65 tokens, width 192):
+//   OMP_NUM_THREADS=16 build/bench/onednn_bf16_probe [iters]
+// prints one line per case: the primitive's implementation (oneDNN's impl_info_str: brg:avx512_core_amx,
+// gemm:jit, ...), milliseconds per execution (median of iters) and GFLOP/s. Cases:
+//   fwd      y = x w^T as Tensor's linear describes it: x [M,K] plain, w^T a strided [K,N] view (ba)
+//   fwd_any  the same with the weights in the layout oneDNN prefers (format any, reordered once)
+//   fwd_ab   weights as a dense [K,N] (ab)
+//   dgrad    dx = g w: g [M,N] plain, w [N,K] plain
+//   wgrad    dw = g^T x: g^T a transposed view [N,M] (ba) times x [M,K]
+//   wgrad_c  the same with g^T copied dense first (the copy not timed)
+// Each case runs in f32, in bf16 (bf16 inputs, f32 output: Tensor's autocast products), so the
+// ratio is the bf16 gain oneDNN gives for that descriptor, and as "f32>bf16": f32 operands with the
+// fpmath_mode=bf16 attribute (oneDNN rounds the inputs to bf16 itself, so no separate cast pass). A descriptor oneDNN rejects prints
+// "unsupported" (bf16 needs AVX-512 BF16 or AMX).
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+using dims = dnnl::memory::dims;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct Case {
+  const char* name;
+  int64_t M, K, N;
+  dims a_strides, b_strides;  // empty: format any
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+enum class Mode { F32, BF16, F32_FPMATH_BF16 };
+const char* mode_name(Mode m) { return m == Mode::F32 ? "f32" : m == Mode::BF16 ? "bf16" : "f32>bf16"; }
+
+void run(dnnl::engine& eng, dnnl::stream& s, const Case& c, Mode mode, int iters) {
+  const dt in_dt = mode == Mode::BF16 ? dt::bf16 : dt::f32;
+  const dims ad{c.M, c.K}, bd{c.K, c.N}, cd{c.M, c.N};
+  dnnl::memory::desc a_md = c.a_strides.empty() ? dnnl::memory::desc(ad, in_dt, tag::any)
+                                                : dnnl::memory::desc(ad, in_dt, c.a_strides);
+  dnnl::memory::desc b_md = c.b_strides.empty() ? dnnl::memory::desc(bd, in_dt, tag::any)
+                                                : dnnl::memory::desc(bd, in_dt, c.b_strides);
+  dnnl::memory::desc c_md(cd, dt::f32, tag::ab);
+  std::string impl;
+  dnnl::matmul::primitive_desc pd;
+  try {
+    dnnl::primitive_attr attr;
+    if (mode == Mode::F32_FPMATH_BF16) attr.set_fpmath_mode(dnnl::fpmath_mode::bf16);
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), attr, eng);
+    impl = pd.impl_info_str();
+  } catch (const dnnl::error&) {
+    std::printf("%-8s %-8s M=%-5lld K=%-4lld N=%-4lld unsupported\n", c.name, mode_name(mode),
+                (long long)c.M, (long long)c.K, (long long)c.N);
+    return;
+  }
+  // Operands in the primitive's layouts, filled through reorders from plain f32 data.
+  auto filled = [&](const dnnl::memory::desc& want, const dims& d, float v) {
+    dnnl::memory::desc plain(d, dt::f32, tag::ab);
+    dnnl::memory src(plain, eng);
+    float* p = static_cast<float*>(src.get_data_handle());
+    for (size_t i = 0; i < plain.get_size() / sizeof(float); ++i) p[i] = v * float(int(i % 7) - 3);
+    dnnl::memory dst(want, eng);
+    dnnl::reorder(src, dst).execute(s, src, dst);
+    s.wait();
+    return dst;
+  };
+  dnnl::memory A = filled(pd.src_desc(), ad, 0.25f), B = filled(pd.weights_desc(), bd, 0.5f), C(pd.dst_desc(), eng);
+  dnnl::matmul prim(pd);
+  std::vector<double> ms;
+  for (int i = 0; i < iters + 2; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    prim.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
+    s.wait();
+    if (i >= 2) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double m = median(ms), gf = 2.0 * double(c.M) * double(c.N) * double(c.K) / (m * 1e6);
+  std::printf("%-8s %-8s M=%-5lld K=%-4lld N=%-4lld %8.3f ms %8.1f GFLOP/s  %s\n", c.name, mode_name(mode),
+              (long long)c.M, (long long)c.K, (long long)c.N, m, gf, impl.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int iters = argc > 1 ? std::max(1, std::atoi(argv[1])) : 20;
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream s(eng);
+  // Effective ISA: 0x3e7 avx512_core_amx, 0xe7 avx512_core_bf16, 0x67 avx512_core_vnni, 0x7 avx2.
+  std::printf("threads=%d oneDNN %d.%d.%d effective_isa=0x%x\n", omp_get_max_threads(), dnnl::version()->major,
+              dnnl::version()->minor, dnnl::version()->patch, unsigned(dnnl::get_effective_cpu_isa()));
+  const int64_t M = 64 * 65;
+  std::vector<Case> cases;
+  for (auto [K, N] : {std::pair<int64_t, int64_t>{192, 576}, {192, 768}, {768, 192}}) {
+    cases.push_back({"fwd", M, K, N, {K, 1}, {1, K}});
+    cases.push_back({"fwd_any", M, K, N, {K, 1}, {}});
+    cases.push_back({"fwd_ab", M, K, N, {K, 1}, {N, 1}});
+  }
+  cases.push_back({"dgrad", M, 768, 192, {768, 1}, {192, 1}});
+  cases.push_back({"wgrad", 768, M, 192, {1, 768}, {192, 1}});
+  cases.push_back({"wgrad_c", 768, M, 192, {M, 1}, {192, 1}});
+  cases.push_back({"wgrad", 192, M, 768, {1, 192}, {768, 1}});
+  for (const Case& c : cases)
+    for (Mode m : {Mode::F32, Mode::BF16, Mode::F32_FPMATH_BF16}) run(eng, s, c, m, iters);
+  return 0;
+}
