@@ -32,9 +32,14 @@ struct AttentionParams {
   std::optional<double> scale;  // default 1 / sqrt(D)
 };
 
-// Tile sizes of the kernels (queries x keys); tests pick lengths that leave remainders.
+// Block sizes of the kernels; tests pick lengths that leave remainders. Up to kAttentionSingleBlock
+// keys are taken in one block (no online rescaling); longer key sequences go kAttentionKeyTile at a
+// time. Query blocks hold up to 2 * kAttentionQueryTile rows (kAttentionQueryTile under a causal
+// mask), evenly sized, and are split further when there are too few heads for the threads.
+// TESSERA_ATTENTION_BACKWARD=per_head | two_pass forces one backward schedule (tests, benchmarks).
 inline constexpr int64_t kAttentionQueryTile = 64;
 inline constexpr int64_t kAttentionKeyTile = 64;
+inline constexpr int64_t kAttentionSingleBlock = 256;
 
 struct AttentionForward {
   Tensor out;  // [B, H, T, Dv], q's dtype; float32/64 laid out [B, T, H, Dv] (strides T*H*Dv, Dv, H*Dv, 1)
