@@ -5,6 +5,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -309,7 +310,7 @@ void forward_impl(const Problem<C>& pr, const Operand<C>& out, C* lse) {
           C* sr = s.data() + i * nj;
           C mx = ninf;
 #pragma omp simd reduction(max : mx)
-          for (int64_t j = 0; j < nj; ++j) mx = std::max(mx, sr[j]);
+          for (int64_t j = 0; j < nj; ++j) mx = sr[j] > mx ? sr[j] : mx;
           const C mnew = std::max(m[i], mx);
           if (mnew == ninf) {  // nothing visible to this row yet
             std::fill(sr, sr + nj, C(0));
@@ -417,15 +418,14 @@ struct BackwardCtx {
   }
 };
 
-// Which backward schedule runs: one task per head (all five products per tile, no reduction across
-// tasks), or a query-block pass for dq and a key-block pass for dk/dv (two more products per tile,
-// more parallelism). Auto picks per head when there are >= 2 heads per thread; tests force each.
-enum class BackwardSchedule { Auto, PerHead, TwoPass };
-BackwardSchedule schedule_override() {
-  static const BackwardSchedule s = [] {
+// Which backward schedule runs (AttentionBackwardSchedule): the environment gives the default.
+std::atomic<int>& schedule_setting() {
+  static std::atomic<int> s = [] {
     const char* e = std::getenv("TESSERA_ATTENTION_BACKWARD");
     const std::string v = e ? e : "";
-    return v == "per_head" ? BackwardSchedule::PerHead : v == "two_pass" ? BackwardSchedule::TwoPass : BackwardSchedule::Auto;
+    return int(v == "per_head"   ? AttentionBackwardSchedule::PerHead
+               : v == "two_pass" ? AttentionBackwardSchedule::TwoPass
+                                 : AttentionBackwardSchedule::Auto);
   }();
   return s;
 }
@@ -435,8 +435,8 @@ void backward_impl(const BackwardCtx<C>& c) {
   const Problem<C>& pr = c.pr;
   const int64_t BH = pr.B * pr.H, bc = key_block(pr.S);
   const int threads = get_num_threads();
-  const BackwardSchedule sched = schedule_override();
-  if (sched == BackwardSchedule::PerHead || (sched == BackwardSchedule::Auto && BH >= 2 * threads)) {
+  const auto sched = AttentionBackwardSchedule(schedule_setting().load());
+  if (sched == AttentionBackwardSchedule::PerHead || (sched == AttentionBackwardSchedule::Auto && BH >= 2 * threads)) {
     // Enough heads to share out: one task per head does all its tiles in one sweep.
     const Split qs = split(pr.T, max_query_rows(pr.causal), 1 << 20);  // no extra splitting: tasks are heads
     parallel_for(BH, 1, [&](int64_t t0, int64_t t1) {
@@ -492,6 +492,8 @@ void backward_impl(const BackwardCtx<C>& c) {
 }
 
 }  // namespace
+
+void set_attention_backward_schedule(AttentionBackwardSchedule s) { schedule_setting().store(int(s)); }
 
 AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                    const AttentionParams& p) {

@@ -36,7 +36,6 @@ struct AttentionParams {
 // keys are taken in one block (no online rescaling); longer key sequences go kAttentionKeyTile at a
 // time. Query blocks hold up to 2 * kAttentionQueryTile rows (kAttentionQueryTile under a causal
 // mask), evenly sized, and are split further when there are too few heads for the threads.
-// TESSERA_ATTENTION_BACKWARD=per_head | two_pass forces one backward schedule (tests, benchmarks).
 inline constexpr int64_t kAttentionQueryTile = 64;
 inline constexpr int64_t kAttentionKeyTile = 64;
 inline constexpr int64_t kAttentionSingleBlock = 256;
@@ -52,6 +51,13 @@ struct AttentionGrads {
   Tensor dscores;     // [B, H, T, S] in the compute dtype (the gradient of attn_bias before summing to its
                       // shape); only when want_dscores, the one case that is quadratic in memory
 };
+// The backward's thread schedule: one task per head (all five tile products, no shared rows), or a
+// query-block pass (dq) then a key-block pass (dk, dv), which splits a head over threads at the
+// cost of two more products per tile. Auto takes per-head when there are >= 2 heads per thread.
+// TESSERA_ATTENTION_BACKWARD=per_head | two_pass sets the start value; tests force each.
+enum class AttentionBackwardSchedule { Auto, PerHead, TwoPass };
+void set_attention_backward_schedule(AttentionBackwardSchedule s);
+
 AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                                   const Tensor& lse, const Tensor& dout, const AttentionParams& p,
                                   bool want_dscores);
