@@ -1,7 +1,8 @@
 #pragma once
 // Fused scaled-dot-product attention, flash-attention style (Dao et al. 2022, FlashAttention-2's
-// loop order): for each (batch, head, tile of queries) the keys are visited tile by tile with an
-// online softmax (running row max m and row sum l), so no [T, S] matrix is ever formed. Forward
+// loop order): for each (batch, head, block of queries) the keys are visited block by block with an
+// online softmax (running row max m and row sum l), so no [T, S] matrix is ever formed; short key
+// sequences (<= kAttentionSingleBlock) are one block, so the softmax is a plain one. Forward
 // keeps only the output and the per-row logsumexp lse = m + log(l); backward recomputes each
 // score tile from q, k and lse (P = exp(S - lse)) and accumulates dq, dk, dv tile by tile.
 //
