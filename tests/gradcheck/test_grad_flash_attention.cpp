@@ -85,7 +85,7 @@ void every_mask_kind(int64_t T, int64_t S, int64_t D, bool with_causal) {
 TEST(GradFlashAttention, EveryMaskKindOneKeyBlock) {
   // Keys fit one block: T = tile + 3 queries, S = tile + 6 keys, and lengths that are multiples of
   // nothing (37 x 53): the query blocks split evenly with remainders.
-  every_mask_kind(kTile + 3, kTile + 6, 3, true);
+  every_mask_kind(kTile + 3, kTile + 6, 2, true);
   every_mask_kind(37, 53, 3, true);
 }
 
