@@ -1,9 +1,12 @@
 #include "autograd/ops/attention.h"
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
+#include "autograd/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/index.h"
@@ -58,9 +61,31 @@ TensorList composite_backward(const Tensor& g, const Tensor& q, const Tensor& k,
 
 }  // namespace
 
+namespace {
+std::atomic<bool>& autocast_setting() {
+  static std::atomic<bool> on = [] {
+    const char* e = std::getenv("TESSERA_ATTENTION_AUTOCAST");
+    return e && std::string(e) == "bf16";
+  }();
+  return on;
+}
+}  // namespace
+
+void set_flash_attention_autocast(bool on) { autocast_setting().store(on); }
+bool flash_attention_autocast() { return autocast_setting().load(); }
+
 // out = P v with P = softmax(S), S = scale q k^T + bias:
 //   dv = P^T g, dP = g v^T, dS = P (dP - rowsum(g * out)), dq = scale dS k, dk = scale dS^T q, dbias = dS.
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashAttentionOptions& o) {
+  if (flash_attention_autocast() && autocast::lower_precision_operands({q, k, v})) {
+    const Tensor qc = autocast::cast(q), kc = autocast::cast(k), vc = autocast::cast(v);
+    Tensor out;
+    {
+      AutocastGuard off(false);  // the inner call runs the kernel on the bf16 operands
+      out = flash_attention(qc, kc, vc, o);
+    }
+    return to(out, DType::Float32);
+  }
   kernels::AttentionForward fw = kernels::attention_forward(q, k, v, o);
   const bool has_bias = o.attn_bias.defined();
   TensorList inputs{q, k, v};

@@ -18,6 +18,15 @@ using FlashAttentionOptions = kernels::AttentionParams;
 
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashAttentionOptions& o = {});
 
+// Whether flash_attention joins autocast (off by default; TESSERA_ATTENTION_AUTOCAST=bf16 turns it
+// on): inside an AutocastGuard, float32 q, k, v are then cast to bfloat16 (as torch's autocast runs
+// SDPA), the kernel keeps the softmax statistics and accumulation in float32, and the result is
+// widened back to float32 (Tessera's autocast convention). The kernel's tile products are float32
+// on the widened bf16 values, so this adds rounding and casts without a speed-up yet; it is here to
+// be measured on a bf16 CPU and to match torch's bf16 numbers.
+void set_flash_attention_autocast(bool on);
+bool flash_attention_autocast();
+
 // The explicit probabilities softmax(scale q k^T + attn_bias, masked) [B, H, T, S] with ordinary
 // differentiable ops (rows that see no key are all zero); what flash_attention computes without
 // forming them. nn::attention_weights and the double-backward path use it.

@@ -2,14 +2,17 @@
 #include "core/profiler.h"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/factory.h"
@@ -23,12 +26,11 @@ namespace tessera::kernels {
 
 namespace {
 
-constexpr int64_t Br = kAttentionQueryTile, Bc = kAttentionKeyTile;
-
-// Row-major C = alpha op(A) op(B) + beta C on one tile, through OpenBLAS (OpenMP build: it runs
-// single-threaded inside our parallel regions, which is what a per-tile call wants) or, when
-// TESSERA_ATTENTION_GEMM=loops, through plain vectorised loops. Both were measured (README,
-// "Fused attention"); BLAS is the default because it was faster.
+// Row-major C = alpha op(A) op(B) + beta C on one tile. float32 goes through oneDNN's JIT sgemm by
+// default (single-threaded inside our parallel regions, which is what a per-tile call wants): on
+// ViT's 65 x 65 x 64 products it ran 68-86 GF/s on one core here against OpenBLAS's 54-59, and it
+// ignores OPENBLAS_CORETYPE. TESSERA_ATTENTION_GEMM=blas selects OpenBLAS (float64 always uses it),
+// =loops plain vectorised loops (README, "Fused attention", has the measurements).
 template <typename C>
 void gemm_loops(bool ta, bool tb, int64_t M, int64_t N, int64_t K, C alpha, const C* A, int64_t lda, const C* B,
                 int64_t ldb, C beta, C* Cm, int64_t ldc) {
@@ -54,17 +56,24 @@ void gemm_loops(bool ta, bool tb, int64_t M, int64_t N, int64_t K, C alpha, cons
   }
 }
 
-bool use_loops() {
-  static const bool loops = [] {
+enum class TileGemm { Blas, OneDnn, Loops };
+TileGemm tile_gemm() {
+  static const TileGemm g = [] {
     const char* e = std::getenv("TESSERA_ATTENTION_GEMM");
-    return e && std::string(e) == "loops";
+    const std::string v = e ? e : "";
+    return v == "loops" ? TileGemm::Loops : v == "blas" ? TileGemm::Blas : TileGemm::OneDnn;
   }();
-  return loops;
+  return g;
 }
+bool use_loops() { return tile_gemm() == TileGemm::Loops; }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
   if (use_loops()) return gemm_loops(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (tile_gemm() == TileGemm::OneDnn) {
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K),
               alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
 }
@@ -130,6 +139,28 @@ struct Problem {
       if (!causal && (j1 - 1) - i0 > window) return false;
     }
     return true;
+  }
+
+  // The keys [lo, hi) that the positional masks can leave visible to some query of [i0, i1)
+  // (keys outside are hidden from all of them; a global prefix keeps the whole start visible).
+  std::pair<int64_t, int64_t> key_range(int64_t i0, int64_t i1) const {
+    int64_t lo = 0, hi = S;
+    if (causal) hi = std::min(hi, i1);
+    if (window >= 0 && prefix == 0) {
+      lo = std::max<int64_t>(0, i0 - window);
+      if (!causal) hi = std::min(hi, i1 + window);
+    }
+    return {lo, std::max(lo, hi)};
+  }
+  // The queries [lo, hi) that can see some key of [j0, j1).
+  std::pair<int64_t, int64_t> query_range(int64_t j0, int64_t j1) const {
+    int64_t lo = 0, hi = T;
+    if (causal) lo = std::min(j0, T);
+    if (window >= 0 && j0 >= prefix) {
+      hi = std::min(hi, j1 + window);
+      if (!causal) lo = std::max<int64_t>(lo, j0 - window);
+    }
+    return {lo, std::max(lo, hi)};
   }
 
   // s[ni x nj] = scale q_i k_j^T + bias, hidden pairs -inf.
@@ -231,32 +262,60 @@ Problem<C> problem(const Tensor& q, const Tensor& k, const Tensor& v, const Atte
 // with its index, and contiguous static chunks of this order get equal work.
 int64_t zigzag(int64_t r, int64_t n) { return r % 2 == 0 ? r / 2 : n - 1 - r / 2; }
 
+// How a length is cut into blocks: n blocks of `size` rows (the last may be shorter).
+struct Split {
+  int64_t n, size;
+};
+// Rows per block: at most `max_rows`, sizes as even as possible (65 = one block of 65, not 64 + 1),
+// and more blocks while there are fewer than about four tasks per thread (with `per_split` tasks
+// per block), as long as a block keeps >= 16 rows.
+Split split(int64_t len, int64_t max_rows, int64_t per_split) {
+  if (len <= 0) return {0, 1};
+  int64_t n = (len + max_rows - 1) / max_rows;
+  const int64_t want = 4 * int64_t(get_num_threads());
+  while (per_split * n < want && (len + n) / (n + 1) >= 16) ++n;
+  const int64_t size = (len + n - 1) / n;
+  return {(len + size - 1) / size, size};
+}
+
+// Short sequences (the usual ViT/LM case) are computed with all visible keys in one block: one score
+// product per query block, a plain softmax, no online rescaling and no 64 + 1 remainder tiles.
+// Longer ones use kAttentionKeyTile keys per block with the online softmax.
+int64_t key_block(int64_t S) { return S <= kAttentionSingleBlock ? std::max<int64_t>(S, 1) : kAttentionKeyTile; }
+// Query rows per block: causal masks favour smaller blocks (more hidden keys skipped).
+int64_t max_query_rows(bool causal) { return causal ? kAttentionQueryTile : 2 * kAttentionQueryTile; }
+
 template <typename C>
 void forward_impl(const Problem<C>& pr, const Operand<C>& out, C* lse) {
-  const int64_t nq = (pr.T + Br - 1) / Br, Dv = pr.Dv;
+  const int64_t Dv = pr.Dv, BH = pr.B * pr.H, bc = key_block(pr.S);
+  const Split qs = split(pr.T, max_query_rows(pr.causal), BH);
+  const int64_t br = qs.size, nq = qs.n;
   const C ninf = -std::numeric_limits<C>::infinity();
-  parallel_for(pr.B * pr.H * nq, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<C> s(size_t(Br * Bc)), acc(size_t(Br * Dv)), m(Br), l(Br);
+  parallel_for(BH * nq, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<C> s(size_t(br * bc)), m(static_cast<size_t>(br)), l(static_cast<size_t>(br));
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t bh = task / nq, b = bh / pr.H, h = bh % pr.H;
-      const int64_t i0 = zigzag(task % nq, nq) * Br, ni = std::min(Br, pr.T - i0);
+      const int64_t i0 = zigzag(task % nq, nq) * br, ni = std::min(br, pr.T - i0);
+      // The output rows of this block accumulate P v directly (the task owns them).
+      C* acc = out.row(b, h, i0);
       std::fill(m.begin(), m.end(), ninf);
       std::fill(l.begin(), l.end(), C(0));
-      std::fill(acc.begin(), acc.end(), C(0));
-      for (int64_t j0 = 0; j0 < pr.S; j0 += Bc) {
-        const int64_t nj = std::min(Bc, pr.S - j0);
+      const auto [jlo, jhi] = pr.key_range(i0, i0 + ni);
+      bool first = true;  // acc holds nothing yet: the first product overwrites it
+      for (int64_t j0 = jlo; j0 < jhi; j0 += bc) {
+        const int64_t nj = std::min(bc, jhi - j0);
         if (pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) continue;
         pr.scores(b, h, i0, ni, j0, nj, s.data());
         for (int64_t i = 0; i < ni; ++i) {
           C* sr = s.data() + i * nj;
           C mx = ninf;
-          for (int64_t j = 0; j < nj; ++j) mx = std::max(mx, sr[j]);
+#pragma omp simd reduction(max : mx)
+          for (int64_t j = 0; j < nj; ++j) mx = sr[j] > mx ? sr[j] : mx;
           const C mnew = std::max(m[i], mx);
           if (mnew == ninf) {  // nothing visible to this row yet
             std::fill(sr, sr + nj, C(0));
             continue;
           }
-          const C alpha = m[i] == ninf ? C(0) : exp_c(m[i] - mnew);
           C sum = 0;
 #pragma omp simd reduction(+ : sum)
           for (int64_t j = 0; j < nj; ++j) {
@@ -264,22 +323,29 @@ void forward_impl(const Problem<C>& pr, const Operand<C>& out, C* lse) {
             sr[j] = e;
             sum += e;
           }
-          l[i] = l[i] * alpha + sum;
-          m[i] = mnew;
-          if (alpha != C(1)) {
-            C* ar = acc.data() + i * Dv;
+          if (!first && m[i] != mnew) {  // online softmax: rescale what earlier blocks added
+            const C alpha = m[i] == ninf ? C(0) : exp_c(m[i] - mnew);
+            l[i] *= alpha;
+            C* ar = acc + i * out.st;
+#pragma omp simd
             for (int64_t d = 0; d < Dv; ++d) ar[d] *= alpha;
           }
+          l[i] += sum;
+          m[i] = mnew;
         }
-        gemm(false, false, ni, Dv, nj, C(1), s.data(), nj, pr.v.row(b, h, j0), pr.v.st, C(1), acc.data(), Dv);
+        gemm(false, false, ni, Dv, nj, C(1), s.data(), nj, pr.v.row(b, h, j0), pr.v.st, first ? C(0) : C(1), acc,
+             out.st);
+        first = false;
       }
       for (int64_t i = 0; i < ni; ++i) {
-        const int64_t row = bh * pr.T + i0 + i;
-        C* o = out.row(b, h, i0 + i);
-        const C* ar = acc.data() + i * Dv;
+        C* o = acc + i * out.st;
         const C inv = l[i] > 0 ? C(1) / l[i] : C(0);
-        for (int64_t d = 0; d < Dv; ++d) o[d] = ar[d] * inv;
-        lse[row] = l[i] > 0 ? m[i] + std::log(l[i]) : ninf;
+        if (first)
+          std::fill(o, o + Dv, C(0));
+        else
+#pragma omp simd
+          for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
+        lse[bh * pr.T + i0 + i] = l[i] > 0 ? m[i] + std::log(l[i]) : ninf;
       }
     }
   });
@@ -290,9 +356,30 @@ void forward_impl(const Problem<C>& pr, const Operand<C>& out, C* lse) {
 template <typename C>
 struct BackwardCtx {
   const Problem<C>& pr;
-  Operand<C> dout;              // [B, H, T, Dv], rows through strides
-  const C *lse, *delta;         // [B, H, T] contiguous
-  C *dq, *dk, *dv, *dscores;    // contiguous; dscores may be null
+  Operand<C> dout, out;         // [B, H, T, Dv], rows through strides
+  const C* lse;                 // [B, H, T] contiguous
+  C* delta;                     // [B, H, T] contiguous, filled by query_rows
+  C *dq, *dk, *dv, *dscores;    // contiguous, uninitialised until query_rows / key_rows; dscores may be null
+
+  // Before any tile touches queries [i0, i0+ni) of head bh: their delta_i = rowsum(dO_i * O_i)
+  // (= sum_j P_ij dP_ij, the softmax backward's row term) and zeroed dq rows. Done by the task
+  // that owns the rows, so the rows are in cache for the tiles that follow.
+  void query_rows(int64_t bh, int64_t i0, int64_t ni) const {
+    const int64_t b = bh / pr.H, h = bh % pr.H, Dv = pr.Dv;
+    for (int64_t i = i0; i < i0 + ni; ++i) {
+      const C *x = dout.row(b, h, i), *y = out.row(b, h, i);
+      C acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t d = 0; d < Dv; ++d) acc += x[d] * y[d];
+      delta[bh * pr.T + i] = acc;
+    }
+    std::fill(dq + (bh * pr.T + i0) * pr.D, dq + (bh * pr.T + i0 + ni) * pr.D, C(0));
+  }
+  // Zeroed dk, dv rows of keys [j0, j0+nj) of head bh, by their owning task.
+  void key_rows(int64_t bh, int64_t j0, int64_t nj) const {
+    std::fill(dk + (bh * pr.S + j0) * pr.D, dk + (bh * pr.S + j0 + nj) * pr.D, C(0));
+    std::fill(dv + (bh * pr.S + j0) * pr.Dv, dv + (bh * pr.S + j0 + nj) * pr.Dv, C(0));
+  }
 
   void tile(int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, bool dq_rows, bool dkv_rows,
             C* p, C* dp) const {
@@ -331,44 +418,72 @@ struct BackwardCtx {
   }
 };
 
+// Which backward schedule runs (AttentionBackwardSchedule): the environment gives the default.
+std::atomic<int>& schedule_setting() {
+  static std::atomic<int> s = [] {
+    const char* e = std::getenv("TESSERA_ATTENTION_BACKWARD");
+    const std::string v = e ? e : "";
+    return int(v == "per_head"   ? AttentionBackwardSchedule::PerHead
+               : v == "two_pass" ? AttentionBackwardSchedule::TwoPass
+                                 : AttentionBackwardSchedule::Auto);
+  }();
+  return s;
+}
+
 template <typename C>
 void backward_impl(const BackwardCtx<C>& c) {
   const Problem<C>& pr = c.pr;
-  const int64_t BH = pr.B * pr.H, nq = (pr.T + Br - 1) / Br, nk = (pr.S + Bc - 1) / Bc;
+  const int64_t BH = pr.B * pr.H, bc = key_block(pr.S);
   const int threads = get_num_threads();
-  if (BH >= 2 * threads) {
-    // Enough heads to share out: one task per head does all its tiles in one sweep (5 tile GEMMs).
+  const auto sched = AttentionBackwardSchedule(schedule_setting().load());
+  if (sched == AttentionBackwardSchedule::PerHead || (sched == AttentionBackwardSchedule::Auto && BH >= 2 * threads)) {
+    // Enough heads to share out: one task per head does all its tiles in one sweep.
+    const Split qs = split(pr.T, max_query_rows(pr.causal), 1 << 20);  // no extra splitting: tasks are heads
     parallel_for(BH, 1, [&](int64_t t0, int64_t t1) {
-      std::vector<C> p(size_t(Br * Bc)), dp(size_t(Br * Bc));
-      for (int64_t bh = t0; bh < t1; ++bh)
-        for (int64_t j0 = 0; j0 < pr.S; j0 += Bc)
-          for (int64_t i0 = 0; i0 < pr.T; i0 += Br) {
-            const int64_t ni = std::min(Br, pr.T - i0), nj = std::min(Bc, pr.S - j0);
-            if (pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) continue;
-            c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, true, p.data(), dp.data());
+      std::vector<C> p(size_t(qs.size * bc)), dp(size_t(qs.size * bc));
+      for (int64_t bh = t0; bh < t1; ++bh) {
+        c.query_rows(bh, 0, pr.T);
+        c.key_rows(bh, 0, pr.S);
+        for (int64_t i0 = 0; i0 < pr.T; i0 += qs.size) {
+          const int64_t ni = std::min(qs.size, pr.T - i0);
+          const auto [jlo, jhi] = pr.key_range(i0, i0 + ni);
+          for (int64_t j0 = jlo; j0 < jhi; j0 += bc) {
+            const int64_t nj = std::min(bc, jhi - j0);
+            if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
+              c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, true, p.data(), dp.data());
           }
+        }
+      }
     });
     return;
   }
-  // Few heads: split over query tiles for dq, then over key tiles for dk/dv (each output row has
-  // one owner, so no atomics; costs two more tile GEMMs).
-  parallel_for(BH * nq, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<C> p(size_t(Br * Bc)), dp(size_t(Br * Bc));
+  // Few heads: split over query blocks for dq, then over key blocks for dk/dv (each output row has
+  // one owner, so no atomics).
+  const Split qs = split(pr.T, max_query_rows(pr.causal), BH);
+  parallel_for(BH * qs.n, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<C> p(size_t(qs.size * bc)), dp(size_t(qs.size * bc));
     for (int64_t task = t0; task < t1; ++task) {
-      const int64_t bh = task / nq, i0 = zigzag(task % nq, nq) * Br, ni = std::min(Br, pr.T - i0);
-      for (int64_t j0 = 0; j0 < pr.S; j0 += Bc) {
-        const int64_t nj = std::min(Bc, pr.S - j0);
+      const int64_t bh = task / qs.n, i0 = zigzag(task % qs.n, qs.n) * qs.size, ni = std::min(qs.size, pr.T - i0);
+      c.query_rows(bh, i0, ni);
+      const auto [jlo, jhi] = pr.key_range(i0, i0 + ni);
+      for (int64_t j0 = jlo; j0 < jhi; j0 += bc) {
+        const int64_t nj = std::min(bc, jhi - j0);
         if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
           c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, false, p.data(), dp.data());
       }
     }
   });
-  parallel_for(BH * nk, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<C> p(size_t(Br * Bc)), dp(size_t(Br * Bc));
+  // Key blocks of the dk/dv pass see query blocks of the roles swapped: all queries at once when T is short.
+  const Split ks = split(pr.S, max_query_rows(pr.causal), BH);
+  const int64_t bq = key_block(pr.T);
+  parallel_for(BH * ks.n, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<C> p(size_t(bq * ks.size)), dp(size_t(bq * ks.size));
     for (int64_t task = t0; task < t1; ++task) {
-      const int64_t bh = task / nk, j0 = zigzag(task % nk, nk) * Bc, nj = std::min(Bc, pr.S - j0);
-      for (int64_t i0 = 0; i0 < pr.T; i0 += Br) {
-        const int64_t ni = std::min(Br, pr.T - i0);
+      const int64_t bh = task / ks.n, j0 = zigzag(task % ks.n, ks.n) * ks.size, nj = std::min(ks.size, pr.S - j0);
+      c.key_rows(bh, j0, nj);
+      const auto [ilo, ihi] = pr.query_range(j0, j0 + nj);
+      for (int64_t i0 = ilo; i0 < ihi; i0 += bq) {
+        const int64_t ni = std::min(bq, ihi - i0);
         if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
           c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, false, true, p.data(), dp.data());
       }
@@ -377,6 +492,8 @@ void backward_impl(const BackwardCtx<C>& c) {
 }
 
 }  // namespace
+
+void set_attention_backward_schedule(AttentionBackwardSchedule s) { schedule_setting().store(int(s)); }
 
 AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                    const AttentionParams& p) {
@@ -411,20 +528,20 @@ AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const 
     throw std::invalid_argument("flash_attention backward: out " + shape_str(out_in.shape()) + ", grad " +
                                 shape_str(dout_in.shape()) + ", lse " + shape_str(lse_in.shape()) + " do not fit " +
                                 shapes(q_in, k_in, v_in));
-  // out only enters delta below; dout is read in place when its rows are BLAS matrices.
-  Tensor out = to_dtype(out_in, ct), dout = prepared(dout_in);
+  // out only enters delta; out and dout are read in place when their rows are BLAS matrices.
+  Tensor out = prepared(out_in), dout = prepared(dout_in);
   Tensor lse = contiguous(to_dtype(lse_in, ct));
-  // delta_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij, the softmax backward's row term.
-  Tensor delta = sum(mul(dout, out), {3});
-  Tensor dq = zeros({B, H, T, D}, {.dtype = ct}), dk = zeros({B, H, S, D}, {.dtype = ct});
-  Tensor dv = zeros({B, H, S, Dv}, {.dtype = ct});
+  Tensor delta = empty({B, H, T}, {.dtype = ct});
+  Tensor dq = empty({B, H, T, D}, {.dtype = ct}), dk = empty({B, H, S, D}, {.dtype = ct});
+  Tensor dv = empty({B, H, S, Dv}, {.dtype = ct});
   Tensor ds = want_dscores ? zeros({B, H, T, S}, {.dtype = ct}) : Tensor();
   dispatch_floating(ct, "flash_attention backward", [&]<typename C>() {
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
       const Problem<C> pr = problem<C>(q, k, v, p, keep);
-      backward_impl(BackwardCtx<C>{pr, operand<C>(dout), lse.data_ptr<C>(), delta.data_ptr<C>(), dq.data_ptr<C>(),
-                                   dk.data_ptr<C>(), dv.data_ptr<C>(), want_dscores ? ds.data_ptr<C>() : nullptr});
+      backward_impl(BackwardCtx<C>{pr, operand<C>(dout), operand<C>(out), lse.data_ptr<C>(), delta.data_ptr<C>(),
+                                   dq.data_ptr<C>(), dk.data_ptr<C>(), dv.data_ptr<C>(),
+                                   want_dscores ? ds.data_ptr<C>() : nullptr});
     }
   });
   return {to_dtype(dq, q_in.dtype()), to_dtype(dk, k_in.dtype()), to_dtype(dv, v_in.dtype()), ds};

@@ -1,7 +1,8 @@
 #pragma once
 // Fused scaled-dot-product attention, flash-attention style (Dao et al. 2022, FlashAttention-2's
-// loop order): for each (batch, head, tile of queries) the keys are visited tile by tile with an
-// online softmax (running row max m and row sum l), so no [T, S] matrix is ever formed. Forward
+// loop order): for each (batch, head, block of queries) the keys are visited block by block with an
+// online softmax (running row max m and row sum l), so no [T, S] matrix is ever formed; short key
+// sequences (<= kAttentionSingleBlock) are one block, so the softmax is a plain one. Forward
 // keeps only the output and the per-row logsumexp lse = m + log(l); backward recomputes each
 // score tile from q, k and lse (P = exp(S - lse)) and accumulates dq, dk, dv tile by tile.
 //
@@ -32,9 +33,13 @@ struct AttentionParams {
   std::optional<double> scale;  // default 1 / sqrt(D)
 };
 
-// Tile sizes of the kernels (queries x keys); tests pick lengths that leave remainders.
+// Block sizes of the kernels; tests pick lengths that leave remainders. Up to kAttentionSingleBlock
+// keys are taken in one block (no online rescaling); longer key sequences go kAttentionKeyTile at a
+// time (128 ran causal T = 1024 / 4096 ~10% faster than 64 here, 256 no better). Query blocks hold up to 2 * kAttentionQueryTile rows (kAttentionQueryTile under a causal
+// mask), evenly sized, and are split further when there are too few heads for the threads.
 inline constexpr int64_t kAttentionQueryTile = 64;
-inline constexpr int64_t kAttentionKeyTile = 64;
+inline constexpr int64_t kAttentionKeyTile = 128;
+inline constexpr int64_t kAttentionSingleBlock = 256;
 
 struct AttentionForward {
   Tensor out;  // [B, H, T, Dv], q's dtype; float32/64 laid out [B, T, H, Dv] (strides T*H*Dv, Dv, H*Dv, 1)
@@ -47,6 +52,13 @@ struct AttentionGrads {
   Tensor dscores;     // [B, H, T, S] in the compute dtype (the gradient of attn_bias before summing to its
                       // shape); only when want_dscores, the one case that is quadratic in memory
 };
+// The backward's thread schedule: one task per head (all five tile products, no shared rows), or a
+// query-block pass (dq) then a key-block pass (dk, dv), which splits a head over threads at the
+// cost of two more products per tile. Auto takes per-head when there are >= 2 heads per thread.
+// TESSERA_ATTENTION_BACKWARD=per_head | two_pass sets the start value; tests force each.
+enum class AttentionBackwardSchedule { Auto, PerHead, TwoPass };
+void set_attention_backward_schedule(AttentionBackwardSchedule s);
+
 AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                                   const Tensor& lse, const Tensor& dout, const AttentionParams& p,
                                   bool want_dscores);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "autograd/autocast.h"
+#include "autograd/ops/attention.h"
 #include "autograd/tessera.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/matmul.h"
@@ -234,4 +235,32 @@ TEST(Autocast, MixedKernelsRejectUnsupportedResultDtypes) {
   EXPECT_THROW(kernels::conv2d(rnd({1, 1, 4, 4}, 73), rnd({1, 1, 3, 3}, 74), Tensor(),
                                Conv2dParams{.compute_dtype = DType::Float64}),
                std::invalid_argument);
+}
+
+TEST(Autocast, FlashAttentionJoinsWhenSwitchedOn) {
+  // Off (the default): float32 kernel. On: q, k, v cast to bfloat16, float32 result and gradients,
+  // the same numbers as the bf16 kernel on the rounded operands.
+  Tensor q = randn({2, 3, 9, 8}).requires_grad_(true), k = randn({2, 3, 11, 8}).requires_grad_(true);
+  Tensor v = randn({2, 3, 11, 4}).requires_grad_(true);
+  const FlashAttentionOptions o{.key_padding_mask = gt(randn({2, 11}), scalar_tensor(1.0))};
+  Tensor ref32 = flash_attention(q, k, v, o);
+  Tensor q16 = to(q.detach(), DType::BFloat16), k16 = to(k.detach(), DType::BFloat16);
+  Tensor v16 = to(v.detach(), DType::BFloat16);
+  Tensor ref16 = to(flash_attention(q16, k16, v16, o), DType::Float32);
+  {
+    AutocastGuard amp;
+    Tensor off = flash_attention(q, k, v, o);
+    EXPECT_EQ(off.dtype(), DType::Float32);
+    EXPECT_TRUE(allclose(off, ref32, 0, 0));
+    set_flash_attention_autocast(true);
+    Tensor on = flash_attention(q, k, v, o);
+    set_flash_attention_autocast(false);
+    EXPECT_EQ(on.dtype(), DType::Float32);
+    EXPECT_TRUE(allclose(on, ref16, 0, 0));
+    EXPECT_FALSE(allclose(on, ref32, 0, 0));
+    TensorList g = grad({sum(on)}, {q, k, v});
+    for (const Tensor& gi : g) EXPECT_EQ(gi.dtype(), DType::Float32);
+    TensorList g32 = grad({sum(ref32)}, {q, k, v});
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(allclose(g[i], g32[i], 3e-2, 3e-2)) << "grad " << i;
+  }
 }

@@ -1,7 +1,8 @@
 // The fused attention op (tessera::flash_attention, core/kernels/attention.*): float64 finite
-// differences under every mask kind with lengths that leave tile remainders (64 x 64 tiles), the
-// fused result against the explicit softmax path (both thread schedules of the backward, fully
-// masked rows, broadcast biases that require grad, strided inputs), second order through the
+// differences under every mask kind, for key lengths that fit one block (all keys at once, plain
+// softmax) and that need several (online softmax), with lengths that leave block remainders, under
+// both backward schedules; the fused result against the explicit softmax path (both schedules,
+// fully masked rows, broadcast biases that require grad, strided inputs), second order through the
 // composite fallback, input errors, and that a long causal step keeps no [T, T] tensor.
 #include <gtest/gtest.h>
 
@@ -20,6 +21,15 @@ using tessera::test::noncontiguous;
 namespace {
 
 constexpr int64_t kTile = kernels::kAttentionQueryTile;
+constexpr int64_t kOneBlock = kernels::kAttentionSingleBlock;  // longest key length taken in one block
+
+using Schedule = kernels::AttentionBackwardSchedule;
+// Forces one backward schedule for a scope.
+struct ScheduleGuard {
+  explicit ScheduleGuard(Schedule s) { kernels::set_attention_backward_schedule(s); }
+  ~ScheduleGuard() { kernels::set_attention_backward_schedule(Schedule::Auto); }
+};
+const char* schedule_name(Schedule s) { return s == Schedule::PerHead ? "per_head" : "two_pass"; }
 
 Tensor bool_mask(const Shape& s, uint64_t seed, double p_hidden) {
   Tensor u = leaf(s, seed, 0.0, 1.0).detach();
@@ -37,24 +47,52 @@ struct Case {
 
 }  // namespace
 
-TEST(GradFlashAttention, EveryMaskKindWithTileRemainders) {
-  // T = tile + 3 queries, S = tile + 6 keys (one full and one partial tile each).
-  const int64_t T = kTile + 3, S = kTile + 6;
+// Every mask kind (and a bias requiring grad) at lengths (T, S) under both backward schedules;
+// causal cases use S = T, so `with_causal` false keeps a long S cheap (T stays small).
+void every_mask_kind(int64_t T, int64_t S, int64_t D, bool with_causal) {
   Tensor kpm = bool_mask({1, S}, 5, 0.3);
   std::vector<Case> cases = {{"none", {}},
                              {"causal", {.causal = true}},
                              {"key_padding", {.key_padding_mask = kpm}},
                              {"window", {.window = 7}},
                              {"window_causal_prefix", {.causal = true, .window = 5, .global_prefix = 2}},
-                             {"scale", {.causal = true, .scale = 0.4}}};
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.name);
-    const int64_t s = c.o.causal ? T : S;
-    FlashAttentionOptions o = c.o;
-    if (o.key_padding_mask.defined()) o.key_padding_mask = narrow(o.key_padding_mask, 1, 0, s);
-    Tensor q = leaf({1, 2, T, 3}, 1), k = leaf({1, 2, s, 3}, 2), v = leaf({1, 2, s, 2}, 3);
-    EXPECT_TRUE(gradcheck([&](const TensorList& in) { return flash_attention(in[0], in[1], in[2], o); }, {q, k, v}));
+                             {"window_prefix_padding", {.key_padding_mask = kpm, .window = 9, .global_prefix = 3}},
+                             {"scale", {.causal = true, .scale = 0.4}},
+                             {"bias", {.attn_bias = leaf({1, S}, 4, -1, 1)}},
+                             {"bias_causal", {.causal = true, .attn_bias = leaf({2, 1, T}, 4, -1, 1)}}};
+  for (Schedule sched : {Schedule::PerHead, Schedule::TwoPass}) {
+    ScheduleGuard guard(sched);
+    for (const Case& c : cases) {
+      if (c.o.causal && !with_causal) continue;
+      SCOPED_TRACE(c.name + " " + schedule_name(sched));
+      const int64_t s = c.o.causal ? T : S;
+      FlashAttentionOptions o = c.o;
+      if (o.key_padding_mask.defined()) o.key_padding_mask = narrow(o.key_padding_mask, 1, 0, s);
+      Tensor q = leaf({1, 2, T, D}, 1), k = leaf({1, 2, s, D}, 2), v = leaf({1, 2, s, 2}, 3);
+      TensorList in{q, k, v};
+      if (o.attn_bias.defined()) in.push_back(o.attn_bias);
+      EXPECT_TRUE(gradcheck(
+          [&](const TensorList& x) {
+            FlashAttentionOptions ox = o;
+            if (x.size() == 4) ox.attn_bias = x[3];
+            return flash_attention(x[0], x[1], x[2], ox);
+          },
+          in));
+    }
   }
+}
+
+TEST(GradFlashAttention, EveryMaskKindOneKeyBlock) {
+  // Keys fit one block: T = tile + 3 queries, S = tile + 6 keys, and lengths that are multiples of
+  // nothing (37 x 53): the query blocks split evenly with remainders.
+  every_mask_kind(kTile + 3, kTile + 6, 2, true);
+  every_mask_kind(37, 53, 3, true);
+}
+
+TEST(GradFlashAttention, EveryMaskKindSeveralKeyBlocks) {
+  // S just above the one-block limit: kAttentionKeyTile blocks with the online softmax and a
+  // remainder block. Causal masks over several blocks: MatchesExplicitPath (T, S > kOneBlock).
+  every_mask_kind(5, kOneBlock + 9, 2, false);
 }
 
 TEST(GradFlashAttention, BiasRequiringGrad) {
@@ -69,10 +107,13 @@ TEST(GradFlashAttention, BiasRequiringGrad) {
 }
 
 TEST(GradFlashAttention, MatchesExplicitPath) {
-  // Both backward schedules: B*H = 1 (query- then key-tile split) and B*H = 8 (one task per head),
+  // Both backward schedules (forced, and chosen by B*H = 1 or 8), one key block and several,
   // fully masked rows (batch 1 pads every key), strided q from a packed qkv and a strided last dim.
-  const int64_t T = 2 * kTile + 5, S = 2 * kTile + 17;
+  for (auto [T, S] : {std::pair<int64_t, int64_t>{2 * kTile + 5, 2 * kTile + 17}, {kOneBlock + 40, kOneBlock + 70}})
+  for (Schedule sched : {Schedule::Auto, Schedule::PerHead, Schedule::TwoPass})
   for (int64_t B : {1, 2}) {
+    ScheduleGuard guard(sched);
+    SCOPED_TRACE("T=" + std::to_string(T) + " S=" + std::to_string(S) + " schedule " + std::to_string(int(sched)));
     const int64_t H = B == 1 ? 1 : 4;
     Tensor kpm = bool_mask({B, S}, 8, 0.4);
     if (B == 2) kpm = cat({narrow(kpm, 0, 0, 1), ones({1, S}, {.dtype = DType::Bool})}, 0);
