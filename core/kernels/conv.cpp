@@ -157,7 +157,7 @@ struct DnnlConv {
   bool ok = false;  // false: oneDNN rejected the problem, use the reference
   dnnl::primitive prim;
   int arg1 = 0, arg2 = 0, arg_out = 0;
-  dnnl::memory::desc md1, md2, md_out, scratchpad;
+  dnnl::memory::desc md1, md2, md_out;
 };
 
 onednn::PrimitiveCache<DnnlConv>& conv_cache() {
@@ -197,30 +197,26 @@ std::shared_ptr<const DnnlConv> dnnl_conv(Kind kind, const Geo& g, DType dt, boo
                                                               bias, kind == Kind::Forward ? dst : dst_c, strides, dil, pl, pr)
                             : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_c, wei_c,
                                                               kind == Kind::Forward ? dst : dst_c, strides, dil, pl, pr);
-      const dnnl::primitive_attr attr = onednn::user_scratchpad_attr();
-      dnnl::convolution_forward::primitive_desc fpd(fdesc, attr, onednn::engine());
+      dnnl::convolution_forward::primitive_desc fpd(fdesc, onednn::engine());
       if (kind == Kind::Forward) {
         c.prim = dnnl::convolution_forward(fpd);
         c.arg1 = DNNL_ARG_SRC, c.md1 = fpd.src_desc();
         c.arg2 = DNNL_ARG_WEIGHTS, c.md2 = fpd.weights_desc();
         c.arg_out = DNNL_ARG_DST, c.md_out = fpd.dst_desc();
-        c.scratchpad = fpd.scratchpad_desc();
       } else if (kind == Kind::BackwardData) {
         dnnl::convolution_backward_data::desc bd(algo, src, wei_c, dst_c, strides, dil, pl, pr);
-        dnnl::convolution_backward_data::primitive_desc pd(bd, attr, onednn::engine(), fpd);
+        dnnl::convolution_backward_data::primitive_desc pd(bd, onednn::engine(), fpd);
         c.prim = dnnl::convolution_backward_data(pd);
         c.arg1 = DNNL_ARG_DIFF_DST, c.md1 = pd.diff_dst_desc();
         c.arg2 = DNNL_ARG_WEIGHTS, c.md2 = pd.weights_desc();
         c.arg_out = DNNL_ARG_DIFF_SRC, c.md_out = pd.diff_src_desc();
-        c.scratchpad = pd.scratchpad_desc();
       } else {
         dnnl::convolution_backward_weights::desc bw(algo, src_c, wei, dst_c, strides, dil, pl, pr);
-        dnnl::convolution_backward_weights::primitive_desc pd(bw, attr, onednn::engine(), fpd);
+        dnnl::convolution_backward_weights::primitive_desc pd(bw, onednn::engine(), fpd);
         c.prim = dnnl::convolution_backward_weights(pd);
         c.arg1 = DNNL_ARG_DIFF_DST, c.md1 = pd.diff_dst_desc();
         c.arg2 = DNNL_ARG_SRC, c.md2 = pd.src_desc();
         c.arg_out = DNNL_ARG_DIFF_WEIGHTS, c.md_out = pd.diff_weights_desc();
-        c.scratchpad = pd.scratchpad_desc();
       }
       c.ok = true;
     } catch (const dnnl::error&) {
@@ -258,8 +254,6 @@ void run_dnnl(const DnnlConv& c, const Tensor& in1, const dnnl::memory::desc& u1
   dnnl::memory mo = direct ? user_out : onednn::wrap(c.md_out, (k3 = onednn::scratch_for(c.md_out)).raw_data());
   std::unordered_map<int, dnnl::memory> args{{c.arg1, m1}, {c.arg2, m2}, {c.arg_out, mo}};
   if (bias.defined()) args.emplace(DNNL_ARG_BIAS, onednn::wrap(onednn::contiguous_desc(bias.shape(), bias.dtype()), bias));
-  Tensor scratch;
-  onednn::add_scratchpad(args, c.scratchpad, scratch);
   auto& s = onednn::stream();
   c.prim.execute(s, args);
   if (!direct) onednn::reorder(mo, user_out);

@@ -149,7 +149,7 @@ template <typename F> void for_each_loop(const Plan& p, F&& f) {
 
 struct DnnlMatmul {
   dnnl::matmul prim;
-  dnnl::memory::desc src, wei, dst, bias, scratchpad;
+  dnnl::memory::desc src, wei, dst, bias;
   bool fast = true;  // false when oneDNN could only offer its reference implementation
 };
 
@@ -187,8 +187,7 @@ std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
         m.bias = dnnl::memory::desc(dims{1, 1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, p.N, 1});
     }
     auto desc = has_bias ? dnnl::matmul::desc(m.src, m.wei, m.bias, m.dst) : dnnl::matmul::desc(m.src, m.wei, m.dst);
-    dnnl::matmul::primitive_desc pd(desc, onednn::user_scratchpad_attr(), onednn::engine());
-    m.scratchpad = pd.scratchpad_desc();
+    dnnl::matmul::primitive_desc pd(desc, onednn::engine());
     m.fast = std::string(pd.impl_info_str()).find("ref") == std::string::npos;
     m.prim = dnnl::matmul(pd);
     return m;
@@ -217,15 +216,11 @@ void run_onednn(const Plan& p, const Tensor& out) {
   char* O = static_cast<char*>(out.raw_data());
   dnnl::memory bias_mem;
   if (p.bias.defined()) bias_mem = onednn::wrap(prim->bias, p.bias);
-  Tensor scratch;  // one buffer for every execution of the loop: the stream runs them in order
-  std::unordered_map<int, dnnl::memory> scratch_arg;
-  onednn::add_scratchpad(scratch_arg, prim->scratchpad, scratch);
   for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
     dnnl::memory src = onednn::wrap(prim->src, A + oa * es), wei = onednn::wrap(prim->wei, Bp + ob * es),
                  dst = onednn::wrap(prim->dst, O + oo * oes);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (p.bias.defined()) args.emplace(DNNL_ARG_BIAS, bias_mem);
-    args.insert(scratch_arg.begin(), scratch_arg.end());
     prim->prim.execute(s, args);
     profile::count(profile::Counter::GemmPrimitiveRuns);
   });

@@ -77,18 +77,6 @@ Tensor scratch_for(const dnnl::memory::desc& md) {
   return empty({(bytes + 3) / 4 + 16}, {.dtype = DType::Float32});
 }
 
-dnnl::primitive_attr user_scratchpad_attr() {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
-}
-
-void add_scratchpad(std::unordered_map<int, dnnl::memory>& args, const dnnl::memory::desc& md, Tensor& keep) {
-  if (md.get_size() == 0) return;
-  keep = scratch_for(md);
-  args.emplace(DNNL_ARG_SCRATCHPAD, wrap(md, keep.raw_data()));
-}
-
 void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   dnnl::memory s = src, d = dst;  // the API takes non-const references
   dnnl::reorder(s, d).execute(stream(), s, d);

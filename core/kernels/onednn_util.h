@@ -31,14 +31,6 @@ dnnl::memory::desc contiguous_desc(const Shape& shape, DType t);
 dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);
 dnnl::memory wrap(const dnnl::memory::desc& md, void* data);
 
-// Primitive attributes with a user-managed scratchpad: oneDNN's library-managed scratchpad is
-// allocated per execution when it is not shared, and at 16 threads the AMX bf16 kernels' per-thread
-// buffers then cost thousands of page faults per step; ours comes from the caching allocator.
-dnnl::primitive_attr user_scratchpad_attr();
-// Adds DNNL_ARG_SCRATCHPAD for a primitive whose descriptor asked for `md` (no-op when it needs
-// none); `keep` owns the buffer until the primitive has run.
-void add_scratchpad(std::unordered_map<int, dnnl::memory>& args, const dnnl::memory::desc& md, Tensor& keep);
-
 // Builds cache keys from integers: KeyBuilder().add(shape).add(int(dtype)).str().
 class KeyBuilder {
  public:
