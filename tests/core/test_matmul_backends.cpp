@@ -162,6 +162,23 @@ TEST(MatmulBackends, BFloat16CloseToFloat32) {
   EXPECT_EQ(lb.shape(), (Shape{2, 64, 10}));
 }
 
+// A linear's weight reaches the product as w^T (a transposed view); with bf16 operands on oneDNN it is copied dense
+// first (copy_transposed_bf16_weight in core/kernels/matmul.cpp). Weights that start inside their storage, or are
+// themselves strided views, must give the same float32 result as OpenBLAS on the same bf16 values. (On CPUs without
+// bf16 oneDNN kernels both runs take the OpenBLAS path.)
+TEST(MatmulBackends, MixedLinearWithTransposedWeightViews) {
+  Tensor x = k::to_dtype(rnd({70, 96}, 80), DType::BFloat16);
+  Tensor big = k::to_dtype(rnd({50, 96}, 81), DType::BFloat16);
+  Tensor wide = k::to_dtype(rnd({40, 200}, 82), DType::BFloat16);
+  for (const Tensor& w : {big.as_strided({40, 96}, {96, 1}, 5 * 96), wide.as_strided({40, 96}, {200, 2}, 3)}) {
+    Tensor ref = k::linear(k::to_dtype(x, DType::Float32), k::to_dtype(w, DType::Float32), Tensor(),
+                           k::MatmulBackend::OpenBLAS);
+    Tensor r = k::linear(x, w, Tensor(), k::MatmulBackend::OneDNN, DType::Float32);
+    ASSERT_EQ(r.shape(), (Shape{70, 40}));
+    EXPECT_TRUE(allclose(r, ref, 1e-5, 1e-5));
+  }
+}
+
 // autocast's linear: bf16 operands, float32 result, bias in float32 or bfloat16. The bias is added
 // in a pass of its own after the product (run_onednn_mixed): once, on every row, broadcast over
 // leading dims, the same on both backends.
