@@ -194,24 +194,7 @@ std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
   });
 }
 
-// oneDNN 2.6.3's AMX bf16 matmul runs a transposed right operand (a linear's weight seen as w^T, layout `ba`) 4-10x
-// slower than a plain one: on the 16-core device host ViT-T's forward linears took 1.35-1.89 ms each against
-// 0.13-0.43 ms for the same sizes with a row-major right operand (ONEDNN_VERBOSE, bench/results/perf14d_verbose.txt).
-// The weight is small next to the activations (K x N against M x K with M the token count), so a dense copy of it
-// costs a few microseconds and the product runs on the fast kernel. Single products with M >= 64 only.
-bool copy_transposed_bf16_weight(const Plan& p) {
-  return p.a.dtype() == DType::BFloat16 && p.B == 1 && p.loop.empty() && p.M >= 64 && p.K > 1 && p.N > 1 &&
-         is_trans(p.N, p.b_rs, p.b_cs);
-}
-
 void run_onednn(const Plan& p, const Tensor& out) {
-  if (copy_transposed_bf16_weight(p)) {
-    Plan q = p;
-    q.b = contiguous(p.b.as_strided({p.K, p.N}, {p.b_rs, p.b_cs}, p.b.storage_offset()));
-    q.b_rs = p.N, q.b_cs = 1;
-    normalize_layout(q.K, q.N, q.b_rs, q.b_cs);
-    return run_onednn(q, out);
-  }
   auto prim = dnnl_primitive(p);
   if (!prim->fast && p.loop.empty() && !(dense(p.a_rs, p.a_cs, p.K) && dense(p.b_rs, p.b_cs, p.N))) {
     // oneDNN only offers its slow reference kernel for this stride pattern: use dense copies.

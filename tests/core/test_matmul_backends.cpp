@@ -162,10 +162,9 @@ TEST(MatmulBackends, BFloat16CloseToFloat32) {
   EXPECT_EQ(lb.shape(), (Shape{2, 64, 10}));
 }
 
-// A linear's weight reaches the product as w^T (a transposed view); with bf16 operands on oneDNN it is copied dense
-// first (copy_transposed_bf16_weight in core/kernels/matmul.cpp). Weights that start inside their storage, or are
-// themselves strided views, must give the same float32 result as OpenBLAS on the same bf16 values. (On CPUs without
-// bf16 oneDNN kernels both runs take the OpenBLAS path.)
+// A linear's weight reaches the product as w^T (a transposed view). Bf16 weights that start inside their storage,
+// or are themselves strided views, must give the same float32 result on oneDNN as on OpenBLAS for the same bf16
+// values (on CPUs without bf16 oneDNN kernels both runs take the OpenBLAS path; passed on the AMX device host).
 TEST(MatmulBackends, MixedLinearWithTransposedWeightViews) {
   Tensor x = k::to_dtype(rnd({70, 96}, 80), DType::BFloat16);
   Tensor big = k::to_dtype(rnd({50, 96}, 81), DType::BFloat16);
