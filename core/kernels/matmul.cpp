@@ -460,10 +460,13 @@ bool cpu_has_avx512() {
 // qkv on 2 cores of an EPYC (bench/bench_ops.cpp BM_LinearStep, product 2; the one shape measured
 // the other way, ViT-T's fc2 wgrad, loses 10.5 vs 12.4 ms). With AVX-512 the oneDNN kernels are
 // kept: nothing was measured there. TESSERA_MATMUL_ROUTE=0 turns routing off (A/B measurements).
+// Nor is it done when OPENBLAS_CORETYPE is set: that pins OpenBLAS to a core type's kernels, which
+// can be slower than the ones it measured with, while oneDNN's JIT kernels are unaffected.
 MatmulBackend route(const Plan& p, MatmulBackend backend) {
   static const bool enabled = [] {
     const char* e = std::getenv("TESSERA_MATMUL_ROUTE");
-    return !(e && std::string(e) == "0");
+    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    return !(e && std::string(e) == "0") && !(coretype && *coretype);
   }();
   if (!enabled) return backend;
   if (backend != MatmulBackend::OneDNN || p.a.dtype() != DType::Float32 || p.out_dtype != DType::Float32) return backend;
