@@ -411,7 +411,10 @@ void ce_backward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>
 #pragma omp simd
         for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm * w[size_t(c)]);
       }
-      ol[ln.at(t)] = T(A(A(ol[ln.at(t)]) - A(s * (1.0 - ls) * wt)));
+      // The target's element is recomputed in A and rounded once: subtracting ~1 from a value already
+      // rounded to bfloat16 would cancel the small gradient of a confident prediction.
+      const A bt = w.empty() ? bsm : A(bsm * w[size_t(t)]);
+      ol[ln.at(t)] = T(a * exp_nonpos(A(xl[ln.at(t)]) - z) - bt - A(s * (1.0 - ls) * wt));
     }
   });
 }

@@ -125,6 +125,20 @@ TEST(GradLoss, CrossEntropyFusedMatchesComposed) {
     }
 }
 
+// bfloat16 logits of a confident prediction: the target's gradient p_t - 1 (~ -9e-5 here) is small next to 1, so it
+// must be computed in float and rounded once (rounding p_t to bfloat16 first, then subtracting 1, gives 0).
+TEST(GradLoss, CrossEntropyBFloat16ConfidentTarget) {
+  Tensor x = to(from_vector(std::vector<double>{10.0, 0.0, 0.0, 0.5, 9.0, 0.0}, {2, 3}), DType::BFloat16);
+  Tensor t = i64({0, 1}, {2});
+  Tensor xa = x.detach().set_requires_grad(true);
+  Tensor g = to(grad({cross_entropy(xa, t, {.reduction = "sum"})}, {xa})[0], DType::Float64);
+  Tensor x64 = to(x, DType::Float64);
+  Tensor ref = sub(softmax(x64, 1), to(one_hot(t, 3), DType::Float64));
+  const double* pg = g.data_ptr<double>();
+  const double* pr = ref.data_ptr<double>();
+  for (int i = 0; i < 6; ++i) EXPECT_NEAR(pg[i], pr[i], 0.01 * std::abs(pr[i]) + 1e-9) << i;
+}
+
 TEST(GradLoss, CrossEntropyProbabilities) {
   Tensor x = leaf({4, 3}, 67, -2, 2), x3 = leaf({2, 3, 2}, 68, -2, 2);
   Tensor p = softmax(leaf({4, 3}, 69, -1, 1), 1).detach().set_requires_grad(true);
