@@ -166,6 +166,35 @@ TEST(GradFlashAttention, SecondOrderThroughCompositeFallback) {
   EXPECT_TRUE(gradgradcheck(w, {q, k, v}));
 }
 
+// The float32 path, which the float64 checks above never take (float64 products run on OpenBLAS's dgemm): oneDNN
+// sgemm block products, the online rescaling of `out` rows in place, beta = 0 on the first key block; with several key
+// blocks, both backward schedules, against float64 explicit attention on the same values.
+TEST(GradFlashAttention, Float32SeveralKeyBlocksMatchFloat64) {
+  const int64_t T = kOneBlock + 40, S = kOneBlock + 70, B = 2, H = 2;
+  Tensor kpm = bool_mask({B, S}, 8, 0.4);
+  std::vector<Case> cases = {{"none", {}},
+                             {"causal", {.causal = true}},
+                             {"padding", {.key_padding_mask = kpm}},
+                             {"causal_window_prefix", {.causal = true, .window = 30, .global_prefix = 4}}};
+  auto as = [](const Tensor& t, DType d) { return to(t, d).detach().requires_grad_(true); };
+  for (Schedule sched : {Schedule::PerHead, Schedule::TwoPass}) {
+    ScheduleGuard guard(sched);
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.name + " " + schedule_name(sched));
+      const int64_t s = c.o.causal ? T : S;
+      Tensor q32 = as(leaf({B, H, T, 16}, 31), DType::Float32), k32 = as(leaf({B, H, s, 16}, 32), DType::Float32);
+      Tensor v32 = as(leaf({B, H, s, 8}, 33), DType::Float32);
+      Tensor q64 = as(q32, DType::Float64), k64 = as(k32, DType::Float64), v64 = as(v32, DType::Float64);
+      Tensor g = leaf({B, H, T, 8}, 34).detach();
+      Tensor a = flash_attention(q32, k32, v32, c.o), b = explicit_attention(q64, k64, v64, c.o);
+      ASSERT_EQ(a.dtype(), DType::Float32);
+      EXPECT_TRUE(allclose(to(a, DType::Float64), b, 1e-4, 1e-5)) << "forward";
+      TensorList ga = grad({a}, {q32, k32, v32}, {to(g, DType::Float32)}), gb = grad({b}, {q64, k64, v64}, {g});
+      for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(allclose(to(ga[i], DType::Float64), gb[i], 1e-4, 1e-5)) << "grad " << i;
+    }
+  }
+}
+
 TEST(GradFlashAttention, BFloat16AgainstFloat64) {
   const int64_t T = kTile + 37;
   Tensor q = leaf({1, 2, T, 16}, 22), k = leaf({1, 2, T, 16}, 23), v = leaf({1, 2, T, 16}, 24);
