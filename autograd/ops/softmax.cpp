@@ -142,24 +142,21 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   if (!target.is_floating_point()) return cross_entropy_indices(input, target, opt, red, wview);
   Tensor lp = log_softmax(input, cd);
 
-  if (target.is_floating_point()) {
-    // Class probabilities.
-    if (target.shape() != input.shape())
-      throw std::invalid_argument("cross_entropy: probability target must have input's shape " +
-                                  shape_str(input.shape()) + ", got " + shape_str(target.shape()));
-    if (opt.ignore_index >= 0)
-      throw std::invalid_argument("cross_entropy: ignore_index is not supported for probability targets");
-    Tensor t = ls > 0 ? add(mul(target, 1.0 - ls), ls / double(C)) : target;
-    Tensor prodt = mul(lp, t);
-    if (wview.defined()) prodt = mul(prodt, wview);
-    switch (red) {
-      case k::Reduction::None: return neg(sum(prodt, {cd}));
-      case k::Reduction::Sum: return neg(sum(prodt));
-      case k::Reduction::Mean: return div(neg(sum(prodt)), double(input.numel() / std::max<int64_t>(C, 1)));
-    }
+  // Class probabilities (index targets took the fused kernel above).
+  if (target.shape() != input.shape())
+    throw std::invalid_argument("cross_entropy: probability target must have input's shape " +
+                                shape_str(input.shape()) + ", got " + shape_str(target.shape()));
+  if (opt.ignore_index >= 0)
+    throw std::invalid_argument("cross_entropy: ignore_index is not supported for probability targets");
+  Tensor t = ls > 0 ? add(mul(target, 1.0 - ls), ls / double(C)) : target;
+  Tensor prodt = mul(lp, t);
+  if (wview.defined()) prodt = mul(prodt, wview);
+  switch (red) {
+    case k::Reduction::None: return neg(sum(prodt, {cd}));
+    case k::Reduction::Sum: return neg(sum(prodt));
+    case k::Reduction::Mean: break;
   }
-
-  return Tensor();  // every reduction returned above
+  return div(neg(sum(prodt)), double(input.numel() / std::max<int64_t>(C, 1)));
 }
 
 }  // namespace tessera
