@@ -60,12 +60,32 @@ inline bool enabled() { return detail::g_enabled.load(std::memory_order_relaxed)
 void set_enabled(bool on);  // also resets the totals
 void reset();
 
+// TESSERA_PROFILE_TRACE=1 (read once, when profiling is enabled) prints every attributed scope as
+// it closes to stderr: family, wall ms, minor faults, and the note its kernel gave (annotate), so a
+// family's time and faults can be traced to single calls (the forward vs backward products of a step).
+bool tracing();
+void annotate(const std::string& note);  // no-op unless tracing; appended to the innermost open scope's note
+
+// While tracing: notes the wall ms and faults between its construction and annotate(label), e.g.
+// a library call inside a kernel whose scope also does other work.
+class FaultWatch {
+ public:
+  FaultWatch();
+  void annotate(const char* label) const;
+
+ private:
+  int64_t faults0_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 inline void count(Counter c, int64_t n = 1) {
   if (enabled()) detail::add_count(c, n);
 }
 
 struct Totals {
-  std::array<int64_t, kFamilies> ns{}, calls{};
+  // faults: minor page faults of the whole process while the family's scopes were open (children
+  // subtracted like time), so a family that writes into freshly mapped pages shows where they come from.
+  std::array<int64_t, kFamilies> ns{}, calls{}, faults{};
   std::array<int64_t, kCounters> counters{};
 };
 Totals totals();
@@ -90,6 +110,9 @@ class Scope {
   bool kernel_ = false;
   Family family_ = Family::Gemm;
   int64_t child_ns_ = 0;
+  int64_t faults0_ = 0, child_faults_ = 0;
+  std::string note_;
+  friend void annotate(const std::string& note);
   Scope* parent_ = nullptr;
   std::chrono::steady_clock::time_point t0_;
 };

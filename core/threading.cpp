@@ -27,7 +27,12 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   }
   int64_t chunks = std::min<int64_t>(nt, (n + grain - 1) / grain);
   profile::count(profile::Counter::ParallelRegions);
-#pragma omp parallel for num_threads(chunks) schedule(static, 1)
+  // Always the whole team, even for fewer chunks than threads (the rest skip the loop): libgomp
+  // ends the threads a smaller team leaves out ("the extra threads should be exiting") and the
+  // next full-size region (every oneDNN primitive) creates them again. On the 16-core device host
+  // that re-creation, with fresh stacks and AMX state, cost each bf16 forward linear ~1 ms and
+  // 110-180 page faults after the small weight casts (bench/results/s9_device_repeat.sh).
+#pragma omp parallel for schedule(static, 1)
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
     if (b < e) f(b, e);

@@ -18,15 +18,17 @@ std::string BenchResult::profile_table() const {
   std::snprintf(buf, sizeof buf, "profile %s threads=%d steps=%d mean_step_ms=%.1f onednn_isa=%s\n", model.c_str(),
                 get_num_threads(), int(steps), step, kernels::matmul_cpu_isa().c_str());
   out += buf;
-  std::snprintf(buf, sizeof buf, "  %-22s %10s %7s %11s\n", "family", "ms/step", "share", "calls/step");
+  std::snprintf(buf, sizeof buf, "  %-22s %10s %7s %11s %13s\n", "family", "ms/step", "share", "calls/step",
+                "faults/step");
   out += buf;
   double attributed = 0;
   for (int i = 0; i < profile::kFamilies; ++i) {
     const double ms = double(profile.ns[size_t(i)]) / 1e6 / steps;
     attributed += ms;
     if (profile.calls[size_t(i)] == 0) continue;
-    std::snprintf(buf, sizeof buf, "  %-22s %10.1f %6.1f%% %11.0f\n", profile::family_name(profile::Family(i)), ms,
-                  step > 0 ? 100.0 * ms / step : 0.0, double(profile.calls[size_t(i)]) / steps);
+    std::snprintf(buf, sizeof buf, "  %-22s %10.1f %6.1f%% %11.0f %13.0f\n", profile::family_name(profile::Family(i)),
+                  ms, step > 0 ? 100.0 * ms / step : 0.0, double(profile.calls[size_t(i)]) / steps,
+                  double(profile.faults[size_t(i)]) / steps);
     out += buf;
   }
   const double rest = step - attributed;

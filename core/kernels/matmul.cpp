@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -21,7 +22,20 @@ namespace tessera::kernels {
 
 namespace {
 
-std::atomic<MatmulBackend> g_backend{MatmulBackend::OneDNN};
+// The process-wide default backend; TESSERA_MATMUL_BACKEND=onednn|openblas sets it at start-up so a
+// benchmark can compare the two libraries on the same binary (the device host's A/B runs).
+MatmulBackend backend_from_env() {
+  const char* e = std::getenv("TESSERA_MATMUL_BACKEND");
+  if (!e || !*e) return MatmulBackend::OneDNN;
+  const std::string v(e);
+  if (v == "onednn") return MatmulBackend::OneDNN;
+  if (v == "openblas") return MatmulBackend::OpenBLAS;
+  throw std::invalid_argument("TESSERA_MATMUL_BACKEND=" + v + ": expected onednn or openblas");
+}
+std::atomic<MatmulBackend>& backend_slot() {
+  static std::atomic<MatmulBackend> b{backend_from_env()};
+  return b;
+}
 
 std::string pair_str(const Shape& a, const Shape& b) { return shape_str(a) + " x " + shape_str(b); }
 
@@ -151,7 +165,32 @@ struct DnnlMatmul {
   dnnl::matmul prim;
   dnnl::memory::desc src, wei, dst, bias;
   bool fast = true;  // false when oneDNN could only offer its reference implementation
+  // Packed weights: the product reads `wei` (oneDNN's blocked layout), reordered per call from the
+  // caller's strided `wei_user` by `wei_reorder`.
+  dnnl::memory::desc wei_user;
+  std::optional<dnnl::reorder> wei_reorder;
+  dnnl::memory::desc scratchpad;  // non-empty when the caller provides oneDNN's scratchpad
 };
+
+// Experiment switches for the bf16 products on AMX (TESSERA_ONEDNN_MATMUL, comma-separated, read
+// once): packed_weights (weights in oneDNN's preferred layout, reordered per call) and
+// user_scratchpad (the scratchpad drawn from Tessera's caching allocator instead of oneDNN's own).
+struct DnnlSwitches {
+  bool packed_weights = false, user_scratchpad = false, repeat = false, pretouch = false;
+};
+const DnnlSwitches& dnnl_switches() {
+  static const DnnlSwitches s = [] {
+    DnnlSwitches d;
+    const char* e = std::getenv("TESSERA_ONEDNN_MATMUL");
+    const std::string v = e ? e : "";
+    d.packed_weights = v.find("packed_weights") != std::string::npos;
+    d.user_scratchpad = v.find("user_scratchpad") != std::string::npos;
+    d.repeat = v.find("repeat") != std::string::npos;
+    d.pretouch = v.find("pretouch") != std::string::npos;
+    return d;
+  }();
+  return s;
+}
 
 onednn::PrimitiveCache<DnnlMatmul>& dnnl_cache() {
   static onednn::PrimitiveCache<DnnlMatmul> c;
@@ -186,10 +225,21 @@ std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
       if (has_bias)
         m.bias = dnnl::memory::desc(dims{1, 1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, p.N, 1});
     }
-    auto desc = has_bias ? dnnl::matmul::desc(m.src, m.wei, m.bias, m.dst) : dnnl::matmul::desc(m.src, m.wei, m.dst);
-    dnnl::matmul::primitive_desc pd(desc, onednn::engine());
+    m.wei_user = m.wei;
+    const DnnlSwitches& sw = dnnl_switches();
+    const bool pack = sw.packed_weights && !batched && p.loop.empty() && dt == DType::BFloat16 &&
+                      is_trans(p.N, p.b_rs, p.b_cs);
+    const auto wei_md = pack ? dnnl::memory::desc(dims{p.K, p.N}, ddt, dnnl::memory::format_tag::any) : m.wei;
+    auto desc = has_bias ? dnnl::matmul::desc(m.src, wei_md, m.bias, m.dst) : dnnl::matmul::desc(m.src, wei_md, m.dst);
+    dnnl::primitive_attr attr;
+    if (sw.user_scratchpad) attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::matmul::primitive_desc pd(desc, attr, onednn::engine());
     m.fast = std::string(pd.impl_info_str()).find("ref") == std::string::npos;
     m.prim = dnnl::matmul(pd);
+    m.wei = pd.weights_desc();
+    if (m.wei != m.wei_user)
+      m.wei_reorder.emplace(dnnl::reorder::primitive_desc(onednn::engine(), m.wei_user, onednn::engine(), m.wei));
+    if (sw.user_scratchpad) m.scratchpad = pd.scratchpad_desc();
     return m;
   });
 }
@@ -216,15 +266,39 @@ void run_onednn(const Plan& p, const Tensor& out) {
   char* O = static_cast<char*>(out.raw_data());
   dnnl::memory bias_mem;
   if (p.bias.defined()) bias_mem = onednn::wrap(prim->bias, p.bias);
+  Tensor packed, scratch;  // kept alive until the products are done
+  dnnl::memory packed_mem, scratch_mem;
+  if (prim->wei_reorder) {
+    packed = onednn::scratch_for(prim->wei);
+    packed_mem = onednn::wrap(prim->wei, packed.raw_data());
+  }
+  if (prim->scratchpad.get_size() > 0) {
+    scratch = onednn::scratch_for(prim->scratchpad);
+    scratch_mem = onednn::wrap(prim->scratchpad, scratch.raw_data());
+  }
+  if (dnnl_switches().pretouch) {
+    profile::FaultWatch touch;
+    fill_(out, 0.0);
+    touch.annotate("touch");
+  }
+  for (int rep = 0; rep < (dnnl_switches().repeat ? 2 : 1); ++rep) {
+  profile::FaultWatch watch;  // the trace tells oneDNN's own faults and time from the bias pass's
   for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
-    dnnl::memory src = onednn::wrap(prim->src, A + oa * es), wei = onednn::wrap(prim->wei, Bp + ob * es),
-                 dst = onednn::wrap(prim->dst, O + oo * oes);
+    dnnl::memory src = onednn::wrap(prim->src, A + oa * es), dst = onednn::wrap(prim->dst, O + oo * oes);
+    dnnl::memory wei = onednn::wrap(prim->wei_user, Bp + ob * es);
+    if (prim->wei_reorder) {
+      prim->wei_reorder->execute(s, wei, packed_mem);
+      wei = packed_mem;
+    }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (p.bias.defined()) args.emplace(DNNL_ARG_BIAS, bias_mem);
+    if (scratch_mem) args.emplace(DNNL_ARG_SCRATCHPAD, scratch_mem);
     prim->prim.execute(s, args);
     profile::count(profile::Counter::GemmPrimitiveRuns);
   });
   s.wait();
+  watch.annotate(rep == 0 ? "onednn" : "again");
+  }
 }
 
 // out[r, :] += bias for every row of a contiguous float32 result [..., N] (bias float32 or bfloat16).
@@ -376,6 +450,17 @@ profile::Family profile_family(const Plan& p) {
   return profile::Family::Gemm;
 }
 
+// The trace note of a product (TESSERA_PROFILE_TRACE=1): shape, operand layouts (N plain, T read
+// transposed), dtypes and whether a bias is fused.
+void annotate(const Plan& p) {
+  if (!profile::tracing()) return;
+  profile::annotate("matmul B=" + std::to_string(p.B) + " M=" + std::to_string(p.M) + " N=" + std::to_string(p.N) +
+                    " K=" + std::to_string(p.K) + " a=" + (is_trans(p.K, p.a_rs, p.a_cs) ? "T" : "N") +
+                    " b=" + (is_trans(p.N, p.b_rs, p.b_cs) ? "T" : "N") + " " + dtype_name(p.a.dtype()) + "->" +
+                    dtype_name(p.out_dtype) + (p.bias.defined() ? " bias" : "") +
+                    (p.loop.empty() ? "" : " loop=" + std::to_string(p.loop.size())));
+}
+
 // Adds the wall time of one public matmul/linear call to the totals when timing is on.
 class TimedCall {
  public:
@@ -415,8 +500,8 @@ MatmulTiming matmul_timing() {
   return g_timing_total;
 }
 
-void set_matmul_backend(MatmulBackend b) { g_backend.store(b); }
-MatmulBackend get_matmul_backend() { return g_backend.load(); }
+void set_matmul_backend(MatmulBackend b) { backend_slot().store(b); }
+MatmulBackend get_matmul_backend() { return backend_slot().load(); }
 size_t matmul_primitive_cache_size() { return dnnl_cache().size(); }
 std::string matmul_cpu_isa() { return onednn::cpu_isa_name(); }
 
@@ -511,6 +596,7 @@ Tensor matmul_impl(const Tensor& a, const Tensor& b, MatmulBackend backend, DTyp
     }
   }
   profile::Scope prof_scope(profile_family(p));
+  annotate(p);
   TimedCall timed(p);
   return run(p, routed ? route(p, backend) : backend);
 }
@@ -573,6 +659,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBacken
     return q.a.defined() ? q : plan(contiguous(xx), ww);
   });
   profile::Scope prof_scope(profile_family(p));
+  annotate(p);
   TimedCall timed(p);
   return run(p, backend);
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "autograd/tessera.h"
+#include "core/allocator.h"
 #include "core/kernels/attention.h"
 #include "core/kernels/matmul.h"
 #include "core/kernels/norm.h"
@@ -104,4 +105,38 @@ TEST(Profiler, ScopesOnWorkerThreadsAreIgnored) {
   }
   { profile::Scope s(Family::Elementwise); }
   EXPECT_EQ(calls(profile::totals(), Family::Elementwise), team > 1 ? 1 : 2);
+}
+
+TEST(Profiler, PageFaultsOfFreshMemoryGoToTheKernelThatWritesIt) {
+  // A copy into a freshly mapped 32 MiB output faults its pages in inside the copy kernel; the
+  // faults are the process's (OpenMP workers included) and land in the copy family, not the
+  // allocator's (aligned_alloc maps the block without touching it) nor any family that did not run.
+  Tensor src = randn({2048, 4096});
+  empty_cache();
+  ProfilerOn on;
+  Tensor out = contiguous(transpose(src, 0, 1));
+  auto t = profile::totals();
+  EXPECT_EQ(calls(t, Family::Copy), 1);
+  EXPECT_GT(t.faults[size_t(Family::Copy)], 0);
+  EXPECT_EQ(t.faults[size_t(Family::Gemm)], 0);
+  EXPECT_EQ(t.faults[size_t(Family::Norm)], 0);
+}
+
+TEST(Profiler, TraceLinesNameEachProductWhenAsked) {
+  // TESSERA_PROFILE_TRACE=1 prints one line per attributed scope with the product's shape and
+  // operand layouts, so a family's time can be split into the calls that make it.
+  Tensor a = randn({64, 32}), w = randn({16, 32});
+  ::setenv("TESSERA_PROFILE_TRACE", "1", 1);
+  testing::internal::CaptureStderr();
+  {
+    ProfilerOn on;
+    EXPECT_TRUE(profile::tracing());
+    k::linear(a, w, Tensor());
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  ::unsetenv("TESSERA_PROFILE_TRACE");
+  EXPECT_NE(err.find("trace gemm (linear, mm)"), std::string::npos) << err;
+  EXPECT_NE(err.find("matmul B=1 M=64 N=16 K=32 a=N b=T float32->float32"), std::string::npos) << err;
+  profile::set_enabled(false);
+  EXPECT_FALSE(profile::tracing());
 }
