@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <string>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -165,32 +164,7 @@ struct DnnlMatmul {
   dnnl::matmul prim;
   dnnl::memory::desc src, wei, dst, bias;
   bool fast = true;  // false when oneDNN could only offer its reference implementation
-  // Packed weights: the product reads `wei` (oneDNN's blocked layout), reordered per call from the
-  // caller's strided `wei_user` by `wei_reorder`.
-  dnnl::memory::desc wei_user;
-  std::optional<dnnl::reorder> wei_reorder;
-  dnnl::memory::desc scratchpad;  // non-empty when the caller provides oneDNN's scratchpad
 };
-
-// Experiment switches for the bf16 products on AMX (TESSERA_ONEDNN_MATMUL, comma-separated, read
-// once): packed_weights (weights in oneDNN's preferred layout, reordered per call) and
-// user_scratchpad (the scratchpad drawn from Tessera's caching allocator instead of oneDNN's own).
-struct DnnlSwitches {
-  bool packed_weights = false, user_scratchpad = false, repeat = false, pretouch = false;
-};
-const DnnlSwitches& dnnl_switches() {
-  static const DnnlSwitches s = [] {
-    DnnlSwitches d;
-    const char* e = std::getenv("TESSERA_ONEDNN_MATMUL");
-    const std::string v = e ? e : "";
-    d.packed_weights = v.find("packed_weights") != std::string::npos;
-    d.user_scratchpad = v.find("user_scratchpad") != std::string::npos;
-    d.repeat = v.find("repeat") != std::string::npos;
-    d.pretouch = v.find("pretouch") != std::string::npos;
-    return d;
-  }();
-  return s;
-}
 
 onednn::PrimitiveCache<DnnlMatmul>& dnnl_cache() {
   static onednn::PrimitiveCache<DnnlMatmul> c;
@@ -225,21 +199,10 @@ std::shared_ptr<const DnnlMatmul> dnnl_primitive(const Plan& p) {
       if (has_bias)
         m.bias = dnnl::memory::desc(dims{1, 1, p.N}, onednn::data_type(p.bias.dtype()), dims{p.N, p.N, 1});
     }
-    m.wei_user = m.wei;
-    const DnnlSwitches& sw = dnnl_switches();
-    const bool pack = sw.packed_weights && !batched && p.loop.empty() && dt == DType::BFloat16 &&
-                      is_trans(p.N, p.b_rs, p.b_cs);
-    const auto wei_md = pack ? dnnl::memory::desc(dims{p.K, p.N}, ddt, dnnl::memory::format_tag::any) : m.wei;
-    auto desc = has_bias ? dnnl::matmul::desc(m.src, wei_md, m.bias, m.dst) : dnnl::matmul::desc(m.src, wei_md, m.dst);
-    dnnl::primitive_attr attr;
-    if (sw.user_scratchpad) attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::matmul::primitive_desc pd(desc, attr, onednn::engine());
+    auto desc = has_bias ? dnnl::matmul::desc(m.src, m.wei, m.bias, m.dst) : dnnl::matmul::desc(m.src, m.wei, m.dst);
+    dnnl::matmul::primitive_desc pd(desc, onednn::engine());
     m.fast = std::string(pd.impl_info_str()).find("ref") == std::string::npos;
     m.prim = dnnl::matmul(pd);
-    m.wei = pd.weights_desc();
-    if (m.wei != m.wei_user)
-      m.wei_reorder.emplace(dnnl::reorder::primitive_desc(onednn::engine(), m.wei_user, onednn::engine(), m.wei));
-    if (sw.user_scratchpad) m.scratchpad = pd.scratchpad_desc();
     return m;
   });
 }
@@ -266,39 +229,17 @@ void run_onednn(const Plan& p, const Tensor& out) {
   char* O = static_cast<char*>(out.raw_data());
   dnnl::memory bias_mem;
   if (p.bias.defined()) bias_mem = onednn::wrap(prim->bias, p.bias);
-  Tensor packed, scratch;  // kept alive until the products are done
-  dnnl::memory packed_mem, scratch_mem;
-  if (prim->wei_reorder) {
-    packed = onednn::scratch_for(prim->wei);
-    packed_mem = onednn::wrap(prim->wei, packed.raw_data());
-  }
-  if (prim->scratchpad.get_size() > 0) {
-    scratch = onednn::scratch_for(prim->scratchpad);
-    scratch_mem = onednn::wrap(prim->scratchpad, scratch.raw_data());
-  }
-  if (dnnl_switches().pretouch) {
-    profile::FaultWatch touch;
-    fill_(out, 0.0);
-    touch.annotate("touch");
-  }
-  for (int rep = 0; rep < (dnnl_switches().repeat ? 2 : 1); ++rep) {
   profile::FaultWatch watch;  // the trace tells oneDNN's own faults and time from the bias pass's
   for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
-    dnnl::memory src = onednn::wrap(prim->src, A + oa * es), dst = onednn::wrap(prim->dst, O + oo * oes);
-    dnnl::memory wei = onednn::wrap(prim->wei_user, Bp + ob * es);
-    if (prim->wei_reorder) {
-      prim->wei_reorder->execute(s, wei, packed_mem);
-      wei = packed_mem;
-    }
+    dnnl::memory src = onednn::wrap(prim->src, A + oa * es), wei = onednn::wrap(prim->wei, Bp + ob * es),
+                 dst = onednn::wrap(prim->dst, O + oo * oes);
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (p.bias.defined()) args.emplace(DNNL_ARG_BIAS, bias_mem);
-    if (scratch_mem) args.emplace(DNNL_ARG_SCRATCHPAD, scratch_mem);
     prim->prim.execute(s, args);
     profile::count(profile::Counter::GemmPrimitiveRuns);
   });
   s.wait();
-  watch.annotate(rep == 0 ? "onednn" : "again");
-  }
+  watch.annotate("onednn");
 }
 
 // out[r, :] += bias for every row of a contiguous float32 result [..., N] (bias float32 or bfloat16).
@@ -314,19 +255,6 @@ void add_bias_rows(const Tensor& out, const Tensor& bias) {
       for (int64_t j = 0; j < N; ++j) row[j] += bp[j];
     }
   });
-}
-
-// bf16 operands with a float32 result: a bias is added in a pass of its own, never fused. oneDNN
-// 2.6.3's AMX matmul (brg:avx512_core_amx_bf16) with a fused f32 bias took 1.3-1.9 ms per ViT-T
-// linear at 16 threads on the device host, against 0.13-0.3 ms for the same product without one
-// (ONEDNN_VERBOSE; bench/results/bf14d_device_call.txt): ~70 of the 82 ms/step of ViT-T's bf16
-// gemm family. The separate pass re-reads an output that is still in cache.
-void run_onednn_mixed(const Plan& p, const Tensor& out) {
-  if (!p.bias.defined() || p.out_dtype != DType::Float32) return run_onednn(p, out);
-  Plan q = p;
-  q.bias = Tensor();
-  run_onednn(q, out);
-  add_bias_rows(out, p.bias);
 }
 
 // ---- OpenBLAS -----------------------------------------------------------------------------
@@ -405,8 +333,8 @@ Tensor run(Plan& p, MatmulBackend backend) {
       Plan q = p;
       q.a = widen(p.a);
       q.b = widen(p.b);
-      // A float32 result gets its bias the way the oneDNN path adds it (run_onednn_mixed), so
-      // both paths round the same way; a bfloat16 result keeps one rounding at the end.
+      // A float32 result gets its bias after the float32 product, as oneDNN's fused bias does
+      // (added to the float32 accumulator); a bfloat16 result keeps one rounding at the end.
       const bool bias_after = p.bias.defined() && p.out_dtype == DType::Float32;
       q.bias = p.bias.defined() && !bias_after ? to_dtype(p.bias, DType::Float32) : Tensor();
       q.out_dtype = DType::Float32;
@@ -424,7 +352,7 @@ Tensor run(Plan& p, MatmulBackend backend) {
     static std::atomic<int> bf16_ok{-1};  // -1 not tried, 0 unsupported, 1 supported
     if (bf16_ok.load() != 0) {
       try {
-        run_onednn_mixed(p, out);
+        run_onednn(p, out);
         bf16_ok.store(1);
         return out;
       } catch (const dnnl::error&) {

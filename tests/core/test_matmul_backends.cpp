@@ -179,8 +179,8 @@ TEST(MatmulBackends, MixedLinearWithTransposedWeightViews) {
 }
 
 // autocast's linear: bf16 operands, float32 result, bias in float32 or bfloat16. The bias is added
-// in a pass of its own after the product (run_onednn_mixed): once, on every row, broadcast over
-// leading dims, the same on both backends.
+// once, on every row, broadcast over leading dims, the same on both backends (fused into oneDNN's
+// product; after the float32 product on the OpenBLAS fallback).
 TEST(MatmulBackends, MixedLinearAddsBiasOnceToFloat32Result) {
   Tensor x = k::to_dtype(rnd({2, 33, 96}, 70), DType::BFloat16), w = k::to_dtype(rnd({40, 96}, 71), DType::BFloat16);
   Tensor xt = k::to_dtype(rnd({96, 66}, 72), DType::BFloat16).as_strided({66, 96}, {1, 66}, 0);  // transposed view
@@ -203,4 +203,19 @@ TEST(MatmulBackends, MixedLinearAddsBiasOnceToFloat32Result) {
       }
     }
   }
+}
+
+// Weight-gradient products g^T x: the left operand a transposed view and K much longer than M, N
+// (oneDNN copies it per thread block; a dense copy first was tried and measured slower in whole
+// steps, bench/results/s9_device_wgrad.sh): float32 and bf16 operands with a float32 result agree
+// with the naive product of the same values.
+TEST(MatmulBackends, LongKTransposedLeftOperand) {
+  Tensor g = rnd({520, 24}, 90), x = rnd({520, 40}, 91);
+  Tensor ref = k::matmul_naive(transpose(g, 0, 1), x);
+  EXPECT_TRUE(allclose(k::matmul(transpose(g, 0, 1), x, k::MatmulBackend::OneDNN), ref, 1e-4, 1e-4));
+  Tensor gb = k::to_dtype(g, DType::BFloat16), xb = k::to_dtype(x, DType::BFloat16);
+  Tensor refb = k::matmul_naive(transpose(k::to_dtype(gb, DType::Float32), 0, 1), k::to_dtype(xb, DType::Float32));
+  Tensor r = k::matmul(transpose(gb, 0, 1), xb, k::MatmulBackend::OneDNN, DType::Float32);
+  ASSERT_EQ(r.dtype(), DType::Float32);
+  EXPECT_TRUE(allclose(r, refb, 1e-4, 1e-4));
 }
