@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its switches existed in the bundled binary of that sitting: branch s9 at b0857f4 plus the named switch, uncommitted; removed in 7bc1b1d after the measurement, see the commit message.)
 # Session 9, device host (16-core Xeon with AMX): A/B of the oneDNN matmul switches (TESSERA_ONEDNN_MATMUL=
 # packed_weights / user_scratchpad / both) on bf16-mixed vit_t and lm at 16 threads: per-product trace table
 # (bench/results/s9_trace_table.sh) of one step, then step times (3 timed steps); test_matmul_backends with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its switches existed in the bundled binary of that sitting: branch s9 at b0857f4 plus the named switch, uncommitted; removed in 7bc1b1d after the measurement, see the commit message.)
 # Session 9, device host: bf16 products with a float32 result and a bias: fused into oneDNN's matmul
 # (TESSERA_MATMUL_BIAS=fused) or added in a pass of its own (default since bf14d, when the fused one looked
 # slow: that was libgomp's thread re-creation, fixed in b0857f4). vit_t and lm bf16-mixed, 16 and 2 threads, two

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its switches existed in the bundled binary of that sitting: branch s9 at b0857f4 plus the named switch, uncommitted; removed in 7bc1b1d after the measurement, see the commit message.)
 # Session 9, device host: is the forward bf16 product's cost (1.2-1.7 ms, 110-180 minor faults per call)
 # the data's context or the call itself? TESSERA_ONEDNN_MATMUL=repeat,pretouch runs each product's oneDNN
 # execution twice ("onednn", "again") after zero-filling the output ("touch"); also without AMX

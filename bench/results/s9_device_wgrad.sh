@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# (Its switches existed in the bundled binary of that sitting: branch s9 at b0857f4 plus the named switch, uncommitted; removed in 7bc1b1d after the measurement, see the commit message.)
 # Session 9, device host: TESSERA_MATMUL_WGRAD_COPY=1 (copy the transposed left operand of weight-gradient products
 # dense before oneDNN) against the default, vit_t and lm, fp32 and bf16-mixed, 16 threads (and vit_t fp32 at 2),
 # two rounds alternating; test_matmul_backends with the switch first. Log -> $OUT/wgrad.txt.
