@@ -246,18 +246,30 @@ Conv2dParams without_compute(Conv2dParams p) {
 // the layouts oneDNN picked.
 void run_dnnl(const DnnlConv& c, const Tensor& in1, const dnnl::memory::desc& u1, const Tensor& in2,
               const dnnl::memory::desc& u2, const Tensor& out, const dnnl::memory::desc& uo, const Tensor& bias) {
+  if (profile::tracing()) {
+    std::string note = c.arg_out == DNNL_ARG_DST ? "conv fwd" : c.arg_out == DNNL_ARG_DIFF_SRC ? "conv bwd_data" : "conv bwd_weights";
+    for (auto d : c.md_out.dims()) note += " " + std::to_string(d);
+    profile::annotate(note);
+  }
   Tensor k1, k2, k3;
+  profile::FaultWatch in_watch;  // traced: layout reorders in, the primitive, the reorder out
   dnnl::memory m1 = onednn::reorder_to(onednn::wrap(u1, in1), c.md1, k1);
   dnnl::memory m2 = onednn::reorder_to(onednn::wrap(u2, in2), c.md2, k2);
+  in_watch.annotate("reorder_in");
   dnnl::memory user_out = onednn::wrap(uo, out);
   bool direct = c.md_out == uo;
   dnnl::memory mo = direct ? user_out : onednn::wrap(c.md_out, (k3 = onednn::scratch_for(c.md_out)).raw_data());
   std::unordered_map<int, dnnl::memory> args{{c.arg1, m1}, {c.arg2, m2}, {c.arg_out, mo}};
   if (bias.defined()) args.emplace(DNNL_ARG_BIAS, onednn::wrap(onednn::contiguous_desc(bias.shape(), bias.dtype()), bias));
   auto& s = onednn::stream();
+  profile::FaultWatch exec_watch;
   c.prim.execute(s, args);
+  s.wait();
+  exec_watch.annotate("onednn");
+  profile::FaultWatch out_watch;
   if (!direct) onednn::reorder(mo, user_out);
   s.wait();
+  out_watch.annotate("reorder_out");
 }
 
 }  // namespace
