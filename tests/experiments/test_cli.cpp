@@ -485,3 +485,17 @@ TEST(Predict, ImagesOfTheWrongSizeAreNamed) {
   EXPECT_TRUE(contains(tiny, d + "/tiny/0.png: the model refused this input: ")) << tiny;
   fs::remove_all(d);
 }
+
+TEST_F(Cli, MatmulBackendVariableIsValidated) {
+  // TESSERA_MATMUL_BACKEND picks the default matmul library for A/B runs; a bad value is an error that names
+  // the variable, the value and the choices, not a silent fallback.
+  ::setenv("TESSERA_MATMUL_BACKEND", "blas", 1);
+  CmdResult bad = run("bench small_cnn --iters 1 --warmup 0 --threads 1");
+  ::setenv("TESSERA_MATMUL_BACKEND", "openblas", 1);
+  CmdResult good = run("bench small_cnn --iters 1 --warmup 0 --threads 1");
+  ::unsetenv("TESSERA_MATMUL_BACKEND");
+  EXPECT_EQ(bad.code, 1) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "TESSERA_MATMUL_BACKEND=blas: expected onednn or openblas")) << bad.err;
+  EXPECT_EQ(good.code, 0) << good.err;
+  EXPECT_TRUE(contains(good.out, "small_cnn")) << good.out;
+}
