@@ -453,8 +453,10 @@ CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& ta
     T* o = r.loss.data_ptr<T>();
     if (reduction == Reduction::None)
       for (int64_t l = 0; l < L; ++l) o[l] = T(acc_t<T>(loss[size_t(l)]));
-    else
-      o[0] = T(acc_t<T>(reduction == Reduction::Sum ? total : total / r.total_weight));
+    else if (reduction == Reduction::Sum)
+      o[0] = T(acc_t<T>(total));
+    else  // a mean over no weight is NaN as in torch, also where the smoothing term alone would give +-inf
+      o[0] = T(acc_t<T>(r.total_weight == 0 ? std::numeric_limits<double>::quiet_NaN() : total / r.total_weight));
   });
   return r;
 }

@@ -49,7 +49,8 @@ Tensor nll_loss_grad_weights(const Shape& input_shape, DType input_dtype, const 
 Tensor ignore_mask(const Tensor& target, int64_t ignore_index);
 
 // Fused cross entropy with class indices (torch's F.cross_entropy: weights, ignore_index, label
-// smoothing, reductions) straight from the logits: per (n, j) line only the logsumexp is kept, never
+// smoothing, reductions; "mean" over a total weight of 0 is NaN, its gradient 0 on ignored lines and
+// NaN on kept ones, as torch's) straight from the logits: per (n, j) line only the logsumexp is kept, never
 // the [N, C] log-probabilities. For a 33k vocabulary that is one read of the logits forward and one
 // read + one write backward instead of four [N, C] passes and buffers.
 struct CrossEntropyForward {
