@@ -97,7 +97,7 @@ Tensor cross_entropy_indices(const Tensor& input_in, const Tensor& target, const
   auto fwd = k::cross_entropy_indices(input, target, opt.weight, opt.ignore_index, red, ls);
   if (auto node = make_node("CrossEntropyBackward", {input})) {
     set_history(node, {fwd.loss});
-    node->set_backward([sx = autograd::save(input), target, weight = opt.weight.defined() ? opt.weight.detach() : Tensor(),
+    node->set_backward([sx = autograd::save(input), target = fwd.target, weight = opt.weight.defined() ? opt.weight.detach() : Tensor(),
                         wview, ii = opt.ignore_index, red, ls, lse = fwd.lse, tw = fwd.total_weight](
                            const TensorList& g, const Node& n) {
       Tensor x = sx.unpack(n.name());

@@ -176,6 +176,32 @@ TEST(GradLoss, CrossEntropyMeanOverZeroWeight) {
     }
 }
 
+// The target is converted to contiguous int64 once, in the forward's check, and that copy serves the forward
+// kernel and both backward paths: an int32 target and a strided int64 one give the contiguous int64 results.
+TEST(GradLoss, CrossEntropyTargetDtypesAndLayouts) {
+  const Tensor x = leaf({4, 3}, 77, -2, 2);
+  const Tensor t = i64({2, -100, 0, 1}, {4});
+  const Tensor strided = select(i64({2, 9, -100, 9, 0, 9, 1, 9}, {4, 2}), 1, 0);
+  ASSERT_FALSE(strided.is_contiguous());
+  for (const char* red : {"mean", "none"}) {
+    SCOPED_TRACE(red);
+    CrossEntropyOptions o{.reduction = red, .label_smoothing = 0.1};
+    auto run = [&](const Tensor& target, bool create_graph) {
+      Tensor loss = cross_entropy(x, target, o);
+      Tensor g = grad({sum(loss)}, {x}, {}, {.create_graph = create_graph})[0];
+      return std::pair{loss.detach(), g.detach()};
+    };
+    for (bool cg : {false, true}) {
+      auto [l0, g0] = run(t, cg);
+      for (const Tensor& other : {to(t, DType::Int32), strided}) {
+        auto [l1, g1] = run(other, cg);
+        EXPECT_TRUE(allclose(l1, l0, 0, 0));
+        EXPECT_TRUE(allclose(g1, g0, 0, 0)) << "create_graph " << cg;
+      }
+    }
+  }
+}
+
 TEST(GradLoss, CrossEntropyProbabilities) {
   Tensor x = leaf({4, 3}, 67, -2, 2), x3 = leaf({2, 3, 2}, 68, -2, 2);
   Tensor p = softmax(leaf({4, 3}, 69, -1, 1), 1).detach().set_requires_grad(true);
@@ -205,6 +231,14 @@ TEST(GradLoss, Errors) {
     std::string m = e.what();
     EXPECT_NE(m.find("target value 3"), std::string::npos) << m;
     EXPECT_NE(m.find("C = 3"), std::string::npos) << m;
+  }
+  // The check reads the converted target (int32 here), and names the bad value and the range.
+  try {
+    cross_entropy(x, to(i64({0, -7, 1, 1}, {4}), DType::Int32));
+    FAIL() << "no error for target -7";
+  } catch (const std::out_of_range& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("target value -7 is out of range [0, 3)"), std::string::npos) << m;
   }
   EXPECT_THROW(nll_loss(x, i64({0, -1, 1, 1}, {4})), std::out_of_range);
   EXPECT_THROW(nll_loss(x, i64({0, 1, 1}, {3})), std::invalid_argument);
