@@ -97,20 +97,28 @@ Tensor cross_entropy_indices(const Tensor& input_in, const Tensor& target, const
   auto fwd = k::cross_entropy_indices(input, target, opt.weight, opt.ignore_index, red, ls);
   if (auto node = make_node("CrossEntropyBackward", {input})) {
     set_history(node, {fwd.loss});
-    node->set_backward([sx = autograd::save(input), target, weight = opt.weight.defined() ? opt.weight.detach() : Tensor(),
+    node->set_backward([sx = autograd::save(input), target = fwd.target, weight = opt.weight.defined() ? opt.weight.detach() : Tensor(),
                         wview, ii = opt.ignore_index, red, ls, lse = fwd.lse, tw = fwd.total_weight](
                            const TensorList& g, const Node& n) {
       Tensor x = sx.unpack(n.name());
       if (!GradMode::is_enabled())
         return TensorList{k::cross_entropy_indices_backward(g[0], x, target, lse, weight, ii, red, ls, tw)};
-      // Composed: K = (1 - ls) w[t] onehot(t) + ls/C w (per kept line), coef = sum of K over the classes.
+      // Composed: K = s ((1 - ls) w[t] onehot(t) + ls/C w) on kept lines and exactly 0 on ignored ones, with
+      // s = 1 / total weight for "mean"; coef = sum of K over the classes. s sits in the constant K, not in a
+      // factor of the whole product, so that an ignored line stays 0 (also in its second derivative) when
+      // every target is ignored and s is inf, as in torch and the fused kernel.
       int64_t cd = x.dim() == 1 ? 0 : 1;
       double C = double(x.shape()[size_t(cd)]);
-      Tensor nllw = k::nll_loss_grad_weights(x.shape(), x.dtype(), target, weight, ii, -(1.0 - ls));
-      Tensor keep = unsqueeze(k::to_dtype(k::logical_not(k::ignore_mask(target, ii)), x.dtype()), cd);
-      Tensor K = ls > 0 ? add(nllw, mul(wview.defined() ? mul(keep, k::to_dtype(wview, x.dtype())) : keep, ls / C)) : nllw;
+      const double s = red == k::Reduction::Mean ? 1.0 / tw : 1.0;
+      Tensor K = k::nll_loss_grad_weights(x.shape(), x.dtype(), target, weight, ii, -(1.0 - ls) * s);
+      if (ls > 0) {
+        Tensor smooth = k::scalar_like(x, ls / C * s);
+        if (wview.defined()) smooth = k::binary(k::BinaryOp::Mul, smooth, k::to_dtype(wview, x.dtype()));
+        Tensor keep = unsqueeze(k::logical_not(k::ignore_mask(target, ii)), cd);
+        K = add(K, k::where(keep, smooth, k::scalar_like(x, 0.0)));
+      }
       Tensor coef = sum(K, {cd}, true);
-      Tensor gs = red == k::Reduction::None ? unsqueeze(g[0], cd) : red == k::Reduction::Mean ? div(g[0], tw) : g[0];
+      Tensor gs = red == k::Reduction::None ? unsqueeze(g[0], cd) : g[0];
       return TensorList{mul(gs, sub(mul(softmax(x, cd), coef), K))};
     });
   }

@@ -237,9 +237,10 @@ NllGeometry check_nll_args(const Shape& in_shape, DType in_dtype, const Tensor& 
   if (weight.defined() && (weight.dim() != 1 || weight.numel() != g.C))
     throw std::invalid_argument(o + ": weight must have shape [" + std::to_string(g.C) + "] (one per class), got " +
                                 shape_str(weight.shape()));
-  Tensor t = to_dtype(contiguous(target), DType::Int64);
-  const int64_t* tp = t.data_ptr<int64_t>();
-  for (int64_t i = 0; i < t.numel(); ++i)
+  // One conversion (none for a contiguous int64 target), used by the caller's kernel as well.
+  g.target = target.dtype() == DType::Int64 ? contiguous(target) : to_dtype(target, DType::Int64);
+  const int64_t* tp = g.target.data_ptr<int64_t>();
+  for (int64_t i = 0; i < g.target.numel(); ++i)
     if (tp[i] != ignore_index && (tp[i] < 0 || tp[i] >= g.C))
       throw std::out_of_range(o + ": target value " + std::to_string(tp[i]) + " is out of range [0, " +
                               std::to_string(g.C) + ") for C = " + std::to_string(g.C) + " classes (input " +
@@ -264,7 +265,7 @@ Tensor nll_loss(const Tensor& input_, const Tensor& target_, const Tensor& weigh
   profile::Scope prof_scope(profile::Family::Softmax);
   auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "nll_loss");
   Tensor input = contiguous(input_);
-  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  const Tensor& target = g.target;
   auto w = weights_vec(weight, g.C);
   const int64_t* tp = target.data_ptr<int64_t>();
   Tensor out = reduction == Reduction::None ? empty(target.shape(), {.dtype = input.dtype()})
@@ -296,7 +297,7 @@ Tensor nll_loss_grad_weights(const Shape& in_shape, DType in_dtype, const Tensor
                              int64_t ignore_index, double scale) {
   profile::Scope prof_scope(profile::Family::Softmax);
   auto g = check_nll_args(in_shape, in_dtype, target_, weight, ignore_index, "nll_loss_backward");
-  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  const Tensor& target = g.target;
   auto w = weights_vec(weight, g.C);
   const int64_t* tp = target.data_ptr<int64_t>();
   Tensor out = zeros(in_shape, {.dtype = in_dtype});
@@ -426,9 +427,10 @@ CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& ta
   profile::Scope prof_scope(profile::Family::Softmax);
   auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "cross_entropy");
   Tensor input = contiguous(input_);
-  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  const Tensor& target = g.target;
   const int64_t L = g.outer * g.inner;
   CrossEntropyForward r;
+  r.target = target;
   r.lse = empty(target.shape(), {.dtype = input.dtype() == DType::Float64 ? DType::Float64 : DType::Float32});
   r.loss = reduction == Reduction::None ? empty(target.shape(), {.dtype = input.dtype()})
                                         : empty({}, {.dtype = input.dtype()});
@@ -453,8 +455,10 @@ CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& ta
     T* o = r.loss.data_ptr<T>();
     if (reduction == Reduction::None)
       for (int64_t l = 0; l < L; ++l) o[l] = T(acc_t<T>(loss[size_t(l)]));
-    else
-      o[0] = T(acc_t<T>(reduction == Reduction::Sum ? total : total / r.total_weight));
+    else if (reduction == Reduction::Sum)
+      o[0] = T(acc_t<T>(total));
+    else  // a mean over no weight is NaN as in torch, also where the smoothing term alone would give +-inf
+      o[0] = T(acc_t<T>(r.total_weight == 0 ? std::numeric_limits<double>::quiet_NaN() : total / r.total_weight));
   });
   return r;
 }
@@ -472,7 +476,7 @@ Tensor cross_entropy_indices_backward(const Tensor& grad, const Tensor& input_, 
     throw std::invalid_argument("cross_entropy_backward: logsumexp " + shape_str(lse_.shape()) +
                                 " does not match target " + shape_str(target_.shape()));
   Tensor input = contiguous(input_);
-  Tensor target = to_dtype(contiguous(target_), DType::Int64);
+  const Tensor& target = g.target;
   Tensor gc = to_dtype(contiguous(grad), DType::Float64);
   std::vector<double> gs(gc.data_ptr<double>(), gc.data_ptr<double>() + gc.numel());
   if (reduction == Reduction::Mean)

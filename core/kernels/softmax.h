@@ -33,6 +33,7 @@ Reduction parse_reduction(const std::string& r, const char* op);
 // (each in [0, C) unless equal to ignore_index; std::out_of_range otherwise).
 struct NllGeometry {
   int64_t outer = 1, C = 1, inner = 1;  // input viewed as [outer, C, inner]
+  Tensor target;                        // the target as contiguous int64 (converted once), values checked
 };
 NllGeometry check_nll_args(const Shape& input_shape, DType input_dtype, const Tensor& target, const Tensor& weight,
                            int64_t ignore_index, const char* op);
@@ -49,13 +50,15 @@ Tensor nll_loss_grad_weights(const Shape& input_shape, DType input_dtype, const 
 Tensor ignore_mask(const Tensor& target, int64_t ignore_index);
 
 // Fused cross entropy with class indices (torch's F.cross_entropy: weights, ignore_index, label
-// smoothing, reductions) straight from the logits: per (n, j) line only the logsumexp is kept, never
+// smoothing, reductions; "mean" over a total weight of 0 is NaN, its gradient 0 on ignored lines and
+// NaN on kept ones, as torch's) straight from the logits: per (n, j) line only the logsumexp is kept, never
 // the [N, C] log-probabilities. For a 33k vocabulary that is one read of the logits forward and one
 // read + one write backward instead of four [N, C] passes and buffers.
 struct CrossEntropyForward {
   Tensor loss;              // [] for mean/sum, target's shape for none; input's dtype
   Tensor lse;               // logsumexp of each line, target's shape (float64 for float64 input, else float32)
   double total_weight = 0;  // sum of w[t] over non-ignored targets (the mean's divisor)
+  Tensor target;            // the target as contiguous int64: backward takes it without another conversion
 };
 CrossEntropyForward cross_entropy_indices(const Tensor& input, const Tensor& target, const Tensor& weight,
                                           int64_t ignore_index, Reduction reduction, double label_smoothing);

@@ -15,6 +15,7 @@
 #include "core/kernels/copy.h"
 #include "core/kernels/matmul.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 using tessera::test::allclose;
@@ -252,9 +253,11 @@ TEST(Autocast, FlashAttentionJoinsWhenSwitchedOn) {
     Tensor off = flash_attention(q, k, v, o);
     EXPECT_EQ(off.dtype(), DType::Float32);
     EXPECT_TRUE(allclose(off, ref32, 0, 0));
-    set_flash_attention_autocast(true);
-    Tensor on = flash_attention(q, k, v, o);
-    set_flash_attention_autocast(false);
+    Tensor on;
+    {
+      tessera::testing::ScopedSetting joins(flash_attention_autocast, set_flash_attention_autocast, true);
+      on = flash_attention(q, k, v, o);
+    }
     EXPECT_EQ(on.dtype(), DType::Float32);
     EXPECT_TRUE(allclose(on, ref16, 0, 0));
     EXPECT_FALSE(allclose(on, ref32, 0, 0));

@@ -13,6 +13,7 @@
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
 #include "core/threading.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 
@@ -74,7 +75,7 @@ TEST(Bf16Convert, WidenIsExact) {
 
 TEST(Bf16Convert, ToDtypeOfContiguousTensorsMatchesTheElementLoop) {
   // Lengths below and above the parallel grain and off the vector width; several thread counts.
-  const int threads_before = get_num_threads();
+  tessera::testing::ScopedSetting threads_guard(get_num_threads, set_num_threads);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 3.0f);
   for (int threads : {1, 2, 3}) {
@@ -95,7 +96,6 @@ TEST(Bf16Convert, ToDtypeOfContiguousTensorsMatchesTheElementLoop) {
       }
     }
   }
-  set_num_threads(threads_before);
 }
 
 TEST(Bf16Convert, StridedSourceStillConverts) {

@@ -10,6 +10,7 @@
 #include "core/kernels/eltwise.h"
 #include "core/kernels/matmul.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 namespace k = tessera::kernels;
@@ -122,12 +123,15 @@ TEST(MatmulBackends, PrimitivesAreCachedAndBackendSwitches) {
   k::matmul(rnd({21, 14}, 40), rnd({14, 11}, 41), k::MatmulBackend::OneDNN);
   EXPECT_EQ(k::matmul_primitive_cache_size(), n + 1);
   EXPECT_EQ(k::get_matmul_backend(), k::MatmulBackend::OneDNN);
-  k::set_matmul_backend(k::MatmulBackend::OpenBLAS);
-  EXPECT_EQ(k::get_matmul_backend(), k::MatmulBackend::OpenBLAS);
-  size_t before = k::matmul_primitive_cache_size();
-  Tensor r = matmul(rnd({9, 13}, 50), rnd({13, 3}, 51));
-  EXPECT_EQ(k::matmul_primitive_cache_size(), before);  // OpenBLAS: no oneDNN primitive made
-  k::set_matmul_backend(k::MatmulBackend::OneDNN);
+  Tensor r;
+  {
+    tessera::testing::ScopedSetting openblas(k::get_matmul_backend, k::set_matmul_backend, k::MatmulBackend::OpenBLAS);
+    EXPECT_EQ(k::get_matmul_backend(), k::MatmulBackend::OpenBLAS);
+    size_t before = k::matmul_primitive_cache_size();
+    r = matmul(rnd({9, 13}, 50), rnd({13, 3}, 51));
+    EXPECT_EQ(k::matmul_primitive_cache_size(), before);  // OpenBLAS: no oneDNN primitive made
+  }
+  EXPECT_EQ(k::get_matmul_backend(), k::MatmulBackend::OneDNN);
   EXPECT_TRUE(allclose(r, k::matmul_naive(rnd({9, 13}, 50), rnd({13, 3}, 51)), 1e-4, 1e-5));
 }
 

@@ -7,6 +7,7 @@
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 
@@ -166,9 +167,11 @@ TEST(Tensor, ZeroDimTensorPromotionMatchesTorch) {
 TEST(Random, SeededAndThreadCountIndependent) {
   Generator g1(42), g2(42);
   Tensor a = randn({1000}, {}, &g1);
-  set_num_threads(1);
-  Tensor b = randn({1000}, {}, &g2);
-  set_num_threads(2);
+  Tensor b;
+  {
+    tessera::testing::ScopedSetting one_thread(get_num_threads, set_num_threads, 1);
+    b = randn({1000}, {}, &g2);
+  }
   EXPECT_TRUE(test::allclose(a, b, 0, 0));
   Tensor c = randn({1000}, {}, &g1);  // the generator advanced
   EXPECT_NE(get_value(a, 0), get_value(c, 0));
@@ -211,7 +214,7 @@ TEST(Reduce, FewColumnSumsMatchReferenceForEveryThreadCount) {
   std::vector<double> ref(70, 0.0);
   for (int64_t r = 0; r < 3001; ++r)
     for (int64_t c = 0; c < 70; ++c) ref[size_t(c)] += double(xv[size_t(r * 70 + c)]);
-  const int saved = get_num_threads();
+  tessera::testing::ScopedSetting threads(get_num_threads, set_num_threads);
   std::vector<float> first;
   for (int t : {1, 2, 3, 16}) {
     set_num_threads(t);
@@ -220,7 +223,6 @@ TEST(Reduce, FewColumnSumsMatchReferenceForEveryThreadCount) {
     if (first.empty()) first = s;
     EXPECT_EQ(s, first) << t << " threads";
   }
-  set_num_threads(saved);
 }
 
 TEST(Eltwise, NaNPropagatesThroughActivationsAndMinMax) {

@@ -23,6 +23,7 @@
 #include "data/io.h"
 #include "data/kvasir.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 using namespace tessera::data;
@@ -272,6 +273,8 @@ std::string make_split(const std::string& rc, const std::string& sun, const std:
 TEST(Endoscopy, SplitFileMacrosAndFolds) {
   const std::string rc = real_colon_fixture(), sun = sun_fixture(), dir = tmpdir("split");
   const std::string split = make_split(rc, sun, dir);
+  // The macros' variables, unset until the test sets them (and put back as they were afterwards).
+  tessera::testing::ScopedEnv rc_env("REAL_COLON_PATH", std::nullopt), sun_env("SUN_DATA_PATH", std::nullopt);
   // Header exactly as the official file.
   CsvTable t = CsvTable::read(split);
   EXPECT_EQ(t.header(), (std::vector<std::string>{"database", "unique_id", "frame_id", "bbox_xmin", "bbox_xmax", "bbox_ymin",
@@ -297,14 +300,14 @@ TEST(Endoscopy, SplitFileMacrosAndFolds) {
   EXPECT_EQ(fr[5].frame_id, "002");
   // Unexpanded, and from the environment.
   EXPECT_EQ(read_split(split, {.expand = false})[0].frame_path, "$REAL_COLON_PATH/001-001_frames/001-001_000010.jpg");
-  ::setenv("REAL_COLON_PATH", "/env/rc", 1);
-  ::setenv("SUN_DATA_PATH", "/env/sun", 1);
+  rc_env.set("/env/rc");
+  sun_env.set("/env/sun");
   auto env = read_split(split);
   EXPECT_EQ(env[0].frame_path, "/env/rc/001-001_frames/001-001_000010.jpg");
   EXPECT_EQ(env[7].frame_path, "/env/sun/renamed/case3/image_007.jpg");
-  ::unsetenv("SUN_DATA_PATH");
+  sun_env.set(std::nullopt);
   EXPECT_ERROR_HAS(read_split(split), "kfold.csv:6: field 'frame_path': $SUN_DATA_PATH is not set");
-  ::unsetenv("REAL_COLON_PATH");
+  rc_env.set(std::nullopt);
 
   // Folds: run k -> test k, valid (k+1) mod 6, train the rest.
   auto ids = [&](int64_t run, Phase p) {

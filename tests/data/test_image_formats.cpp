@@ -17,6 +17,7 @@
 #include "data/io.h"
 #include "testing/golden.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 #include "testing/tmpdir.h"
 
 using namespace tessera;
@@ -42,11 +43,6 @@ test::Golden& golden() {
     return ::testing::AssertionFailure() << "pixels differ";
   return ::testing::AssertionSuccess();
 }
-
-struct PixelLimit {  // restores the process-wide limit
-  explicit PixelLimit(int64_t n) { set_max_image_pixels(n); }
-  ~PixelLimit() { set_max_image_pixels(kDefaultMaxImagePixels); }
-};
 
 }  // namespace
 
@@ -148,7 +144,8 @@ TEST(ImageFormats, BadFilesAndPixelLimitNameTheFile) {
     b.resize(b.size() / 2);
     write_file(dir.file("cut_" + f), b);
     EXPECT_TRUE(contains(error_of([&] { read_image(dir.file("cut_" + f)); }), "cut_" + f));
-    PixelLimit limit(62);  // the fixtures are 7 x 9 = 63 pixels
+    // The fixtures are 7 x 9 = 63 pixels.
+    tessera::testing::ScopedSetting limit(max_image_pixels, set_max_image_pixels, 62);
     EXPECT_TRUE(contains(error_of([&] { read_image(kFixtures + f); }), f + ": image is 7x9 = 63 pixels, over the limit of 62"));
   }
   write_file(dir.file("plain.ppm"), {'P', '3', '\n', '1', ' ', '1', '\n', '2', '5', '5', '\n', '0', ' ', '0', ' ', '0', '\n'});
@@ -184,8 +181,9 @@ TEST(ImageFolder, ReadsEveryTorchvisionFormatAndReportsSkippedFiles) {
   const std::string err = error_of([&] { ImageFolder(root.string(), {.unknown_files = UnknownFiles::Error}); });
   EXPECT_TRUE(contains(err, "y.gif: not an image file ImageFolder reads (extension '.gif'")) << err;
   // The process-wide default (data.unknown_files) applies when the dataset sets none.
-  set_unknown_files(UnknownFiles::Error);
-  EXPECT_TRUE(contains(error_of([&] { ImageFolder x(root.string()); }), "not an image file"));
-  set_unknown_files(UnknownFiles::Skip);
+  {
+    tessera::testing::ScopedSetting error(unknown_files, set_unknown_files, UnknownFiles::Error);
+    EXPECT_TRUE(contains(error_of([&] { ImageFolder x(root.string()); }), "not an image file"));
+  }
   EXPECT_EQ(ImageFolder(root.string()).size(), 7);
 }

@@ -20,6 +20,7 @@
 #include "data/text/text_classification.h"
 #include "data/text/tokenizer_options.h"
 #include "data/text/wordpiece.h"
+#include "testing/scoped_setting.h"
 #include "testing/shared_data.h"
 #include "testing/skip.h"
 #include "testing/tmpdir.h"
@@ -213,7 +214,7 @@ TEST(SentencePiece, TrainsBpeAndUnigramAndRoundTrips) {
   EXPECT_EQ(fs::last_write_time(model), stamp);
   EXPECT_EQ(first->encode("quick brown"), second->encode("quick brown"));
   t.cache_dir.clear();
-  set_tokenizer_cache_dir("");
+  tessera::testing::ScopedSetting no_cache_dir(tokenizer_cache_dir, set_tokenizer_cache_dir, "");
   EXPECT_TRUE(contains(error_of([&] { make_tokenizer(t); }), "tokenizer.cache_dir: needed"));
 }
 

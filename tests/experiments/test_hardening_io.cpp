@@ -23,6 +23,7 @@
 #include "experiments/checkpoint.h"
 #include "experiments/config.h"
 #include "experiments/trainer.h"
+#include "testing/scoped_setting.h"
 #include "testing/tmpdir.h"
 
 using namespace tessera;
@@ -295,7 +296,7 @@ TEST(HardeningImages, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
       << msg;
   // PNG: the same check from IHDR.
   std::vector<uint8_t> png = data::encode_png(full({8, 8, 1}, 3.0, {.dtype = DType::UInt8}));
-  data::set_max_image_pixels(63);
+  tessera::testing::ScopedSetting limit(data::max_image_pixels, data::set_max_image_pixels, 63);
   try {
     data::decode_image(png, "small.png");
     ADD_FAILURE() << "no error";
@@ -306,11 +307,11 @@ TEST(HardeningImages, PixelLimitIsCheckedFromTheHeaderBeforeDecoding) {
   EXPECT_EQ(data::decode_image(png, "small.png").shape(), (Shape{8, 8, 1}));
   data::set_max_image_pixels(0);  // no limit: the header is believed (and the truncated data then fails)
   EXPECT_FALSE(contains(decode_error(jpeg_claiming(300, 300)), "over the limit"));
-  data::set_max_image_pixels(data::kDefaultMaxImagePixels);
   EXPECT_THROW(data::set_max_image_pixels(-1), std::invalid_argument);
 }
 
 TEST(HardeningImages, ConfigSetsThePixelLimit) {
+  tessera::testing::ScopedSetting limit(data::max_image_pixels, data::set_max_image_pixels);  // the trainer sets it
   TmpDir d("hardening_io");
   fs::create_directories(d.path / "imgs" / "a");
   fs::create_directories(d.path / "imgs" / "b");
@@ -328,7 +329,6 @@ TEST(HardeningImages, ConfigSetsThePixelLimit) {
       << msg;
   msg = train_error(yaml("  max_image_pixels: -5\n"));
   EXPECT_TRUE(contains(msg, "data.max_image_pixels") && contains(msg, "0: no limit")) << msg;
-  data::set_max_image_pixels(data::kDefaultMaxImagePixels);
 }
 
 // ---- item 9: errors that name the file and what was wrong.

@@ -11,6 +11,7 @@
 #include "autograd/tessera.h"
 #include "experiments/checkpoint.h"
 #include "experiments/hdf5_child_check.h"
+#include "testing/scoped_setting.h"
 #include "testing/tmpdir.h"
 
 using namespace tessera;
@@ -38,7 +39,7 @@ TEST(Hdf5ChildCheck, ACrashInTheChildIsAnErrorHere) {
 
 TEST(Hdf5ChildCheck, TheChildStartsWithTheAllocatorUsableAndFewThreads) {
   // Tensors allocate through core/allocator.cpp (a mutex-guarded cache) and run OpenMP loops.
-  set_num_threads(2);
+  tessera::testing::ScopedSetting two_threads(get_num_threads, set_num_threads, 2);
   Tensor a = randn({64, 64});
   EXPECT_NO_THROW(io::check_read_in_child("f.h5", [&] {
     Tensor b = matmul(a, a);

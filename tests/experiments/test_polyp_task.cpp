@@ -21,6 +21,7 @@
 #include "experiments/config.h"
 #include "experiments/polyp_size_metric.h"
 #include "experiments/trainer.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 using namespace tessera::experiments;
@@ -116,7 +117,7 @@ TEST(PolypTask, RegressionRunOnAFoldThroughYaml) {
   std::string split = write_fixture(dir);
   // Frame paths start with $REAL_COLON_PATH, as in the official split file: without the option
   // (and without the environment variable) the error names the file, line, field and macro.
-  ::unsetenv("REAL_COLON_PATH");
+  tessera::testing::ScopedEnv no_env("REAL_COLON_PATH", std::nullopt);
   {
     std::string cfg = run_yaml(split, dir, dir + "/out");
     for (size_t p; (p = cfg.find(", real_colon_path: " + dir)) != std::string::npos;)

@@ -9,6 +9,7 @@
 
 #include "autograd/tessera.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 using tessera::test::allclose;
@@ -58,13 +59,15 @@ TEST(GradDropout, StatisticsSeedingAndEdgeCases) {
     EXPECT_NEAR(zero_frac, p, 6 * std::sqrt(p * (1 - p) / n)) << p;
   }
   // Same seed, same mask; independent of the thread count.
-  int threads = get_num_threads();
   Generator g1(99), g2(99);
-  set_num_threads(1);
-  Tensor m1 = native_dropout(ones({50001}), 0.5, true, &g1).mask;
-  set_num_threads(std::max(2, threads));
-  Tensor m2 = native_dropout(ones({50001}), 0.5, true, &g2).mask;
-  set_num_threads(threads);
+  Tensor m1, m2;
+  {
+    const int threads = get_num_threads();
+    tessera::testing::ScopedSetting threads_guard(get_num_threads, set_num_threads, 1);
+    m1 = native_dropout(ones({50001}), 0.5, true, &g1).mask;
+    set_num_threads(std::max(2, threads));
+    m2 = native_dropout(ones({50001}), 0.5, true, &g2).mask;
+  }
   EXPECT_TRUE(allclose(to(m1, DType::Float64), to(m2, DType::Float64), 0, 0));
   Tensor m3 = native_dropout(ones({50001}), 0.5, true, &g2).mask;  // generator advanced: a new mask
   EXPECT_FALSE(allclose(to(m1, DType::Float64), to(m3, DType::Float64), 0, 0));

@@ -139,6 +139,69 @@ TEST(GradLoss, CrossEntropyBFloat16ConfidentTarget) {
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(pg[i], pr[i], 0.01 * std::abs(pr[i]) + 1e-9) << i;
 }
 
+// "mean" over a total weight of 0 (every target ignored, or the kept targets weigh 0) is 0 / 0. torch 1.13
+// (F.cross_entropy, float64, with and without weight and label smoothing) returns NaN, and a gradient that is 0
+// on ignored lines and NaN on kept ones, also under create_graph, whose second derivative is 0 on ignored lines.
+// Both backward paths must agree with it: the fused kernel (first order) and the composed one (create_graph).
+TEST(GradLoss, CrossEntropyMeanOverZeroWeight) {
+  const Tensor x = leaf({3, 4}, 76, -2, 2);
+  const Tensor w = from_vector(std::vector<double>{0.0, 1.7, 0.9, 0.4}, {4});
+  const Tensor all_ignored = i64({-100, -100, -100}, {3}), weightless = i64({0, 0, -100}, {3});
+  // Per line: NaN (kept line of weight 0) or 0 (ignored line) in every element.
+  auto expect_lines = [](const Tensor& g, std::vector<bool> nan_line, const char* what) {
+    ASSERT_EQ(g.shape(), (Shape{3, 4})) << what;
+    for (int64_t r = 0; r < 3; ++r) {
+      std::string got;
+      bool ok = true;
+      for (int64_t c = 0; c < 4; ++c) {
+        const double v = get_value(g, r * 4 + c);
+        ok = ok && (nan_line[size_t(r)] ? std::isnan(v) : v == 0.0);
+        got += " " + std::to_string(v);
+      }
+      EXPECT_TRUE(ok) << what << " line " << r << ":" << got << " (expected " << (nan_line[size_t(r)] ? "NaN" : "0") << ")";
+    }
+  };
+  for (double ls : {0.0, 0.2})
+    for (int weighted = 0; weighted < 3; ++weighted) {  // 0, 1: all ignored (unweighted, weighted); 2: weightless
+      SCOPED_TRACE("ls " + std::to_string(ls) + " case " + std::to_string(weighted));
+      const Tensor& t = weighted == 2 ? weightless : all_ignored;
+      const std::vector<bool> nan_line = weighted == 2 ? std::vector<bool>{true, true, false} : std::vector<bool>(3);
+      CrossEntropyOptions o{.weight = weighted ? w : Tensor(), .label_smoothing = ls};
+      Tensor loss = cross_entropy(x, t, o);
+      EXPECT_TRUE(std::isnan(loss.item_double())) << loss.item_double();
+      expect_lines(grad({loss}, {x})[0], nan_line, "fused");
+      Tensor g2 = grad({cross_entropy(x, t, o)}, {x}, {}, {.create_graph = true})[0];
+      expect_lines(g2.detach(), nan_line, "composed");
+      if (weighted < 2) expect_lines(grad({sum(g2)}, {x})[0], nan_line, "second order");
+    }
+}
+
+// The target is converted to contiguous int64 once, in the forward's check, and that copy serves the forward
+// kernel and both backward paths: an int32 target and a strided int64 one give the contiguous int64 results.
+TEST(GradLoss, CrossEntropyTargetDtypesAndLayouts) {
+  const Tensor x = leaf({4, 3}, 77, -2, 2);
+  const Tensor t = i64({2, -100, 0, 1}, {4});
+  const Tensor strided = select(i64({2, 9, -100, 9, 0, 9, 1, 9}, {4, 2}), 1, 0);
+  ASSERT_FALSE(strided.is_contiguous());
+  for (const char* red : {"mean", "none"}) {
+    SCOPED_TRACE(red);
+    CrossEntropyOptions o{.reduction = red, .label_smoothing = 0.1};
+    auto run = [&](const Tensor& target, bool create_graph) {
+      Tensor loss = cross_entropy(x, target, o);
+      Tensor g = grad({sum(loss)}, {x}, {}, {.create_graph = create_graph})[0];
+      return std::pair{loss.detach(), g.detach()};
+    };
+    for (bool cg : {false, true}) {
+      auto [l0, g0] = run(t, cg);
+      for (const Tensor& other : {to(t, DType::Int32), strided}) {
+        auto [l1, g1] = run(other, cg);
+        EXPECT_TRUE(allclose(l1, l0, 0, 0));
+        EXPECT_TRUE(allclose(g1, g0, 0, 0)) << "create_graph " << cg;
+      }
+    }
+  }
+}
+
 TEST(GradLoss, CrossEntropyProbabilities) {
   Tensor x = leaf({4, 3}, 67, -2, 2), x3 = leaf({2, 3, 2}, 68, -2, 2);
   Tensor p = softmax(leaf({4, 3}, 69, -1, 1), 1).detach().set_requires_grad(true);
@@ -168,6 +231,14 @@ TEST(GradLoss, Errors) {
     std::string m = e.what();
     EXPECT_NE(m.find("target value 3"), std::string::npos) << m;
     EXPECT_NE(m.find("C = 3"), std::string::npos) << m;
+  }
+  // The check reads the converted target (int32 here), and names the bad value and the range.
+  try {
+    cross_entropy(x, to(i64({0, -7, 1, 1}, {4}), DType::Int32));
+    FAIL() << "no error for target -7";
+  } catch (const std::out_of_range& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("target value -7 is out of range [0, 3)"), std::string::npos) << m;
   }
   EXPECT_THROW(nll_loss(x, i64({0, -1, 1, 1}, {4})), std::out_of_range);
   EXPECT_THROW(nll_loss(x, i64({0, 1, 1}, {3})), std::invalid_argument);

@@ -11,6 +11,7 @@
 #include "core/threading.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 using namespace tessera::optim;
@@ -187,7 +188,7 @@ INSTANTIATE_TEST_SUITE_P(Kernels, FusedSGD,
 
 // The thread count changes the static split, never a result.
 TEST(FusedKernels, ResultsIndependentOfThreadCount) {
-  const int saved = get_num_threads();
+  tessera::testing::ScopedSetting threads_guard(get_num_threads, set_num_threads);
   auto run = [](int threads) {
     set_num_threads(threads);
     Generator gen(3);
@@ -197,7 +198,6 @@ TEST(FusedKernels, ResultsIndependentOfThreadCount) {
     return p;
   };
   Tensor a = run(1), b = run(2);
-  set_num_threads(saved);
   EXPECT_TRUE(same_bits(a, b));
 }
 
