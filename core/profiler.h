@@ -1,7 +1,7 @@
 #pragma once
 // Op-family profiler behind `tessera bench --profile`: cheap scoped wall-clock timers placed at the
 // entry of the kernels (core/kernels), the allocator, the autograd engine and the optimizers.
-// Off by default; when off a scope reads one relaxed atomic flag and does nothing else.
+// Off by default; when off a scope reads one relaxed atomic flag (and holds an empty note string).
 //
 // Attribution, so every nanosecond is counted once and the families add up to at most the step:
 //  - A kernel scope opened while another kernel scope is open on the same thread is ignored: the
@@ -11,7 +11,11 @@
 //  - Scopes opened inside an OpenMP parallel region (worker threads) are ignored: their time is
 //    already inside the scope that started the region.
 // The step time minus the sum of the families is "framework": module forward code, autograd graph
-// recording, tensor metadata, everything between kernels.
+// recording, tensor metadata, everything between kernels, and the profiler's own bookkeeping (two
+// getrusage calls per scope; with TESSERA_PROFILE_TRACE=1 also a stderr line per scope, so traced step
+// times are not comparable with untraced ones).
+// Faults are the whole process's (getrusage RUSAGE_SELF): threads outside the kernels, e.g. data
+// loader workers during training, are counted in whatever family is open at the time.
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -114,7 +118,7 @@ class Scope {
   std::string note_;
   friend void annotate(const std::string& note);
   Scope* parent_ = nullptr;
-  std::chrono::steady_clock::time_point t0_;
+  std::chrono::steady_clock::time_point t0_, t_begin_;
 };
 
 }  // namespace tessera::profile

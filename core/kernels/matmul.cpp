@@ -21,18 +21,19 @@ namespace tessera::kernels {
 
 namespace {
 
-// The process-wide default backend; TESSERA_MATMUL_BACKEND=onednn|openblas sets it at start-up so a
-// benchmark can compare the two libraries on the same binary (the device host's A/B runs).
-MatmulBackend backend_from_env() {
+// The process-wide default backend. TESSERA_MATMUL_BACKEND=onednn|openblas sets it at start-up so a
+// benchmark can compare the two libraries on the same binary (the device host's A/B runs); a bad value
+// leaves oneDNN here (an initialiser that throws would throw again at every product) and is reported
+// by check_matmul_environment(), which the CLI calls before it runs anything.
+const char* backend_env() {
   const char* e = std::getenv("TESSERA_MATMUL_BACKEND");
-  if (!e || !*e) return MatmulBackend::OneDNN;
-  const std::string v(e);
-  if (v == "onednn") return MatmulBackend::OneDNN;
-  if (v == "openblas") return MatmulBackend::OpenBLAS;
-  throw std::invalid_argument("TESSERA_MATMUL_BACKEND=" + v + ": expected onednn or openblas");
+  return e && *e ? e : nullptr;
 }
 std::atomic<MatmulBackend>& backend_slot() {
-  static std::atomic<MatmulBackend> b{backend_from_env()};
+  static std::atomic<MatmulBackend> b{[] {
+    const char* e = backend_env();
+    return e && std::string(e) == "openblas" ? MatmulBackend::OpenBLAS : MatmulBackend::OneDNN;
+  }()};
   return b;
 }
 
@@ -229,7 +230,7 @@ void run_onednn(const Plan& p, const Tensor& out) {
   char* O = static_cast<char*>(out.raw_data());
   dnnl::memory bias_mem;
   if (p.bias.defined()) bias_mem = onednn::wrap(prim->bias, p.bias);
-  profile::FaultWatch watch;  // the trace tells oneDNN's own faults and time from the bias pass's
+  profile::FaultWatch watch;  // the trace tells oneDNN's own time and faults from the operand copies around it
   for_each_loop(p, [&](int64_t oa, int64_t ob, int64_t oo) {
     dnnl::memory src = onednn::wrap(prim->src, A + oa * es), wei = onednn::wrap(prim->wei, Bp + ob * es),
                  dst = onednn::wrap(prim->dst, O + oo * oes);
@@ -428,6 +429,13 @@ MatmulTiming matmul_timing() {
   return g_timing_total;
 }
 
+void check_matmul_environment() {
+  if (const char* e = backend_env(); e && std::string(e) != "onednn" && std::string(e) != "openblas")
+    throw std::invalid_argument(std::string("TESSERA_MATMUL_BACKEND=") + e + ": expected onednn or openblas");
+  if (const char* e = std::getenv("TESSERA_MATMUL_ROUTE"); e && *e && std::string(e) != "0" && std::string(e) != "1")
+    throw std::invalid_argument(std::string("TESSERA_MATMUL_ROUTE=") + e + ": expected 0 (off) or 1 (on, the default)");
+}
+
 void set_matmul_backend(MatmulBackend b) { backend_slot().store(b); }
 MatmulBackend get_matmul_backend() { return backend_slot().load(); }
 size_t matmul_primitive_cache_size() { return dnnl_cache().size(); }
@@ -479,7 +487,8 @@ MatmulBackend route(const Plan& p, MatmulBackend backend) {
   static const bool enabled = [] {
     const char* e = std::getenv("TESSERA_MATMUL_ROUTE");
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    return !(e && std::string(e) == "0") && !(coretype && *coretype);
+    // A library chosen with TESSERA_MATMUL_BACKEND is taken as given, like an explicit backend.
+    return !(e && std::string(e) == "0") && !(coretype && *coretype) && !backend_env();
   }();
   if (!enabled) return backend;
   if (backend != MatmulBackend::OneDNN || p.a.dtype() != DType::Float32 || p.out_dtype != DType::Float32) return backend;

@@ -12,6 +12,9 @@ namespace tessera::kernels {
 enum class MatmulBackend { OneDNN, OpenBLAS };
 void set_matmul_backend(MatmulBackend b);  // global; float64 always runs on OpenBLAS
 MatmulBackend get_matmul_backend();
+// Validates TESSERA_MATMUL_BACKEND (onednn|openblas: the default backend, for A/B runs) and
+// TESSERA_MATMUL_ROUTE (0|1); throws std::invalid_argument naming the variable and the choices.
+void check_matmul_environment();
 
 // Result shape of matmul(a, b); throws std::invalid_argument naming both shapes.
 Shape matmul_shape(const Shape& a, const Shape& b);

@@ -27,6 +27,7 @@
 
 #include "autograd/ops/shape.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/matmul.h"
 #include "core/threading.h"
 #include "data/text/sentencepiece.h"
 #include "experiments/bench.h"
@@ -558,6 +559,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    kernels::check_matmul_environment();
     if (*train) return cmd_train(cfg, sets, resume, init_from, progress);
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits, save_logits);
     if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);

@@ -36,9 +36,29 @@ TEST(Threading, ChunksCoverTheRangeOnce) {
   }
 }
 
+TEST(Threading, JobsBelowTheGrainRunInlineOnTheCallingThread) {
+  ThreadCount four(4);
+  const long caller = long(syscall(SYS_gettid));
+  int calls = 0;
+  long ran_on = 0;
+  bool in_parallel = true;
+  int64_t b0 = -1, e0 = -1;
+  parallel_for(99, 100, [&](int64_t b, int64_t e) {
+    ++calls;
+    ran_on = long(syscall(SYS_gettid));
+    in_parallel = omp_in_parallel() != 0;
+    b0 = b, e0 = e;
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(ran_on, caller);
+  EXPECT_FALSE(in_parallel);
+  EXPECT_EQ(b0, 0);
+  EXPECT_EQ(e0, 99);
+}
+
 TEST(Threading, SmallJobsKeepTheTeamAlive) {
   // Two-chunk jobs between full-team regions: the full team's threads must be the same ones each
-  // time (with num_threads(chunks) libgomp re-created them: 202 thread ids in 100 rounds of 4).
+  // time (with num_threads(chunks) libgomp re-created them: 102 thread ids in these 50 rounds of 4).
   ThreadCount four(4);
   std::mutex mu;
   std::set<long> ids;

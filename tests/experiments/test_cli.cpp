@@ -1,6 +1,7 @@
 // End-to-end: the `tessera` binary trains, evaluates, exports and inspects a tiny run, and
 // reports bad input with a one-line error and a non-zero exit code.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/factory.h"
@@ -24,6 +26,7 @@
 #include "experiments/safetensors.h"
 #include "nn/models/small_cnn.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 namespace fs = std::filesystem;
 
@@ -487,15 +490,25 @@ TEST(Predict, ImagesOfTheWrongSizeAreNamed) {
 }
 
 TEST_F(Cli, MatmulBackendVariableIsValidated) {
-  // TESSERA_MATMUL_BACKEND picks the default matmul library for A/B runs; a bad value is an error that names
-  // the variable, the value and the choices, not a silent fallback.
-  ::setenv("TESSERA_MATMUL_BACKEND", "blas", 1);
+  // TESSERA_MATMUL_BACKEND picks the default matmul library for A/B runs (and turns the per-problem routing
+  // off); a bad value is an error before anything runs that names the variable, the value and the choices.
+  std::optional<tessera::testing::ScopedEnv> env;
+  env.emplace("TESSERA_MATMUL_BACKEND", "blas");
   CmdResult bad = run("bench small_cnn --iters 1 --warmup 0 --threads 1");
-  ::setenv("TESSERA_MATMUL_BACKEND", "openblas", 1);
-  CmdResult good = run("bench small_cnn --iters 1 --warmup 0 --threads 1");
-  ::unsetenv("TESSERA_MATMUL_BACKEND");
+  env->set("openblas");
+  CmdResult blas = run("bench small_cnn --iters 1 --warmup 0 --threads 1 --profile");
+  env->set("onednn");
+  CmdResult dnnl = run("bench small_cnn --iters 1 --warmup 0 --threads 1 --profile");
+  env.reset();
+  tessera::testing::ScopedEnv route("TESSERA_MATMUL_ROUTE", "yes");
+  CmdResult bad_route = run("bench small_cnn --iters 1 --warmup 0 --threads 1");
   EXPECT_EQ(bad.code, 1) << bad.err;
   EXPECT_TRUE(contains(bad.err, "TESSERA_MATMUL_BACKEND=blas: expected onednn or openblas")) << bad.err;
-  EXPECT_EQ(good.code, 0) << good.err;
-  EXPECT_TRUE(contains(good.out, "small_cnn")) << good.out;
+  EXPECT_EQ(bad_route.code, 1) << bad_route.err;
+  EXPECT_TRUE(contains(bad_route.err, "TESSERA_MATMUL_ROUTE=yes: expected 0")) << bad_route.err;
+  // The profile line counts oneDNN's matmul executions: none when OpenBLAS is the library.
+  EXPECT_EQ(blas.code, 0) << blas.err;
+  EXPECT_TRUE(contains(blas.out, "onednn_matmul_runs/step=0 ")) << blas.out;
+  EXPECT_EQ(dnnl.code, 0) << dnnl.err;
+  EXPECT_FALSE(contains(dnnl.out, "onednn_matmul_runs/step=0 ")) << dnnl.out;
 }
