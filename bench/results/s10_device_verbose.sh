@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# (Ran the bundle of main 07f9502 on the device host, 2026-12-01 00:2x UTC; summary by bench/results/s10_verbose_summary.sh.)
+# (Ran the bundle of main 07f9502 on the device host, 2026-12-01 ~00:15 UTC; summary by bench/results/s10_verbose_summary.sh.
+# The device tool returns at most 8 files, so the torch files of resnet18 fp32 and vit_t bf16 did not come back.)
 # Session 10, device host: oneDNN's verbose exec lines (implementation, layouts, ms per primitive) of one training
-# step of resnet18 and vit_t in Tessera (Debian's oneDNN 2.6.3) and in PyTorch 2.11 (its bundled oneDNN), bf16-mixed
+# step (plus one warm-up step) of resnet18 and vit_t in Tessera (Debian's oneDNN 2.6.3) and in PyTorch 2.11 (its bundled oneDNN), bf16-mixed
 # and fp32 at 2 threads, bf16 at 16. Raw lines -> $OUT/<fw>_<model>_<prec>_<T>.txt.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
