@@ -57,7 +57,7 @@ bool lower_precision_operands(std::initializer_list<Tensor> operands) {
 }
 
 Tensor cast(const Tensor& t) {
-  if (!g_state.enabled || t.dtype() != DType::Float32) return t;
+  if (!g_state.enabled || !t.defined() || t.dtype() != DType::Float32) return t;
   // Parameters (leaves that require grad) are cast once per scope; a cast recorded without grad
   // mode has no history and must not serve a later recorded use, so only recorded casts are kept.
   const bool cacheable = t.requires_grad() && t.is_leaf() && GradMode::is_enabled();

@@ -1,27 +1,27 @@
 #pragma once
 // Automatic mixed precision, as torch.autocast("cpu", dtype=torch.bfloat16): a thread-local
-// scope under which the matrix-product ops (matmul, bmm, linear, conv2d, and their backward) run
-// in bfloat16 on oneDNN with float32 accumulation, while everything else (softmax, norms,
-// reductions, losses, elementwise) stays float32. Parameters, gradients and optimizer state stay
-// float32: the cast to bfloat16 is a differentiable op in the graph, so gradients reach the
-// parameters in float32.
-//
-// Unlike torch, a lower-precision op returns float32 (oneDNN writes its float32 accumulator), so
-// nothing downstream sees bfloat16 activations; this costs memory bandwidth on the outputs but
-// keeps every non-matmul op in float32 without a cast.
+// scope under which the matrix-product ops (matmul, bmm, linear, conv2d) cast their float32
+// operands to bfloat16, run on oneDNN with float32 accumulation and return bfloat16, as torch's do.
+// Ops on the float32 list (softmax, layer/group/RMS norm, losses, attention by default) widen a
+// bfloat16 input first and return float32; the rest (elementwise, batch norm, pooling) run in the
+// dtype they are given, so a conv -> batch norm -> ReLU chain stays bfloat16 and moves half the
+// bytes, and a float32 residual stream plus a bfloat16 branch stays float32 (type promotion).
+// Parameters, their gradients and optimizer state stay float32: the cast to bfloat16 is a
+// differentiable op in the graph. Weight gradients of products come straight from the float32
+// accumulator in float32 (torch rounds them to bfloat16 first); the engine casts every other
+// gradient to its tensor's dtype.
 //
 //   { AutocastGuard amp;                 // enter (bfloat16)
-//     Tensor loss = task.forward(...);   // products in bf16, the rest in f32
+//     Tensor loss = task.forward(...);   // products in bf16, the float32 list in f32
 //     { AutocastGuard off(false); ... }  // a nested region in full precision
 //   }
 //   backward(loss);                      // outside the scope, as torch recommends
 //
 // Hooks for ops (keep new ops on these, so routing another op is one call):
 //   - a lower-precision op asks `autocast::lower_precision_operands({a, b})`: when it returns
-//     true, it casts its float32 operands with `autocast::cast` (or passes a compute dtype to its
-//     kernel) and writes a float32 result;
-//   - a float32 op (softmax, norms, losses) calls `autocast::to_float32(x)` on its inputs, so a
-//     bfloat16 tensor that reaches it (e.g. from a bf16 attention kernel) is widened first.
+//     true, it casts its float32 operands with `autocast::cast` and writes a bfloat16 result;
+//   - a float32-list op (softmax, norms, losses) calls `autocast::to_float32(x)` on its inputs, so
+//     a bfloat16 tensor that reaches it is widened first.
 // Casts of leaf tensors that require grad (parameters) are cached until the outermost enabled
 // scope exits, so a weight used several times in one forward is cast once (torch's cache_enabled).
 #include <initializer_list>

@@ -7,6 +7,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops/eltwise.h"
+#include "autograd/ops/view.h"
 #include "core/factory.h"
 #include "core/profiler.h"
 
@@ -150,6 +151,9 @@ TensorList run_backward(const TensorList& roots, const TensorList& root_grads, b
         if (out[i].shape() != meta.shape)
           throw std::logic_error(n->name() + " returned a gradient of shape " + shape_str(out[i].shape()) +
                                  " for input " + std::to_string(i) + ", expected " + shape_str(meta.shape));
+        if (out[i].dtype() != meta.dtype && is_floating(out[i].dtype()) && is_floating(meta.dtype) &&
+            !e.fn->takes_any_float_grad)
+          out[i] = to(out[i], meta.dtype);
         accumulate(e, std::move(out[i]));
       }
     }

@@ -40,6 +40,11 @@ struct Node : std::enable_shared_from_this<Node> {
   };
   std::vector<OutputMeta> outputs;  // to build zero gradients for outputs nothing flowed into
   uint64_t sequence_nr = 0;         // creation order: later nodes run first in backward
+  // The engine casts each gradient to the dtype of the tensor it belongs to (torch's
+  // validate_outputs), except into a node that sets this: a dtype cast's backward, which casts
+  // to its source dtype anyway, so autocast's float32 weight gradients reach their float32
+  // parameters without a round trip through bfloat16.
+  bool takes_any_float_grad = false;
 
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
 };

@@ -228,21 +228,44 @@ void BM_LayerNorm(benchmark::State& st) {
 BENCHMARK(BM_LayerNorm)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 #endif
 
+// Arg 0: float32, 1: bfloat16 (the activations autocast hands to elementwise ops).
+Tensor rnd_as(const Shape& s, uint64_t seed, int64_t bf16) {
+  Tensor t = rnd(s, seed);
+  return bf16 ? to(t, DType::BFloat16) : t;
+}
 void BM_Add1M(benchmark::State& st) {
-  Tensor a = rnd({1 << 20}, 10), b = rnd({1 << 20}, 11);
+  Tensor a = rnd_as({1 << 20}, 10, st.range(0)), b = rnd_as({1 << 20}, 11, st.range(0));
   for (auto _ : st) benchmark::DoNotOptimize(add(a, b).raw_data());
 }
 void BM_Mul1M(benchmark::State& st) {
-  Tensor a = rnd({1 << 20}, 10), b = rnd({1 << 20}, 11);
+  Tensor a = rnd_as({1 << 20}, 10, st.range(0)), b = rnd_as({1 << 20}, 11, st.range(0));
   for (auto _ : st) benchmark::DoNotOptimize(mul(a, b).raw_data());
 }
 void BM_Gelu1M(benchmark::State& st) {
-  Tensor a = rnd({1 << 20}, 10);
+  Tensor a = rnd_as({1 << 20}, 10, st.range(0));
   for (auto _ : st) benchmark::DoNotOptimize(gelu(a).raw_data());
 }
-BENCHMARK(BM_Add1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
-BENCHMARK(BM_Mul1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
-BENCHMARK(BM_Gelu1M)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+void BM_Relu1M(benchmark::State& st) {
+  Tensor a = rnd_as({1 << 20}, 10, st.range(0));
+  for (auto _ : st) benchmark::DoNotOptimize(relu(a).raw_data());
+}
+// A float32 residual stream plus a bfloat16 branch output (autocast's residual add): arg 1 reads
+// the bfloat16 operand as it is, arg 0 is the same add with both float32.
+void BM_AddMixed1M(benchmark::State& st) {
+  Tensor a = rnd({1 << 20}, 10), b = rnd_as({1 << 20}, 11, st.range(0));
+  for (auto _ : st) benchmark::DoNotOptimize(add(a, b).raw_data());
+}
+// Column sum of a [4096, 384] gradient (a bias gradient), float32 or bfloat16.
+void BM_SumRows(benchmark::State& st) {
+  Tensor a = rnd_as({4096, 384}, 12, st.range(0));
+  for (auto _ : st) benchmark::DoNotOptimize(sum(a, std::vector<int64_t>{0}, false).raw_data());
+}
+BENCHMARK(BM_Add1M)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_Mul1M)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_Gelu1M)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_Relu1M)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_AddMixed1M)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+BENCHMARK(BM_SumRows)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 
 // Transposed copy (x.t().contiguous()) of a 1024 x 1024 float32 matrix: the tiled copy path.
 void BM_TransposeCopy1M(benchmark::State& st) {

@@ -20,9 +20,10 @@ struct BFloat16 {
   static uint16_t round_from_float(float f) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return uint16_t(u >> 16);
+    // A select rather than an early return for NaN, so element loops over bfloat16 vectorise.
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    const uint32_t quiet_nan = (u >> 16) | 0x40u;
+    return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
   }
 };
 

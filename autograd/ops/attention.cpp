@@ -77,14 +77,20 @@ bool flash_attention_autocast() { return autocast_setting().load(); }
 // out = P v with P = softmax(S), S = scale q k^T + bias:
 //   dv = P^T g, dP = g v^T, dS = P (dP - rowsum(g * out)), dq = scale dS k, dk = scale dS^T q, dbias = dS.
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const FlashAttentionOptions& o) {
-  if (flash_attention_autocast() && autocast::lower_precision_operands({q, k, v})) {
-    const Tensor qc = autocast::cast(q), kc = autocast::cast(k), vc = autocast::cast(v);
-    Tensor out;
-    {
+  if (autocast::lower_precision_operands({q, k, v})) {
+    if (flash_attention_autocast()) {
+      // On autocast's lower-precision list (TESSERA_ATTENTION_AUTOCAST=bf16): bf16 in, bf16 out.
+      const Tensor qc = autocast::cast(q), kc = autocast::cast(k), vc = autocast::cast(v);
       AutocastGuard off(false);  // the inner call runs the kernel on the bf16 operands
-      out = flash_attention(qc, kc, vc, o);
+      return flash_attention(qc, kc, vc, o);
     }
-    return to(out, DType::Float32);
+    // By default attention stays float32 (its block products are float32 gemms, so bf16 operands
+    // would only add rounding): bf16 q, k, v from autocast's projections are widened here, and the
+    // float32 output keeps the [B, T, H, Dv] layout that merges heads without a copy.
+    if (q.dtype() != DType::Float32 || k.dtype() != DType::Float32 || v.dtype() != DType::Float32) {
+      AutocastGuard off(false);
+      return flash_attention(to(q, DType::Float32), to(k, DType::Float32), to(v, DType::Float32), o);
+    }
   }
   kernels::AttentionForward fw = kernels::attention_forward(q, k, v, o);
   const bool has_bias = o.attn_bias.defined();

@@ -13,15 +13,14 @@ using autograd::save;
 using autograd::set_history;
 
 // y = conv(x, w) + b.  dx = Bx(g, w), dw = Bw(g, x), db = sum(g over N, H, W).
-// Under autocast the operands stay float32 and the kernels compute in bfloat16 (the casts are
-// fused into oneDNN's layout reorders); the params carry that to both backward kernels.
-Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& bias0, const Conv2dParams& p0) {
+// Under autocast, as torch: the operands are cast to bfloat16 (weights once per scope, through
+// autocast's cache; a bfloat16 activation from the layer before is used as it is) and the result
+// is bfloat16, so the batch norm, ReLU and residual add after it move half the bytes. The
+// gradients of the cast operands are bfloat16 and widen to float32 in the casts' backward.
+Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& bias0, const Conv2dParams& p) {
   Tensor x = x0, w = w0, bias = bias0;
-  Conv2dParams p = p0;
-  if (!p.compute_dtype && autocast::lower_precision_operands({x0, w0, bias0})) {
-    x = to(x0, DType::Float32), w = to(w0, DType::Float32), bias = autocast::to_float32(bias0);
-    p.compute_dtype = autocast::dtype();
-  }
+  if (!p.compute_dtype && autocast::lower_precision_operands({x0, w0, bias0}))
+    x = autocast::cast(x0), w = autocast::cast(w0), bias = autocast::cast(bias0);
   Tensor out = kernels::conv2d(x, w, bias, p);
   TensorList inputs{x, w};
   if (bias.defined()) inputs.push_back(bias);

@@ -19,16 +19,19 @@ namespace {
 
 Tensor mixed_matmul(const Tensor& a, const Tensor& b, DType out_dtype, DType ga_dtype, DType gb_dtype);
 
-// The products of a backward: plain matmul, or for a mixed-precision product (bf16 operands, f32
-// result) the same mixed product, so backward runs in bf16 with f32 accumulation too.
-Tensor product(const Tensor& a, const Tensor& b, bool mixed) {
-  return mixed ? mixed_matmul(a, b, DType::Float32, DType::Float32, DType::Float32) : matmul(a, b);
+// The products of a backward: plain matmul, or for a mixed-precision product (bf16 operands)
+// the same bf16 product with float32 accumulation, written in out_dtype: the dtype the gradient's
+// operand had before autocast cast it, so a float32 weight gets its gradient straight from the
+// float32 accumulator (torch rounds it to bf16 first) and a bf16 activation a bf16 gradient.
+Tensor product(const Tensor& a, const Tensor& b, bool mixed, DType out_dtype) {
+  return mixed ? mixed_matmul(a, b, out_dtype, a.dtype(), b.dtype()) : matmul(a, b);
 }
 
 // Gradients of out = a @ b (torch.matmul shapes) for the output gradient g (already in the
-// operands' dtype when mixed).
+// operands' dtype when mixed); ga_dtype / gb_dtype as product's out_dtype.
 TensorList matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b, const Shape& as, const Shape& bs,
-                           bool need_a, bool need_b, bool mixed = false) {
+                           bool need_a, bool need_b, bool mixed = false, DType ga_dtype = DType::Float32,
+                           DType gb_dtype = DType::Float32) {
   // Work on the matrix forms: 1-d operands become [1, K] / [K, 1] and g gets those dims back.
   Tensor g2 = g;
   if (as.size() == 1) g2 = unsqueeze(g2, g2.dim() - (bs.size() == 1 ? 0 : 1));
@@ -37,7 +40,7 @@ TensorList matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b, co
   if (need_a) {
     Tensor b2 = bs.size() == 1 ? unsqueeze(b, -1) : b;
     Shape a2s = as.size() == 1 ? Shape{1, as[0]} : as;
-    ga = reshape(sum_to(product(g2, transpose(b2, -1, -2), mixed), a2s), as);
+    ga = reshape(sum_to(product(g2, transpose(b2, -1, -2), mixed, ga_dtype), a2s), as);
   }
   if (need_b) {
     Tensor a2 = as.size() == 1 ? unsqueeze(a, 0) : a;
@@ -45,19 +48,19 @@ TensorList matmul_backward(const Tensor& g, const Tensor& a, const Tensor& b, co
     if (b2s.size() == 2 && a2.dim() > 2) {
       // Shared weight: one [K, rows] x [rows, N] product instead of a batch summed afterwards.
       int64_t K = a2.shape().back(), N = g2.shape().back();
-      gb = product(t(reshape(a2, {-1, K})), reshape(g2, {-1, N}), mixed);
+      gb = product(t(reshape(a2, {-1, K})), reshape(g2, {-1, N}), mixed, gb_dtype);
     } else {
-      gb = sum_to(product(transpose(a2, -1, -2), g2, mixed), b2s);
+      gb = sum_to(product(transpose(a2, -1, -2), g2, mixed, gb_dtype), b2s);
     }
     gb = reshape(gb, bs);
   }
   return {ga, gb};
 }
 
-// a @ b of bf16 operands written in out_dtype (f32). The gradient is cast to bf16 once and both
-// operand gradients are mixed products too; each is returned in the dtype its operand had before
-// autocast cast it (ga_dtype / gb_dtype), so a float32 tensor gets a float32 gradient through the
-// (identity) backward of its cast.
+// a @ b of bf16 operands written in out_dtype (bf16 in forward, as torch's autocast returns; the
+// products of a backward write float32 for float32 tensors). Both operand gradients are mixed
+// products too, each written in the dtype its operand had before autocast cast it (ga_dtype /
+// gb_dtype); the engine lets a float32 gradient through the cast's backward unchanged.
 Tensor mixed_matmul(const Tensor& a, const Tensor& b, DType out_dtype, DType ga_dtype, DType gb_dtype) {
   Tensor out = kernels::matmul(a, b, out_dtype);
   if (auto node = make_node("MatmulBackward", {a, b})) {
@@ -67,10 +70,8 @@ Tensor mixed_matmul(const Tensor& a, const Tensor& b, DType out_dtype, DType ga_
                            const TensorList& g, const Node& n) {
       Tensor A = n.needs_input_grad(1) ? sa.unpack(n.name()) : Tensor();
       Tensor B = n.needs_input_grad(0) ? sb.unpack(n.name()) : Tensor();
-      TensorList r = matmul_backward(to(g[0], lowp), A, B, as, bs, n.needs_input_grad(0), n.needs_input_grad(1), true);
-      if (r[0].defined()) r[0] = to(r[0], ga_dtype);
-      if (r[1].defined()) r[1] = to(r[1], gb_dtype);
-      return r;
+      return matmul_backward(to(g[0], lowp), A, B, as, bs, n.needs_input_grad(0), n.needs_input_grad(1), true, ga_dtype,
+                             gb_dtype);
     });
     set_history(node, {out});
   }
@@ -81,7 +82,7 @@ Tensor mixed_matmul(const Tensor& a, const Tensor& b, DType out_dtype, DType ga_
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   if (autocast::lower_precision_operands({a, b}))
-    return mixed_matmul(autocast::cast(a), autocast::cast(b), DType::Float32, a.dtype(), b.dtype());
+    return mixed_matmul(autocast::cast(a), autocast::cast(b), autocast::dtype(), a.dtype(), b.dtype());
   Tensor out = kernels::matmul(a, b);
   if (auto node = make_node("MatmulBackward", {a, b})) {
     auto sa = b.requires_grad() ? save(a) : autograd::SavedTensor();
@@ -105,12 +106,12 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 
 namespace {
 
-// linear under autocast: x and w in bf16, the bias and the result in f32 (bias added to the f32
-// accumulator inside the gemm); backward as mixed_matmul's.
+// linear under autocast: x and w in bf16, the result in bf16 as torch's; the bias stays float32
+// and is added to the float32 accumulator before the one rounding. Backward as mixed_matmul's.
 Tensor mixed_linear(const Tensor& x0, const Tensor& w0, const Tensor& bias) {
   Tensor x = autocast::cast(x0), w = autocast::cast(w0);
   const Tensor b = autocast::to_float32(bias);
-  Tensor out = kernels::linear(x, w, b, DType::Float32);
+  Tensor out = kernels::linear(x, w, b, autocast::dtype());
   TensorList inputs{x, w};
   if (b.defined()) inputs.push_back(b);
   if (auto node = make_node("LinearBackward", inputs)) {
@@ -122,9 +123,9 @@ Tensor mixed_linear(const Tensor& x0, const Tensor& w0, const Tensor& bias) {
       const int64_t out_f = ws[0], in_f = ws[1];
       const Tensor gl = (n.needs_input_grad(0) || n.needs_input_grad(1)) ? to(g[0], lowp) : Tensor();
       if (n.needs_input_grad(0))
-        r[0] = to(reshape(product(gl, sw.unpack(n.name()), true), xs), gx_dtype);
+        r[0] = reshape(product(gl, sw.unpack(n.name()), true, gx_dtype), xs);
       if (n.needs_input_grad(1))
-        r[1] = to(product(t(reshape(gl, {-1, out_f})), reshape(sx.unpack(n.name()), {-1, in_f}), true), gw_dtype);
+        r[1] = product(t(reshape(gl, {-1, out_f})), reshape(sx.unpack(n.name()), {-1, in_f}), true, gw_dtype);
       if (n.needs_input_grad(2)) r[2] = sum_to(g[0], {out_f});
       return r;
     });

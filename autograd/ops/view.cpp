@@ -319,7 +319,9 @@ Tensor to(const Tensor& x, DType dtype) {
   Tensor out = kernels::to_dtype(x, dtype);
   if (!is_floating(dtype)) return out;
   DType src = x.dtype();
-  return record_view("ToCopyBackward", x, out, [src](const Tensor& g) { return to(g, src); });
+  Tensor r = record_view("ToCopyBackward", x, out, [src](const Tensor& g) { return to(g, src); });
+  if (auto fn = r.grad_fn()) fn->takes_any_float_grad = true;  // casts to src whatever it gets
+  return r;
 }
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {

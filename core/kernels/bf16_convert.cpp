@@ -36,6 +36,9 @@ void widen(const uint16_t* __restrict__ src, float* __restrict__ dst, int64_t n)
 
 }  // namespace
 
+void f32_to_bf16_serial(const float* src, uint16_t* dst, int64_t n) { narrow(src, dst, n); }
+void bf16_to_f32_serial(const uint16_t* src, float* dst, int64_t n) { widen(src, dst, n); }
+
 void f32_to_bf16(const float* src, uint16_t* dst, int64_t n) {
   parallel_for(n, kParallelGrain, [&](int64_t b, int64_t e) { narrow(src + b, dst + b, e - b); });
 }

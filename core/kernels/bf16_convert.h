@@ -12,4 +12,9 @@ void f32_to_bf16(const float* src, uint16_t* dst, int64_t n);
 // dst[i] = float(bfloat16 with bits src[i]).
 void bf16_to_f32(const uint16_t* src, float* dst, int64_t n);
 
+// The same conversions on the calling thread only, for kernels that convert a block at a time
+// inside their own parallel loop (the element loop's bfloat16 rows).
+void f32_to_bf16_serial(const float* src, uint16_t* dst, int64_t n);
+void bf16_to_f32_serial(const uint16_t* src, float* dst, int64_t n);
+
 }  // namespace tessera::kernels

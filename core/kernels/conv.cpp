@@ -237,6 +237,10 @@ DType compute_dtype(const Conv2dParams& p, const Tensor& t) {
 // Without bf16 primitives (oneDNN needs AVX-512 for them): the same numbers from the float32
 // primitive on the operands rounded to bfloat16.
 Tensor round_bf16(const Tensor& t) { return to_dtype(to_dtype(t, DType::BFloat16), DType::Float32); }
+// ... and for bfloat16 tensors, the float32 primitive on the widened values, its result rounded
+// once (what a bf16 primitive with float32 accumulation writes, up to summation order).
+Tensor widen(const Tensor& t) { return t.defined() ? to_dtype(t, DType::Float32) : t; }
+Tensor narrow(const Tensor& t) { return to_dtype(t, DType::BFloat16); }
 Conv2dParams without_compute(Conv2dParams p) {
   p.compute_dtype.reset();
   return p;
@@ -327,6 +331,7 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
   const DType cdt = compute_dtype(p, x0);
   auto c = dnnl_conv(Kind::Forward, g, x0.dtype(), b0.defined(), cdt);
   if (!c->ok && cdt != x0.dtype()) return conv2d(round_bf16(x0), round_bf16(w0), b0, without_compute(p));
+  if (!c->ok && x0.dtype() == DType::BFloat16) return narrow(conv2d(widen(x0), widen(w0), widen(b0), p));
   if (!c->ok) return conv2d_reference(x0, w0, b0, p);
   Tensor x = contiguous(x0), w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
   Tensor y = empty({g.N, g.O, g.OH, g.OW}, {.dtype = x.dtype()});
@@ -346,6 +351,8 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
   auto c = dnnl_conv(Kind::BackwardData, g, gy0.dtype(), false, cdt);
   if (!c->ok && cdt != gy0.dtype())
     return conv2d_backward_input(round_bf16(gy0), round_bf16(w0), in_shape, without_compute(p));
+  if (!c->ok && gy0.dtype() == DType::BFloat16)
+    return narrow(conv2d_backward_input(widen(gy0), widen(w0), in_shape, p));
   if (!c->ok) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
   Tensor gy = contiguous(gy0), w = contiguous(w0);
   Tensor gx = empty(in_shape, {.dtype = gy.dtype()});
@@ -365,6 +372,8 @@ Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& 
   auto c = dnnl_conv(Kind::BackwardWeights, g, gy0.dtype(), false, cdt);
   if (!c->ok && cdt != gy0.dtype())
     return conv2d_backward_weight(round_bf16(gy0), round_bf16(x0), w_shape, without_compute(p));
+  if (!c->ok && gy0.dtype() == DType::BFloat16)
+    return narrow(conv2d_backward_weight(widen(gy0), widen(x0), w_shape, p));
   if (!c->ok) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
   Tensor gy = contiguous(gy0), x = contiguous(x0);
   Tensor gw = empty(w_shape, {.dtype = gy.dtype()});

@@ -17,10 +17,11 @@ struct Conv2dParams {
   std::array<int64_t, 2> padding{0, 0};
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
-  // Mixed precision (autocast): float32 operands are computed in this dtype (bfloat16) on oneDNN,
-  // with float32 accumulation and float32 results; the casts are fused into oneDNN's reorders
-  // into its blocked layouts. Unset: compute in the operands' dtype. Backward kernels get the
-  // same params, so they run in the same precision.
+  // float32 operands computed in this dtype (bfloat16) on oneDNN, with float32 accumulation and
+  // float32 results; the casts are fused into oneDNN's reorders into its blocked layouts. Unset:
+  // compute in the operands' dtype. Backward kernels get the same params, so they run in the same
+  // precision. (Autocast no longer uses this: it casts the operands and returns bfloat16, as
+  // torch; this stays for callers that want float32 results of a bf16 computation.)
   std::optional<DType> compute_dtype;
 };
 

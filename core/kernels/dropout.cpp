@@ -45,7 +45,7 @@ Tensor masked_scale(const Tensor& x, const Tensor& mask, double scale) {
     using A = acc_t<T>;
     const A s = A(scale);
     // x * 0 (not a plain 0) where dropped, so NaN/inf propagate as in PyTorch's x * mask.
-    map_kernel<T, T, bool>(out, [s](T v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
+    map_kernel<T, T, bool>(out, [s](A v, bool k) { return A(v) * (k ? s : A(0)); }, {x, mask});
   });
   return out;
 }

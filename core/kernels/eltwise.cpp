@@ -42,17 +42,34 @@ const char* binary_name(BinaryOp op) {
   return names[int(op)];
 }
 
-// Runs a binary kernel of result type R on inputs converted to R (a no-op in the common case).
-template <typename R>
-void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+// One binary kernel: result R, inputs read as Ta / Tb.
+template <typename R, typename Ta, typename Tb>
+void run_binary_as(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   using A = std::conditional_t<std::is_same_v<R, bool>, uint8_t, acc_t<R>>;
-  Tensor ca = to_dtype(a, dtype_v<R>), cb = to_dtype(b, dtype_v<R>);
   switch (op) {  // one instantiation per op so the inner loop has no switch
 #define TS_CASE(OP) \
-  case BinaryOp::OP: map_kernel<R, R, R>(out, [](R x, R y) { return apply_binary<A>(BinaryOp::OP, A(x), A(y)); }, {ca, cb}); break;
+  case BinaryOp::OP: map_kernel<R, Ta, Tb>(out, [](A x, A y) { return apply_binary<A>(BinaryOp::OP, x, y); }, {a, b}); break;
     TS_CASE(Add) TS_CASE(Sub) TS_CASE(Mul) TS_CASE(Div) TS_CASE(Pow) TS_CASE(Maximum) TS_CASE(Minimum) TS_CASE(Atan2)
 #undef TS_CASE
   }
+}
+
+// Runs a binary kernel of result type R on inputs converted to R (a no-op in the common case).
+// A float32 result with a bfloat16 operand (autocast's residual add: a float32 stream plus a
+// bfloat16 branch) reads that operand as it is instead of widening a copy first; the values are
+// the same, since bfloat16 widens to float32 exactly.
+template <typename R>
+void run_binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  if constexpr (std::is_same_v<R, float>) {
+    const DType da = a.dtype(), db = b.dtype();
+    const bool a_ok = da == DType::Float32 || da == DType::BFloat16, b_ok = db == DType::Float32 || db == DType::BFloat16;
+    if (a_ok && b_ok && (da == DType::BFloat16) != (db == DType::BFloat16)) {
+      if (da == DType::BFloat16) run_binary_as<float, BFloat16, float>(op, out, a, b);
+      else run_binary_as<float, float, BFloat16>(op, out, a, b);
+      return;
+    }
+  }
+  run_binary_as<R, R, R>(op, out, to_dtype(a, dtype_v<R>), to_dtype(b, dtype_v<R>));
 }
 
 }  // namespace
@@ -106,7 +123,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
     using A = acc_t<T>;
     switch (op) {
 #define TS_CMP(OP, EXPR) \
-  case CompareOp::OP: map_kernel<bool, T, T>(out, [](T x, T y) { return A(x) EXPR A(y); }, {ca, cb}); break;
+  case CompareOp::OP: map_kernel<bool, T, T>(out, [](A x, A y) { return A(x) EXPR A(y); }, {ca, cb}); break;
       TS_CMP(Eq, ==) TS_CMP(Ne, !=) TS_CMP(Lt, <) TS_CMP(Le, <=) TS_CMP(Gt, >) TS_CMP(Ge, >=)
 #undef TS_CMP
     }
@@ -193,7 +210,7 @@ Tensor unary(UnaryOp op, const Tensor& a) {
   dispatch_floating(a.dtype(), "unary op", [&]<typename T>() {
     using A = acc_t<T>;
     switch (op) {
-#define TS_U(OP) case UnaryOp::OP: map_kernel<T, T>(out, [](T x) { return apply_unary<A>(UnaryOp::OP, A(x)); }, {a}); break;
+#define TS_U(OP) case UnaryOp::OP: map_kernel<T, T>(out, [](A x) { return apply_unary<A>(UnaryOp::OP, A(x)); }, {a}); break;
       TS_U(Neg) TS_U(Abs) TS_U(Sign) TS_U(Exp) TS_U(Log) TS_U(Log1p) TS_U(Expm1) TS_U(Sqrt) TS_U(Rsqrt) TS_U(Sin)
       TS_U(Cos) TS_U(Tan) TS_U(Reciprocal) TS_U(Square) TS_U(Relu) TS_U(Sigmoid) TS_U(Tanh) TS_U(Gelu) TS_U(GeluTanh)
       TS_U(Silu) TS_U(Erf) TS_U(Floor) TS_U(Ceil) TS_U(Round)
@@ -212,14 +229,14 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
                 kSqrt2OverPi = A(0.79788456080286535588), kTwoOverSqrtPi = A(1.12837916709551257390);
     switch (op) {
       case UnaryOp::Gelu:
-        map_kernel<T, T, T>(out, [](T gv, T xv) {
+        map_kernel<T, T, T>(out, [](A gv, A xv) {
           A x = A(xv), gauss;
           A cdf = vmath::normal_cdf(x, gauss);
           return A(gv) * (cdf + x * gauss * kInvSqrt2Pi);
         }, {gc, saved});
         break;
       case UnaryOp::GeluTanh:
-        map_kernel<T, T, T>(out, [](T gv, T xv) {
+        map_kernel<T, T, T>(out, [](A gv, A xv) {
           A x = A(xv), x2 = x * x;
           A t = vmath::tanh(kSqrt2OverPi * (x + A(0.044715) * x2 * x));
           A du = kSqrt2OverPi * (A(1) + A(3 * 0.044715) * x2);
@@ -227,19 +244,19 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
         }, {gc, saved});
         break;
       case UnaryOp::Silu:
-        map_kernel<T, T, T>(out, [](T gv, T xv) {
+        map_kernel<T, T, T>(out, [](A gv, A xv) {
           A x = A(xv), sg = vmath::sigmoid(x);
           return A(gv) * sg * (A(1) + x * (A(1) - sg));
         }, {gc, saved});
         break;
       case UnaryOp::Erf:
-        map_kernel<T, T, T>(out, [](T gv, T xv) { A x = A(xv); return A(gv) * kTwoOverSqrtPi * vmath::exp(-x * x); }, {gc, saved});
+        map_kernel<T, T, T>(out, [](A gv, A xv) { A x = A(xv); return A(gv) * kTwoOverSqrtPi * vmath::exp(-x * x); }, {gc, saved});
         break;
       case UnaryOp::Sigmoid:
-        map_kernel<T, T, T>(out, [](T gv, T yv) { A y = A(yv); return A(gv) * y * (A(1) - y); }, {gc, saved});
+        map_kernel<T, T, T>(out, [](A gv, A yv) { A y = A(yv); return A(gv) * y * (A(1) - y); }, {gc, saved});
         break;
       case UnaryOp::Tanh:
-        map_kernel<T, T, T>(out, [](T gv, T yv) { A y = A(yv); return A(gv) * (A(1) - y * y); }, {gc, saved});
+        map_kernel<T, T, T>(out, [](A gv, A yv) { A y = A(yv); return A(gv) * (A(1) - y * y); }, {gc, saved});
         break;
       default:
         throw std::invalid_argument("activation_backward: no fused backward for this op");
@@ -254,7 +271,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor cc = to_dtype(cond, DType::Bool), ca = to_dtype(a, rt), cb = to_dtype(b, rt);
   Tensor out = empty(shape, {.dtype = rt});
   dispatch_all(rt, [&]<typename T>() {
-    map_kernel<T, bool, T, T>(out, [](bool c, T x, T y) { return c ? x : y; }, {cc, ca, cb});
+    using A = acc_t<T>;  // bfloat16 rows are staged as float (loops.h)
+    map_kernel<T, bool, T, T>(out, [](bool c, A x, A y) { return c ? x : y; }, {cc, ca, cb});
   });
   return out;
 }
@@ -272,10 +290,10 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
       // Bounds are cast to the tensor's dtype (as PyTorch); infinities stay infinite, so an open
       // side never changes x.
       const A l = A(T(lo)), h = A(T(hi));
-      map_kernel<T, T>(out, [l, h](T x) {
+      map_kernel<T, T>(out, [l, h](A x) {
         A v = A(x);  // NaN compares false both times and passes through
         v = v < l ? l : v;
-        return T(v > h ? h : v);
+        return v > h ? h : v;
       }, {ca});
     } else {
       // Integer bounds saturate to the type's range (an open side is +-inf).
@@ -285,7 +303,7 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
         return A(b);
       };
       const A l = sat(lo), h = sat(hi);
-      map_kernel<T, T>(out, [l, h](T x) {
+      map_kernel<T, T>(out, [l, h](A x) {
         A v = A(x);
         v = v < l ? l : v;
         return T(v > h ? h : v);
@@ -309,16 +327,16 @@ Tensor pow_scalar(const Tensor& a, double e) {
   dispatch_floating(rt, "pow", [&]<typename T>() {
     using A = acc_t<T>;
     if (e == 0) map_kernel<T, T>(out, [](T) { return A(1); }, {ca});
-    else if (e == 1) map_kernel<T, T>(out, [](T x) { return x; }, {ca});
-    else if (e == 2) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v; }, {ca});
-    else if (e == 3) map_kernel<T, T>(out, [](T x) { A v = A(x); return v * v * v; }, {ca});
-    else if (e == 0.5) map_kernel<T, T>(out, [](T x) { return std::sqrt(A(x)); }, {ca});
-    else if (e == -0.5) map_kernel<T, T>(out, [](T x) { return A(1) / std::sqrt(A(x)); }, {ca});
-    else if (e == -1) map_kernel<T, T>(out, [](T x) { return A(1) / A(x); }, {ca});
-    else if (e == -2) map_kernel<T, T>(out, [](T x) { A v = A(x); return A(1) / (v * v); }, {ca});
+    else if (e == 1) map_kernel<T, T>(out, [](A x) { return x; }, {ca});
+    else if (e == 2) map_kernel<T, T>(out, [](A x) { A v = A(x); return v * v; }, {ca});
+    else if (e == 3) map_kernel<T, T>(out, [](A x) { A v = A(x); return v * v * v; }, {ca});
+    else if (e == 0.5) map_kernel<T, T>(out, [](A x) { return std::sqrt(A(x)); }, {ca});
+    else if (e == -0.5) map_kernel<T, T>(out, [](A x) { return A(1) / std::sqrt(A(x)); }, {ca});
+    else if (e == -1) map_kernel<T, T>(out, [](A x) { return A(1) / A(x); }, {ca});
+    else if (e == -2) map_kernel<T, T>(out, [](A x) { A v = A(x); return A(1) / (v * v); }, {ca});
     else {
       const A ev = A(T(e));  // the exponent is first cast to the tensor's dtype, as PyTorch does
-      map_kernel<T, T>(out, [ev](T x) { return std::pow(A(x), ev); }, {ca});
+      map_kernel<T, T>(out, [ev](A x) { return std::pow(A(x), ev); }, {ca});
     }
   });
   return out;
@@ -333,15 +351,15 @@ Tensor classify(FloatClass c, const Tensor& a) {
   dispatch_floating(a.dtype(), "isnan", [&]<typename T>() {
     using A = acc_t<T>;
     switch (c) {
-      case FloatClass::IsNan: map_kernel<bool, T>(out, [](T x) { return std::isnan(A(x)); }, {a}); break;
-      case FloatClass::IsInf: map_kernel<bool, T>(out, [](T x) { return std::isinf(A(x)); }, {a}); break;
+      case FloatClass::IsNan: map_kernel<bool, T>(out, [](A x) { return std::isnan(A(x)); }, {a}); break;
+      case FloatClass::IsInf: map_kernel<bool, T>(out, [](A x) { return std::isinf(A(x)); }, {a}); break;
       case FloatClass::IsPosInf:
-        map_kernel<bool, T>(out, [](T x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
+        map_kernel<bool, T>(out, [](A x) { return A(x) == std::numeric_limits<A>::infinity(); }, {a});
         break;
       case FloatClass::IsNegInf:
-        map_kernel<bool, T>(out, [](T x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
+        map_kernel<bool, T>(out, [](A x) { return A(x) == -std::numeric_limits<A>::infinity(); }, {a});
         break;
-      case FloatClass::IsFinite: map_kernel<bool, T>(out, [](T x) { return std::isfinite(A(x)); }, {a}); break;
+      case FloatClass::IsFinite: map_kernel<bool, T>(out, [](A x) { return std::isfinite(A(x)); }, {a}); break;
     }
   });
   return out;
@@ -355,9 +373,9 @@ Tensor in_range_mask(const Tensor& a, double lo, double hi) {
       // Compare with the bounds as the forward saw them (cast to the tensor's dtype), so x equal
       // to a bound gets gradient 1.
       const A l = A(T(lo)), h = A(T(hi));
-      map_kernel<bool, T>(out, [l, h](T x) { return A(x) >= l && A(x) <= h; }, {a});
+      map_kernel<bool, T>(out, [l, h](A x) { return A(x) >= l && A(x) <= h; }, {a});
     } else {
-      map_kernel<bool, T>(out, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, {a});
+      map_kernel<bool, T>(out, [lo, hi](A x) { return double(x) >= lo && double(x) <= hi; }, {a});
     }
   });
   return out;
@@ -373,9 +391,9 @@ Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
     dispatch_all(ct, [&]<typename T>() {
       using A = acc_t<T>;
       if (greater)
-        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+        map_kernel<R, T, T>(out, [](A a, A b) { return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
       else
-        map_kernel<R, T, T>(out, [](T a, T b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
+        map_kernel<R, T, T>(out, [](A a, A b) { return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(0.5) : AR(1)); }, {cx, cy});
     });
   });
   return out;
@@ -387,7 +405,7 @@ Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi)
   dispatch_floating(x.dtype(), "clamp backward", [&]<typename T>() {
     using A = acc_t<T>;
     const A l = A(T(lo)), h = A(T(hi));
-    map_kernel<T, T, T>(out, [l, h](T gv, T xv) { A v = A(xv); return v >= l && v <= h ? A(gv) : A(0); }, {g, x});
+    map_kernel<T, T, T>(out, [l, h](A gv, A xv) { A v = A(xv); return v >= l && v <= h ? A(gv) : A(0); }, {g, x});
   });
   return out;
 }
@@ -401,11 +419,11 @@ Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bo
     dispatch_all(ct, [&]<typename T>() {
       using A = acc_t<T>;
       if (greater)
-        map_kernel<R, R, T, T>(out, [](R g, T a, T b) {
+        map_kernel<R, R, T, T>(out, [](AR g, A a, A b) {
           return A(a) < A(b) ? AR(0) : (A(a) == A(b) ? AR(g) * AR(0.5) : AR(g));
         }, {grad, cx, cy});
       else
-        map_kernel<R, R, T, T>(out, [](R g, T a, T b) {
+        map_kernel<R, R, T, T>(out, [](AR g, A a, A b) {
           return A(a) > A(b) ? AR(0) : (A(a) == A(b) ? AR(g) * AR(0.5) : AR(g));
         }, {grad, cx, cy});
     });
@@ -420,12 +438,12 @@ Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e) {
     using A = acc_t<T>;
     const A ea = A(e);
     if (e == 0) map_kernel<T, T>(out, [](T) { return A(0); }, {g});
-    else if (e == 1) map_kernel<T, T>(out, [](T gv) { return gv; }, {g});
-    else if (e == 2) map_kernel<T, T, T>(out, [](T gv, T xv) { return A(gv) * A(2) * A(xv); }, {g, x});
-    else if (e == 3) map_kernel<T, T, T>(out, [](T gv, T xv) { A v = A(xv); return A(gv) * (A(3) * (v * v)); }, {g, x});
+    else if (e == 1) map_kernel<T, T>(out, [](A gv) { return gv; }, {g});
+    else if (e == 2) map_kernel<T, T, T>(out, [](A gv, A xv) { return A(gv) * A(2) * A(xv); }, {g, x});
+    else if (e == 3) map_kernel<T, T, T>(out, [](A gv, A xv) { A v = A(xv); return A(gv) * (A(3) * (v * v)); }, {g, x});
     else {
       const A em1 = A(T(e - 1));
-      map_kernel<T, T, T>(out, [ea, em1](T gv, T xv) { return A(gv) * (ea * std::pow(A(xv), em1)); }, {g, x});
+      map_kernel<T, T, T>(out, [ea, em1](A gv, A xv) { return A(gv) * (ea * std::pow(A(xv), em1)); }, {g, x});
     }
   });
   return out;
@@ -436,7 +454,7 @@ Tensor softplus(const Tensor& a, double beta, double threshold) {
   dispatch_floating(a.dtype(), "softplus", [&]<typename T>() {
     using A = acc_t<T>;
     A b = A(beta), th = A(threshold);
-    map_kernel<T, T>(out, [b, th](T x) {
+    map_kernel<T, T>(out, [b, th](A x) {
       A v = A(x);
       return T(v * b > th ? v : std::log1p(std::exp(v * b)) / b);
     }, {a});

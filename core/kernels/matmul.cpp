@@ -554,10 +554,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias, MatmulBacken
   if (w.dim() != 2 || x.dim() < 1 || x.shape().back() != w.shape()[1])
     throw std::invalid_argument("linear: input " + shape_str(x.shape()) + ", weight " + shape_str(w.shape()) +
                                 ": expected weight [out, in] with in == input.shape[-1]");
-  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != w.shape()[0] ||
-                         (bias.dtype() != w.dtype() && bias.dtype() != out_dtype)))
+  // A float32 bias is accepted with bfloat16 operands whatever the result dtype (autocast keeps
+  // biases float32: oneDNN adds them to the float32 accumulator before the result is rounded).
+  const bool bias_dtype_ok = bias.defined() && (bias.dtype() == w.dtype() || bias.dtype() == out_dtype ||
+                                                (w.dtype() == DType::BFloat16 && bias.dtype() == DType::Float32));
+  if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != w.shape()[0] || !bias_dtype_ok))
     throw std::invalid_argument("linear: bias " + shape_str(bias.shape()) + " (" + dtype_name(bias.dtype()) +
-                                ") must be [" + std::to_string(w.shape()[0]) + "] of the weight's or the result's dtype");
+                                ") must be [" + std::to_string(w.shape()[0]) +
+                                "] of the weight's or the result's dtype (or float32 for bfloat16 operands)");
   // Leading dims of x must fold into evenly spaced rows; otherwise copy x.
   auto plan = [&](const Tensor& xx, const Tensor& ww) {
     Plan p;

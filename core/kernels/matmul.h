@@ -27,10 +27,11 @@ Tensor matmul_naive(const Tensor& a, const Tensor& b);  // reference: loops, dou
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulBackend backend);
 
-// Mixed precision (autocast, autograd/autocast.h): bfloat16 operands with a float32 result,
-// accumulated in float32 (oneDNN's bf16 gemm: AMX / AVX512-BF16 where the CPU has them; elsewhere
-// a float32 gemm of the bf16 values, the same numbers more slowly). out_dtype may also be the
-// operands' own dtype. linear's bias may be in the weight's dtype or in out_dtype.
+// Mixed precision (autocast, autograd/autocast.h): bfloat16 operands accumulated in float32
+// (oneDNN's bf16 gemm: AMX / AVX512-BF16 where the CPU has them; elsewhere a float32 gemm of the
+// bf16 values, the same numbers more slowly), written in out_dtype: bfloat16 (rounded once; what
+// autocast's forward returns) or float32 (autocast's weight gradients). linear's bias may be in the
+// weight's dtype, in out_dtype, or float32.
 Tensor matmul(const Tensor& a, const Tensor& b, DType out_dtype);
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend, DType out_dtype);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType out_dtype);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
 #include "core/profiler.h"
 #include "core/threading.h"
@@ -13,9 +14,11 @@ namespace tessera::kernels {
 namespace {
 
 // Contiguous copy of an optional per-feature parameter, checked against x's dtype and a count.
-Tensor param(const Tensor& p, DType dt, int64_t n, const char* op, const char* what) {
+// float32_ok: a float32 parameter of a bfloat16 input is accepted too (batch norm under autocast,
+// as torch's CPU batch norm: bfloat16 activations, float32 weights and statistics).
+Tensor param(const Tensor& p, DType dt, int64_t n, const char* op, const char* what, bool float32_ok = false) {
   if (!p.defined()) return p;
-  if (p.dtype() != dt)
+  if (p.dtype() != dt && !(float32_ok && dt == DType::BFloat16 && p.dtype() == DType::Float32))
     throw std::invalid_argument(std::string(op) + ": " + what + " dtype " + dtype_name(p.dtype()) +
                                 " does not match input dtype " + dtype_name(dt));
   if (p.numel() != n)
@@ -28,14 +31,37 @@ Tensor param(const Tensor& p, DType dt, int64_t n, const char* op, const char* w
 // block sums added in double, which keeps long rows accurate without giving up SIMD.
 constexpr int64_t kBlock = 512;
 
+// n <= kBlock values of p in the accumulation type: bfloat16 is widened into buf with the
+// vectorised converter (a loop reading the BFloat16 struct stays scalar), others are read in place.
+template <typename T> inline const acc_t<T>* widened(const T* p, int64_t n, float* buf) {
+  if constexpr (std::is_same_v<T, BFloat16>) {
+    bf16_to_f32_serial(reinterpret_cast<const uint16_t*>(p), buf, n);
+    return buf;
+  } else {
+    (void)n, (void)buf;
+    return p;
+  }
+}
+// Where to compute n <= kBlock outputs for y: y itself, or buf for bfloat16 (then store_block).
+template <typename T> inline acc_t<T>* out_block(T* y, float* buf) {
+  if constexpr (std::is_same_v<T, BFloat16>) return (void)y, buf;
+  else return (void)buf, y;
+}
+template <typename T> inline void store_block(T* y, const float* buf, int64_t n) {
+  if constexpr (std::is_same_v<T, BFloat16>) f32_to_bf16_serial(buf, reinterpret_cast<uint16_t*>(y), n);
+  else (void)y, (void)buf, (void)n;
+}
+
 template <typename T> inline double sum_of(const T* p, int64_t n) {
   using A = acc_t<T>;
+  alignas(64) float buf[kBlock];
   double total = 0;
   for (int64_t b = 0; b < n; b += kBlock) {
-    int64_t e = std::min(n, b + kBlock);
+    const int64_t m = std::min(n - b, kBlock);
+    const A* q = widened(p + b, m, buf);
     A s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = b; i < e; ++i) s += A(p[i]);
+    for (int64_t i = 0; i < m; ++i) s += q[i];
     total += double(s);
   }
   return total;
@@ -44,14 +70,16 @@ template <typename T> inline double sum_of(const T* p, int64_t n) {
 // Sum of (p[i] - m)^2.
 template <typename T> inline double sqdev_of(const T* p, int64_t n, double m) {
   using A = acc_t<T>;
+  alignas(64) float buf[kBlock];
   A mm = A(m);
   double total = 0;
   for (int64_t b = 0; b < n; b += kBlock) {
-    int64_t e = std::min(n, b + kBlock);
+    const int64_t len = std::min(n - b, kBlock);
+    const A* q = widened(p + b, len, buf);
     A s = 0;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = b; i < e; ++i) {
-      A d = A(p[i]) - mm;
+    for (int64_t i = 0; i < len; ++i) {
+      A d = q[i] - mm;
       s += d * d;
     }
     total += double(s);
@@ -68,8 +96,15 @@ template <typename T> inline void moments(const T* p, int64_t n, double& mean, d
 template <typename T> inline void write_affine(T* y, const T* x, int64_t n, double scale, double shift) {
   using A = acc_t<T>;
   A sc = A(scale), sh = A(shift);
+  alignas(64) float in[kBlock], out[kBlock];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t m = std::min(n - b, kBlock);
+    const A* q = widened(x + b, m, in);
+    A* o = out_block(y + b, out);
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = T(A(x[i]) * sc + sh);
+    for (int64_t i = 0; i < m; ++i) o[i] = q[i] * sc + sh;
+    store_block(y + b, out, m);
+  }
 }
 
 // y = (x - m) * s * w + b with optional w, b (per element of the row).
@@ -245,10 +280,13 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
   if (training && count <= 1)
     throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got input of shape " +
                                 shape_str(x_in.shape()));
-  Tensor w = param(weight, x.dtype(), C, "batch_norm", "weight"), b = param(bias, x.dtype(), C, "batch_norm", "bias");
+  Tensor w = param(weight, x.dtype(), C, "batch_norm", "weight", true),
+         b = param(bias, x.dtype(), C, "batch_norm", "bias", true);
   Tensor out = empty(x.shape(), {.dtype = x.dtype()});
-  mean = empty({C}, {.dtype = x.dtype()});
-  rstd = empty({C}, {.dtype = x.dtype()});
+  // Statistics in the accumulation dtype: float32 for a bfloat16 input, as torch keeps them.
+  const DType stat_dt = x.dtype() == DType::BFloat16 ? DType::Float32 : x.dtype();
+  mean = empty({C}, {.dtype = stat_dt});
+  rstd = empty({C}, {.dtype = stat_dt});
   std::vector<double> mu(static_cast<size_t>(C)), var(static_cast<size_t>(C));
   dispatch_floating(x.dtype(), "batch_norm", [&]<typename T>() {
     using A = acc_t<T>;
@@ -269,17 +307,17 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
       mu = read_vec(running_mean);
       var = read_vec(running_var);
     }
-    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
-    const T* bp = b.defined() ? b.data_ptr<T>() : nullptr;
+    const std::vector<double> wv = w.defined() ? read_vec(w) : std::vector<double>(size_t(C), 1.0);
+    const std::vector<double> bv = b.defined() ? read_vec(b) : std::vector<double>(size_t(C), 0.0);
     std::vector<double> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
-    T* mp = mean.data_ptr<T>();
-    T* rp = rstd.data_ptr<T>();
+    A* mp = mean.data_ptr<A>();
+    A* rp = rstd.data_ptr<A>();
     for (int64_t c = 0; c < C; ++c) {
       double rs = 1.0 / std::sqrt(var[size_t(c)] + eps);
-      mp[c] = T(A(mu[size_t(c)]));
-      rp[c] = T(A(rs));
-      scale[size_t(c)] = rs * (wp ? double(A(wp[c])) : 1.0);
-      shift[size_t(c)] = (bp ? double(A(bp[c])) : 0.0) - mu[size_t(c)] * scale[size_t(c)];
+      mp[c] = A(mu[size_t(c)]);
+      rp[c] = A(rs);
+      scale[size_t(c)] = rs * wv[size_t(c)];
+      shift[size_t(c)] = bv[size_t(c)] - mu[size_t(c)] * scale[size_t(c)];
     }
     parallel_for(N * C, row_grain(S), [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
@@ -442,41 +480,45 @@ NormGrads group_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t gr
 NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool training, bool nx, bool nw, bool nb) {
   profile::Scope prof_scope(profile::Family::Norm);
-  Tensor g = contiguous(g_in), w = weight.defined() ? contiguous(weight) : weight;
+  Tensor g = contiguous(g_in);
   bool need_x = training || nw;
   Tensor x = need_x ? contiguous(x_in) : Tensor();
   int64_t N = g.size(0), C = g.size(1), S = (N * C) > 0 ? g.numel() / (N * C) : 0, M = N * S;
   NormGrads r;
   if (nx) r.gx = empty(g.shape(), {.dtype = g.dtype()});
   std::vector<double> a(static_cast<size_t>(C)), bsum(static_cast<size_t>(C));
+  // The weight may be float32 for a bfloat16 input (autocast); read it as numbers.
+  const std::vector<double> wv = weight.defined() ? read_vec(weight) : std::vector<double>(size_t(C), 1.0);
   dispatch_floating(g.dtype(), "batch_norm_backward", [&]<typename T>() {
     using A = acc_t<T>;
     const T* gp = g.data_ptr<T>();
     const T* xp = need_x ? x.data_ptr<T>() : nullptr;
-    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
-    const T* mp = mean.data_ptr<T>();
-    const T* rp = rstd.data_ptr<T>();
+    // Statistics are in the accumulation dtype (float32 for bfloat16), as the forward wrote them.
+    const A* mp = mean.data_ptr<A>();
+    const A* rp = rstd.data_ptr<A>();
     if (need_x || nb) {  // per-channel sums of g and g * xhat
       parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(M, 1)), [&](int64_t c0, int64_t c1) {
+        alignas(64) float gbuf[kBlock], xbuf[kBlock];
         for (int64_t c = c0; c < c1; ++c) {
-          A mu = A(mp[c]), rs = A(rp[c]);
+          A mu = mp[c], rs = rp[c];
           double da = 0, db = 0;
           for (int64_t n = 0; n < N; ++n) {
             const T* gc = gp + (n * C + c) * S;
             const T* xc = xp ? xp + (n * C + c) * S : nullptr;
             for (int64_t b0 = 0; b0 < S; b0 += kBlock) {
-              int64_t b1 = std::min(S, b0 + kBlock);
+              const int64_t m = std::min(S - b0, kBlock);
+              const A* gq = widened(gc + b0, m, gbuf);
               A sa = 0, sb = 0;
               if (xc) {
+                const A* xq = widened(xc + b0, m, xbuf);
 #pragma omp simd reduction(+ : sa, sb)
-                for (int64_t i = b0; i < b1; ++i) {
-                  A gv = A(gc[i]);
-                  sa += gv;
-                  sb += gv * ((A(xc[i]) - mu) * rs);
+                for (int64_t i = 0; i < m; ++i) {
+                  sa += gq[i];
+                  sb += gq[i] * ((xq[i] - mu) * rs);
                 }
               } else {
 #pragma omp simd reduction(+ : sa)
-                for (int64_t i = b0; i < b1; ++i) sa += A(gc[i]);
+                for (int64_t i = 0; i < m; ++i) sa += gq[i];
               }
               da += double(sa);
               db += double(sb);
@@ -490,26 +532,34 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
     if (nx) {
       T* gxp = r.gx.data_ptr<T>();
       parallel_for(N * C, row_grain(S), [&](int64_t t0, int64_t t1) {
+        alignas(64) float gbuf[kBlock], xbuf[kBlock], obuf[kBlock];
         for (int64_t t = t0; t < t1; ++t) {
           int64_t c = t % C;
-          A rs = A(rp[c]), wc = wp ? A(wp[c]) : A(1), k = wc * rs;
-          const T* gc = gp + t * S;
-          T* o = gxp + t * S;
-          if (!training) {
+          A rs = rp[c], wc = A(wv[size_t(c)]), k = wc * rs;
+          A mu = mp[c], m1 = A(a[size_t(c)] / double(M)), m2 = A(bsum[size_t(c)] / double(M));
+          for (int64_t b0 = 0; b0 < S; b0 += kBlock) {
+            const int64_t m = std::min(S - b0, kBlock);
+            const A* gq = widened(gp + t * S + b0, m, gbuf);
+            A* o = out_block(gxp + t * S + b0, obuf);
+            if (!training) {
 #pragma omp simd
-            for (int64_t i = 0; i < S; ++i) o[i] = T(A(gc[i]) * k);
-            continue;
+              for (int64_t i = 0; i < m; ++i) o[i] = gq[i] * k;
+            } else {
+              const A* xq = widened(xp + t * S + b0, m, xbuf);
+#pragma omp simd
+              for (int64_t i = 0; i < m; ++i) o[i] = k * (gq[i] - m1 - (xq[i] - mu) * rs * m2);
+            }
+            store_block(gxp + t * S + b0, obuf, m);
           }
-          A mu = A(mp[c]), m1 = A(a[size_t(c)] / double(M)), m2 = A(bsum[size_t(c)] / double(M));
-          const T* xc = xp + t * S;
-#pragma omp simd
-          for (int64_t i = 0; i < S; ++i) o[i] = T(k * (A(gc[i]) - m1 - (A(xc[i]) - mu) * rs * m2));
         }
       });
     }
-    if (nw) r.gw = sum_partials(bsum, 1, C, g.dtype());
-    if (nb) r.gb = sum_partials(a, 1, C, g.dtype());
   });
+  // Parameter gradients in the statistics' dtype (float32 for a bfloat16 input, like the float32
+  // parameters autocast keeps; the engine casts them if the parameters are bfloat16). The weight
+  // itself is not passed when only the parameters need gradients.
+  if (nw) r.gw = sum_partials(bsum, 1, C, mean.dtype());
+  if (nb) r.gb = sum_partials(a, 1, C, mean.dtype());
   return r;
 }
 

@@ -21,7 +21,9 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
 // x [N, C, *]. training: batch statistics (biased variance for normalisation), and when the
 // running tensors are defined they are updated in place with
 //   running = (1 - momentum) * running + momentum * batch_stat   (unbiased variance for running_var).
-// eval: running statistics. mean and rstd get shape [C] (the statistics actually used).
+// eval: running statistics. mean and rstd get shape [C] (the statistics actually used), in x's
+// dtype, or float32 for a bfloat16 x. A bfloat16 x may have float32 weight, bias and running
+// statistics (torch's CPU batch norm under autocast): the output is bfloat16.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps, Tensor& mean, Tensor& rstd);
 
@@ -36,6 +38,7 @@ NormGrads layer_norm_backward(const Tensor& g, const Tensor& x, int64_t cols, co
                               const Tensor& weight, bool nx, bool nw, bool nb);
 NormGrads group_norm_backward(const Tensor& g, const Tensor& x, int64_t groups, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool nx, bool nw, bool nb);
+// batch_norm_backward: gx in g's dtype, gw and gb in the statistics' (float32 for a bfloat16 input).
 NormGrads batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool training, bool nx, bool nw, bool nb);
 

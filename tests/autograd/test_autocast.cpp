@@ -1,10 +1,11 @@
-// Autocast (autograd/autocast.h): which ops run in bfloat16, which stay float32, the dtype and
-// values of gradients against float32, nested and disabled scopes, the parameter-cast cache, and
-// second order through a mixed-precision product.
+// Autocast (autograd/autocast.h): which ops run in bfloat16 and return bfloat16, which stay
+// float32, the dtype and values of gradients against float32, nested and disabled scopes, the
+// parameter-cast cache, and second order through a mixed-precision product.
 //
 // "Runs in bf16" is checked by value: a mixed product equals the float32 product of the
-// operands rounded to bfloat16 (to float32 accumulation error), and differs from the float32
-// product of the unrounded operands by about bf16's relative precision (2^-8).
+// operands rounded to bfloat16 (to float32 accumulation error and the final rounding to
+// bfloat16), and differs from the float32 product of the unrounded operands by about bf16's
+// relative precision (2^-8).
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -65,7 +66,7 @@ TEST(Autocast, ScopeIsThreadLocalNestedAndRestored) {
   EXPECT_THROW(AutocastGuard(true, DType::Float64), std::invalid_argument);
 }
 
-TEST(Autocast, MatrixProductsRunInBFloat16WithFloat32Results) {
+TEST(Autocast, MatrixProductsRunInBFloat16WithBFloat16Results) {
   Tensor a = rnd({2, 16, 64}, 1), b = rnd({2, 64, 24}, 2), w = rnd({24, 64}, 3), bias = rnd({24}, 4);
   Tensor x = rnd({2, 3, 8, 8}, 5), cw = rnd({4, 3, 3, 3}, 6), cb = rnd({4}, 7);
   Tensor mm32 = matmul(a, b), bmm32 = bmm(a, b), lin32 = linear(a, w, bias), conv32 = conv2d(x, cw, cb);
@@ -77,12 +78,16 @@ TEST(Autocast, MatrixProductsRunInBFloat16WithFloat32Results) {
     lin = linear(a, w, bias);
     cv = conv2d(x, cw, cb);
   }
-  for (const Tensor* t : {&mm, &bm, &lin, &cv}) EXPECT_EQ(t->dtype(), DType::Float32);
-  // Equal to the float32 product of bf16-rounded operands...
-  EXPECT_TRUE(allclose(mm, matmul(bf16_round(a), bf16_round(b)), 1e-5, 1e-4));
-  EXPECT_TRUE(allclose(bm, matmul(bf16_round(a), bf16_round(b)), 1e-5, 1e-4));
-  EXPECT_TRUE(allclose(lin, linear(bf16_round(a), bf16_round(w), bias), 1e-5, 1e-4));
-  EXPECT_TRUE(allclose(cv, conv2d(bf16_round(x), bf16_round(cw), cb), 1e-5, 1e-4));
+  for (const Tensor* t : {&mm, &bm, &lin, &cv}) EXPECT_EQ(t->dtype(), DType::BFloat16);
+  // Equal to the float32 product of bf16-rounded operands, rounded once to bf16 (half an ulp,
+  // 2^-9 relative; a float32 summation-order difference can move a value across a rounding
+  // boundary, one ulp)...
+  const double ulp = 1.0 / 128, eps = 1e-4;
+  EXPECT_TRUE(allclose(to(mm, DType::Float32), matmul(bf16_round(a), bf16_round(b)), ulp, eps));
+  EXPECT_TRUE(allclose(to(bm, DType::Float32), matmul(bf16_round(a), bf16_round(b)), ulp, eps));
+  // linear keeps its bias float32 (added before the rounding); conv casts it, as torch.
+  EXPECT_TRUE(allclose(to(lin, DType::Float32), linear(bf16_round(a), bf16_round(w), bias), ulp, eps));
+  EXPECT_TRUE(allclose(to(cv, DType::Float32), conv2d(bf16_round(x), bf16_round(cw), bf16_round(cb)), ulp, eps));
   // ... and so not the float32 product: the operands were rounded (|error| ~ 2^-8 |x| |w| sqrt(K)).
   for (const auto& [lo, hi] : std::vector<std::pair<Tensor, Tensor>>{{mm, mm32}, {bm, bmm32}, {lin, lin32}, {cv, conv32}}) {
     const double d = max_abs_diff(lo, hi) / max_abs(hi);
@@ -239,7 +244,7 @@ TEST(Autocast, MixedKernelsRejectUnsupportedResultDtypes) {
 }
 
 TEST(Autocast, FlashAttentionJoinsWhenSwitchedOn) {
-  // Off (the default): float32 kernel. On: q, k, v cast to bfloat16, float32 result and gradients,
+  // Off (the default): float32 kernel. On: q, k, v cast to bfloat16, bf16 result, float32 gradients,
   // the same numbers as the bf16 kernel on the rounded operands.
   Tensor q = randn({2, 3, 9, 8}).requires_grad_(true), k = randn({2, 3, 11, 8}).requires_grad_(true);
   Tensor v = randn({2, 3, 11, 4}).requires_grad_(true);
@@ -253,17 +258,116 @@ TEST(Autocast, FlashAttentionJoinsWhenSwitchedOn) {
     Tensor off = flash_attention(q, k, v, o);
     EXPECT_EQ(off.dtype(), DType::Float32);
     EXPECT_TRUE(allclose(off, ref32, 0, 0));
+    // Off, bf16 operands (autocast's projections return bf16) are widened: float32 attention.
+    Tensor off16 = flash_attention(q16, k16, v16, o);
+    EXPECT_EQ(off16.dtype(), DType::Float32);
+    EXPECT_TRUE(allclose(off16, flash_attention(to(q16, DType::Float32), to(k16, DType::Float32),
+                                                to(v16, DType::Float32), o), 0, 0));
     Tensor on;
     {
       tessera::testing::ScopedSetting joins(flash_attention_autocast, set_flash_attention_autocast, true);
       on = flash_attention(q, k, v, o);
     }
-    EXPECT_EQ(on.dtype(), DType::Float32);
-    EXPECT_TRUE(allclose(on, ref16, 0, 0));
-    EXPECT_FALSE(allclose(on, ref32, 0, 0));
+    EXPECT_EQ(on.dtype(), DType::BFloat16);  // as torch's SDPA under autocast
+    EXPECT_TRUE(allclose(to(on, DType::Float32), ref16, 0, 0));
+    EXPECT_FALSE(allclose(to(on, DType::Float32), ref32, 0, 0));
     TensorList g = grad({sum(on)}, {q, k, v});
     for (const Tensor& gi : g) EXPECT_EQ(gi.dtype(), DType::Float32);
     TensorList g32 = grad({sum(ref32)}, {q, k, v});
     for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(allclose(g[i], g32[i], 3e-2, 3e-2)) << "grad " << i;
   }
+}
+
+// The engine casts each gradient to its tensor's dtype (torch's validate_outputs): a bf16
+// activation gets a bf16 gradient even from an op that computed it in float32, while a float32
+// weight's gradient from a mixed product arrives in float32 without a round trip through bf16.
+TEST(Autocast, GradientsTakeTheirTensorsDtype) {
+  Tensor x = rnd({6, 16}, 81, true), w = rnd({8, 16}, 82, true);
+  Tensor h;
+  {
+    AutocastGuard amp;
+    h = linear(x, w);  // bf16
+  }
+  ASSERT_EQ(h.dtype(), DType::BFloat16);
+  retain_grad(h);
+  // A float32 op after it (type promotion with a float32 tensor) sends a float32 gradient back.
+  Tensor y = sum(mul(h, rnd({6, 8}, 83)));
+  EXPECT_EQ(y.dtype(), DType::Float32);
+  backward(y);
+  EXPECT_EQ(h.grad().dtype(), DType::BFloat16);
+  EXPECT_EQ(x.grad().dtype(), DType::Float32);
+  EXPECT_EQ(w.grad().dtype(), DType::Float32);
+  // w's gradient is the float32 accumulator of the bf16 product (not rounded to bf16): it has
+  // values that bf16 cannot hold.
+  Tensor expect = kernels::matmul(kernels::to_dtype(t(h.grad()), DType::BFloat16),
+                                  kernels::to_dtype(x.detach(), DType::BFloat16), DType::Float32);
+  EXPECT_TRUE(allclose(w.grad(), expect, 1e-6, 1e-5));
+  EXPECT_FALSE(allclose(w.grad(), bf16_round(w.grad()), 0, 0));
+}
+
+// A ResNet block under autocast: conv -> batch norm -> ReLU -> conv + residual stays bf16 (so the
+// elementwise ops move half the bytes), batch norm keeps float32 weights, statistics and running
+// buffers, and the gradients match float32 training to bf16 precision.
+TEST(Autocast, ConvBatchNormBlockKeepsBFloat16Activations) {
+  Tensor x = rnd({4, 8, 6, 6}, 91);
+  Tensor w1 = mul(rnd({8, 8, 3, 3}, 92), 0.2).detach().requires_grad_(true);
+  Tensor w2 = mul(rnd({8, 8, 3, 3}, 93), 0.2).detach().requires_grad_(true);
+  Tensor gamma = add(mul(rnd({8}, 94), 0.1), 1.0).detach().requires_grad_(true);
+  Tensor beta = mul(rnd({8}, 95), 0.1).detach().requires_grad_(true);
+  Tensor rm = zeros({8}), rv = ones({8});
+  const Conv2dParams pad{.padding = {1, 1}};
+  auto block = [&](bool amp_on, Tensor* mid) {
+    AutocastGuard amp(amp_on);
+    Tensor c = conv2d(x, w1, Tensor(), pad);
+    Tensor b = batch_norm(c, rm, rv, gamma, beta, true, 0.1, 1e-5);
+    Tensor r = relu(b);
+    if (mid) *mid = b;
+    return add(conv2d(r, w2, Tensor(), pad), c);
+  };
+  Tensor bn16;
+  Tensor out16 = block(true, &bn16);
+  EXPECT_EQ(bn16.dtype(), DType::BFloat16);
+  EXPECT_EQ(out16.dtype(), DType::BFloat16);
+  EXPECT_EQ(rm.dtype(), DType::Float32);
+  Tensor g = rnd(out16.shape(), 96);
+  backward(out16, to(g, DType::BFloat16));
+  const std::vector<Tensor> params{w1, w2, gamma, beta};
+  std::vector<Tensor> g16;
+  for (auto& p : params) {
+    EXPECT_EQ(p.grad().dtype(), DType::Float32);
+    g16.push_back(p.grad());
+    p.set_grad(Tensor());
+  }
+  Tensor out32 = block(false, nullptr);
+  EXPECT_LT(max_abs_diff(out16, out32) / max_abs(out32), 3e-2);
+  backward(out32, g);
+  for (size_t i = 0; i < params.size(); ++i) {
+    SCOPED_TRACE("parameter " + std::to_string(i));
+    const double rel = max_abs_diff(g16[i], params[i].grad()) / max_abs(params[i].grad());
+    EXPECT_LT(rel, 5e-2);
+    EXPECT_GT(rel, 0.0);
+  }
+}
+
+// Batch norm of a bf16 input with float32 parameters (outside autocast too, as torch on CPU): the
+// same numbers as float32 batch norm of the widened input, rounded once; gradients likewise.
+TEST(Autocast, BatchNormOfBFloat16InputWithFloat32Parameters) {
+  Tensor x32 = rnd({3, 5, 7, 9}, 101), gamma = rnd({5}, 102, true), beta = rnd({5}, 103, true);
+  Tensor xb = to(x32, DType::BFloat16).detach().requires_grad_(true);
+  Tensor xw = to(xb.detach(), DType::Float32).requires_grad_(true);
+  Tensor yb = batch_norm(xb, Tensor(), Tensor(), gamma, beta, true);
+  EXPECT_EQ(yb.dtype(), DType::BFloat16);
+  Tensor g = rnd(yb.shape(), 104);
+  backward(yb, to(g, DType::BFloat16));
+  TensorList gb{xb.grad(), gamma.grad(), beta.grad()};
+  EXPECT_EQ(gb[0].dtype(), DType::BFloat16);
+  EXPECT_EQ(gb[1].dtype(), DType::Float32);
+  gamma.set_grad(Tensor());
+  beta.set_grad(Tensor());
+  Tensor yw = batch_norm(xw, Tensor(), Tensor(), gamma, beta, true);
+  EXPECT_TRUE(allclose(to(yb, DType::Float32), bf16_round(yw), 1.0 / 128, 1e-3));
+  backward(yw, bf16_round(g));
+  EXPECT_TRUE(allclose(to(gb[0], DType::Float32), bf16_round(xw.grad()), 1.0 / 128, 1e-3));
+  EXPECT_TRUE(allclose(gb[1], gamma.grad(), 1e-4, 1e-4));
+  EXPECT_TRUE(allclose(gb[2], beta.grad(), 1e-4, 1e-4));
 }
