@@ -1,7 +1,8 @@
 // The vectorised float32 <-> bfloat16 casts (core/kernels/bf16_convert.h) against the scalar
 // BFloat16 conversion they replace on contiguous tensors: bit-identical on every class of input
 // (ties to even, overflow to inf, denormals, signed zeros, quiet and signalling NaNs), through the
-// kernel directly and through to_dtype / copy_, for lengths around the threading and vector splits.
+// kernel directly and through to_dtype / copy_, for lengths around the threading and vector splits;
+// and the element loops that run on bfloat16 through them.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "core/factory.h"
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
 #include "core/threading.h"
 #include "testing/scoped_setting.h"
 
@@ -108,4 +110,64 @@ TEST(Bf16Convert, StridedSourceStillConverts) {
   for (int64_t r = 0; r < 53; ++r)
     for (int64_t c = 0; c < 37; ++c)
       ASSERT_EQ(b.data_ptr<BFloat16>()[r * 37 + c].bits, BFloat16(x.data_ptr<float>()[c * 53 + r]).bits);
+}
+
+namespace {
+
+// Bits of a bfloat16 tensor, in logical (row-major) order.
+std::vector<uint16_t> bf16_bits(const Tensor& t) {
+  Tensor c = kernels::contiguous(t);
+  const BFloat16* p = c.data_ptr<BFloat16>();
+  std::vector<uint16_t> out(size_t(c.numel()));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = p[i].bits;
+  return out;
+}
+
+// n normal values scaled by 3 with NaN, +-inf, -0 and a bf16 rounding tie among them, as float32.
+Tensor values(int64_t n, uint64_t seed) {
+  Generator g(seed);
+  Tensor t = kernels::contiguous(randn({n}, {}, &g));
+  float* p = t.data_ptr<float>();
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), -0.0f, from_bits(0x3f808000u)};
+  for (int64_t i = 0; i < n; ++i) p[i] *= 3.0f;
+  for (int64_t i = 0; i < n && i < 5; ++i) p[(i * 97) % n] = specials[i];
+  return t;
+}
+
+Tensor bf16(const Tensor& t) { return kernels::to_dtype(t, DType::BFloat16); }
+Tensor f32(const Tensor& t) { return kernels::to_dtype(t, DType::Float32); }
+
+}  // namespace
+
+// map_kernel's bfloat16 rows (core/kernels/loops.h) widen a block of each bfloat16 operand, run the
+// op's float lambda on the block and round the block once. That must be bit-identical to the float32
+// kernel on the widened values followed by one rounding: lengths around the 512-element block and
+// the threading grain, a broadcast bfloat16 operand, a strided (non-dense) row, a float32 + bfloat16
+// add (read without a widening copy), where(), and NaN / inf / -0 / rounding ties among the values.
+TEST(Bf16Convert, ElementLoopsEqualTheFloat32KernelRoundedOnce) {
+  for (int64_t n : {1, 7, 511, 512, 513, 1500, 70001}) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    const Tensor a = bf16(values(n, 1 + uint64_t(n))), b = bf16(values(n, 2 + uint64_t(n)));
+    const Tensor aw = f32(a), bw = f32(b);
+    EXPECT_EQ(bf16_bits(kernels::unary(kernels::UnaryOp::Gelu, a)),
+              bf16_bits(bf16(kernels::unary(kernels::UnaryOp::Gelu, aw))));
+    EXPECT_EQ(bf16_bits(kernels::add(a, b)), bf16_bits(bf16(kernels::add(aw, bw))));
+    EXPECT_EQ(bf16_bits(kernels::activation_backward(kernels::UnaryOp::Tanh, a, b)),
+              bf16_bits(bf16(kernels::activation_backward(kernels::UnaryOp::Tanh, aw, bw))));
+    const Tensor s = bf16(kernels::mul(kernels::contiguous(values(1, 9)), kernels::contiguous(values(1, 9))));
+    EXPECT_EQ(bf16_bits(kernels::mul(a, s)), bf16_bits(bf16(kernels::mul(aw, f32(s)))));  // broadcast scalar
+    const Tensor cond = kernels::compare(kernels::CompareOp::Gt, aw, bw);
+    EXPECT_EQ(bf16_bits(kernels::where(cond, a, b)), bf16_bits(bf16(kernels::where(cond, aw, bw))));
+    // float32 + bfloat16 is float32 and exact (bfloat16 widens exactly).
+    const Tensor x = values(n, 3 + uint64_t(n));
+    const Tensor mixed = kernels::add(x, b);
+    ASSERT_EQ(mixed.dtype(), DType::Float32);
+    const Tensor ref = kernels::add(x, bw);
+    EXPECT_EQ(std::memcmp(kernels::contiguous(mixed).data_ptr<float>(), ref.data_ptr<float>(), size_t(n) * 4), 0);
+  }
+  // A strided bfloat16 row (every other element) takes the element-by-element loop.
+  const Tensor a = bf16(values(2 * 777, 5)), b = bf16(values(777, 6));
+  const Tensor every_other = a.as_strided({777}, {2}, 0);
+  EXPECT_EQ(bf16_bits(kernels::add(every_other, b)), bf16_bits(bf16(kernels::add(f32(every_other), f32(b)))));
 }
