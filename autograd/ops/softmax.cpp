@@ -90,15 +90,18 @@ namespace {
 // differentiable ops (softmax of the saved logits), so higher derivatives stay exact.
 Tensor cross_entropy_indices(const Tensor& input_in, const Tensor& target, const CrossEntropyOptions& opt,
                              k::Reduction red, const Tensor& wview) {
-  // autocast's float32 list: a bfloat16 input is widened first.
-  Tensor input =
-      autocast::is_enabled() && input_in.dtype() == autocast::dtype() ? autocast::to_float32(input_in) : input_in;
+  // autocast's float32 list: bfloat16 logits give a float32 loss. The kernel reads them as they are
+  // (float accumulation; a widened float32 copy of an LM's [tokens, vocab] logits would be the step's
+  // largest tensor) and writes their gradient in bfloat16, what their producer's backward takes.
+  const Tensor& input = input_in;
+  const bool float32_loss = autocast::is_enabled() && input.dtype() == autocast::dtype();
   const double ls = opt.label_smoothing;
-  auto fwd = k::cross_entropy_indices(input, target, opt.weight, opt.ignore_index, red, ls);
+  auto fwd = k::cross_entropy_indices(input, target, opt.weight, opt.ignore_index, red, ls,
+                                      float32_loss ? std::optional<DType>(DType::Float32) : std::nullopt);
   if (auto node = make_node("CrossEntropyBackward", {input})) {
     set_history(node, {fwd.loss});
     node->set_backward([sx = autograd::save(input), target = fwd.target, weight = opt.weight.defined() ? opt.weight.detach() : Tensor(),
-                        wview, ii = opt.ignore_index, red, ls, lse = fwd.lse, tw = fwd.total_weight](
+                        wview, ii = opt.ignore_index, red, ls, lse = fwd.lse, tw = fwd.total_weight, float32_loss](
                            const TensorList& g, const Node& n) {
       Tensor x = sx.unpack(n.name());
       if (!GradMode::is_enabled())
@@ -107,6 +110,9 @@ Tensor cross_entropy_indices(const Tensor& input_in, const Tensor& target, const
       // s = 1 / total weight for "mean"; coef = sum of K over the classes. s sits in the constant K, not in a
       // factor of the whole product, so that an ignored line stays 0 (also in its second derivative) when
       // every target is ignored and s is inf, as in torch and the fused kernel.
+      // The composed gradient of bfloat16 logits that gave a float32 loss is built in float32 (the
+      // engine rounds it to the logits' dtype), so its own derivatives are not bfloat16 arithmetic.
+      if (float32_loss) x = to(x, DType::Float32);
       int64_t cd = x.dim() == 1 ? 0 : 1;
       double C = double(x.shape()[size_t(cd)]);
       const double s = red == k::Reduction::Mean ? 1.0 / tw : 1.0;

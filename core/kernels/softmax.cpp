@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/factory.h"
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
 #include "core/profiler.h"
@@ -344,14 +345,43 @@ template <typename A> std::vector<A> class_weights(const Tensor& weight, int64_t
   return w;
 }
 
+// A contiguous bfloat16 line of C logits is widened into `buf` with the vectorised converter, so the
+// loops below run on floats and vectorise (reading the BFloat16 struct element by element keeps them
+// scalar); other lines are read in place. The gradient of a staged line is computed into a float
+// buffer and rounded once by store_line. Values are the same either way.
+template <bool Contig, typename T> const auto* stage_line(const T* x, int64_t C, std::vector<ctype<T>>& buf) {
+  if constexpr (Contig && std::is_same_v<T, BFloat16>) {
+    buf.resize(size_t(C));
+    bf16_to_f32_serial(reinterpret_cast<const uint16_t*>(x), buf.data(), C);
+    return static_cast<const float*>(buf.data());
+  } else {
+    (void)C, (void)buf;
+    return x;
+  }
+}
+template <bool Contig, typename T> auto* out_line(T* out, int64_t C, std::vector<ctype<T>>& buf) {
+  if constexpr (Contig && std::is_same_v<T, BFloat16>) {
+    buf.resize(size_t(C));
+    return buf.data();
+  } else {
+    (void)C, (void)buf;
+    return out;
+  }
+}
+template <bool Contig, typename T> void store_line(T* out, int64_t C, const std::vector<ctype<T>>& buf) {
+  if constexpr (Contig && std::is_same_v<T, BFloat16>) f32_to_bf16_serial(buf.data(), reinterpret_cast<uint16_t*>(out), C);
+  else (void)out, (void)C, (void)buf;
+}
+
 template <bool Contig, typename T>
 void ce_forward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>>& w, const NllGeometry& g,
                       int64_t ignore_index, double ls, ctype<T>* lse, double* loss) {
   using A = ctype<T>;
   const int64_t C = g.C, inner = g.inner;
   parallel_for(g.outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    std::vector<A> staged;  // a bfloat16 line widened (see stage_line)
     for (int64_t l = b; l < e; ++l) {
-      const T* xl = x + (l / inner) * C * inner + (l % inner);
+      const auto* xl = stage_line<Contig>(x + (l / inner) * C * inner + (l % inner), C, staged);
       const Line<Contig> ln{inner};
       A m = -std::numeric_limits<A>::infinity();
 #pragma omp simd reduction(max : m)
@@ -392,14 +422,17 @@ void ce_backward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>
   using A = ctype<T>;
   const int64_t C = g.C, inner = g.inner;
   parallel_for(g.outer * inner, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
+    std::vector<A> staged, staged_out;  // a bfloat16 line widened, and its gradient before rounding
     for (int64_t l = b; l < e; ++l) {
       int64_t base = (l / inner) * C * inner + (l % inner);
-      const T* xl = x + base;
-      T* ol = out + base;
+      const auto* xl = stage_line<Contig>(x + base, C, staged);
+      auto* ol = out_line<Contig>(out + base, C, staged_out);
       const Line<Contig> ln{inner};
       int64_t t = tp[l];
+      using O = std::remove_pointer_t<decltype(ol)>;  // T, or A for a staged bfloat16 line
       if (t == ignore_index) {
-        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(A(0));
+        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = O(A(0));
+        store_line<Contig>(out + base, C, staged_out);
         continue;
       }
       double s = gs[per_line ? l : 0];
@@ -407,15 +440,16 @@ void ce_backward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>
       const A a = A(s * ((1.0 - ls) * wt + ls / double(C) * wsum)), bsm = A(s * ls / double(C)), z = lse[l];
       if (w.empty()) {
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm);
+        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = O(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm);
       } else {
 #pragma omp simd
-        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = T(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm * w[size_t(c)]);
+        for (int64_t c = 0; c < C; ++c) ol[ln.at(c)] = O(a * exp_nonpos(A(xl[ln.at(c)]) - z) - bsm * w[size_t(c)]);
       }
       // The target's element is recomputed in A and rounded once: subtracting ~1 from a value already
       // rounded to bfloat16 would cancel the small gradient of a confident prediction.
       const A bt = w.empty() ? bsm : A(bsm * w[size_t(t)]);
-      ol[ln.at(t)] = T(a * exp_nonpos(A(xl[ln.at(t)]) - z) - bt - A(s * (1.0 - ls) * wt));
+      ol[ln.at(t)] = O(a * exp_nonpos(A(xl[ln.at(t)]) - z) - bt - A(s * (1.0 - ls) * wt));
+      store_line<Contig>(out + base, C, staged_out);
     }
   });
 }
@@ -423,7 +457,8 @@ void ce_backward_lines(const T* x, const int64_t* tp, const std::vector<ctype<T>
 }  // namespace
 
 CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& target_, const Tensor& weight,
-                                          int64_t ignore_index, Reduction reduction, double ls) {
+                                          int64_t ignore_index, Reduction reduction, double ls,
+                                          std::optional<DType> loss_dtype) {
   profile::Scope prof_scope(profile::Family::Softmax);
   auto g = check_nll_args(input_.shape(), input_.dtype(), target_, weight, ignore_index, "cross_entropy");
   Tensor input = contiguous(input_);
@@ -432,9 +467,11 @@ CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& ta
   CrossEntropyForward r;
   r.target = target;
   r.lse = empty(target.shape(), {.dtype = input.dtype() == DType::Float64 ? DType::Float64 : DType::Float32});
-  r.loss = reduction == Reduction::None ? empty(target.shape(), {.dtype = input.dtype()})
-                                        : empty({}, {.dtype = input.dtype()});
+  const DType ldt = loss_dtype.value_or(input.dtype());
+  if (!is_floating(ldt)) throw_dtype_error("cross_entropy", ldt, "a floating loss dtype");
+  r.loss = reduction == Reduction::None ? empty(target.shape(), {.dtype = ldt}) : empty({}, {.dtype = ldt});
   std::vector<double> loss(static_cast<size_t>(L));
+  double total = 0;
   dispatch_floating(input.dtype(), "cross_entropy", [&]<typename T>() {
     using A = ctype<T>;
     double wsum = 0;
@@ -447,11 +484,12 @@ CrossEntropyForward cross_entropy_indices(const Tensor& input_, const Tensor& ta
     }
     // Totals in line order, serially: the result does not depend on the thread count.
     const int64_t* tp = target.data_ptr<int64_t>();
-    double total = 0;
     for (int64_t l = 0; l < L; ++l) {
       total += loss[size_t(l)];
       if (tp[l] != ignore_index) r.total_weight += w.empty() ? 1.0 : double(w[size_t(tp[l])]);
     }
+  });
+  dispatch_floating(ldt, "cross_entropy", [&]<typename T>() {
     T* o = r.loss.data_ptr<T>();
     if (reduction == Reduction::None)
       for (int64_t l = 0; l < L; ++l) o[l] = T(acc_t<T>(loss[size_t(l)]));

@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 // Fused, numerically stable softmax / log_softmax along one dim, and the raw pieces of
 // nll_loss (forward values and the constant per-element weights of its gradient).
 #include <algorithm>
@@ -60,8 +61,11 @@ struct CrossEntropyForward {
   double total_weight = 0;  // sum of w[t] over non-ignored targets (the mean's divisor)
   Tensor target;            // the target as contiguous int64: backward takes it without another conversion
 };
+// The loss is in loss_dtype (default: the input's); autocast passes float32 for bfloat16 logits, so
+// they are read as they are (float accumulation) instead of widened by a copy first.
 CrossEntropyForward cross_entropy_indices(const Tensor& input, const Tensor& target, const Tensor& weight,
-                                          int64_t ignore_index, Reduction reduction, double label_smoothing);
+                                          int64_t ignore_index, Reduction reduction, double label_smoothing,
+                                          std::optional<DType> loss_dtype = std::nullopt);
 // d loss / d input for upstream gradient `grad` ([] for mean/sum, target's shape for none):
 // s * ((1 - ls) * w[t] + ls / C * sum(w)) * softmax(x) - s * (1 - ls) * w[t] * onehot(t) - s * ls / C * w,
 // with s = grad (/ total_weight for mean); zero on ignored lines. Input's shape and dtype.

@@ -371,3 +371,34 @@ TEST(Autocast, BatchNormOfBFloat16InputWithFloat32Parameters) {
   EXPECT_TRUE(allclose(gb[1], gamma.grad(), 1e-4, 1e-4));
   EXPECT_TRUE(allclose(gb[2], beta.grad(), 1e-4, 1e-4));
 }
+
+// Cross entropy of bf16 logits under autocast (an LM head's output) reads them without a widened
+// copy: the loss is float32 and equals the float32 loss of the widened logits; the logits' gradient
+// is bf16 and equals the float32 gradient rounded once. Lines of 1500 classes (past the vector and
+// block splits), class weights, label smoothing and an ignored line; also a [N, C, d] input, whose
+// strided lines take the element-by-element path.
+TEST(Autocast, CrossEntropyReadsBFloat16LogitsWithoutWidening) {
+  for (const Shape& shape : {Shape{6, 1500}, Shape{3, 7, 5}}) {
+    SCOPED_TRACE(shape_str(shape));
+    const int64_t C = shape[1];
+    Tensor logits = to(mul(rnd(shape, 111), 4.0), DType::BFloat16).detach().requires_grad_(true);
+    Tensor widened = to(logits.detach(), DType::Float32).requires_grad_(true);
+    Shape tshape = shape;
+    tshape.erase(tshape.begin() + 1);
+    Tensor y = randint(0, C, tshape);
+    CrossEntropyOptions opt{.weight = add(rnd({C}, 112), 3.0), .ignore_index = 2, .label_smoothing = 0.1};
+    kernels::fill_(narrow(y, 0, 0, 1), 2.0);  // an ignored line
+    Tensor loss16;
+    {
+      AutocastGuard amp;
+      loss16 = cross_entropy(logits, y, opt);
+    }
+    Tensor loss32 = cross_entropy(widened, y, opt);
+    EXPECT_EQ(loss16.dtype(), DType::Float32);
+    EXPECT_TRUE(allclose(loss16, loss32, 1e-6, 1e-6));
+    backward(loss16);
+    backward(loss32);
+    EXPECT_EQ(logits.grad().dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(logits.grad(), DType::Float32), bf16_round(widened.grad()), 1.0 / 128, 1e-7));
+  }
+}
