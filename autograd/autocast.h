@@ -2,8 +2,9 @@
 // Automatic mixed precision, as torch.autocast("cpu", dtype=torch.bfloat16): a thread-local
 // scope under which the matrix-product ops (matmul, bmm, linear, conv2d) cast their float32
 // operands to bfloat16, run on oneDNN with float32 accumulation and return bfloat16, as torch's do.
-// Ops on the float32 list (softmax, layer/group/RMS norm, losses, attention by default) widen a
-// bfloat16 input first and return float32; the rest (elementwise, batch norm, pooling) run in the
+// Ops on the float32 list (softmax, layer/group/RMS norm, losses, attention by default) compute a
+// bfloat16 input in float32 (widening it first; class-index cross entropy reads it in place) and
+// return float32; the rest (elementwise, batch norm, pooling) run in the
 // dtype they are given, so a conv -> batch norm -> ReLU chain stays bfloat16 and moves half the
 // bytes, and a float32 residual stream plus a bfloat16 branch stays float32 (type promotion).
 // Parameters, their gradients and optimizer state stay float32: the cast to bfloat16 is a
