@@ -145,6 +145,25 @@ Tensor empty_with_layout(const Shape& shape, const Shape& strides, DType dtype) 
 }
 }  // namespace
 
+namespace {
+// The tensor of shape xs, strides xt whose slices along d are exactly g[0], g[1], ... (views of
+// one storage at offsets base + i * xt[d]), or an undefined tensor when they are not.
+Tensor slices_of_one(const TensorList& g, int64_t d, const Shape& xs, const Shape& xt, DType dt) {
+  if (g.empty() || int64_t(g.size()) != xs[size_t(d)]) return Tensor();
+  Shape s = xs, t = xt;
+  s.erase(s.begin() + d);
+  t.erase(t.begin() + d);
+  const int64_t base = g[0].defined() ? g[0].storage_offset() : 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const Tensor& gi = g[i];
+    if (!gi.defined() || gi.dtype() != dt || !gi.shares_storage(g[0]) || gi.shape() != s || gi.strides() != t ||
+        gi.storage_offset() != base + int64_t(i) * xt[size_t(d)])
+      return Tensor();
+  }
+  return g[0].as_strided(xs, xt, base);
+}
+}  // namespace
+
 TensorList unbind(const Tensor& x, int64_t dim) {
   if (x.dim() == 0) throw std::invalid_argument("unbind: expects at least a 1-dimensional tensor");
   const int64_t d = wrap_dim(dim, x.dim(), "unbind");
@@ -159,6 +178,9 @@ TensorList unbind(const Tensor& x, int64_t dim) {
     // The engine hands zeros for pieces that got no gradient, so every slice is written.
     node->set_backward([d, xs = x.shape(), xt = x.strides(), dt = x.dtype()](const TensorList& g, const Node&) {
       if (GradMode::is_enabled()) return TensorList{stack(g, d)};  // create_graph: differentiable
+      // Pieces that already are the slices of one tensor in x's layout (the fused attention
+      // writes q, k, v gradients so) are that tensor: no copy.
+      if (Tensor whole = slices_of_one(g, d, xs, xt, dt); whole.defined()) return TensorList{whole};
       Tensor gx = empty_with_layout(xs, xt, dt);
       for (size_t i = 0; i < g.size(); ++i) {
         Shape s = gx.shape(), t = gx.strides();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/factory.h"
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
 #include "core/kernels/reduce.h"
@@ -102,12 +103,64 @@ Operand<C> operand(const Tensor& t) {
   return {t.data_ptr<C>(), t.stride(0), t.stride(1), st};
 }
 
+// Rows of a [B, H, N, W] input as stored: the compute type C (read in place) or bfloat16 (widened
+// a head at a time by HeadRows), any strides over B, H and rows, the last dim contiguous.
+template <typename C>
+struct Source {
+  const void* p = nullptr;
+  bool bf16 = false;
+  int64_t sb = 0, sh = 0, st = 0, n = 0, w = 0;
+};
+template <typename C>
+Source<C> source(const Tensor& t) {
+  const Operand<C> o = t.dtype() == DType::BFloat16 ? Operand<C>{} : operand<C>(t);
+  return {t.raw_data(), t.dtype() == DType::BFloat16, t.stride(0), t.stride(1),
+          t.dtype() == DType::BFloat16 ? t.stride(2) : o.st, t.shape()[2], t.shape()[3]};
+}
+
+// One thread's float32 copy of the rows of one head of a bfloat16 input, kept while the thread's
+// tasks stay on that head (tasks are split into contiguous runs, so consecutive tasks share heads).
+// Widening a whole head per task costs (T + 2S) D conversions against >= 4 rows x S x D
+// multiply-adds of the task's products, and it replaces widened copies of whole tensors.
+template <typename C>
+struct HeadRows {
+  std::vector<C> buf;
+  int64_t bh = -1;
+  Operand<C> get(const Source<C>& s, int64_t b, int64_t h, int64_t H) {
+    if (!s.bf16) return Operand<C>{static_cast<C*>(const_cast<void*>(s.p)), s.sb, s.sh, s.st};
+    const int64_t w = std::max<int64_t>(s.w, 1);
+    if constexpr (std::is_same_v<C, float>) {
+      if (b * H + h != bh) {
+        buf.resize(size_t(s.n * w));
+        const uint16_t* base = static_cast<const uint16_t*>(s.p) + b * s.sb + h * s.sh;
+        for (int64_t t = 0; t < s.n; ++t) bf16_to_f32_serial(base + t * s.st, buf.data() + t * w, s.w);
+        bh = b * H + h;
+      }
+    }
+    return Operand<C>{buf.data(), 0, 0, w};
+  }
+};
+
+// Where finished gradient rows go when they are not accumulated in place: rows of a bfloat16
+// tensor (any strides over B, H and rows, last dim contiguous), rounded once from float32.
+struct Dest {
+  void* p = nullptr;  // null: the float accumulator is the result
+  int64_t sb = 0, sh = 0, st = 0;
+  void store(const float* acc, int64_t acc_st, int64_t b, int64_t h, int64_t t0, int64_t n, int64_t w) const {
+    if (!p) return;
+    uint16_t* base = static_cast<uint16_t*>(p) + b * sb + h * sh;
+    for (int64_t t = t0; t < t0 + n; ++t) f32_to_bf16_serial(acc + (t - t0) * acc_st, base + t * st, w);
+  }
+  void store(const double*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) const {}
+};
+
 // Everything a tile needs: shapes, operands, masks.
 template <typename C>
 struct Problem {
   int64_t B, H, T, S, D, Dv;
   C scale;
-  Operand<C> q, k, v;
+  Operand<C> q, k, v;  // for bfloat16 inputs: set per task from HeadRows (q_src, ...)
+  Source<C> q_src, k_src, v_src;
   bool causal;
   int64_t window, prefix;
   const bool* kpm = nullptr;  // [B, S] contiguous
@@ -226,9 +279,11 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Atten
 
 DType compute_dtype(DType t) { return t == DType::Float64 ? DType::Float64 : DType::Float32; }
 
-// The compute-dtype copy of an operand: widened bf16, or a copy when the rows are not BLAS
-// matrices (strided last dim, or rows closer than their length, as in an expanded tensor).
+// An operand as the kernel reads it: bfloat16 stays bfloat16 (widened a head at a time), with a
+// contiguous last dim; float32/64 rows must be BLAS matrices (a copy when the last dim is strided
+// or rows are closer than their length, as in an expanded tensor).
 Tensor prepared(const Tensor& t) {
+  if (t.dtype() == DType::BFloat16) return t.shape()[3] > 1 && t.stride(3) != 1 ? contiguous(t) : t;
   Tensor c = to_dtype(t, compute_dtype(t.dtype()));
   const int64_t n = c.shape()[3];
   if ((n > 1 && c.stride(3) != 1) || (c.shape()[2] > 1 && c.stride(2) < n)) c = contiguous(c);
@@ -243,7 +298,7 @@ Problem<C> problem(const Tensor& q, const Tensor& k, const Tensor& v, const Atte
   pr.B = q.shape()[0], pr.H = q.shape()[1], pr.T = q.shape()[2], pr.S = k.shape()[2], pr.D = q.shape()[3],
   pr.Dv = v.shape()[3];
   pr.scale = C(p.scale.value_or(1.0 / std::sqrt(double(std::max<int64_t>(pr.D, 1)))));
-  pr.q = operand<C>(q), pr.k = operand<C>(k), pr.v = operand<C>(v);
+  pr.q_src = source<C>(q), pr.k_src = source<C>(k), pr.v_src = source<C>(v);
   pr.causal = p.causal, pr.window = p.window, pr.prefix = p.global_prefix;
   if (p.key_padding_mask.defined()) {
     keep.push_back(contiguous(p.key_padding_mask));
@@ -287,16 +342,20 @@ int64_t key_block(int64_t S) { return S <= kAttentionSingleBlock ? std::max<int6
 int64_t max_query_rows(bool causal) { return causal ? kAttentionQueryTile : 2 * kAttentionQueryTile; }
 
 template <typename C>
-void forward_impl(const Problem<C>& pr, const Operand<C>& out, C* lse) {
-  const int64_t Dv = pr.Dv, BH = pr.B * pr.H, bc = key_block(pr.S);
-  const Split qs = split(pr.T, max_query_rows(pr.causal), BH);
+void forward_impl(const Problem<C>& pr_in, const Operand<C>& out, C* lse) {
+  const int64_t Dv = pr_in.Dv, BH = pr_in.B * pr_in.H, bc = key_block(pr_in.S);
+  const Split qs = split(pr_in.T, max_query_rows(pr_in.causal), BH);
   const int64_t br = qs.size, nq = qs.n;
   const C ninf = -std::numeric_limits<C>::infinity();
   parallel_for(BH * nq, 1, [&](int64_t t0, int64_t t1) {
     std::vector<C> s(size_t(br * bc)), m(static_cast<size_t>(br)), l(static_cast<size_t>(br));
+    HeadRows<C> hq, hk, hv;
+    Problem<C> lp = pr_in;
+    const Problem<C>& pr = lp;
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t bh = task / nq, b = bh / pr.H, h = bh % pr.H;
       const int64_t i0 = zigzag(task % nq, nq) * br, ni = std::min(br, pr.T - i0);
+      lp.q = hq.get(pr.q_src, b, h, pr.H), lp.k = hk.get(pr.k_src, b, h, pr.H), lp.v = hv.get(pr.v_src, b, h, pr.H);
       // The output rows of this block accumulate P v directly (the task owns them).
       C* acc = out.row(b, h, i0);
       std::fill(m.begin(), m.end(), ninf);
@@ -360,7 +419,8 @@ struct BackwardCtx {
   Operand<C> dout, out;         // [B, H, T, Dv], rows through strides
   const C* lse;                 // [B, H, T] contiguous
   C* delta;                     // [B, H, T] contiguous, filled by query_rows
-  C *dq, *dk, *dv, *dscores;    // contiguous, uninitialised until query_rows / key_rows; dscores may be null
+  Operand<C> dq, dk, dv;        // accumulators, rows through strides, uninitialised until query_rows / key_rows
+  C* dscores;                   // contiguous, may be null
 
   // Before any tile touches queries [i0, i0+ni) of head bh: their delta_i = rowsum(dO_i * O_i)
   // (= sum_j P_ij dP_ij, the softmax backward's row term) and zeroed dq rows. Done by the task
@@ -373,13 +433,16 @@ struct BackwardCtx {
 #pragma omp simd reduction(+ : acc)
       for (int64_t d = 0; d < Dv; ++d) acc += x[d] * y[d];
       delta[bh * pr.T + i] = acc;
+      std::fill_n(dq.row(b, h, i), pr.D, C(0));
     }
-    std::fill(dq + (bh * pr.T + i0) * pr.D, dq + (bh * pr.T + i0 + ni) * pr.D, C(0));
   }
   // Zeroed dk, dv rows of keys [j0, j0+nj) of head bh, by their owning task.
   void key_rows(int64_t bh, int64_t j0, int64_t nj) const {
-    std::fill(dk + (bh * pr.S + j0) * pr.D, dk + (bh * pr.S + j0 + nj) * pr.D, C(0));
-    std::fill(dv + (bh * pr.S + j0) * pr.Dv, dv + (bh * pr.S + j0 + nj) * pr.Dv, C(0));
+    const int64_t b = bh / pr.H, h = bh % pr.H;
+    for (int64_t j = j0; j < j0 + nj; ++j) {
+      std::fill_n(dk.row(b, h, j), pr.D, C(0));
+      std::fill_n(dv.row(b, h, j), pr.Dv, C(0));
+    }
   }
 
   void tile(int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, bool dq_rows, bool dkv_rows,
@@ -399,7 +462,7 @@ struct BackwardCtx {
     }
     const C* go = dout.row(b, h, i0);
     if (dkv_rows)  // dv_j += P^T dO_i
-      gemm(true, false, nj, Dv, ni, C(1), p, nj, go, dout.st, C(1), dv + (bh * pr.S + j0) * Dv, Dv);
+      gemm(true, false, nj, Dv, ni, C(1), p, nj, go, dout.st, C(1), dv.row(b, h, j0), dv.st);
     // dP = dO_i v_j^T, then dS = P (dP - delta_i)
     gemm(false, true, ni, nj, Dv, C(1), go, dout.st, pr.v.row(b, h, j0), pr.v.st, C(0), dp, nj);
     for (int64_t i = 0; i < ni; ++i) {
@@ -413,9 +476,45 @@ struct BackwardCtx {
       for (int64_t i = 0; i < ni; ++i)
         std::copy(dp + i * nj, dp + (i + 1) * nj, dscores + ((bh * pr.T) + i0 + i) * pr.S + j0);
     if (dq_rows)  // dq_i += scale dS k_j
-      gemm(false, false, ni, D, nj, pr.scale, dp, nj, pr.k.row(b, h, j0), pr.k.st, C(1), dq + (bh * pr.T + i0) * D, D);
+      gemm(false, false, ni, D, nj, pr.scale, dp, nj, pr.k.row(b, h, j0), pr.k.st, C(1), dq.row(b, h, i0), dq.st);
     if (dkv_rows)  // dk_j += scale dS^T q_i
-      gemm(true, false, nj, D, ni, pr.scale, dp, nj, pr.q.row(b, h, i0), pr.q.st, C(1), dk + (bh * pr.S + j0) * D, D);
+      gemm(true, false, nj, D, ni, pr.scale, dp, nj, pr.q.row(b, h, i0), pr.q.st, C(1), dk.row(b, h, j0), dk.st);
+  }
+};
+
+// What backward_impl reads and writes: the problem (q, k, v sources), dout and out as stored, the
+// float accumulators and, for bfloat16 inputs, where the finished rows are rounded to.
+template <typename C>
+struct BackwardArgs {
+  Problem<C> pr;
+  Source<C> dout, out;
+  const C* lse;
+  C* delta;
+  Operand<C> dq, dk, dv;
+  C* dscores;
+  Dest dq_out, dk_out, dv_out;
+};
+
+// One thread's view of the head it works on: bfloat16 rows widened once per head.
+template <typename C>
+struct ThreadHeads {
+  const BackwardArgs<C>& a;
+  Problem<C> lp;
+  HeadRows<C> hq, hk, hv, hdo, ho;
+  explicit ThreadHeads(const BackwardArgs<C>& args) : a(args), lp(args.pr) {}
+  BackwardCtx<C> ctx(int64_t b, int64_t h) {
+    const int64_t H = a.pr.H;
+    lp.q = hq.get(a.pr.q_src, b, h, H), lp.k = hk.get(a.pr.k_src, b, h, H), lp.v = hv.get(a.pr.v_src, b, h, H);
+    return BackwardCtx<C>{lp, hdo.get(a.dout, b, h, H), ho.get(a.out, b, h, H), a.lse, a.delta, a.dq, a.dk, a.dv,
+                          a.dscores};
+  }
+  // Rounds finished rows to the bfloat16 results (nothing for float inputs: the accumulators are the results).
+  void finish_q(int64_t b, int64_t h, int64_t i0, int64_t ni) const {
+    a.dq_out.store(a.dq.row(b, h, i0), a.dq.st, b, h, i0, ni, a.pr.D);
+  }
+  void finish_kv(int64_t b, int64_t h, int64_t j0, int64_t nj) const {
+    a.dk_out.store(a.dk.row(b, h, j0), a.dk.st, b, h, j0, nj, a.pr.D);
+    a.dv_out.store(a.dv.row(b, h, j0), a.dv.st, b, h, j0, nj, a.pr.Dv);
   }
 };
 
@@ -432,8 +531,8 @@ std::atomic<int>& schedule_setting() {
 }
 
 template <typename C>
-void backward_impl(const BackwardCtx<C>& c) {
-  const Problem<C>& pr = c.pr;
+void backward_impl(const BackwardArgs<C>& args) {
+  const Problem<C>& pr = args.pr;
   const int64_t BH = pr.B * pr.H, bc = key_block(pr.S);
   const int threads = get_num_threads();
   const auto sched = AttentionBackwardSchedule(schedule_setting().load());
@@ -442,7 +541,10 @@ void backward_impl(const BackwardCtx<C>& c) {
     const Split qs = split(pr.T, max_query_rows(pr.causal), 1 << 20);  // no extra splitting: tasks are heads
     parallel_for(BH, 1, [&](int64_t t0, int64_t t1) {
       std::vector<C> p(size_t(qs.size * bc)), dp(size_t(qs.size * bc));
+      ThreadHeads<C> th(args);
       for (int64_t bh = t0; bh < t1; ++bh) {
+        const int64_t b = bh / pr.H, h = bh % pr.H;
+        const BackwardCtx<C> c = th.ctx(b, h);
         c.query_rows(bh, 0, pr.T);
         c.key_rows(bh, 0, pr.S);
         for (int64_t i0 = 0; i0 < pr.T; i0 += qs.size) {
@@ -450,10 +552,11 @@ void backward_impl(const BackwardCtx<C>& c) {
           const auto [jlo, jhi] = pr.key_range(i0, i0 + ni);
           for (int64_t j0 = jlo; j0 < jhi; j0 += bc) {
             const int64_t nj = std::min(bc, jhi - j0);
-            if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
-              c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, true, p.data(), dp.data());
+            if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) c.tile(b, h, i0, ni, j0, nj, true, true, p.data(), dp.data());
           }
         }
+        th.finish_q(b, h, 0, pr.T);
+        th.finish_kv(b, h, 0, pr.S);
       }
     });
     return;
@@ -463,15 +566,18 @@ void backward_impl(const BackwardCtx<C>& c) {
   const Split qs = split(pr.T, max_query_rows(pr.causal), BH);
   parallel_for(BH * qs.n, 1, [&](int64_t t0, int64_t t1) {
     std::vector<C> p(size_t(qs.size * bc)), dp(size_t(qs.size * bc));
+    ThreadHeads<C> th(args);
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t bh = task / qs.n, i0 = zigzag(task % qs.n, qs.n) * qs.size, ni = std::min(qs.size, pr.T - i0);
+      const int64_t b = bh / pr.H, h = bh % pr.H;
+      const BackwardCtx<C> c = th.ctx(b, h);
       c.query_rows(bh, i0, ni);
       const auto [jlo, jhi] = pr.key_range(i0, i0 + ni);
       for (int64_t j0 = jlo; j0 < jhi; j0 += bc) {
         const int64_t nj = std::min(bc, jhi - j0);
-        if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
-          c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, true, false, p.data(), dp.data());
+        if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) c.tile(b, h, i0, ni, j0, nj, true, false, p.data(), dp.data());
       }
+      th.finish_q(b, h, i0, ni);
     }
   });
   // Key blocks of the dk/dv pass see query blocks of the roles swapped: all queries at once when T is short.
@@ -479,17 +585,33 @@ void backward_impl(const BackwardCtx<C>& c) {
   const int64_t bq = key_block(pr.T);
   parallel_for(BH * ks.n, 1, [&](int64_t t0, int64_t t1) {
     std::vector<C> p(size_t(bq * ks.size)), dp(size_t(bq * ks.size));
+    ThreadHeads<C> th(args);
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t bh = task / ks.n, j0 = zigzag(task % ks.n, ks.n) * ks.size, nj = std::min(ks.size, pr.S - j0);
+      const int64_t b = bh / pr.H, h = bh % pr.H;
+      const BackwardCtx<C> c = th.ctx(b, h);
       c.key_rows(bh, j0, nj);
       const auto [ilo, ihi] = pr.query_range(j0, j0 + nj);
       for (int64_t i0 = ilo; i0 < ihi; i0 += bq) {
         const int64_t ni = std::min(bq, ihi - i0);
-        if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj))
-          c.tile(bh / pr.H, bh % pr.H, i0, ni, j0, nj, false, true, p.data(), dp.data());
+        if (!pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) c.tile(b, h, i0, ni, j0, nj, false, true, p.data(), dp.data());
       }
+      th.finish_kv(b, h, j0, nj);
     }
   });
+}
+
+// q, k, v as the three slots of one dense [B, T, 3, H, D] tensor: nn::Attention's qkv projection
+// viewed [B, T, 3, H, D], permuted and unbound. Their gradients are then written as the same three
+// slots of one new tensor, which unbind's backward takes as it is (no copy into its layout).
+bool packed_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
+  if (!q.shares_storage(k) || !q.shares_storage(v) || q.dtype() != k.dtype() || q.dtype() != v.dtype() ||
+      q.shape() != k.shape() || q.shape() != v.shape() || q.strides() != k.strides() || q.strides() != v.strides())
+    return false;
+  const int64_t H = q.shape()[1], T = q.shape()[2], D = q.shape()[3];
+  const Shape want{T * 3 * H * D, D, 3 * H * D, 1};
+  return q.strides() == want && k.storage_offset() - q.storage_offset() == H * D &&
+         v.storage_offset() - k.storage_offset() == H * D;
 }
 
 }  // namespace
@@ -498,11 +620,19 @@ void set_attention_backward_schedule(AttentionBackwardSchedule s) { schedule_set
 
 AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                    const AttentionParams& p) {
+  return attention_forward(q_in, k_in, v_in, p, q_in.dtype());
+}
+
+AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                   const AttentionParams& p, DType out_dtype) {
   profile::Scope prof_scope(profile::Family::Attention);
   check_inputs(q_in, k_in, v_in, p);
+  const DType ct = compute_dtype(q_in.dtype());
+  if (out_dtype != q_in.dtype() && out_dtype != ct)
+    throw std::invalid_argument(std::string("flash_attention: a ") + dtype_name(out_dtype) + " output of " +
+                                dtype_name(q_in.dtype()) + " inputs is not supported");
   Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
   const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], Dv = v.shape()[3];
-  const DType ct = q.dtype();
   // The output is laid out [B, T, H, Dv] (strides of a transposed view): the heads merge back into
   // [B, T, H * Dv] with no copy, and the gradient of that merge arrives in the same layout.
   Tensor out = empty({B, T, H, Dv}, {.dtype = ct}).as_strided({B, H, T, Dv}, {T * H * Dv, Dv, H * Dv, 1}, 0);
@@ -513,7 +643,7 @@ AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const
       forward_impl(problem<C>(q, k, v, p, keep), operand<C>(out), lse.data_ptr<C>());
     }
   });
-  return {to_dtype(out, q_in.dtype()), lse};
+  return {to_dtype(out, out_dtype), lse};
 }
 
 AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& out_in,
@@ -522,30 +652,57 @@ AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const 
   profile::Scope prof_scope(profile::Family::Attention);
   check_inputs(q_in, k_in, v_in, p);
   Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
-  const DType ct = q.dtype();
+  const DType ct = compute_dtype(q_in.dtype());
+  const bool bf16 = q_in.dtype() == DType::BFloat16;
   const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], S = k.shape()[2], D = q.shape()[3],
                 Dv = v.shape()[3];
   if (out_in.shape() != Shape{B, H, T, Dv} || dout_in.shape() != out_in.shape() || lse_in.shape() != Shape{B, H, T})
     throw std::invalid_argument("flash_attention backward: out " + shape_str(out_in.shape()) + ", grad " +
                                 shape_str(dout_in.shape()) + ", lse " + shape_str(lse_in.shape()) + " do not fit " +
                                 shapes(q_in, k_in, v_in));
-  // out only enters delta; out and dout are read in place when their rows are BLAS matrices.
+  if (!out_in.is_floating_point() || !dout_in.is_floating_point() ||
+      (compute_dtype(out_in.dtype()) != ct || compute_dtype(dout_in.dtype()) != ct))
+    throw std::invalid_argument(std::string("flash_attention backward: out ") + dtype_name(out_in.dtype()) +
+                                " and grad " + dtype_name(dout_in.dtype()) + " do not fit " +
+                                dtype_name(q_in.dtype()) + " inputs");
+  // out only enters delta; out and dout are read in place when their rows are BLAS matrices
+  // (bfloat16 ones are widened a head at a time).
   Tensor out = prepared(out_in), dout = prepared(dout_in);
   Tensor lse = contiguous(to_dtype(lse_in, ct));
   Tensor delta = empty({B, H, T}, {.dtype = ct});
-  Tensor dq = empty({B, H, T, D}, {.dtype = ct}), dk = empty({B, H, S, D}, {.dtype = ct});
-  Tensor dv = empty({B, H, S, Dv}, {.dtype = ct});
+  // Results: three slots of one [B, T, 3, H, D] tensor when q, k, v were (packed_qkv), otherwise
+  // contiguous tensors. Float inputs accumulate in the results; bfloat16 ones in float32 buffers
+  // whose finished rows are rounded into the results by the task that owns them.
+  const bool packed = packed_qkv(q_in, k_in, v_in);
+  Tensor dq, dk, dv;
+  if (packed) {
+    Tensor g = empty({B, T, 3, H, D}, {.dtype = q_in.dtype()});
+    dq = g.as_strided(q_in.shape(), q_in.strides(), 0);
+    dk = g.as_strided(q_in.shape(), q_in.strides(), H * D);
+    dv = g.as_strided(q_in.shape(), q_in.strides(), 2 * H * D);
+  } else {
+    dq = empty({B, H, T, D}, {.dtype = q_in.dtype()});
+    dk = empty({B, H, S, D}, {.dtype = q_in.dtype()});
+    dv = empty({B, H, S, Dv}, {.dtype = q_in.dtype()});
+  }
+  Tensor aq = bf16 ? empty({B, H, T, D}) : dq, ak = bf16 ? empty({B, H, S, D}) : dk;
+  Tensor av = bf16 ? empty({B, H, S, Dv}) : dv;
   Tensor ds = want_dscores ? zeros({B, H, T, S}, {.dtype = ct}) : Tensor();
   dispatch_floating(ct, "flash_attention backward", [&]<typename C>() {
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
-      const Problem<C> pr = problem<C>(q, k, v, p, keep);
-      backward_impl(BackwardCtx<C>{pr, operand<C>(dout), operand<C>(out), lse.data_ptr<C>(), delta.data_ptr<C>(),
-                                   dq.data_ptr<C>(), dk.data_ptr<C>(), dv.data_ptr<C>(),
-                                   want_dscores ? ds.data_ptr<C>() : nullptr});
+      auto acc = [](const Tensor& t) {
+        return Operand<C>{t.data_ptr<C>(), t.stride(0), t.stride(1), std::max<int64_t>(t.stride(2), t.shape()[3])};
+      };
+      auto dest = [&](const Tensor& t) {
+        return bf16 ? Dest{t.raw_data(), t.stride(0), t.stride(1), t.stride(2)} : Dest{};
+      };
+      backward_impl(BackwardArgs<C>{problem<C>(q, k, v, p, keep), source<C>(dout), source<C>(out), lse.data_ptr<C>(),
+                                    delta.data_ptr<C>(), acc(aq), acc(ak), acc(av),
+                                    want_dscores ? ds.data_ptr<C>() : nullptr, dest(dq), dest(dk), dest(dv)});
     }
   });
-  return {to_dtype(dq, q_in.dtype()), to_dtype(dk, k_in.dtype()), to_dtype(dv, v_in.dtype()), ds};
+  return {dq, dk, dv, ds};
 }
 
 Tensor attention_mask(const AttentionParams& m, int64_t B, int64_t T, int64_t S, Tensor* fully_masked) {

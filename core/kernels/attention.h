@@ -7,9 +7,9 @@
 // score tile from q, k and lse (P = exp(S - lse)) and accumulates dq, dk, dv tile by tile.
 //
 // Shapes: q [B, H, T, D], k [B, H, S, D], v [B, H, S, Dv], one floating dtype. float32 and float64
-// compute in their own type; bfloat16 inputs are widened to float32 (float32 accumulation, the
-// output rounded once to bfloat16, like torch's SDPA). Any strides over B, H and rows; a last dim
-// that is not contiguous is copied.
+// compute in their own type; bfloat16 inputs are read in place and widened to float32 a head at a
+// time inside the kernel (float32 accumulation, results rounded once to bfloat16, like torch's
+// SDPA). Any strides over B, H and rows; a last dim that is not contiguous is copied.
 //
 // Masks (AttentionParams) are the ones of nn::AttentionMask (nn/attention.h): key j is hidden from
 // query i when causal and j > i; when key_padding_mask[b, j]; when window >= 0, j >= global_prefix
@@ -46,9 +46,14 @@ struct AttentionForward {
   Tensor lse;  // [B, H, T], float32 (float64 for float64 inputs); -inf for rows that see no key
 };
 AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p);
+// The same with the output in `out_dtype`: q's dtype or the compute dtype (float32 for bfloat16
+// inputs: autocast's default attention reads bf16 q, k, v in place and returns float32).
+AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                                   DType out_dtype);
 
 struct AttentionGrads {
-  Tensor dq, dk, dv;  // the inputs' shapes and dtype, contiguous
+  Tensor dq, dk, dv;  // the inputs' shapes and dtype: contiguous, or, when q, k, v are the three slots of one
+                      // dense [B, T, 3, H, D] tensor (a packed qkv projection), the same slots of one new tensor
   Tensor dscores;     // [B, H, T, S] in the compute dtype (the gradient of attn_bias before summing to its
                       // shape); only when want_dscores, the one case that is quadratic in memory
 };

@@ -97,6 +97,10 @@ bool try_blocked_transpose_copy(const Tensor& dst, const Tensor& src) {
 
 void copy_(const Tensor& dst, const Tensor& src) {
   profile::Scope prof_scope(profile::Family::Copy);
+  if (profile::tracing())
+    profile::annotate(std::string("copy ") + dtype_name(src.dtype()) + "->" + dtype_name(dst.dtype()) + " " +
+                      shape_str(dst.shape()) + (src.is_contiguous() ? " src=dense" : " src=strided") +
+                      (dst.is_contiguous() ? " dst=dense" : " dst=strided"));
   if (dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
     // An empty tensor's buffer may be null, and memmove(dst, nullptr, 0) is still undefined (UBSan).
     if (dst.raw_data() != src.raw_data() && dst.numel() > 0)

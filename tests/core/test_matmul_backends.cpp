@@ -223,3 +223,56 @@ TEST(MatmulBackends, LongKTransposedLeftOperand) {
   ASSERT_EQ(r.dtype(), DType::Float32);
   EXPECT_TRUE(allclose(r, refb, 1e-4, 1e-4));
 }
+
+// Split-K (set_matmul_split_k): the long-K product as chunks of one batched product summed in a
+// fixed order agrees with the unsplit product and the naive one, for float32, bf16 operands with a
+// float32 result and bf16 operands with a bf16 result (rounded once after the sum); a K no allowed
+// chunk count divides, a product with a bias and a short K are left unsplit; auto does nothing
+// below 12 threads, and splits from 12 threads on.
+TEST(MatmulBackends, SplitKAgreesWithTheUnsplitProduct) {
+  tessera::testing::ScopedSetting split(k::get_matmul_split_k, k::set_matmul_split_k);
+  tessera::testing::ScopedSetting threads(get_num_threads, set_num_threads);
+  Tensor g = rnd({4096, 24}, 92), x = rnd({4096, 40}, 93);
+  const Tensor gt = transpose(g, 0, 1);
+  Tensor ref = k::matmul_naive(gt, x);
+  k::set_matmul_split_k(0);
+  Tensor whole = k::matmul(gt, x, k::MatmulBackend::OneDNN);
+  for (int64_t chunks : {2, 16}) {  // 8 is left to auto at 16 threads below
+    SCOPED_TRACE("chunks " + std::to_string(chunks));
+    k::set_matmul_split_k(chunks);
+    const size_t primitives = k::matmul_primitive_cache_size();
+    Tensor r = k::matmul(gt, x, k::MatmulBackend::OneDNN);
+    EXPECT_EQ(k::matmul_primitive_cache_size(), primitives + 1) << "one new batched [chunks, M, N] primitive";
+    EXPECT_TRUE(allclose(r, ref, 1e-4, 1e-4));
+    EXPECT_TRUE(allclose(r, whole, 1e-4, 1e-5));
+    EXPECT_TRUE(allclose(r, k::matmul(gt, x, k::MatmulBackend::OneDNN), 0, 0)) << "deterministic";
+    Tensor gb = k::to_dtype(gt, DType::BFloat16), xb = k::to_dtype(x, DType::BFloat16);
+    Tensor refb = k::matmul_naive(k::to_dtype(gb, DType::Float32), k::to_dtype(xb, DType::Float32));
+    Tensor r32 = k::matmul(gb, xb, k::MatmulBackend::OneDNN, DType::Float32);
+    ASSERT_EQ(r32.dtype(), DType::Float32);
+    EXPECT_TRUE(allclose(r32, refb, 1e-4, 1e-4));
+    Tensor r16 = k::matmul(gb, xb, k::MatmulBackend::OneDNN, DType::BFloat16);
+    ASSERT_EQ(r16.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(k::to_dtype(r16, DType::Float32), k::to_dtype(k::to_dtype(r32, DType::BFloat16), DType::Float32),
+                         0, 0))
+        << "one rounding of the float32 sum";
+  }
+  // Chunks must divide K and keep >= 256 of it: K = 4099 (prime) and K = 300 run unsplit, which
+  // gives the same bits as split-K off.
+  k::set_matmul_split_k(8);
+  for (int64_t K : {4099, 300}) {
+    Tensor a = rnd({K, 20}, 94), b = rnd({K, 30}, 95);
+    Tensor on = k::matmul(transpose(a, 0, 1), b, k::MatmulBackend::OneDNN);
+    k::set_matmul_split_k(0);
+    EXPECT_TRUE(allclose(on, k::matmul(transpose(a, 0, 1), b, k::MatmulBackend::OneDNN), 0, 0)) << "K " << K;
+    k::set_matmul_split_k(8);
+  }
+  // Auto: off at 2 threads (same bits as off), on at 16 (close, not necessarily the same bits).
+  k::set_matmul_split_k(-1);
+  set_num_threads(2);
+  EXPECT_TRUE(allclose(k::matmul(gt, x, k::MatmulBackend::OneDNN), whole, 0, 0));
+  set_num_threads(16);
+  const size_t primitives = k::matmul_primitive_cache_size();
+  EXPECT_TRUE(allclose(k::matmul(gt, x, k::MatmulBackend::OneDNN), ref, 1e-4, 1e-4));
+  EXPECT_EQ(k::matmul_primitive_cache_size(), primitives + 1) << "8 chunks: a batched primitive not made before";
+}

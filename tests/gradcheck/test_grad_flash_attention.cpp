@@ -6,6 +6,7 @@
 // composite fallback, input errors, and that a long causal step keeps no [T, T] tensor.
 #include <gtest/gtest.h>
 
+#include "autograd/autocast.h"
 #include "autograd/ops/attention.h"
 #include "autograd/tessera.h"
 #include "core/allocator.h"
@@ -249,4 +250,82 @@ TEST(GradFlashAttention, BadInputsNameTheProblem) {
             std::string::npos);
   EXPECT_NE(msg([&] { flash_attention(q, k, v, {.window = 1, .global_prefix = -1}); }).find("global_prefix"),
             std::string::npos);
+}
+
+// bfloat16 q, k, v are read in place (widened a head at a time inside the kernel): the float32
+// output and the float32 accumulation equal the kernel run on float32 copies of the same values,
+// and the bf16 gradients are those float32 gradients rounded once. Both schedules, one key block
+// and several, masks, separate tensors and the three slots of a packed qkv projection (whose
+// gradients come back as the same slots of one tensor).
+TEST(GradFlashAttention, BFloat16InputsReadInPlaceEqualTheFloat32Kernel) {
+  const int64_t B = 2, H = 3, D = 8;
+  for (auto [T, S] : {std::pair<int64_t, int64_t>{kTile + 37, kTile + 37}, {kTile + 11, kOneBlock + 45}})
+  for (Schedule sched : {Schedule::PerHead, Schedule::TwoPass})
+  for (bool packed : {false, true}) {
+    if (packed && S != T) continue;
+    ScheduleGuard guard(sched);
+    SCOPED_TRACE("T=" + std::to_string(T) + " S=" + std::to_string(S) + " " + schedule_name(sched) +
+                 (packed ? " packed" : " separate"));
+    Tensor q, k, v, q32, k32, v32;
+    if (packed) {  // the float32 reference gets float32 slots of one tensor too
+      const Tensor base = to(leaf({B, T, 3, H, D}, 31), DType::BFloat16).detach();
+      TensorList s = unbind(permute(base, {2, 0, 3, 1, 4}), 0);
+      TensorList s32 = unbind(permute(to(base, DType::Float32).detach(), {2, 0, 3, 1, 4}), 0);
+      q = s[0], k = s[1], v = s[2], q32 = s32[0], k32 = s32[1], v32 = s32[2];
+    } else {
+      q = to(leaf({B, H, T, D}, 32), DType::BFloat16).detach();
+      k = to(leaf({B, H, S, D}, 33), DType::BFloat16).detach();
+      v = to(leaf({B, H, S, D}, 34), DType::BFloat16).detach();
+      q32 = to(q, DType::Float32).detach(), k32 = to(k, DType::Float32).detach(), v32 = to(v, DType::Float32).detach();
+    }
+    for (const kernels::AttentionParams& p :
+         {kernels::AttentionParams{}, kernels::AttentionParams{.causal = T == S, .key_padding_mask = bool_mask({B, S}, 35, 0.3)}}) {
+      auto f32 = [](const Tensor& t) { return to(t, DType::Float32).detach(); };
+      kernels::AttentionForward a16 = kernels::attention_forward(q, k, v, p, DType::Float32);
+      kernels::AttentionForward a32 = kernels::attention_forward(q32, k32, v32, p);
+      ASSERT_EQ(a16.out.dtype(), DType::Float32);
+      EXPECT_TRUE(allclose(a16.out, a32.out, 0, 0)) << "forward";
+      EXPECT_TRUE(allclose(a16.lse, a32.lse, 0, 0)) << "lse";
+      Tensor g = to(leaf({B, H, T, D}, 36), DType::Float32).detach();
+      kernels::AttentionGrads d16 = kernels::attention_backward(q, k, v, a16.out, a16.lse, g, p, false);
+      kernels::AttentionGrads d32 = kernels::attention_backward(q32, k32, v32, a32.out, a32.lse, g, p, false);
+      const Tensor r16[3] = {d16.dq, d16.dk, d16.dv}, r32[3] = {d32.dq, d32.dk, d32.dv};
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(r16[i].dtype(), DType::BFloat16);
+        EXPECT_TRUE(allclose(f32(r16[i]), f32(to(r32[i], DType::BFloat16)), 0, 0)) << "grad " << i;
+      }
+      if (packed) {  // one [B, T, 3, H, D] tensor, q's strides, slots H * D apart
+        EXPECT_TRUE(d16.dq.shares_storage(d16.dk) && d16.dq.shares_storage(d16.dv));
+        EXPECT_EQ(d16.dq.strides(), q.strides());
+        EXPECT_EQ(d16.dk.storage_offset() - d16.dq.storage_offset(), H * D);
+        EXPECT_EQ(d16.dv.storage_offset() - d16.dk.storage_offset(), H * D);
+        EXPECT_TRUE(d32.dq.shares_storage(d32.dv)) << "float32 packed inputs get packed gradients too";
+      } else {
+        EXPECT_FALSE(d16.dq.shares_storage(d16.dk));
+        EXPECT_TRUE(d16.dq.is_contiguous());
+      }
+    }
+  }
+}
+
+// Through autograd under autocast: a packed qkv projection's gradient (unbind's backward takes the
+// kernel's packed gradients as they are) equals the one through contiguous copies of q, k, v (the
+// kernel's separate gradients, copied into place by unbind's backward).
+TEST(GradFlashAttention, PackedGradientsThroughUnbindEqualCopiedOnes) {
+  const int64_t B = 2, T = 9, H = 3, D = 4;
+  Tensor x = leaf({B, T, 12}, 41), w = leaf({3 * H * D, 12}, 42);
+  auto x32 = to(x, DType::Float32).detach().requires_grad_(true), w32 = to(w, DType::Float32).detach().requires_grad_(true);
+  auto run = [&](bool copy) {
+    AutocastGuard amp;
+    Tensor qkv = reshape(linear(x32, w32), {B, T, 3, H, D});
+    TensorList s = unbind(permute(qkv, {2, 0, 3, 1, 4}), 0);
+    if (copy)
+      for (Tensor& t : s) t = contiguous(t);
+    Tensor a = flash_attention(s[0], s[1], s[2], {.causal = true});
+    EXPECT_EQ(s[0].dtype(), DType::BFloat16);
+    EXPECT_EQ(a.dtype(), DType::Float32);
+    return grad({sum(mul(a, a))}, {x32, w32});
+  };
+  TensorList packed = run(false), copied = run(true);
+  for (size_t i = 0; i < 2; ++i) EXPECT_TRUE(allclose(packed[i], copied[i], 0, 0)) << "grad " << i;
 }
