@@ -11,7 +11,6 @@
 #include <stdexcept>
 
 #include "core/factory.h"
-#include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
 #include "core/kernels/onednn_util.h"
@@ -244,71 +243,6 @@ void run_onednn(const Plan& p, const Tensor& out) {
   watch.annotate("onednn");
 }
 
-// ---- split-K --------------------------------------------------------------------------------
-
-// How many K-chunks a product is split into (1: not split). A weight gradient g^T x has a long inner
-// dim (ViT-T: K = 4160 tokens) and a small [M, N] output, so oneDNN's partition of the output into
-// tiles leaves threads little work each while every tile streams the whole K: at 16 threads on the
-// device host the wgrads ran at 2.5-3.4x their 2-thread speed while the other products reached 4.8x
-// (bench/results/s12_device_prof.txt). Split K into P chunks, one batched product [P, M, N] (oneDNN
-// threads over chunks x tiles), then a fixed-order sum over the chunks, so results stay identical
-// run to run for a thread count. Measured there (bench/results/s12_device_splitk.txt): P = 8 at 16
-// threads took ViT-T's wgrads from 26-27 to 17-21 ms/step in bf16 and 47-68 to 37-50 in fp32; at 8
-// threads splitting lost in fp32 (76 -> 84-92), so auto splits from 12 threads on, into threads / 2.
-std::atomic<int64_t>& split_k_slot() {
-  static std::atomic<int64_t> v{[] {
-    const char* e = std::getenv("TESSERA_MATMUL_SPLITK");
-    return e && *e ? std::max<int64_t>(0, std::atoll(e)) : int64_t(-1);
-  }()};
-  return v;
-}
-
-int64_t split_k_chunks(const Plan& p) {
-  int64_t want = split_k_slot().load();
-  if (want == 0 || want == 1) return 1;
-  if (p.B != 1 || !p.loop.empty() || p.bias.defined() || p.K < 4 * std::max(p.M, p.N)) return 1;
-  if (want < 0) {
-    const int64_t threads = get_num_threads();
-    if (threads < 12) return 1;
-    want = threads / 2;
-  }
-  // The largest divisor of K up to `want` whose chunks keep >= 256 of K.
-  for (int64_t c = std::min(want, p.K / 256); c > 1; --c)
-    if (p.K % c == 0) return c;
-  return 1;
-}
-
-// out = sum over c of a[:, cKc:(c+1)Kc] b[cKc:(c+1)Kc, :], the chunks as one batched product.
-void run_onednn_split_k(const Plan& p, const Tensor& out, int64_t chunks) {
-  Plan q = p;
-  q.K = p.K / chunks;
-  q.B = chunks;
-  q.a_bs = q.K * p.a_cs;
-  q.b_bs = q.K * p.b_rs;
-  q.out_dtype = DType::Float32;
-  Tensor part = empty({chunks, p.M, p.N});
-  run_onednn(q, part);
-  const int64_t n = p.M * p.N;
-  const float* src = static_cast<const float*>(part.raw_data());
-  const bool f32 = out.dtype() == DType::Float32;
-  float* o32 = f32 ? static_cast<float*>(out.raw_data()) : nullptr;
-  uint16_t* o16 = f32 ? nullptr : static_cast<uint16_t*>(out.raw_data());
-  parallel_for(n, 4096, [&](int64_t i0, int64_t i1) {
-    float acc[512];
-    for (int64_t b = i0; b < i1; b += 512) {
-      const int64_t m = std::min<int64_t>(512, i1 - b);
-      std::copy(src + b, src + b + m, acc);
-      for (int64_t c = 1; c < chunks; ++c) {
-        const float* s = src + c * n + b;
-#pragma omp simd
-        for (int64_t i = 0; i < m; ++i) acc[i] += s[i];
-      }
-      if (f32) std::copy(acc, acc + m, o32 + b);
-      else f32_to_bf16_serial(acc, o16 + b, m);
-    }
-  });
-}
-
 // out[r, :] += bias for every row of a contiguous float32 result [..., N] (bias float32 or bfloat16).
 void add_bias_rows(const Tensor& out, const Tensor& bias) {
   const Tensor b = bias.dtype() == DType::Float32 ? contiguous(bias) : to_dtype(bias, DType::Float32);
@@ -419,8 +353,7 @@ Tensor run(Plan& p, MatmulBackend backend) {
     static std::atomic<int> bf16_ok{-1};  // -1 not tried, 0 unsupported, 1 supported
     if (bf16_ok.load() != 0) {
       try {
-        if (const int64_t c = split_k_chunks(p); c > 1) run_onednn_split_k(p, out, c);
-        else run_onednn(p, out);
+        run_onednn(p, out);
         bf16_ok.store(1);
         return out;
       } catch (const dnnl::error&) {
@@ -430,8 +363,7 @@ Tensor run(Plan& p, MatmulBackend backend) {
     }
     return run(p, MatmulBackend::OpenBLAS);
   }
-  if (const int64_t c = split_k_chunks(p); c > 1) run_onednn_split_k(p, out, c);
-  else run_onednn(p, out);
+  run_onednn(p, out);
   return out;
 }
 
@@ -441,6 +373,11 @@ MatmulTiming g_timing_total;
 
 // `tessera bench --profile` families: batched products (attention), products whose inner dim is
 // long next to the output (weight gradients: [out, tokens] x [tokens, in]) and the other gemms.
+// Weight gradients scale worst from 2 to 16 threads (ViT-T: 4.4x fp32, 3.2x bf16, against 5.1x
+// for the other products; bench/results/s12_device_prof2.txt). Splitting their K over a batched
+// product of K-slices was tried twice and dropped: it lost at 8 threads (perf14), and oneDNN 2.6.3's
+// batched bf16 kernel on K-slices of a transposed operand returned wrong values on the AMX host at
+// 4, 8 and 16 threads (session 12: [24, 4096] x [4096, 40]; max error 70 on values ~50).
 profile::Family profile_family(const Plan& p) {
   if (p.B > 1 || !p.loop.empty()) return profile::Family::Bmm;
   if (p.K >= 4 * std::max(p.M, p.N)) return profile::Family::GemmLongK;
@@ -505,8 +442,6 @@ void check_matmul_environment() {
 }
 
 void set_matmul_backend(MatmulBackend b) { backend_slot().store(b); }
-void set_matmul_split_k(int64_t chunks) { split_k_slot().store(chunks < 0 ? -1 : chunks); }
-int64_t get_matmul_split_k() { return split_k_slot().load(); }
 MatmulBackend get_matmul_backend() { return backend_slot().load(); }
 size_t matmul_primitive_cache_size() { return dnnl_cache().size(); }
 std::string matmul_cpu_isa() { return onednn::cpu_isa_name(); }

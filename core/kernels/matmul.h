@@ -12,12 +12,6 @@ namespace tessera::kernels {
 enum class MatmulBackend { OneDNN, OpenBLAS };
 void set_matmul_backend(MatmulBackend b);  // global; float64 always runs on OpenBLAS
 MatmulBackend get_matmul_backend();
-// Split-K of long-inner-dim products (weight gradients, K >= 4 max(M, N), no bias) on oneDNN: -1
-// auto (from 12 threads on, threads / 2 chunks), 0 or 1 off, P > 1 that many chunks where P divides
-// K with chunks >= 256. The chunks are one batched product summed in a fixed order (deterministic
-// for a setting and thread count). TESSERA_MATMUL_SPLITK sets the start value.
-void set_matmul_split_k(int64_t chunks);
-int64_t get_matmul_split_k();
 // Validates TESSERA_MATMUL_BACKEND (onednn|openblas: the default backend, for A/B runs) and
 // TESSERA_MATMUL_ROUTE (0|1); throws std::invalid_argument naming the variable and the choices.
 void check_matmul_environment();
