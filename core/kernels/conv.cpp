@@ -234,8 +234,9 @@ DType compute_dtype(const Conv2dParams& p, const Tensor& t) {
                               dtype_name(*p.compute_dtype) + " is not supported (only float32 in bfloat16)");
 }
 
-// Without bf16 primitives (oneDNN needs AVX-512 for them): the same numbers from the float32
-// primitive on the operands rounded to bfloat16.
+// Without bf16 primitives (oneDNN needs AVX-512 for them), or where they are the slower kernels
+// (onednn::bf16_conv_native): the same numbers from the float32 primitive on the operands
+// rounded to bfloat16.
 Tensor round_bf16(const Tensor& t) { return to_dtype(to_dtype(t, DType::BFloat16), DType::Float32); }
 // ... and for bfloat16 tensors, the float32 primitive on the widened values, its result rounded
 // once (what a bf16 primitive with float32 accumulation writes, up to summation order).
@@ -330,8 +331,10 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
     return conv2d_reference(x0, w0, b0, p);  // reports the bias error
   const DType cdt = compute_dtype(p, x0);
   auto c = dnnl_conv(Kind::Forward, g, x0.dtype(), b0.defined(), cdt);
-  if (!c->ok && cdt != x0.dtype()) return conv2d(round_bf16(x0), round_bf16(w0), b0, without_compute(p));
-  if (!c->ok && x0.dtype() == DType::BFloat16) return narrow(conv2d(widen(x0), widen(w0), widen(b0), p));
+  if ((!c->ok || !onednn::bf16_conv_native()) && cdt != x0.dtype())
+    return conv2d(round_bf16(x0), round_bf16(w0), b0, without_compute(p));
+  if ((!c->ok || !onednn::bf16_conv_native()) && x0.dtype() == DType::BFloat16)
+    return narrow(conv2d(widen(x0), widen(w0), widen(b0), p));
   if (!c->ok) return conv2d_reference(x0, w0, b0, p);
   Tensor x = contiguous(x0), w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
   Tensor y = empty({g.N, g.O, g.OH, g.OW}, {.dtype = x.dtype()});
@@ -349,9 +352,9 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
   check_grad_shape(gy0, g, "conv2d_backward_input");
   const DType cdt = compute_dtype(p, gy0);
   auto c = dnnl_conv(Kind::BackwardData, g, gy0.dtype(), false, cdt);
-  if (!c->ok && cdt != gy0.dtype())
+  if ((!c->ok || !onednn::bf16_conv_native()) && cdt != gy0.dtype())
     return conv2d_backward_input(round_bf16(gy0), round_bf16(w0), in_shape, without_compute(p));
-  if (!c->ok && gy0.dtype() == DType::BFloat16)
+  if ((!c->ok || !onednn::bf16_conv_native()) && gy0.dtype() == DType::BFloat16)
     return narrow(conv2d_backward_input(widen(gy0), widen(w0), in_shape, p));
   if (!c->ok) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
   Tensor gy = contiguous(gy0), w = contiguous(w0);
@@ -370,9 +373,9 @@ Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& 
   check_grad_shape(gy0, g, "conv2d_backward_weight");
   const DType cdt = compute_dtype(p, gy0);
   auto c = dnnl_conv(Kind::BackwardWeights, g, gy0.dtype(), false, cdt);
-  if (!c->ok && cdt != gy0.dtype())
+  if ((!c->ok || !onednn::bf16_conv_native()) && cdt != gy0.dtype())
     return conv2d_backward_weight(round_bf16(gy0), round_bf16(x0), w_shape, without_compute(p));
-  if (!c->ok && gy0.dtype() == DType::BFloat16)
+  if ((!c->ok || !onednn::bf16_conv_native()) && gy0.dtype() == DType::BFloat16)
     return narrow(conv2d_backward_weight(widen(gy0), widen(x0), w_shape, p));
   if (!c->ok) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
   Tensor gy = contiguous(gy0), x = contiguous(x0);

@@ -1,5 +1,9 @@
 #include "core/kernels/onednn_util.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -36,6 +40,32 @@ dnnl::stream& stream() {
 }
 
 bool supports(DType t) { return t == DType::Float32 || t == DType::BFloat16; }
+
+namespace {
+std::atomic<int>& bf16_conv_slot() {
+  static std::atomic<int> k{[] {
+    const char* e = std::getenv("TESSERA_BF16_CONV");
+    const std::string v = e ? e : "";
+    return int(v == "native" ? Bf16ConvKernels::Native : v == "float32" ? Bf16ConvKernels::Float32 : Bf16ConvKernels::Auto);
+  }()};
+  return k;
+}
+}  // namespace
+
+void set_bf16_conv_kernels(Bf16ConvKernels k) { bf16_conv_slot().store(int(k)); }
+Bf16ConvKernels get_bf16_conv_kernels() { return Bf16ConvKernels(bf16_conv_slot().load()); }
+
+bool bf16_conv_native() {
+  const Bf16ConvKernels k = get_bf16_conv_kernels();
+  if (k != Bf16ConvKernels::Auto) return k == Bf16ConvKernels::Native;
+  static const bool native = [] {
+    engine();
+    if (dnnl::get_effective_cpu_isa() == dnnl::cpu_isa::avx512_core_amx) return true;
+    __builtin_cpu_init();
+    return !__builtin_cpu_is("intel");
+  }();
+  return native;
+}
 
 dnnl::memory::data_type data_type(DType t) {
   switch (t) {

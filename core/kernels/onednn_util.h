@@ -21,6 +21,20 @@ dnnl::stream& stream();  // thread-local: streams are not meant to be shared bet
 std::string cpu_isa_name();
 
 bool supports(DType t);  // float32 and bfloat16
+
+// Whether bfloat16 convolutions run oneDNN's bf16 kernels (native) or the float32 kernels on the
+// widened bf16 values with the result rounded once (the same numbers up to summation order: a
+// product of two bf16 values is exact in float32, and both accumulate in float32). Auto takes
+// native with AMX and on non-Intel CPUs; on Intel CPUs with AVX-512 BF16 but no AMX (VDPBF16PS at
+// the float32 FMA rate) oneDNN 2.6.3's bf16 convolutions lose to float32 ones even with the casts:
+// ResNet-18's bf16-mixed step 1437-1699 -> 1181-1345 ms on 2 cores (session 12). Products are not
+// switched: widening their operands (the LM's [2048, 33278] logit gradient, transposed views) cost
+// more than the slower bf16 matmul (vit_t 1169-1387 -> 1394-1438 ms, lm 1119-1173 -> 1511-1618).
+// TESSERA_BF16_CONV=auto|native|float32 sets the start value.
+enum class Bf16ConvKernels { Auto, Native, Float32 };
+void set_bf16_conv_kernels(Bf16ConvKernels k);
+Bf16ConvKernels get_bf16_conv_kernels();
+bool bf16_conv_native();  // the setting resolved for this CPU (and oneDNN's effective ISA)
 dnnl::memory::data_type data_type(DType t);
 // A plain (strided) descriptor for the given geometry; zero strides are not accepted by oneDNN.
 dnnl::memory::desc plain_desc(const Shape& shape, const Shape& strides, DType t);

@@ -4,7 +4,9 @@
 #include "autograd/tessera.h"
 #include "core/kernels/conv.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/onednn_util.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 namespace k = tessera::kernels;
@@ -51,4 +53,34 @@ TEST(ConvBackends, OneDnnFloat32MatchesFloat64Reference) {
   Tensor xn = transpose(rnd({2, 8, 9, 9}, 300), 2, 3);
   Tensor w = rnd({4, 8, 3, 3}, 301);
   EXPECT_TRUE(allclose(f64(k::conv2d(xn, w, Tensor(), {})), k::conv2d_reference(f64(xn), f64(w), Tensor(), {}), 1e-4, 1e-4));
+}
+
+// bf16 convolutions through oneDNN's bf16 kernels (native) or its float32 kernels on the widened
+// values (onednn::set_bf16_conv_kernels): float32 mode is exactly the float32 convolution of the
+// bf16 values rounded once; native agrees with it to within bf16 rounding of summation-order
+// differences. Forward with bias, both backward kernels, and float32 operands computed in bf16.
+TEST(ConvBackends, Bf16KernelsNativeAndFloat32Agree) {
+  tessera::testing::ScopedSetting kernels(k::onednn::get_bf16_conv_kernels, k::onednn::set_bf16_conv_kernels);
+  const Conv2dParams p{.stride = {2, 2}, .padding = {1, 1}};
+  auto bf = [](const Tensor& t) { return k::to_dtype(t, DType::BFloat16); };
+  auto f32 = [](const Tensor& t) { return k::to_dtype(t, DType::Float32); };
+  const Tensor x = bf(rnd({2, 16, 13, 13}, 400)), w = bf(rnd({24, 16, 3, 3}, 401)), b = bf(rnd({24}, 402));
+  const Tensor gy = bf(rnd(k::conv2d_output_shape(x.shape(), w.shape(), p), 403));
+  TensorList got[2];
+  for (auto mode : {k::onednn::Bf16ConvKernels::Float32, k::onednn::Bf16ConvKernels::Native}) {
+    k::onednn::set_bf16_conv_kernels(mode);
+    EXPECT_EQ(k::onednn::bf16_conv_native(), mode == k::onednn::Bf16ConvKernels::Native);
+    TensorList r{k::conv2d(x, w, b, p), k::conv2d_backward_input(gy, w, x.shape(), p),
+                 k::conv2d_backward_weight(gy, x, w.shape(), p),
+                 k::conv2d(f32(x), f32(w), Tensor(), Conv2dParams{.stride = {2, 2}, .padding = {1, 1},
+                                                                  .compute_dtype = DType::BFloat16})};
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(r[i].dtype(), DType::BFloat16) << i;
+    got[mode == k::onednn::Bf16ConvKernels::Native] = r;
+  }
+  const TensorList& fl = got[0];
+  EXPECT_TRUE(allclose(f32(fl[0]), f32(bf(k::conv2d(f32(x), f32(w), f32(b), p))), 0, 0));
+  EXPECT_TRUE(allclose(f32(fl[1]), f32(bf(k::conv2d_backward_input(f32(gy), f32(w), x.shape(), p))), 0, 0));
+  EXPECT_TRUE(allclose(f32(fl[2]), f32(bf(k::conv2d_backward_weight(f32(gy), f32(x), w.shape(), p))), 0, 0));
+  EXPECT_TRUE(allclose(fl[3], k::conv2d(f32(x), f32(w), Tensor(), p), 0, 0));
+  for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(allclose(f32(got[1][i]), f32(fl[i]), 2e-2, 2e-2)) << i;
 }
