@@ -8,7 +8,7 @@ D=$(cd "$(dirname "$0")" && pwd)
 mkdir -p /tmp/b && tar xJf $D/bundle.tar.xz -C /tmp/b
 L=$(ls /tmp/b/lib/ld-linux-* | head -n1)
 sed -e 's/warm=2, n=5/warm=1, n=4/' $D/torch_steps.py > /tmp/torch_steps.py
-log=$OUT/ab.txt
+log=$OUT/${LOG:-ab.txt}
 { date -u; echo "commits: $(cat $D/COMMIT)"; } >> $log
 cat > /tmp/hw.py <<'PY'
 import torch, time
