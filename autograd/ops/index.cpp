@@ -1,5 +1,7 @@
 #include "autograd/ops/index.h"
 
+#include "autograd/grad_mode.h"
+
 #include <stdexcept>
 
 #include "autograd/ops/eltwise.h"
@@ -35,12 +37,23 @@ Tensor fit_to_shape(const Tensor& g, const Shape& shape) {
 
 }  // namespace
 
+namespace {
+// zeros(shape).index_add(d, index, src): recorded (differentiable) under create_graph, otherwise
+// added in place into the fresh zeros (no copy of them).
+Tensor added_into_zeros(const Shape& shape, DType dt, int64_t d, const Tensor& index, const Tensor& src) {
+  if (GradMode::is_enabled()) return index_add(zeros(shape, {.dtype = dt}), d, index, src);
+  Tensor out = zeros(shape, {.dtype = dt});
+  k::index_add_(out, d, index, src);
+  return out;
+}
+}  // namespace
+
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = k::index_select(x, dim, index);
   if (auto node = make_node("IndexSelectBackward", {x})) {
     int64_t d = wrap_dim(dim, x.dim(), "index_select");
     node->set_backward([si = save(index), d, shape = x.shape(), dt = x.dtype()](const TensorList& g, const Node& n) {
-      return TensorList{index_add(zeros(shape, {.dtype = dt}), d, si.unpack(n.name()), g[0])};
+      return TensorList{added_into_zeros(shape, dt, d, si.unpack(n.name()), g[0])};
     });
     set_history(node, {out});
   }
@@ -130,7 +143,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
         Tensor mask = k::compare(k::CompareOp::Eq, idx, scalar_tensor(double(*padding_idx), {.dtype = DType::Int64}));
         g2 = masked_fill(g2, mask.as_strided({idx.numel(), 1}, {1, 1}, mask.storage_offset()), 0.0);
       }
-      return TensorList{index_add(zeros({V, D}, {.dtype = dt}), 0, idx, g2)};
+      return TensorList{added_into_zeros({V, D}, dt, 0, idx, g2)};
     });
     set_history(node, {out});
   }

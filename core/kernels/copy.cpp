@@ -103,8 +103,17 @@ void copy_(const Tensor& dst, const Tensor& src) {
                       (dst.is_contiguous() ? " dst=dense" : " dst=strided"));
   if (dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
     // An empty tensor's buffer may be null, and memmove(dst, nullptr, 0) is still undefined (UBSan).
-    if (dst.raw_data() != src.raw_data() && dst.numel() > 0)
-      std::memmove(dst.raw_data(), src.raw_data(), size_t(dst.numel()) * dst.element_size());
+    if (dst.raw_data() == src.raw_data() || dst.numel() == 0) return;
+    char* d = static_cast<char*>(dst.raw_data());
+    const char* sp = static_cast<const char*>(src.raw_data());
+    const int64_t bytes = dst.numel() * int64_t(dst.element_size());
+    // Large copies of disjoint buffers in chunks over the threads (one thread's memcpy does not
+    // reach the memory bandwidth); overlapping ones (views of one storage) with one memmove.
+    if (bytes >= (int64_t(1) << 20) && (d + bytes <= sp || sp + bytes <= d)) {
+      parallel_for(bytes, int64_t(1) << 18, [&](int64_t b, int64_t e) { std::memcpy(d + b, sp + b, size_t(e - b)); });
+      return;
+    }
+    std::memmove(d, sp, size_t(bytes));
     return;
   }
   if (try_blocked_transpose_copy(dst, src)) return;
@@ -132,8 +141,9 @@ void fill_(const Tensor& dst, double value) {
     D v = convert<D, double>(value);
     if (dst.is_contiguous()) {
       D* p = dst.data_ptr<D>();
-      int64_t n = dst.numel();
-      for (int64_t i = 0; i < n; ++i) p[i] = v;
+      parallel_for(dst.numel(), kParallelGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) p[i] = v;
+      });
     } else {
       map_kernel<D, D>(dst, [v](D) { return v; }, {dst});
     }

@@ -176,27 +176,38 @@ Tensor index_select(const Tensor& x_in, int64_t dim_in, const Tensor& index) {
 
 Tensor index_add(const Tensor& x_in, int64_t dim_in, const Tensor& index, const Tensor& src_in) {
   profile::Scope prof_scope(profile::Family::Index);
-  if (index.dim() > 1)
-    throw std::invalid_argument("index_add: index must be 0-d or 1-d, got shape " + shape_str(index.shape()));
-  if (x_in.dtype() != src_in.dtype())
+  if (x_in.dtype() != src_in.dtype())  // checked before the copy, as index_add_ would after it
     throw std::invalid_argument(std::string("index_add: src dtype ") + dtype_name(src_in.dtype()) +
                                 " must match self dtype " + dtype_name(x_in.dtype()));
-  int64_t dim = wrap_dim(dim_in, x_in.dim(), "index_add");
-  Tensor idx = index_as_int64(index, "index_add");
   Tensor out = clone(x_in);
+  index_add_(out, dim_in, index, src_in);
+  return out;
+}
+
+void index_add_(const Tensor& out, int64_t dim_in, const Tensor& index, const Tensor& src_in) {
+  profile::Scope prof_scope(profile::Family::Index);
+  if (index.dim() > 1)
+    throw std::invalid_argument("index_add: index must be 0-d or 1-d, got shape " + shape_str(index.shape()));
+  if (out.dtype() != src_in.dtype())
+    throw std::invalid_argument(std::string("index_add: src dtype ") + dtype_name(src_in.dtype()) +
+                                " must match self dtype " + dtype_name(out.dtype()));
+  if (!out.is_contiguous())
+    throw std::invalid_argument("index_add_: self " + shape_str(out.shape()) + " must be contiguous");
+  int64_t dim = wrap_dim(dim_in, out.dim(), "index_add");
+  Tensor idx = index_as_int64(index, "index_add");
   Tensor o1 = as_1d_if_scalar(out);
   Shape want = o1.shape();
   want[size_t(dim)] = idx.numel();
   Tensor src = contiguous(as_1d_if_scalar(src_in));
   if (src.shape() != want)
     throw std::invalid_argument("index_add: src shape " + shape_str(src_in.shape()) + " must be " + shape_str(want) +
-                                " (self " + shape_str(x_in.shape()) + " with " + std::to_string(idx.numel()) +
+                                " (self " + shape_str(out.shape()) + " with " + std::to_string(idx.numel()) +
                                 " index entries along dim " + std::to_string(dim) + ")");
   int64_t outer, n, inner;
   split_dims(o1.shape(), dim, outer, n, inner);
   check_index_bounds(idx, n, dim, "index_add");
   const int64_t m = idx.numel();
-  if (src.numel() == 0) return out;
+  if (src.numel() == 0) return;
   const int64_t* ip = idx.data_ptr<int64_t>();
   dispatch_all(out.dtype(), [&]<typename T>() {
     T* ob = o1.data_ptr<T>();
@@ -218,7 +229,6 @@ Tensor index_add(const Tensor& x_in, int64_t dim_in, const Tensor& index, const 
       parallel_for(inner, std::max<int64_t>(64, 32768 / std::max<int64_t>(m * outer, 1)),
                    [&](int64_t b, int64_t e) { run(0, outer, b, e); });
   });
-  return out;
 }
 
 Tensor gather(const Tensor& x_in, int64_t dim_in, const Tensor& index) {

@@ -20,6 +20,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // x.index_add(dim, index, src): a copy of x with src's slices added at rows index along dim
 // (repeated indices accumulate). src has x's shape except size index.numel() along dim.
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+// The same in place on a contiguous tensor: the backward of index_select / embedding adds into a
+// fresh zero tensor without index_add's copy of it (an LM's [33278, 256] table: two passes less).
+void index_add_(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src);
 // out[..., j, ...] = x[..., index[..., j, ...], ...] along dim; out has index's shape.
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 // A copy of x with src[p] added (scatter_add) or written (scatter) at x[p with index[p] along dim],

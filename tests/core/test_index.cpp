@@ -5,6 +5,7 @@
 
 #include "autograd/tessera.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/index.h"
 #include "testing/gradcheck.h"
 
 using namespace tessera;
@@ -119,4 +120,18 @@ TEST(Index, MaskedFillAndOneHot) {
   EXPECT_EQ(oh.shape(), (Shape{2, 3}));
   EXPECT_EQ(vals(oh), (std::vector<double>{0, 0, 1, 1, 0, 0}));
   EXPECT_EQ(one_hot(i64({1}, {}), 4).shape(), (Shape{4}));
+}
+
+// index_add_ adds in place into a contiguous tensor (repeated indices accumulate) and equals the
+// out-of-place index_add; a non-contiguous target is refused.
+TEST(Index, IndexAddInPlace) {
+  Tensor x = arange(12.0, {.dtype = DType::Float32}).as_strided({4, 3}, {3, 1}, 0);
+  Tensor idx = from_vector<int64_t>({3, 0, 3}, {3});
+  Tensor src = ones({3, 3});
+  Tensor ref = kernels::index_add(x, 0, idx, src);
+  Tensor y = kernels::clone(x);
+  kernels::index_add_(y, 0, idx, src);
+  EXPECT_TRUE(allclose(y, ref, 0, 0));
+  EXPECT_EQ(kernels::to_vector<float>(y)[9], 11.0f);  // row 3 got two ones
+  EXPECT_THROW(kernels::index_add_(transpose(kernels::clone(x), 0, 1), 1, idx, src), std::invalid_argument);
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/tessera.h"
@@ -305,4 +306,30 @@ TEST(Reduce, ArgExtremesMatchBruteForceWithTiesAndNaN) {
   for (int64_t i = 1; i < 999; ++i)
     if (get_value(y, i) > get_value(y, first_max)) first_max = i;
   EXPECT_EQ(get_value(argmax(y), 0), first_max);
+}
+
+// Large same-dtype contiguous copies run in chunks over the threads when the buffers are disjoint,
+// and as one memmove when they overlap (views of one storage); fills of contiguous tensors are
+// split over the threads too. Each is checked element by element at 1 and 2 threads.
+TEST(Tensor, LargeCopiesAndFillsAtAnyThreadCount) {
+  tessera::testing::ScopedSetting threads(get_num_threads, set_num_threads);
+  for (int t : {1, 2}) {
+    set_num_threads(t);
+    const int64_t n = 3 * (int64_t(1) << 18) + 7;  // 3 MB of float32, not a multiple of the chunk size
+    Tensor src = arange(double(n), {.dtype = DType::Float32});
+    Tensor dst = empty({n});
+    kernels::copy_(dst, src);
+    EXPECT_TRUE(test::allclose(dst, src, 0, 0));
+    // Overlapping: shift the storage's first n - 5 elements right by 5 (memmove semantics).
+    Tensor buf = arange(double(n), {.dtype = DType::Float32});
+    kernels::copy_(buf.as_strided({n - 5}, {1}, 5), buf.as_strided({n - 5}, {1}, 0));
+    std::vector<float> v = kernels::to_vector<float>(buf);
+    bool ok = true;
+    for (int64_t i = 0; i < n; ++i) ok = ok && v[size_t(i)] == float(i < 5 ? i : i - 5);
+    EXPECT_TRUE(ok) << "overlapping copy at " << t << " threads";
+    Tensor z = empty({n});
+    kernels::fill_(z, 2.5);
+    std::vector<float> zv = kernels::to_vector<float>(z);
+    EXPECT_EQ(std::count(zv.begin(), zv.end(), 2.5f), n);
+  }
 }
