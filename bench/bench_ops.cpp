@@ -10,6 +10,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "autograd/tessera.h"
+#include "core/kernels/conv.h"
+#include "core/kernels/copy.h"
 #include "core/kernels/matmul.h"
 #include "nn/init.h"
 #if __has_include("autograd/ops/softmax.h")
@@ -175,6 +177,39 @@ BENCHMARK(BM_DepthwiseConv2dForwardBackward)
 
 BENCHMARK(BM_Conv2dForward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 BENCHMARK(BM_Conv2dForwardBackward)->Args({64, 64, 32, 64, 1})->Args({64, 64, 32, 128, 2})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+
+// ResNet-18 (CIFAR, batch 64) convolution kernels in bfloat16, one kind at a time, on oneDNN's
+// convolution primitives (algo 0) or as im2col + one matrix product (algo 1): the table behind
+// kernels::ConvAlgorithm's auto rule. Args C, H, O, kernel, stride, kind (0 forward, 1 backward
+// data, 2 backward weights), algo.
+void BM_ResNetConvBf16(benchmark::State& st) {
+  const int64_t C = st.range(0), H = st.range(1), O = st.range(2), kk = st.range(3), s = st.range(4);
+  const int64_t kind = st.range(5);
+  const auto saved = kernels::get_conv_algorithm();
+  kernels::set_conv_algorithm(st.range(6) ? kernels::ConvAlgorithm::Gemm : kernels::ConvAlgorithm::OneDnn);
+  auto bf = [](const Tensor& t) { return kernels::to_dtype(t, DType::BFloat16); };
+  Conv2dParams p{.stride = {s, s}, .padding = {kk / 2, kk / 2}};
+  Tensor x = bf(rnd({64, C, H, H}, 3)), w = bf(rnd({O, C, kk, kk}, 4));
+  Tensor gy = bf(rnd(kernels::conv2d_output_shape(x.shape(), w.shape(), p), 5));
+  for (auto _ : st) {
+    Tensor r = kind == 0 ? kernels::conv2d(x, w, Tensor(), p)
+             : kind == 1 ? kernels::conv2d_backward_input(gy, w, x.shape(), p)
+                         : kernels::conv2d_backward_weight(gy, x, w.shape(), p);
+    benchmark::DoNotOptimize(r.raw_data());
+  }
+  kernels::set_conv_algorithm(saved);
+  const int64_t OH = (H + 2 * (kk / 2) - kk) / s + 1;
+  set_flops(st, 2.0 * 64 * O * OH * OH * C * kk * kk);
+}
+void resnet_conv_args(benchmark::internal::Benchmark* b) {
+  const int64_t layers[][5] = {{64, 32, 64, 3, 1},  {64, 32, 128, 3, 2}, {128, 16, 128, 3, 1}, {64, 32, 128, 1, 2},
+                               {128, 16, 256, 3, 2}, {256, 8, 256, 3, 1}, {128, 16, 256, 1, 2}, {256, 8, 512, 3, 2},
+                               {512, 4, 512, 3, 1},  {256, 8, 512, 1, 2}};
+  for (auto& l : layers)
+    for (int64_t kind = 0; kind < 3; ++kind)
+      for (int64_t algo = 0; algo < 2; ++algo) b->Args({l[0], l[1], l[2], l[3], l[4], kind, algo});
+}
+BENCHMARK(BM_ResNetConvBf16)->Apply(resnet_conv_args)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.1)->MinTime(0.3);
 
 #ifdef TESSERA_HAS_SOFTMAX
 void BM_Softmax(benchmark::State& st) {

@@ -241,7 +241,11 @@ Tensor erf(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   return unary_op("ReluBackward", k::UnaryOp::Relu, x, false, true, [](const Tensor& g, const Tensor&, const Tensor& y) {
-    return mul(g, mask_of(k::compare(k::CompareOp::Gt, y, k::scalar_like(y, 0)), g.dtype()));
+    // One pass (torch's threshold_backward) unless the backward itself is recorded; the composed
+    // form built a bool mask and converted it to g's dtype first (ResNet-18 bf16: 17 such casts
+    // per step, 5% of it).
+    if (!GradMode::is_enabled()) return k::activation_backward(k::UnaryOp::Relu, g, y);
+    return where(k::compare(k::CompareOp::Le, y, k::scalar_like(y, 0)), 0.0, g);
   });
 }
 Tensor sigmoid(const Tensor& x) {

@@ -1,8 +1,11 @@
 #include "core/kernels/conv.h"
 
+#include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/conv_gemm.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/onednn_util.h"
 #include "core/profiler.h"
@@ -12,9 +15,7 @@ namespace tessera::kernels {
 
 namespace {
 
-struct Geo {
-  int64_t N, C, H, W, O, Cg, Og, KH, KW, OH, OW, G, sh, sw, ph, pw, dh, dw;
-};
+using Geo = ConvGeometry;
 
 std::string shapes_str(const Shape& x, const Shape& w) { return "input " + shape_str(x) + ", weight " + shape_str(w); }
 
@@ -277,7 +278,48 @@ void run_dnnl(const DnnlConv& c, const Tensor& in1, const dnnl::memory::desc& u1
   out_watch.annotate("reorder_out");
 }
 
+// ---- algorithm choice --------------------------------------------------------------------
+
+const char* algo_env() {
+  const char* e = std::getenv("TESSERA_CONV_ALGO");
+  return e && *e ? e : nullptr;
+}
+std::atomic<int>& algo_slot() {
+  static std::atomic<int> a{[] {
+    const std::string v = algo_env() ? algo_env() : "";
+    return int(v == "onednn" ? ConvAlgorithm::OneDnn : v == "gemm" ? ConvAlgorithm::Gemm : ConvAlgorithm::Auto);
+  }()};
+  return a;
+}
+
+// Whether the im2col + GEMM path (conv_gemm.h) runs this problem. Auto takes it for bfloat16 on
+// AMX where oneDNN 2.6.3's AMX convolutions lose to its AMX matmul of the same product: weight
+// gradients with output planes of <= 64 pixels (ResNet's 8x8 and 4x4 stages, 1x1 shortcuts
+// included: 1.7-6 x faster on two cores), forward and input gradients with planes of <= 16 pixels
+// (1.3-3 x; at 8x8 oneDNN's convolutions win by 1.3-1.5x). The table:
+// `tessera_bench_ops --benchmark_filter=ResNetConvBf16` (session 13, README). float32 convolutions
+// already run near the float32 matmul's speed.
+bool use_gemm(const Geo& g, DType cdt, Kind kind) {
+  if (g.G != 1) return false;
+  switch (get_conv_algorithm()) {
+    case ConvAlgorithm::OneDnn: return false;
+    case ConvAlgorithm::Gemm: return true;
+    case ConvAlgorithm::Auto: break;
+  }
+  static const bool amx = onednn::cpu_isa_name() == "avx512_core_amx";
+  if (!amx || cdt != DType::BFloat16 || !onednn::bf16_conv_native()) return false;
+  const int64_t plane = g.OH * g.OW;
+  return plane <= (kind == Kind::BackwardWeights ? 64 : 16);
+}
+
 }  // namespace
+
+void set_conv_algorithm(ConvAlgorithm a) { algo_slot().store(int(a)); }
+ConvAlgorithm get_conv_algorithm() { return ConvAlgorithm(algo_slot().load()); }
+void check_conv_environment() {
+  if (const char* e = algo_env(); e && std::string(e) != "auto" && std::string(e) != "onednn" && std::string(e) != "gemm")
+    throw std::invalid_argument(std::string("TESSERA_CONV_ALGO=") + e + ": expected auto, onednn or gemm");
+}
 
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p) {
   Geo g = geometry(x, w, p, "conv2d");
@@ -330,6 +372,7 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
   if (b0.defined() && (b0.shape() != Shape{g.O} || b0.dtype() != x0.dtype()))
     return conv2d_reference(x0, w0, b0, p);  // reports the bias error
   const DType cdt = compute_dtype(p, x0);
+  if (use_gemm(g, cdt, Kind::Forward)) return conv2d_gemm(g, x0, w0, b0, cdt);
   auto c = dnnl_conv(Kind::Forward, g, x0.dtype(), b0.defined(), cdt);
   if ((!c->ok || !onednn::bf16_conv_native()) && cdt != x0.dtype())
     return conv2d(round_bf16(x0), round_bf16(w0), b0, without_compute(p));
@@ -351,6 +394,7 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
   Geo g = geometry(in_shape, w0.shape(), p, "conv2d_backward_input");
   check_grad_shape(gy0, g, "conv2d_backward_input");
   const DType cdt = compute_dtype(p, gy0);
+  if (use_gemm(g, cdt, Kind::BackwardData)) return conv2d_backward_input_gemm(g, gy0, w0, cdt);
   auto c = dnnl_conv(Kind::BackwardData, g, gy0.dtype(), false, cdt);
   if ((!c->ok || !onednn::bf16_conv_native()) && cdt != gy0.dtype())
     return conv2d_backward_input(round_bf16(gy0), round_bf16(w0), in_shape, without_compute(p));
@@ -372,6 +416,7 @@ Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& 
   Geo g = geometry(x0.shape(), w_shape, p, "conv2d_backward_weight");
   check_grad_shape(gy0, g, "conv2d_backward_weight");
   const DType cdt = compute_dtype(p, gy0);
+  if (use_gemm(g, cdt, Kind::BackwardWeights) && gy0.numel() > 0) return conv2d_backward_weight_gemm(g, gy0, x0, cdt);
   auto c = dnnl_conv(Kind::BackwardWeights, g, gy0.dtype(), false, cdt);
   if ((!c->ok || !onednn::bf16_conv_native()) && cdt != gy0.dtype())
     return conv2d_backward_weight(round_bf16(gy0), round_bf16(x0), w_shape, without_compute(p));

@@ -29,6 +29,18 @@ struct Conv2dParams {
 
 namespace tessera::kernels {
 
+// Which kernels run float32/bfloat16 convolutions. Auto: oneDNN's convolution primitives, except
+// bfloat16 problems on AMX CPUs with small output planes (weight gradients: <= 64 pixels, forward
+// and input gradients: <= 16), which run as one matrix product over im2col columns (oneDNN's AMX
+// matmul is 1.3-6x its AMX convolutions there). OneDnn and Gemm force one (tests, A/B
+// benchmarks); grouped convolutions always run on oneDNN. TESSERA_CONV_ALGO=auto|onednn|gemm
+// sets the start value.
+enum class ConvAlgorithm { Auto, OneDnn, Gemm };
+void set_conv_algorithm(ConvAlgorithm a);
+ConvAlgorithm get_conv_algorithm();
+// Throws std::invalid_argument naming TESSERA_CONV_ALGO and the choices for a bad value.
+void check_conv_environment();
+
 // Output shape of conv2d; throws std::invalid_argument naming both shapes for bad channel/group
 // counts, ranks or parameters.
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p);

@@ -258,6 +258,11 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
       case UnaryOp::Tanh:
         map_kernel<T, T, T>(out, [](A gv, A yv) { A y = A(yv); return A(gv) * (A(1) - y * y); }, {gc, saved});
         break;
+      case UnaryOp::Relu:
+        // torch's threshold_backward(g, y, 0): 0 where y <= 0, else g (so a NaN output, which
+        // relu propagates, passes its gradient on, and a NaN gradient is dropped where y <= 0).
+        map_kernel<T, T, T>(out, [](A gv, A yv) { return yv <= A(0) ? A(0) : A(gv); }, {gc, saved});
+        break;
       default:
         throw std::invalid_argument("activation_backward: no fused backward for this op");
     }

@@ -29,7 +29,7 @@ Tensor logical(LogicalOp op, const Tensor& a, const Tensor& b);  // bool result
 Tensor logical_not(const Tensor& a);
 Tensor unary(UnaryOp op, const Tensor& a);  // floating ops require a floating input
 // Fused first-order backward of an activation: g * f'(.), where `saved` is the input x for Gelu,
-// GeluTanh, Silu and Erf, and the output y for Sigmoid and Tanh. Used when no graph of the
+// GeluTanh, Silu and Erf, and the output y for Sigmoid, Tanh and Relu. Used when no graph of the
 // backward is needed (the create_graph path composes differentiable ops instead).
 Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);

@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "autograd/ops/shape.h"
+#include "core/kernels/conv.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/matmul.h"
 #include "core/threading.h"
@@ -560,6 +561,7 @@ int main(int argc, char** argv) {
   }
   try {
     kernels::check_matmul_environment();
+    kernels::check_conv_environment();
     if (*train) return cmd_train(cfg, sets, resume, init_from, progress);
     if (*eval) return cmd_eval(cfg, sets, ckpt, splits, save_logits);
     if (*pred) return cmd_predict(cfg, sets, ckpt, inputs, out, topk, predict_split);

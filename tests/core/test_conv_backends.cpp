@@ -84,3 +84,81 @@ TEST(ConvBackends, Bf16KernelsNativeAndFloat32Agree) {
   EXPECT_TRUE(allclose(fl[3], k::conv2d(f32(x), f32(w), Tensor(), p), 0, 0));
   for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(allclose(f32(got[1][i]), f32(fl[i]), 2e-2, 2e-2)) << i;
 }
+
+// The im2col + GEMM path (ConvAlgorithm::Gemm) against the float64 reference: float32 within
+// float32 rounding; bfloat16 within one bf16 rounding of the float32 result on the same bf16
+// values (products exact, float32 accumulation, one rounding), and float32 operands computed in
+// bfloat16. Strides, padding wider than the kernel's reach, dilation, non-square kernels and
+// planes, 1x1 kernels, bias, a non-contiguous input and a batch of one.
+TEST(ConvBackends, GemmPathMatchesReference) {
+  tessera::testing::ScopedSetting algo(k::get_conv_algorithm, k::set_conv_algorithm);
+  k::set_conv_algorithm(k::ConvAlgorithm::Gemm);
+  struct Case { Shape x, w; Conv2dParams p; };
+  std::vector<Case> cases = {
+      {{2, 16, 8, 8}, {24, 16, 3, 3}, {.padding = {1, 1}}},
+      {{3, 8, 9, 7}, {16, 8, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}}},
+      {{1, 8, 10, 10}, {8, 8, 3, 3}, {.padding = {2, 2}, .dilation = {2, 2}}},
+      {{2, 5, 11, 11}, {4, 5, 2, 3}, {.stride = {2, 3}, .padding = {0, 1}}},
+      {{2, 32, 4, 4}, {16, 32, 1, 1}, {.stride = {2, 2}}},
+      {{2, 4, 3, 3}, {6, 4, 3, 3}, {.padding = {3, 3}}},  // output pixels that see only padding
+  };
+  uint64_t seed = 500;
+  auto f64 = [](const Tensor& t) { return k::to_dtype(t, DType::Float64); };
+  auto bf = [](const Tensor& t) { return k::to_dtype(t, DType::BFloat16); };
+  // bf16 results: the float32 computation on the bf16 values, rounded once, up to summation order.
+  auto near_bf16 = [&](const Tensor& got, const Tensor& want64) {
+    return allclose(f64(got), want64, 1.0 / 128, 1e-3);
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(shape_str(c.x) + " * " + shape_str(c.w));
+    Tensor x = rnd(c.x, seed++), w = rnd(c.w, seed++), b = rnd({c.w[0]}, seed++);
+    Tensor gy = rnd(k::conv2d_output_shape(c.x, c.w, c.p), seed++);
+    EXPECT_TRUE(allclose(f64(k::conv2d(x, w, b, c.p)), k::conv2d_reference(f64(x), f64(w), f64(b), c.p), 1e-5, 1e-5));
+    EXPECT_TRUE(allclose(f64(k::conv2d_backward_input(gy, w, c.x, c.p)),
+                         k::conv2d_backward_input_reference(f64(gy), f64(w), c.x, c.p), 1e-5, 1e-5));
+    EXPECT_TRUE(allclose(f64(k::conv2d_backward_weight(gy, x, c.w, c.p)),
+                         k::conv2d_backward_weight_reference(f64(gy), f64(x), c.w, c.p), 1e-5, 1e-5));
+    const Tensor xb = bf(x), wb = bf(w), bb = bf(b), gyb = bf(gy);
+    Tensor y = k::conv2d(xb, wb, bb, c.p), gx = k::conv2d_backward_input(gyb, wb, c.x, c.p);
+    Tensor gw = k::conv2d_backward_weight(gyb, xb, c.w, c.p);
+    EXPECT_EQ(y.dtype(), DType::BFloat16);
+    EXPECT_EQ(gx.dtype(), DType::BFloat16);
+    EXPECT_EQ(gw.dtype(), DType::BFloat16);
+    EXPECT_TRUE(near_bf16(y, k::conv2d_reference(f64(xb), f64(wb), f64(bb), c.p)));
+    EXPECT_TRUE(near_bf16(gx, k::conv2d_backward_input_reference(f64(gyb), f64(wb), c.x, c.p)));
+    EXPECT_TRUE(near_bf16(gw, k::conv2d_backward_weight_reference(f64(gyb), f64(xb), c.w, c.p)));
+    Conv2dParams pc = c.p;
+    pc.compute_dtype = DType::BFloat16;
+    Tensor yc = k::conv2d(x, w, b, pc);
+    EXPECT_EQ(yc.dtype(), DType::Float32);
+    EXPECT_TRUE(allclose(f64(yc), k::conv2d_reference(f64(xb), f64(wb), f64(b), c.p), 1e-5, 1e-5));
+    EXPECT_TRUE(allclose(f64(k::conv2d_backward_weight(gy, x, c.w, pc)),
+                         k::conv2d_backward_weight_reference(f64(gyb), f64(xb), c.w, c.p), 1e-5, 1e-5));
+  }
+  // A non-contiguous input and a batch of one.
+  Tensor xn = transpose(rnd({1, 8, 9, 9}, 600), 2, 3);
+  Tensor w = rnd({4, 8, 3, 3}, 601);
+  const Conv2dParams p{.padding = {1, 1}};
+  EXPECT_TRUE(allclose(f64(k::conv2d(xn, w, Tensor(), p)), k::conv2d_reference(f64(xn), f64(w), Tensor(), p), 1e-5, 1e-5));
+  EXPECT_TRUE(allclose(f64(k::conv2d_backward_weight(rnd({1, 4, 9, 9}, 602), xn, w.shape(), p)),
+                       k::conv2d_backward_weight_reference(f64(rnd({1, 4, 9, 9}, 602)), f64(xn), w.shape(), p), 1e-5, 1e-5));
+}
+
+// Every algorithm gives the same training gradients through autograd: a small conv net's loss and
+// parameter gradients under Gemm equal those under OneDnn (float32, to float32 rounding).
+TEST(ConvBackends, GemmAndOneDnnAgreeThroughAutograd) {
+  tessera::testing::ScopedSetting algo(k::get_conv_algorithm, k::set_conv_algorithm);
+  TensorList grads[2];
+  for (int i = 0; i < 2; ++i) {
+    k::set_conv_algorithm(i ? k::ConvAlgorithm::Gemm : k::ConvAlgorithm::OneDnn);
+    Tensor x = rnd({4, 6, 8, 8}, 700), w1 = rnd({12, 6, 3, 3}, 701), w2 = rnd({8, 12, 3, 3}, 702);
+    w1.set_requires_grad(true);
+    w2.set_requires_grad(true);
+    x.set_requires_grad(true);
+    Tensor h = relu(conv2d(x, w1, Tensor(), {.stride = {2, 2}, .padding = {1, 1}}));
+    Tensor loss = sum(conv2d(h, w2, Tensor(), {.padding = {1, 1}}) * conv2d(h, w2, Tensor(), {.padding = {1, 1}}));
+    backward(loss);
+    grads[i] = {x.grad(), w1.grad(), w2.grad()};
+  }
+  for (size_t j = 0; j < 3; ++j) EXPECT_TRUE(allclose(grads[1][j], grads[0][j], 1e-4, 1e-4)) << j;
+}

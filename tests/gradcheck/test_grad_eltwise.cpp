@@ -10,6 +10,7 @@
 #include <string>
 
 #include "autograd/tessera.h"
+#include "core/kernels/copy.h"
 #include "testing/gradcheck.h"
 
 using namespace tessera;
@@ -23,6 +24,7 @@ namespace {
 Tensor f64(std::initializer_list<double> v, bool rg = false) {
   return tensor(v, {.dtype = DType::Float64, .requires_grad = rg});
 }
+std::vector<double> k_values(const Tensor& t) { return kernels::to_vector<double>(to(t.detach(), DType::Float64)); }
 Tensor grad_of(const Tensor& y, const Tensor& x, const Tensor& v = Tensor()) {
   return grad({y}, {x}, v.defined() ? TensorList{v} : TensorList{}, {.allow_unused = true})[0];
 }
@@ -348,7 +350,7 @@ TEST(GradUnary, FusedBackwardMatchesComposedBackward) {
   // of differentiable ops. Both must agree (float32 and float64).
   using F = Tensor (*)(const Tensor&);
   std::vector<std::pair<const char*, F>> ops = {
-      {"sigmoid", sigmoid}, {"tanh", tanh}, {"silu", silu}, {"erf", erf},
+      {"sigmoid", sigmoid}, {"tanh", tanh}, {"silu", silu}, {"erf", erf}, {"relu", relu},
       {"gelu", [](const Tensor& x) { return gelu(x); }}, {"gelu_tanh", [](const Tensor& x) { return gelu(x, "tanh"); }}};
   for (DType dt : {DType::Float32, DType::Float64}) {
     for (auto& [name, f] : ops) {
@@ -358,6 +360,23 @@ TEST(GradUnary, FusedBackwardMatchesComposedBackward) {
       Tensor fused = grad({f(x)}, {x}, {g})[0];
       Tensor composed = grad({f(x)}, {x}, {g}, {.create_graph = true})[0];
       EXPECT_TRUE(test::allclose(fused, composed.detach(), dt == DType::Float32 ? 1e-5 : 1e-12, dt == DType::Float32 ? 1e-6 : 1e-14));
+    }
+  }
+}
+
+// relu's gradient is torch's threshold_backward(g, relu(x), 0): 0 where the output is <= 0 (a NaN
+// gradient there is dropped), g elsewhere (a NaN output, which relu propagates, passes g on). Fused
+// kernel, composed (create_graph) form, and bfloat16 agree.
+TEST(GradUnary, ReluBackwardIsThresholdBackward) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (DType dt : {DType::Float32, DType::Float64, DType::BFloat16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    Tensor x = to(f64({-1.0, 0.0, 2.0, nan, 0.5, -3.0}), dt).set_requires_grad();
+    Tensor g = to(f64({1.0, nan, 3.0, 4.0, 5.0, 6.0}), dt);
+    for (bool create_graph : {false, true}) {
+      std::vector<double> got = k_values(grad({relu(x)}, {x}, {g}, {.create_graph = create_graph})[0]);
+      const std::vector<double> want = {0.0, 0.0, 3.0, 4.0, 5.0, 0.0};
+      EXPECT_EQ(got, want) << "create_graph=" << create_graph;
     }
   }
 }
