@@ -293,17 +293,20 @@ void BM_AddMixed1M(benchmark::State& st) {
 #ifdef TESSERA_HAS_NORM
 // Training-mode batch norm forward + backward on a [64, 64, 32, 32] activation (resnet18's first stage
 // at CIFAR size) with float32 weights: arg 0 float32 input, 1 bfloat16 input (autocast's conv output).
+// Training batch norm forward + backward at batch 64; args: dtype (0 float32, 1 bfloat16 input
+// with float32 parameters, as under autocast), channels, plane side (ResNet-18's four stages).
 void BM_BatchNorm(benchmark::State& st) {
-  Tensor x = rnd_as({64, 64, 32, 32}, 15, st.range(0)).requires_grad_(true);
-  Tensor w = rnd({64}, 16, true), b = rnd({64}, 17, true);
-  Tensor g = rnd_as({64, 64, 32, 32}, 18, st.range(0));
+  const int64_t C = st.range(1), H = st.range(2);
+  Tensor x = rnd_as({64, C, H, H}, 15, st.range(0)).requires_grad_(true);
+  Tensor w = rnd({C}, 16, true), b = rnd({C}, 17, true);
+  Tensor g = rnd_as({64, C, H, H}, 18, st.range(0));
   for (auto _ : st) {
     Tensor y = batch_norm(x, Tensor(), Tensor(), w, b, true);
     backward(y, g);
     x.set_grad(Tensor()), w.set_grad(Tensor()), b.set_grad(Tensor());
   }
 }
-BENCHMARK(BM_BatchNorm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+BENCHMARK(BM_BatchNorm)->ArgsProduct({{0, 1}, {64}, {32}})->Args({1, 128, 16})->Args({1, 256, 8})->Args({1, 512, 4})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 #endif
 
 // Column sum of a [4096, 384] gradient (a bias gradient), float32 or bfloat16.

@@ -296,9 +296,10 @@ std::atomic<int>& algo_slot() {
 // AMX where oneDNN 2.6.3's AMX convolutions lose to its AMX matmul of the same product: weight
 // gradients with output planes of <= 64 pixels (ResNet's 8x8 and 4x4 stages, 1x1 shortcuts
 // included: 1.7-6 x faster on two cores), forward and input gradients with planes of <= 16 pixels
-// (1.3-3 x; at 8x8 oneDNN's convolutions win by 1.3-1.5x). The table:
-// `tessera_bench_ops --benchmark_filter=ResNetConvBf16` (session 13, README). float32 convolutions
-// already run near the float32 matmul's speed.
+// (1.3-3 x; at 8x8 oneDNN's convolutions win by 1.1-1.5x), except 1x1 forward convolutions. The
+// same on the 16-core AMX device host at 2 and 16 threads (bench/results/s13_device_conv.txt). The
+// table: `tessera_bench_ops --benchmark_filter=ResNetConvBf16` (session 13, README). float32
+// convolutions already run near the float32 matmul's speed.
 bool use_gemm(const Geo& g, DType cdt, Kind kind) {
   if (g.G != 1) return false;
   switch (get_conv_algorithm()) {
@@ -309,7 +310,9 @@ bool use_gemm(const Geo& g, DType cdt, Kind kind) {
   static const bool amx = onednn::cpu_isa_name() == "avx512_core_amx";
   if (!amx || cdt != DType::BFloat16 || !onednn::bf16_conv_native()) return false;
   const int64_t plane = g.OH * g.OW;
-  return plane <= (kind == Kind::BackwardWeights ? 64 : 16);
+  if (kind == Kind::BackwardWeights) return plane <= 64;
+  // A 1x1 forward convolution is already one product; oneDNN's 1x1 kernel wins it (0.5-0.6x).
+  return plane <= 16 && (kind == Kind::BackwardData || g.KH * g.KW > 1);
 }
 
 }  // namespace

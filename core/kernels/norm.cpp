@@ -257,6 +257,67 @@ std::vector<double> read_vec(const Tensor& t) {
   });
   return v;
 }
+
+// Batch norm over short rows (ResNet's 8x8 and 4x4 planes: S = 64 or 16 values per image and
+// channel). Per-row reductions and per-row converter calls made those layers 2-8x slower per
+// element than 32x32 ones (tessera_bench_ops BM_BatchNorm, session 13). Here an image's [C, S]
+// slab is one contiguous vector: per-channel coefficients are expanded to one value per slab
+// element, sums accumulate element-wise over the images of a task (in double: a float accumulator
+// lost the cancelling sums of small batches, e.g. timm's SE block's batch norm over 3 images, to
+// 3e-5 relative against torch) and then reduce per channel, added in task order.
+constexpr int64_t kShortRow = 64;
+
+std::vector<float> per_element(const std::vector<double>& per_channel, int64_t S) {
+  std::vector<float> v(per_channel.size() * size_t(S));
+  for (size_t c = 0; c < per_channel.size(); ++c)
+    for (int64_t i = 0; i < S; ++i) v[c * size_t(S) + size_t(i)] = float(per_channel[c]);
+  return v;
+}
+
+// Per-channel sums over images and plane of f's terms: f(acc, a, b, j0, len) adds the terms of slab
+// elements [j0, j0 + len) into the double accumulators acc[0, len) (a, b: those elements in
+// float; b may be null).
+template <typename T, typename F>
+std::vector<double> slab_channel_sums(const T* a, const T* b, int64_t N, int64_t C, int64_t S, F&& f) {
+  const int64_t L = C * S, tasks = std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), N));
+  std::vector<double> acc(size_t(tasks * L), 0.0);
+  parallel_for(tasks, 1, [&](int64_t k0, int64_t k1) {
+    alignas(64) float abuf[kBlock], bbuf[kBlock];
+    for (int64_t k = k0; k < k1; ++k)
+      for (int64_t n = N * k / tasks; n < N * (k + 1) / tasks; ++n)
+        for (int64_t j0 = 0; j0 < L; j0 += kBlock) {
+          const int64_t len = std::min(L - j0, kBlock);
+          const float* qa = widened(a + n * L + j0, len, abuf);
+          const float* qb = b ? widened(b + n * L + j0, len, bbuf) : nullptr;
+          f(acc.data() + k * L + j0, qa, qb, j0, len);
+        }
+  });
+  std::vector<double> out(size_t(C), 0.0);
+  for (int64_t k = 0; k < tasks; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      double sum = 0;
+      for (int64_t i = 0; i < S; ++i) sum += acc[size_t(k * L + c * S + i)];
+      out[size_t(c)] += sum;
+    }
+  return out;
+}
+
+// y[n] = f(a[n], b[n]) slab element-wise: f(out, a, b, j0, len) writes elements [j0, j0 + len).
+template <typename T, typename F>
+void slab_map(const T* a, const T* b, T* y, int64_t N, int64_t L, F&& f) {
+  parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+    alignas(64) float abuf[kBlock], bbuf[kBlock], obuf[kBlock];
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t j0 = 0; j0 < L; j0 += kBlock) {
+        const int64_t len = std::min(L - j0, kBlock);
+        const float* qa = widened(a + n * L + j0, len, abuf);
+        const float* qb = b ? widened(b + n * L + j0, len, bbuf) : nullptr;
+        float* o = out_block(y + n * L + j0, obuf);
+        f(o, qa, qb, j0, len);
+        store_block(y + n * L + j0, obuf, len);
+      }
+  });
+}
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
@@ -292,7 +353,22 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     using A = acc_t<T>;
     const T* xp = x.data_ptr<T>();
     T* yp = out.data_ptr<T>();
-    if (training) {
+    if (training && S <= kShortRow && std::is_same_v<A, float>) {
+      if constexpr (std::is_same_v<A, float>) {
+      mu = slab_channel_sums<T>(xp, nullptr, N, C, S, [](double* acc, const float* q, const float*, int64_t, int64_t len) {
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) acc[i] += double(q[i]);
+      });
+      for (auto& m : mu) m /= double(count);
+      const std::vector<float> m_el = per_element(mu, S);
+      var = slab_channel_sums<T>(xp, nullptr, N, C, S, [&](double* acc, const float* q, const float*, int64_t j0, int64_t len) {
+        const float* m = m_el.data() + j0;
+#pragma omp simd
+        for (int64_t i = 0; i < len; ++i) acc[i] += double((q[i] - m[i]) * (q[i] - m[i]));
+      });
+      for (auto& v : var) v /= double(count);
+      }
+    } else if (training) {
       parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           double s = 0;
@@ -318,6 +394,16 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
       rp[c] = A(rs);
       scale[size_t(c)] = rs * wv[size_t(c)];
       shift[size_t(c)] = bv[size_t(c)] - mu[size_t(c)] * scale[size_t(c)];
+    }
+    if constexpr (std::is_same_v<A, float>) {
+      if (S <= kShortRow) {
+        const std::vector<float> sc = per_element(scale, S), sh = per_element(shift, S);
+        slab_map<T>(xp, nullptr, yp, N, C * S, [&](float* o, const float* q, const float*, int64_t j0, int64_t len) {
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) o[i] = q[i] * sc[size_t(j0 + i)] + sh[size_t(j0 + i)];
+        });
+        return;
+      }
     }
     parallel_for(N * C, row_grain(S), [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
@@ -514,7 +600,24 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
     // Statistics are in the accumulation dtype (float32 for bfloat16), as the forward wrote them.
     const A* mp = mean.data_ptr<A>();
     const A* rp = rstd.data_ptr<A>();
-    if (need_x || nb) {  // per-channel sums of g and g * xhat
+    if ((need_x || nb) && S <= kShortRow && std::is_same_v<A, float>) {
+      if constexpr (std::is_same_v<A, float>) {
+        a = slab_channel_sums<T>(gp, nullptr, N, C, S, [](double* acc, const float* g, const float*, int64_t, int64_t len) {
+#pragma omp simd
+          for (int64_t i = 0; i < len; ++i) acc[i] += double(g[i]);
+        });
+        if (xp) {
+          std::vector<double> mu(static_cast<size_t>(C)), rs(static_cast<size_t>(C));
+          for (int64_t c = 0; c < C; ++c) mu[size_t(c)] = mp[c], rs[size_t(c)] = rp[c];
+          const std::vector<float> m_el = per_element(mu, S), r_el = per_element(rs, S);
+          bsum = slab_channel_sums<T>(gp, xp, N, C, S, [&](double* acc, const float* g, const float* x, int64_t j0, int64_t len) {
+            const float *m = m_el.data() + j0, *r = r_el.data() + j0;
+#pragma omp simd
+            for (int64_t i = 0; i < len; ++i) acc[i] += double(g[i] * ((x[i] - m[i]) * r[i]));
+          });
+        }
+      }
+    } else if (need_x || nb) {  // per-channel sums of g and g * xhat
       parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(M, 1)), [&](int64_t c0, int64_t c1) {
         alignas(64) float gbuf[kBlock], xbuf[kBlock];
         for (int64_t c = c0; c < c1; ++c) {
@@ -549,6 +652,33 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
     }
     if (nx) {
       T* gxp = r.gx.data_ptr<T>();
+      if constexpr (std::is_same_v<A, float>) {
+        if (S <= kShortRow) {
+          // The row path's formula, with its per-channel terms expanded per element.
+          std::vector<double> kk(static_cast<size_t>(C)), m1(static_cast<size_t>(C)), mu(static_cast<size_t>(C)),
+              r2(static_cast<size_t>(C));
+          for (int64_t c = 0; c < C; ++c) {
+            const double rs = rp[c];
+            kk[size_t(c)] = double(A(wv[size_t(c)]) * A(rs));
+            m1[size_t(c)] = training ? a[size_t(c)] / double(M) : 0.0;
+            mu[size_t(c)] = mp[c];
+            r2[size_t(c)] = training ? rs * double(A(bsum[size_t(c)] / double(M))) : 0.0;
+          }
+          const std::vector<float> k_el = per_element(kk, S), m1_el = per_element(m1, S), mu_el = per_element(mu, S),
+                                   r2_el = per_element(r2, S);
+          slab_map<T>(gp, training ? xp : nullptr, gxp, N, C * S, [&](float* o, const float* g, const float* x, int64_t j0, int64_t len) {
+            const float *k = k_el.data() + j0, *q1 = m1_el.data() + j0, *m = mu_el.data() + j0, *r = r2_el.data() + j0;
+            if (!x) {
+#pragma omp simd
+              for (int64_t i = 0; i < len; ++i) o[i] = g[i] * k[i];
+              return;
+            }
+#pragma omp simd
+            for (int64_t i = 0; i < len; ++i) o[i] = k[i] * (g[i] - q1[i] - (x[i] - m[i]) * r[i]);
+          });
+          return;
+        }
+      }
       parallel_for(N * C, row_grain(S), [&](int64_t t0, int64_t t1) {
         alignas(64) float gbuf[kBlock], xbuf[kBlock], obuf[kBlock];
         for (int64_t t = t0; t < t1; ++t) {

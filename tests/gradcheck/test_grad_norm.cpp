@@ -123,6 +123,44 @@ TEST(GradNorm, LowPrecisionBackward) {
   }
 }
 
+// Batch norm's float32/bfloat16 kernels take a slab path for short planes (<= 64 values per image
+// and channel: ResNet's 8x8 and 4x4 stages) and a row path for longer ones; both against float64:
+// training output, running statistics and all three gradients, eval output and input gradient,
+// an odd batch (tasks split images unevenly) and a plane of one value.
+TEST(GradNorm, BatchNormShortAndLongPlanesMatchFloat64) {
+  for (int64_t S : {1, 16, 64, 65}) {
+    Tensor x64 = leaf({5, 7, S}, 90 + uint64_t(S)), w64 = leaf({7}, 91, 0.5, 1.5), b64 = leaf({7}, 92);
+    Tensor v64 = leaf({5, 7, S}, 93 + uint64_t(S)).detach();
+    Tensor rm64 = zeros({7}, {.dtype = DType::Float64}), rv64 = ones({7}, {.dtype = DType::Float64});
+    Tensor y64 = batch_norm(x64, rm64, rv64, w64, b64, true);
+    TensorList want = grad({y64}, {x64, w64, b64}, {v64});
+    Tensor erm = leaf({7}, 94).detach(), erv = leaf({7}, 95, 0.5, 2.0).detach();
+    Tensor ye64 = batch_norm(x64, erm, erv, w64.detach(), Tensor(), false);
+    Tensor gxe64 = grad({ye64}, {x64}, {v64})[0];
+    for (DType dt : {DType::Float32, DType::BFloat16}) {
+      SCOPED_TRACE("S=" + std::to_string(S) + " " + dtype_name(dt));
+      const double tol = dt == DType::Float32 ? 1e-4 : 6e-2;
+      auto near = [&](const Tensor& got, const Tensor& ref) { return allclose(to(got.detach(), DType::Float64), ref.detach(), tol, tol); };
+      // bfloat16 inputs with float32 parameters and statistics, as under autocast.
+      const DType pdt = DType::Float32;
+      Tensor x = to(x64.detach(), dt).set_requires_grad(true), v = to(v64, dt);
+      Tensor w = to(w64.detach(), pdt).set_requires_grad(true), b = to(b64.detach(), pdt).set_requires_grad(true);
+      Tensor rm = zeros({7}), rv = ones({7});
+      Tensor y = batch_norm(x, rm, rv, w, b, true);
+      EXPECT_TRUE(near(y, y64));
+      const double stat_tol = dt == DType::Float32 ? 1e-5 : 1e-2;  // bf16: statistics of the rounded inputs
+      EXPECT_TRUE(allclose(to(rm, DType::Float64), rm64, stat_tol, stat_tol));
+      EXPECT_TRUE(allclose(to(rv, DType::Float64), rv64, stat_tol, stat_tol));
+      TensorList got = grad({y}, {x, w, b}, {v});
+      for (size_t k = 0; k < 3; ++k) EXPECT_TRUE(near(got[k], want[k])) << k;
+      Tensor xe = to(x64.detach(), dt).set_requires_grad(true);
+      Tensor ye = batch_norm(xe, to(erm, pdt), to(erv, pdt), to(w64.detach(), pdt), Tensor(), false);
+      EXPECT_TRUE(near(ye, ye64));
+      EXPECT_TRUE(near(grad({ye}, {xe}, {v})[0], gxe64));
+    }
+  }
+}
+
 // The create_graph path recomputes statistics with differentiable ops; it must agree with the
 // first-order path that reuses the forward's statistics.
 TEST(GradNorm, CreateGraphGradientsMatchFirstOrder) {
