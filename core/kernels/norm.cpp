@@ -269,12 +269,20 @@ std::vector<double> read_vec(const Tensor& t) {
 // 3e-5 relative against torch) and then reduce per channel, added in task order.
 constexpr int64_t kShortRow = 64;
 
-std::vector<float> per_element(const std::vector<double>& per_channel, int64_t S) {
-  std::vector<float> v(per_channel.size() * size_t(S));
-  for (size_t c = 0; c < per_channel.size(); ++c)
-    for (int64_t i = 0; i < S; ++i) v[c * size_t(S) + size_t(i)] = float(per_channel[c]);
-  return v;
-}
+// One float per slab element (channel-major), from the caching allocator like every buffer here.
+class PerElement {
+ public:
+  PerElement(const std::vector<double>& per_channel, int64_t S)
+      : t_(empty({int64_t(per_channel.size()) * S}, {.dtype = DType::Float32})) {
+    float* v = t_.data_ptr<float>();
+    for (size_t c = 0; c < per_channel.size(); ++c)
+      for (int64_t i = 0; i < S; ++i) v[c * size_t(S) + size_t(i)] = float(per_channel[c]);
+  }
+  const float* data() const { return t_.data_ptr<float>(); }
+
+ private:
+  Tensor t_;
+};
 
 // Per-channel sums over images and plane of f's terms: f(acc, a, b, j0, len) adds the terms of slab
 // elements [j0, j0 + len) into the double accumulators acc[0, len) (a, b: those elements in
@@ -283,12 +291,15 @@ template <typename T, typename F>
 std::vector<double> slab_channel_sums(const T* a, const T* b, int64_t N, int64_t C, int64_t S, F&& f) {
   const int64_t L = C * S, tasks = std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), N));
   // Each task zeroes its own accumulators, and the per-channel reduction runs over the threads too:
-  // done serially they cost the 16-thread step more than the slabs saved (device, session 13).
-  std::unique_ptr<double[]> acc(new double[size_t(tasks * L)]);
+  // done serially they cost the 16-thread step more than the slabs saved (device, session 13). The
+  // accumulators (2 MB at 16 threads for a 256 x 8 x 8 slab) come from the caching allocator: a
+  // fresh malloc of that size is a fresh mmap, ~5000 page faults per step.
+  Tensor acc_t = empty({tasks * L}, {.dtype = DType::Float64});
+  double* acc = acc_t.data_ptr<double>();
   parallel_for(tasks, 1, [&](int64_t k0, int64_t k1) {
     alignas(64) float abuf[kBlock], bbuf[kBlock];
     for (int64_t k = k0; k < k1; ++k) {
-      double* ak = acc.get() + k * L;
+      double* ak = acc + k * L;
       std::fill(ak, ak + L, 0.0);
       for (int64_t n = N * k / tasks; n < N * (k + 1) / tasks; ++n)
         for (int64_t j0 = 0; j0 < L; j0 += kBlock) {
@@ -369,7 +380,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
         for (int64_t i = 0; i < len; ++i) acc[i] += double(q[i]);
       });
       for (auto& m : mu) m /= double(count);
-      const std::vector<float> m_el = per_element(mu, S);
+      const PerElement m_el(mu, S);
       var = slab_channel_sums<T>(xp, nullptr, N, C, S, [&](double* acc, const float* q, const float*, int64_t j0, int64_t len) {
         const float* m = m_el.data() + j0;
 #pragma omp simd
@@ -406,10 +417,11 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     }
     if constexpr (std::is_same_v<A, float>) {
       if (S <= kShortRow) {
-        const std::vector<float> sc = per_element(scale, S), sh = per_element(shift, S);
+        const PerElement sc(scale, S), sh(shift, S);
+        const float *scp = sc.data(), *shp = sh.data();
         slab_map<T>(xp, nullptr, yp, N, C * S, [&](float* o, const float* q, const float*, int64_t j0, int64_t len) {
 #pragma omp simd
-          for (int64_t i = 0; i < len; ++i) o[i] = q[i] * sc[size_t(j0 + i)] + sh[size_t(j0 + i)];
+          for (int64_t i = 0; i < len; ++i) o[i] = q[i] * scp[j0 + i] + shp[j0 + i];
         });
         return;
       }
@@ -618,7 +630,7 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
         if (xp) {
           std::vector<double> mu(static_cast<size_t>(C)), rs(static_cast<size_t>(C));
           for (int64_t c = 0; c < C; ++c) mu[size_t(c)] = mp[c], rs[size_t(c)] = rp[c];
-          const std::vector<float> m_el = per_element(mu, S), r_el = per_element(rs, S);
+          const PerElement m_el(mu, S), r_el(rs, S);
           bsum = slab_channel_sums<T>(gp, xp, N, C, S, [&](double* acc, const float* g, const float* x, int64_t j0, int64_t len) {
             const float *m = m_el.data() + j0, *r = r_el.data() + j0;
 #pragma omp simd
@@ -673,8 +685,7 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
             mu[size_t(c)] = mp[c];
             r2[size_t(c)] = training ? rs * double(A(bsum[size_t(c)] / double(M))) : 0.0;
           }
-          const std::vector<float> k_el = per_element(kk, S), m1_el = per_element(m1, S), mu_el = per_element(mu, S),
-                                   r2_el = per_element(r2, S);
+          const PerElement k_el(kk, S), m1_el(m1, S), mu_el(mu, S), r2_el(r2, S);
           slab_map<T>(gp, training ? xp : nullptr, gxp, N, C * S, [&](float* o, const float* g, const float* x, int64_t j0, int64_t len) {
             const float *k = k_el.data() + j0, *q1 = m1_el.data() + j0, *m = mu_el.data() + j0, *r = r2_el.data() + j0;
             if (!x) {
