@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "autograd/tessera.h"
+#include "core/kernels/copy.h"
 #include "testing/gradcheck.h"
 
 using namespace tessera;
@@ -179,4 +180,35 @@ TEST(GradReduce, SumMean) {
   EXPECT_TRUE(gradcheck([](const TensorList& x) { return sum(x[0], {-1}, true); }, {a}));
   EXPECT_TRUE(gradcheck([](const TensorList& x) { return mean(x[0], {1}); }, {noncontiguous(a)}));
   EXPECT_TRUE(gradgradcheck([](const TensorList& x) { return mean(mul(x[0], x[0]), {1}); }, {a}));
+}
+
+// Column reductions of bfloat16 (sum over rows: a bias gradient under autocast) widen rows through
+// the vectorised converter; the results must equal the float32 reductions of the widened values,
+// rounded once: sums over many columns (chunks of 2048), few columns (row blocks), amax / amin
+// with a NaN column, var.
+TEST(GradReduce, BFloat16ColumnReductionsEqualFloat32OfWidenedValues) {
+  auto bf = [](const Tensor& t) { return to(t, DType::BFloat16); };
+  auto f32 = [](const Tensor& t) { return to(t, DType::Float32); };
+  auto same = [&](const Tensor& got, const Tensor& want32) { return allclose(f32(got), f32(bf(want32)), 0, 0); };
+  for (Shape shape : {Shape{37, 4100}, Shape{1200, 3}, Shape{3, 600, 5}}) {
+    SCOPED_TRACE(shape_str(shape));
+    Generator g(7);
+    Tensor xb = bf(uniform(shape, -2.0, 2.0, {}, &g));
+    const int64_t dim = shape.size() == 3 ? 1 : 0;
+    Tensor xw = f32(xb);
+    EXPECT_TRUE(same(sum(xb, {dim}), sum(xw, {dim})));
+    EXPECT_TRUE(same(amax(xb, {dim}), amax(xw, {dim})));
+    EXPECT_TRUE(same(amin(xb, {dim}), amin(xw, {dim})));
+    EXPECT_TRUE(same(var(xb, {dim}), var(xw, {dim})));
+  }
+  // A NaN in one column propagates through amax there only.
+  Tensor x = where(eq(reshape(arange(120.0, {.dtype = DType::Float32}), {40, 3}), 61.0),
+                   scalar_tensor(std::numeric_limits<double>::quiet_NaN(), {.dtype = DType::BFloat16}),
+                   zeros({40, 3}, {.dtype = DType::BFloat16}));
+  ASSERT_EQ(x.dtype(), DType::BFloat16);
+  Tensor m = f32(amax(x, {0}));
+  std::vector<float> v = kernels::to_vector<float>(m);
+  EXPECT_EQ(v[0], 0.0f);
+  EXPECT_TRUE(std::isnan(v[1]));
+  EXPECT_EQ(v[2], 0.0f);
 }
