@@ -310,6 +310,10 @@ bool use_gemm(const Geo& g, DType cdt, Kind kind) {
   static const bool amx = onednn::cpu_isa_name() == "avx512_core_amx";
   if (!amx || cdt != DType::BFloat16 || !onednn::bf16_conv_native()) return false;
   const int64_t plane = g.OH * g.OW;
+  // The columns are KH * KW times the input (bf16; float32 for the input gradient's): above
+  // 256 MB (a batch of hundreds of images) keep oneDNN's convolution, which needs no such buffer.
+  const int64_t col_bytes = g.N * plane * g.KH * g.KW * g.C * (kind == Kind::BackwardData ? 4 : 2);
+  if (col_bytes > (int64_t(256) << 20)) return false;
   if (kind == Kind::BackwardWeights) return plane <= 64;
   // A 1x1 forward convolution is already one product; oneDNN's 1x1 kernel wins it (0.5-0.6x).
   return plane <= 16 && (kind == Kind::BackwardData || g.KH * g.KW > 1);
