@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# Table of a session 12 device A/B log (bench/results/s12_device_ab*.txt): per model, threads and precision the
+# Table of a session 12 or 13 device log (bench/results/s12_device_ab*.txt, s13_device_{ab,final}.txt; without an old
+# binary the old column stays empty): per model, threads and precision the
 # old and new Tessera min_ms and torch's ms/step of both rounds, new/old and torch/new on the minima, and for
 # bf16 the ratio against PyTorch's best (the faster of its fp32 and bf16 minima). Usage: python3 s12_table.py LOG
 import collections
@@ -30,4 +31,5 @@ for model in ['vit_t', 'lm', 'resnet18']:
             best = ''
             if P == 'bf16' and g('torch', 'fp32') and t:
                 best = f"{min(min(t), min(g('torch', 'fp32'))) / min(n):.2f}x"
-            print(f"| {model} | {P} | {T} | {f(o)} | {f(n)} | {f(t)} | {min(n) / min(o):.2f} | {min(t) / min(n):.2f}x | {best} |")
+            ratio = f'{min(n) / min(o):.2f}' if o else ''
+            print(f"| {model} | {P} | {T} | {f(o)} | {f(n)} | {f(t)} | {ratio} | {min(t) / min(n):.2f}x | {best} |")
