@@ -12,8 +12,9 @@ namespace tessera::kernels {
 
 namespace {
 
-// A contiguous [A, B, C, D] tensor's channels-last copy [A, C, D, B] in dtype dt (activations
-// [N, C, H, W] -> [N, H, W, C]; weights [O, C, KH, KW] -> [O, KH, KW, C]).
+// A contiguous [A, B, C, D] tensor's channels-last copy [A, C, D, B] in dtype dt: activations and
+// gradients [N, C, H, W] -> [N, H, W, C], through copy_'s tiled transpose (planes of >= 16 pixels
+// take it; the weights' 3x3 "planes" go through swap_last_two below).
 Tensor channels_last_copy(const Tensor& t0, DType dt) {
   Tensor t = contiguous(t0);
   const Shape& s = t.shape();
