@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
 #include <stdexcept>
 
 #include "core/factory.h"
@@ -375,18 +374,18 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     T* yp = out.data_ptr<T>();
     if (training && S <= kShortRow && std::is_same_v<A, float>) {
       if constexpr (std::is_same_v<A, float>) {
-      mu = slab_channel_sums<T>(xp, nullptr, N, C, S, [](double* acc, const float* q, const float*, int64_t, int64_t len) {
+        mu = slab_channel_sums<T>(xp, nullptr, N, C, S, [](double* acc, const float* q, const float*, int64_t, int64_t len) {
 #pragma omp simd
-        for (int64_t i = 0; i < len; ++i) acc[i] += double(q[i]);
-      });
-      for (auto& m : mu) m /= double(count);
-      const PerElement m_el(mu, S);
-      var = slab_channel_sums<T>(xp, nullptr, N, C, S, [&](double* acc, const float* q, const float*, int64_t j0, int64_t len) {
-        const float* m = m_el.data() + j0;
+          for (int64_t i = 0; i < len; ++i) acc[i] += double(q[i]);
+        });
+        for (auto& m : mu) m /= double(count);
+        const PerElement m_el(mu, S);
+        var = slab_channel_sums<T>(xp, nullptr, N, C, S, [&](double* acc, const float* q, const float*, int64_t j0, int64_t len) {
+          const float* m = m_el.data() + j0;
 #pragma omp simd
-        for (int64_t i = 0; i < len; ++i) acc[i] += double((q[i] - m[i]) * (q[i] - m[i]));
-      });
-      for (auto& v : var) v /= double(count);
+          for (int64_t i = 0; i < len; ++i) acc[i] += double((q[i] - m[i]) * (q[i] - m[i]));
+        });
+        for (auto& v : var) v /= double(count);
       }
     } else if (training) {
       parallel_for(C, std::max<int64_t>(1, 16384 / std::max<int64_t>(count, 1)), [&](int64_t c0, int64_t c1) {
