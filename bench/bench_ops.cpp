@@ -237,20 +237,25 @@ void BM_AttentionCausal(benchmark::State& st) {
 }
 BENCHMARK(BM_AttentionCausal)->ArgsProduct({{1024, 4096}, {1, 0}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Short sequences, forward + backward (args: model, fused): 0 = vit_t's attention (64 images x 3 heads,
-// T = 65, width 64, no mask), 1 = the lm bench's (16 sequences x 4 heads, T = 128, width 64, causal).
+// Short sequences, forward + backward (args: model, fused, bf16): 0 = vit_t's attention (64 images x 3 heads,
+// T = 65, width 64, no mask), 1 = the lm bench's (16 sequences x 4 heads, T = 128, width 64, causal);
+// bf16 = 1 feeds bfloat16 q, k, v as autocast does (float32 output and output gradient).
 void BM_AttentionShort(benchmark::State& st) {
-  const bool lm = st.range(0) != 0, fused = st.range(1) != 0;
+  const bool lm = st.range(0) != 0, fused = st.range(1) != 0, bf16 = st.range(2) != 0;
   const int64_t B = lm ? 16 : 64, H = lm ? 4 : 3, T = lm ? 128 : 65;
-  Tensor q = rnd({B, H, T, 64}, 11, true), k = rnd({B, H, T, 64}, 12, true), v = rnd({B, H, T, 64}, 13, true);
+  auto in = [&](uint64_t seed) {
+    Tensor t = rnd({B, H, T, 64}, seed);
+    return (bf16 ? to(t, DType::BFloat16) : t).detach().requires_grad_(true);
+  };
+  Tensor q = in(11), k = in(12), v = in(13);
   const FlashAttentionOptions o{.causal = lm};
   for (auto _ : st) {
     Tensor out = fused ? flash_attention(q, k, v, o) : matmul(attention_probs(q, k, o), v);
-    backward(sum(out));
+    backward(sum(to(out, DType::Float32)));
     q.set_grad(Tensor()), k.set_grad(Tensor()), v.set_grad(Tensor());
   }
 }
-BENCHMARK(BM_AttentionShort)->ArgsProduct({{0, 1}, {1, 0}})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+BENCHMARK(BM_AttentionShort)->ArgsProduct({{0, 1}, {1, 0}, {0}})->Args({0, 1, 1})->Args({1, 1, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 
 #ifdef TESSERA_HAS_NORM
 void BM_LayerNorm(benchmark::State& st) {

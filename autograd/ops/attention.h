@@ -21,10 +21,10 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 // Whether flash_attention joins autocast (off by default; TESSERA_ATTENTION_AUTOCAST=bf16 turns it
 // on): inside an AutocastGuard, float32 q, k, v are then cast to bfloat16 (as torch's autocast runs
 // SDPA), the kernel keeps the softmax statistics and accumulation in float32, and the result is
-// bfloat16 (as torch's). The kernel's tile products are float32 on the widened bf16 values, so this
-// adds rounding without a speed-up yet; it is here to be measured on a bf16 CPU and to match
-// torch's bf16 numbers. Off (the default), attention under autocast runs in float32: bfloat16
-// q, k, v (from autocast's projections) are widened and the result is float32.
+// bfloat16 (as torch's). Off (the default), attention under autocast returns float32: bfloat16
+// q, k, v (from autocast's projections) are read as they are, with float32 softmax and accumulation;
+// their tile products run on AMX in bfloat16 where the CPU has it, otherwise in float32 on the
+// widened values (kernels::AttentionBf16Products, core/kernels/attention.h).
 void set_flash_attention_autocast(bool on);
 bool flash_attention_autocast();
 

@@ -1,4 +1,7 @@
 #include "core/kernels/attention.h"
+#include "core/kernels/amx_gemm.h"
+#include "core/kernels/attention_amx.h"
+#include "core/kernels/attention_parts.h"
 #include "core/profiler.h"
 
 #include <cblas.h>
@@ -26,6 +29,8 @@
 namespace tessera::kernels {
 
 namespace {
+
+using namespace attention_detail;
 
 // Row-major C = alpha op(A) op(B) + beta C on one tile. float32 goes through oneDNN's JIT sgemm by
 // default (single-threaded inside our parallel regions, which is what a per-tile call wants): on
@@ -89,158 +94,12 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
 [[gnu::always_inline]] inline float exp_c(float x) { return vmath::exp(x); }
 [[gnu::always_inline]] inline double exp_c(double x) { return std::exp(x); }
 
-// A [B, H, rows, cols] operand with a contiguous last dim: rows addressed through strides.
+// s[ni x nj] = scale q_i k_j^T + bias, hidden pairs -inf.
 template <typename C>
-struct Operand {
-  C* p = nullptr;
-  int64_t sb = 0, sh = 0, st = 0;
-  C* row(int64_t b, int64_t h, int64_t t) const { return p + b * sb + h * sh + t * st; }
-};
-template <typename C>
-Operand<C> operand(const Tensor& t) {
-  // A single row's stride is never used to step, but BLAS wants a leading dim >= the row length.
-  const int64_t st = t.shape()[2] > 1 ? t.stride(2) : std::max<int64_t>(t.shape()[3], 1);
-  return {t.data_ptr<C>(), t.stride(0), t.stride(1), st};
+void scores(const Problem<C>& pr, int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, C* s) {
+  gemm(false, true, ni, nj, pr.D, pr.scale, pr.q.row(b, h, i0), pr.q.st, pr.k.row(b, h, j0), pr.k.st, C(0), s, nj);
+  pr.mask(b, h, i0, ni, j0, nj, s, nj);
 }
-
-// Rows of a [B, H, N, W] input as stored: the compute type C (read in place) or bfloat16 (widened
-// a head at a time by HeadRows), any strides over B, H and rows, the last dim contiguous.
-template <typename C>
-struct Source {
-  const void* p = nullptr;
-  bool bf16 = false;
-  int64_t sb = 0, sh = 0, st = 0, n = 0, w = 0;
-};
-template <typename C>
-Source<C> source(const Tensor& t) {
-  const Operand<C> o = t.dtype() == DType::BFloat16 ? Operand<C>{} : operand<C>(t);
-  return {t.raw_data(), t.dtype() == DType::BFloat16, t.stride(0), t.stride(1),
-          t.dtype() == DType::BFloat16 ? t.stride(2) : o.st, t.shape()[2], t.shape()[3]};
-}
-
-// One thread's float32 copy of the rows of one head of a bfloat16 input, kept while the thread's
-// tasks stay on that head (tasks are split into contiguous runs, so consecutive tasks share heads).
-// Widening a whole head per task costs (T + 2S) D conversions against >= 4 rows x S x D
-// multiply-adds of the task's products, and it replaces widened copies of whole tensors.
-template <typename C>
-struct HeadRows {
-  std::vector<C> buf;
-  int64_t bh = -1;
-  Operand<C> get(const Source<C>& s, int64_t b, int64_t h, int64_t H) {
-    if (!s.bf16) return Operand<C>{static_cast<C*>(const_cast<void*>(s.p)), s.sb, s.sh, s.st};
-    const int64_t w = std::max<int64_t>(s.w, 1);
-    if constexpr (std::is_same_v<C, float>) {
-      if (b * H + h != bh) {
-        buf.resize(size_t(s.n * w));
-        const uint16_t* base = static_cast<const uint16_t*>(s.p) + b * s.sb + h * s.sh;
-        for (int64_t t = 0; t < s.n; ++t) bf16_to_f32_serial(base + t * s.st, buf.data() + t * w, s.w);
-        bh = b * H + h;
-      }
-    }
-    return Operand<C>{buf.data(), 0, 0, w};
-  }
-};
-
-// Where finished gradient rows go when they are not accumulated in place: rows of a bfloat16
-// tensor (any strides over B, H and rows, last dim contiguous), rounded once from float32.
-struct Dest {
-  void* p = nullptr;  // null: the float accumulator is the result
-  int64_t sb = 0, sh = 0, st = 0;
-  void store(const float* acc, int64_t acc_st, int64_t b, int64_t h, int64_t t0, int64_t n, int64_t w) const {
-    if (!p) return;
-    uint16_t* base = static_cast<uint16_t*>(p) + b * sb + h * sh;
-    for (int64_t t = t0; t < t0 + n; ++t) f32_to_bf16_serial(acc + (t - t0) * acc_st, base + t * st, w);
-  }
-  void store(const double*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) const {}
-};
-
-// Everything a tile needs: shapes, operands, masks.
-template <typename C>
-struct Problem {
-  int64_t B, H, T, S, D, Dv;
-  C scale;
-  Operand<C> q, k, v;  // for bfloat16 inputs: set per task from HeadRows (q_src, ...)
-  Source<C> q_src, k_src, v_src;
-  bool causal;
-  int64_t window, prefix;
-  const bool* kpm = nullptr;  // [B, S] contiguous
-  const C* bias = nullptr;
-  int64_t bias_st[4] = {0, 0, 0, 0};
-
-  bool hidden(int64_t i, int64_t j) const {
-    if (causal && j > i) return true;
-    if (window >= 0 && j >= prefix) {
-      const int64_t d = i - j;
-      if (d > window || (!causal && -d > window)) return true;
-    }
-    return false;
-  }
-  // The positional masks hide every pair of queries [i0, i1) x keys [j0, j1).
-  bool tile_hidden(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
-    if (causal && j0 > i1 - 1) return true;
-    if (window >= 0 && j0 >= prefix) {
-      if (i0 - (j1 - 1) > window) return true;
-      if (!causal && j0 - (i1 - 1) > window) return true;
-    }
-    return false;
-  }
-  // The positional masks hide no pair of the tile (no per-element test needed).
-  bool tile_clear(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
-    if (causal && j1 - 1 > i0) return false;
-    if (window >= 0 && j1 > prefix) {
-      const int64_t jlo = std::max(j0, prefix);
-      if ((i1 - 1) - jlo > window) return false;
-      if (!causal && (j1 - 1) - i0 > window) return false;
-    }
-    return true;
-  }
-
-  // The keys [lo, hi) that the positional masks can leave visible to some query of [i0, i1)
-  // (keys outside are hidden from all of them; a global prefix keeps the whole start visible).
-  std::pair<int64_t, int64_t> key_range(int64_t i0, int64_t i1) const {
-    int64_t lo = 0, hi = S;
-    if (causal) hi = std::min(hi, i1);
-    if (window >= 0 && prefix == 0) {
-      lo = std::max<int64_t>(0, i0 - window);
-      if (!causal) hi = std::min(hi, i1 + window);
-    }
-    return {lo, std::max(lo, hi)};
-  }
-  // The queries [lo, hi) that can see some key of [j0, j1).
-  std::pair<int64_t, int64_t> query_range(int64_t j0, int64_t j1) const {
-    int64_t lo = 0, hi = T;
-    if (causal) lo = std::min(j0, T);
-    if (window >= 0 && j0 >= prefix) {
-      hi = std::min(hi, j1 + window);
-      if (!causal) lo = std::max<int64_t>(lo, j0 - window);
-    }
-    return {lo, std::max(lo, hi)};
-  }
-
-  // s[ni x nj] = scale q_i k_j^T + bias, hidden pairs -inf.
-  void scores(int64_t b, int64_t h, int64_t i0, int64_t ni, int64_t j0, int64_t nj, C* s) const {
-    gemm(false, true, ni, nj, D, scale, q.row(b, h, i0), q.st, k.row(b, h, j0), k.st, C(0), s, nj);
-    const C ninf = -std::numeric_limits<C>::infinity();
-    if (bias) {
-      for (int64_t i = 0; i < ni; ++i) {
-        const C* br = bias + b * bias_st[0] + h * bias_st[1] + (i0 + i) * bias_st[2] + j0 * bias_st[3];
-        C* sr = s + i * nj;
-        const int64_t bs = bias_st[3];
-        for (int64_t j = 0; j < nj; ++j) sr[j] += br[j * bs];
-      }
-    }
-    if (!tile_clear(i0, i0 + ni, j0, j0 + nj))
-      for (int64_t i = 0; i < ni; ++i)
-        for (int64_t j = 0; j < nj; ++j)
-          if (hidden(i0 + i, j0 + j)) s[i * nj + j] = ninf;
-    if (kpm) {
-      const bool* kr = kpm + b * S + j0;
-      for (int64_t j = 0; j < nj; ++j)
-        if (kr[j])
-          for (int64_t i = 0; i < ni; ++i) s[i * nj + j] = ninf;
-    }
-  }
-};
 
 std::string shapes(const Tensor& q, const Tensor& k, const Tensor& v) {
   return "q " + shape_str(q.shape()) + ", k " + shape_str(k.shape()) + ", v " + shape_str(v.shape());
@@ -365,7 +224,7 @@ void forward_impl(const Problem<C>& pr_in, const Operand<C>& out, C* lse) {
       for (int64_t j0 = jlo; j0 < jhi; j0 += bc) {
         const int64_t nj = std::min(bc, jhi - j0);
         if (pr.tile_hidden(i0, i0 + ni, j0, j0 + nj)) continue;
-        pr.scores(b, h, i0, ni, j0, nj, s.data());
+        scores(pr, b, h, i0, ni, j0, nj, s.data());
         for (int64_t i = 0; i < ni; ++i) {
           C* sr = s.data() + i * nj;
           C mx = ninf;
@@ -449,7 +308,7 @@ struct BackwardCtx {
             C* p, C* dp) const {
     const int64_t D = pr.D, Dv = pr.Dv, bh = b * pr.H + h;
     const C ninf = -std::numeric_limits<C>::infinity();
-    pr.scores(b, h, i0, ni, j0, nj, p);
+    scores(pr, b, h, i0, ni, j0, nj, p);
     for (int64_t i = 0; i < ni; ++i) {
       const C li = lse[bh * pr.T + i0 + i];
       C* pr_ = p + i * nj;
@@ -480,19 +339,6 @@ struct BackwardCtx {
     if (dkv_rows)  // dk_j += scale dS^T q_i
       gemm(true, false, nj, D, ni, pr.scale, dp, nj, pr.q.row(b, h, i0), pr.q.st, C(1), dk.row(b, h, j0), dk.st);
   }
-};
-
-// What backward_impl reads and writes: the problem (q, k, v sources), dout and out as stored, the
-// float accumulators and, for bfloat16 inputs, where the finished rows are rounded to.
-template <typename C>
-struct BackwardArgs {
-  Problem<C> pr;
-  Source<C> dout, out;
-  const C* lse;
-  C* delta;
-  Operand<C> dq, dk, dv;
-  C* dscores;
-  Dest dq_out, dk_out, dv_out;
 };
 
 // One thread's view of the head it works on: bfloat16 rows widened once per head.
@@ -530,13 +376,18 @@ std::atomic<int>& schedule_setting() {
   return s;
 }
 
+// The backward runs one task per head: forced, or under Auto with >= 2 heads per thread.
+bool per_head_schedule(int64_t BH) {
+  const auto sched = AttentionBackwardSchedule(schedule_setting().load());
+  return sched == AttentionBackwardSchedule::PerHead ||
+         (sched == AttentionBackwardSchedule::Auto && BH >= 2 * int64_t(get_num_threads()));
+}
+
 template <typename C>
 void backward_impl(const BackwardArgs<C>& args) {
   const Problem<C>& pr = args.pr;
   const int64_t BH = pr.B * pr.H, bc = key_block(pr.S);
-  const int threads = get_num_threads();
-  const auto sched = AttentionBackwardSchedule(schedule_setting().load());
-  if (sched == AttentionBackwardSchedule::PerHead || (sched == AttentionBackwardSchedule::Auto && BH >= 2 * threads)) {
+  if (per_head_schedule(BH)) {
     // Enough heads to share out: one task per head does all its tiles in one sweep.
     const Split qs = split(pr.T, max_query_rows(pr.causal), 1 << 20);  // no extra splitting: tasks are heads
     parallel_for(BH, 1, [&](int64_t t0, int64_t t1) {
@@ -614,7 +465,22 @@ bool packed_qkv(const Tensor& q, const Tensor& k, const Tensor& v) {
          v.storage_offset() - k.storage_offset() == H * D;
 }
 
+std::atomic<int>& bf16_products_setting() {
+  static std::atomic<int> s = [] {
+    const char* e = std::getenv("TESSERA_ATTENTION_BF16");
+    const std::string v = e ? e : "";
+    return int(v == "float32" ? AttentionBf16Products::Float32 : AttentionBf16Products::Auto);
+  }();
+  return s;
+}
+
 }  // namespace
+
+void set_attention_bf16_products(AttentionBf16Products p) { bf16_products_setting().store(int(p)); }
+AttentionBf16Products get_attention_bf16_products() { return AttentionBf16Products(bf16_products_setting().load()); }
+bool attention_bf16_products_on_amx() {
+  return get_attention_bf16_products() == AttentionBf16Products::Auto && amx::available();
+}
 
 void set_attention_backward_schedule(AttentionBackwardSchedule s) { schedule_setting().store(int(s)); }
 
@@ -640,7 +506,11 @@ AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const
   dispatch_floating(ct, "flash_attention", [&]<typename C>() {
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
-      forward_impl(problem<C>(q, k, v, p, keep), operand<C>(out), lse.data_ptr<C>());
+      const Problem<C> pr = problem<C>(q, k, v, p, keep);
+      if constexpr (std::is_same_v<C, float>) {
+        if (amx_forward_applies(pr)) return amx_forward(pr, operand<C>(out), lse.data_ptr<C>());
+      }
+      forward_impl(pr, operand<C>(out), lse.data_ptr<C>());
     }
   });
   return {to_dtype(out, out_dtype), lse};
@@ -685,21 +555,29 @@ AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const 
     dk = empty({B, H, S, D}, {.dtype = q_in.dtype()});
     dv = empty({B, H, S, Dv}, {.dtype = q_in.dtype()});
   }
-  Tensor aq = bf16 ? empty({B, H, T, D}) : dq, ak = bf16 ? empty({B, H, S, D}) : dk;
-  Tensor av = bf16 ? empty({B, H, S, Dv}) : dv;
+  // bfloat16 inputs on AMX (attention_amx.h) write rounded rows straight from per-head buffers.
+  const bool amx = bf16 && !want_dscores && attention_bf16_products_on_amx() && S <= kAttentionSingleBlock &&
+                   T <= kAttentionSingleBlock && per_head_schedule(B * H);
+  Tensor aq = bf16 && !amx ? empty({B, H, T, D}) : dq, ak = bf16 && !amx ? empty({B, H, S, D}) : dk;
+  Tensor av = bf16 && !amx ? empty({B, H, S, Dv}) : dv;
   Tensor ds = want_dscores ? zeros({B, H, T, S}, {.dtype = ct}) : Tensor();
   dispatch_floating(ct, "flash_attention backward", [&]<typename C>() {
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
-      auto acc = [](const Tensor& t) {
+      auto acc = [&](const Tensor& t) {
+        if (amx) return Operand<C>{};  // not used: rows are rounded into dq, dk, dv from per-head buffers
         return Operand<C>{t.data_ptr<C>(), t.stride(0), t.stride(1), std::max<int64_t>(t.stride(2), t.shape()[3])};
       };
       auto dest = [&](const Tensor& t) {
         return bf16 ? Dest{t.raw_data(), t.stride(0), t.stride(1), t.stride(2)} : Dest{};
       };
-      backward_impl(BackwardArgs<C>{problem<C>(q, k, v, p, keep), source<C>(dout), source<C>(out), lse.data_ptr<C>(),
-                                    delta.data_ptr<C>(), acc(aq), acc(ak), acc(av),
-                                    want_dscores ? ds.data_ptr<C>() : nullptr, dest(dq), dest(dk), dest(dv)});
+      const BackwardArgs<C> args{problem<C>(q, k, v, p, keep), source<C>(dout), source<C>(out), lse.data_ptr<C>(),
+                                 delta.data_ptr<C>(), acc(aq), acc(ak), acc(av),
+                                 want_dscores ? ds.data_ptr<C>() : nullptr, dest(dq), dest(dk), dest(dv)};
+      if constexpr (std::is_same_v<C, float>) {
+        if (amx) return amx_backward(args);
+      }
+      backward_impl(args);
     }
   });
   return {dq, dk, dv, ds};

@@ -64,6 +64,17 @@ struct AttentionGrads {
 enum class AttentionBackwardSchedule { Auto, PerHead, TwoPass };
 void set_attention_backward_schedule(AttentionBackwardSchedule s);
 
+// How the tile products of bfloat16 inputs run. Auto: on AMX tiles where the CPU has AMX-BF16
+// (attention_amx.h: float32 accumulation and softmax, P and dS rounded to bfloat16 for the products
+// that take them, as torch's CPU flash attention does), for key lengths up to kAttentionSingleBlock;
+// Float32: widened to float32 and computed as float32 inputs are (results equal the float32 kernel's
+// on the widened values). TESSERA_ATTENTION_BF16=auto|float32 sets the start value.
+enum class AttentionBf16Products { Auto, Float32 };
+void set_attention_bf16_products(AttentionBf16Products p);
+AttentionBf16Products get_attention_bf16_products();
+// Auto is set and the CPU has AMX-BF16 (the OS granted the tile state).
+bool attention_bf16_products_on_amx();
+
 AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
                                   const Tensor& lse, const Tensor& dout, const AttentionParams& p,
                                   bool want_dscores);

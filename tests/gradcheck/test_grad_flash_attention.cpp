@@ -10,7 +10,10 @@
 #include "autograd/ops/attention.h"
 #include "autograd/tessera.h"
 #include "core/allocator.h"
+#include "core/kernels/amx_gemm.h"
+#include "core/threading.h"
 #include "testing/gradcheck.h"
+#include "testing/scoped_setting.h"
 
 using namespace tessera;
 using tessera::test::allclose;
@@ -31,6 +34,12 @@ struct ScheduleGuard {
   ~ScheduleGuard() { kernels::set_attention_backward_schedule(Schedule::Auto); }
 };
 const char* schedule_name(Schedule s) { return s == Schedule::PerHead ? "per_head" : "two_pass"; }
+
+// Sets how bfloat16 inputs' products run for a scope (kernels::AttentionBf16Products).
+struct Bf16ProductsGuard : tessera::testing::ScopedSetting {
+  explicit Bf16ProductsGuard(kernels::AttentionBf16Products p)
+      : ScopedSetting(kernels::get_attention_bf16_products, kernels::set_attention_bf16_products, p) {}
+};
 
 Tensor bool_mask(const Shape& s, uint64_t seed, double p_hidden) {
   Tensor u = leaf(s, seed, 0.0, 1.0).detach();
@@ -252,13 +261,15 @@ TEST(GradFlashAttention, BadInputsNameTheProblem) {
             std::string::npos);
 }
 
-// bfloat16 q, k, v are read in place (widened a head at a time inside the kernel): the float32
+// With the float32 products (AttentionBf16Products::Float32) bfloat16 q, k, v are read in place
+// (widened a head at a time inside the kernel): the float32
 // output and the float32 accumulation equal the kernel run on float32 copies of the same values,
 // and the bf16 gradients are those float32 gradients rounded once. Both schedules, one key block
 // and several, masks, separate tensors and the three slots of a packed qkv projection (whose
 // gradients come back as the same slots of one tensor).
 TEST(GradFlashAttention, BFloat16InputsReadInPlaceEqualTheFloat32Kernel) {
   const int64_t B = 2, H = 3, D = 8;
+  Bf16ProductsGuard float32_products(kernels::AttentionBf16Products::Float32);
   for (auto [T, S] : {std::pair<int64_t, int64_t>{kTile + 37, kTile + 37}, {kTile + 11, kOneBlock + 45}})
   for (Schedule sched : {Schedule::PerHead, Schedule::TwoPass})
   for (bool packed : {false, true}) {
@@ -306,6 +317,85 @@ TEST(GradFlashAttention, BFloat16InputsReadInPlaceEqualTheFloat32Kernel) {
       }
     }
   }
+}
+
+// bfloat16 inputs on AMX tiles (the default where the CPU has AMX-BF16; attention_amx.h): P and dS
+// are rounded to bfloat16 for the products that take them, so results are compared with the float64
+// attention of the same bfloat16 values at bfloat16 tolerances, for every mask kind, a bias, lengths
+// with tile remainders (and T != S), head widths that are not multiples of 16 or 32, separate and
+// packed q, k, v, a float32 and a bfloat16 output gradient, several threads per head and several
+// heads per thread. The float32 products of the same inputs agree to the same tolerance. On a CPU
+// without AMX the same checks run on the float32 products.
+TEST(GradFlashAttention, BFloat16ProductsOnAmxAgainstFloat64) {
+  if (kernels::amx::available()) EXPECT_TRUE(kernels::attention_bf16_products_on_amx());
+  else EXPECT_FALSE(kernels::attention_bf16_products_on_amx());
+  const int64_t B = 2, H = 3;
+  struct Dims { int64_t T, S, D, Dv; };
+  for (const Dims& d : {Dims{kTile + 37, kTile + 37, 64, 64}, Dims{17, 45, 24, 40}, Dims{kOneBlock, 33, 8, 72}})
+  for (bool packed : {false, true})
+  for (bool bf16_grad : {false, true}) {
+    const int64_t T = d.T, S = d.S, D = d.D, Dv = d.Dv;
+    if (packed && (S != T || D != Dv)) continue;
+    SCOPED_TRACE("T=" + std::to_string(T) + " S=" + std::to_string(S) + " D=" + std::to_string(D) + " Dv=" +
+                 std::to_string(Dv) + (packed ? " packed" : " separate") + (bf16_grad ? " bf16 grad" : " f32 grad"));
+    Tensor q, k, v;
+    if (packed) {
+      const Tensor base = to(leaf({B, T, 3, H, D}, 51), DType::BFloat16).detach();
+      TensorList s3 = unbind(permute(base, {2, 0, 3, 1, 4}), 0);
+      q = s3[0], k = s3[1], v = s3[2];
+    } else {
+      q = to(leaf({B, H, T, D}, 52), DType::BFloat16).detach();
+      k = to(leaf({B, H, S, D}, 53), DType::BFloat16).detach();
+      v = to(leaf({B, H, S, Dv}, 54), DType::BFloat16).detach();
+    }
+    auto f64 = [](const Tensor& t) { return to(t, DType::Float64).detach().requires_grad_(true); };
+    const Tensor kpm = bool_mask({B, S}, 55, 0.3), bias = leaf({H, T, S}, 56).detach();
+    std::vector<Case> cases = {{"none", {}},
+                               {"key_padding", {.key_padding_mask = kpm}},
+                               {"window_prefix", {.window = 5, .global_prefix = 2}},
+                               {"bias", {.attn_bias = bias}}};
+    if (S == T) cases.push_back({"causal_window", {.causal = true, .window = 9}});
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.name);
+      Tensor q64 = f64(q), k64 = f64(k), v64 = f64(v);
+      Tensor ref = explicit_attention(q64, k64, v64, c.o);
+      Tensor g64 = leaf({B, H, T, Dv}, 57).detach();
+      Tensor g = bf16_grad ? to(g64, DType::BFloat16) : to(g64, DType::Float32);
+      g64 = to(g, DType::Float64);  // the reference gets the gradient's rounded values too
+      TensorList want = grad({sum(mul(ref, g64))}, {q64, k64, v64});
+      const kernels::AttentionParams& p = c.o;
+      for (auto prod : {kernels::AttentionBf16Products::Auto, kernels::AttentionBf16Products::Float32}) {
+        Bf16ProductsGuard guard(prod);
+        SCOPED_TRACE(prod == kernels::AttentionBf16Products::Auto ? "auto" : "float32");
+        kernels::AttentionForward a = kernels::attention_forward(q, k, v, p, DType::Float32);
+        EXPECT_TRUE(allclose(a.out, to(ref, DType::Float32), 1e-2, 1e-2)) << "forward";
+        kernels::AttentionGrads gr = kernels::attention_backward(q, k, v, a.out, a.lse, g, p, false);
+        const Tensor got[3] = {gr.dq, gr.dk, gr.dv};
+        for (int i = 0; i < 3; ++i) {
+          ASSERT_EQ(got[i].dtype(), DType::BFloat16);
+          EXPECT_TRUE(allclose(to(got[i], DType::Float64), want[size_t(i)], 3e-2, 3e-2)) << "grad " << i;
+        }
+      }
+    }
+  }
+}
+
+// The AMX path splits query rows over tasks when there are few heads for the threads and runs one
+// head per task in backward; results do not depend on the thread count.
+TEST(GradFlashAttention, BFloat16ProductsOnAmxIndependentOfThreads) {
+  const int64_t B = 1, H = 2, T = 150, D = 32;
+  Tensor q = to(leaf({B, H, T, D}, 61), DType::BFloat16).detach(), k = to(leaf({B, H, T, D}, 62), DType::BFloat16).detach();
+  Tensor v = to(leaf({B, H, T, D}, 63), DType::BFloat16).detach(), g = to(leaf({B, H, T, D}, 64), DType::Float32).detach();
+  const kernels::AttentionParams p{.causal = true};
+  auto run = [&](int threads) {
+    tessera::testing::ScopedSetting n(get_num_threads, set_num_threads, threads);
+    ScheduleGuard per_head(Schedule::PerHead);
+    kernels::AttentionForward a = kernels::attention_forward(q, k, v, p, DType::Float32);
+    kernels::AttentionGrads gr = kernels::attention_backward(q, k, v, a.out, a.lse, g, p, false);
+    return TensorList{a.out, a.lse, gr.dq, gr.dk, gr.dv};
+  };
+  TensorList one = run(1), many = run(5);
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(allclose(one[i], many[i], 0, 0)) << "result " << i;
 }
 
 // Through autograd under autocast: a packed qkv projection's gradient (unbind's backward takes the
