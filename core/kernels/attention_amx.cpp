@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <limits>
 #include <vector>
 
@@ -19,6 +22,8 @@ namespace {
 int64_t r16(int64_t x) { return (x + 15) / 16 * 16; }
 int64_t r32(int64_t x) { return (x + 31) / 32 * 32; }
 
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
 // float32 -> bfloat16 bits, round to nearest even, NaN kept quiet (BFloat16(float)); inline so the
 // per-row calls on 65-element rows vectorise in place (the shared converter is a call through an
 // ifunc per row).
@@ -32,16 +37,74 @@ inline void round_row(const float* __restrict__ x, uint16_t* __restrict__ y, int
   }
 }
 
-// Rows [r0, r0 + n) of head (b, h) of a source as dense bfloat16 bits [n, w]: bfloat16 rows copied,
-// float32 ones (a float32 dout) rounded.
-void gather(const Source<float>& s, int64_t b, int64_t h, int64_t r0, int64_t n, std::vector<uint16_t>& dst) {
-  const int64_t w = s.w;
-  dst.resize(size_t(n * w));
-  for (int64_t r = 0; r < n; ++r) {
-    const int64_t off = b * s.sb + h * s.sh + (r0 + r) * s.st;
-    if (s.bf16) std::memcpy(dst.data() + r * w, static_cast<const uint16_t*>(s.p) + off, size_t(w) * 2);
-    else round_row(static_cast<const float*>(s.p) + off, dst.data() + r * w, w);
+// Rows [r0, r0 + n) of head (b, h) of a source as bfloat16 bits, row r at p + r * ld: bfloat16
+// sources in place, float32 ones (a float32 dout) rounded into buf.
+struct Rows {
+  const uint16_t* p;
+  int64_t ld;
+};
+Rows rows_of(const Source<float>& s, int64_t b, int64_t h, int64_t r0, int64_t n, std::vector<uint16_t>& buf) {
+  const int64_t off = b * s.sb + h * s.sh + r0 * s.st;
+  if (s.bf16) return {static_cast<const uint16_t*>(s.p) + off, s.st};
+  buf.resize(size_t(n * s.w));
+  for (int64_t r = 0; r < n; ++r) round_row(static_cast<const float*>(s.p) + off + r * s.st, buf.data() + r * s.w, s.w);
+  return {buf.data(), s.w};
+}
+
+// Horizontal max and sum of 16 lanes: halves folded with 256- and 128-bit ops (the AVX-512
+// _mm512_reduce_* helpers trip GCC 12's -Wmaybe-uninitialized inside its own header).
+#if defined(__AVX__)
+inline float hfold(__m256 v, bool max) {
+  __m128 x = max ? _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))
+                 : _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  x = max ? _mm_max_ps(x, _mm_movehl_ps(x, x)) : _mm_add_ps(x, _mm_movehl_ps(x, x));
+  x = max ? _mm_max_ss(x, _mm_shuffle_ps(x, x, 1)) : _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+  return _mm_cvtss_f32(x);
+}
+inline float hmax16(const float* m) { return hfold(_mm256_max_ps(_mm256_loadu_ps(m), _mm256_loadu_ps(m + 8)), true); }
+inline float hsum16(const float* m) { return hfold(_mm256_add_ps(_mm256_loadu_ps(m), _mm256_loadu_ps(m + 8)), false); }
+#else
+inline float hmax16(const float* m) {
+  float r = m[0];
+  for (int l = 1; l < 16; ++l) r = m[l] > r ? m[l] : r;
+  return r;
+}
+inline float hsum16(const float* m) {
+  float r = 0;
+  for (int l = 0; l < 16; ++l) r += m[l];
+  return r;
+}
+#endif
+
+// sum_d x[d] y[d] in sixteen lanes.
+inline float dot(const float* x, const float* y, int64_t n) {
+  float part[16] = {};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; ++l) part[l] += x[j + l] * y[j + l];
+  for (int l = 0; j + l < n; ++l) part[l] += x[j + l] * y[j + l];
+  return hsum16(part);
+}
+
+// x[j] = exp(a x[j] - m) (0 where x[j] is -inf), returning the sum of the results in sixteen lanes.
+inline float exp_row(float* x, int64_t n, float a, float m) {
+  float part[16] = {};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    float* xj = x + j;
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) {
+      const float e = xj[l] == kNegInf ? 0.0f : vmath::exp(std::fma(xj[l], a, -m));
+      xj[l] = e;
+      part[l] += e;
+    }
   }
+  for (int l = 0; j + l < n; ++l) {
+    const float e = x[j + l] == kNegInf ? 0.0f : vmath::exp(std::fma(x[j + l], a, -m));
+    x[j + l] = e;
+    part[l] += e;
+  }
+  return hsum16(part);
 }
 
 // max_j x[j] (-inf for n = 0; the scores hold no NaN unless the inputs do, and then the row is NaN
@@ -53,16 +116,14 @@ inline float row_max(const float* x, int64_t n) {
   for (; j + 16 <= n; j += 16)
     for (int l = 0; l < 16; ++l) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
   for (int l = 0; j + l < n; ++l) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
-  float r = m[0];
-  for (int l = 1; l < 16; ++l) r = m[l] > r ? m[l] : r;
-  return r;
+  return hmax16(m);
 }
 
 // A operand: x [n, w] into [np, wp] with zero padding.
-void pad_rows(const uint16_t* x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t np, int64_t wp) {
+void pad_rows(Rows x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t np, int64_t wp) {
   dst.resize(size_t(np * wp));
   for (int64_t r = 0; r < n; ++r) {
-    std::memcpy(dst.data() + r * wp, x + r * w, size_t(w) * 2);
+    std::memcpy(dst.data() + r * wp, x.p + r * x.ld, size_t(w) * 2);
     std::fill(dst.data() + r * wp + w, dst.data() + (r + 1) * wp, uint16_t(0));
   }
   std::fill(dst.data() + n * wp, dst.data() + np * wp, uint16_t(0));
@@ -91,14 +152,14 @@ void round_transposed(const float* x, int64_t n, int64_t w, int64_t ld, std::vec
 }
 // B operand whose reduction runs over the rows of x [n, w]: B(k = r, col = c) = x[r][c], VNNI pairs
 // of rows, [kp / 2, 2 cp]: each 32-bit element holds x[r][c] (low half) and x[r + 1][c].
-void vnni_rows(const uint16_t* x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t kp, int64_t cp) {
+void vnni_rows(Rows x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t kp, int64_t cp) {
   dst.assign(size_t(kp / 2 * 2 * cp), 0);
   uint32_t* d32 = reinterpret_cast<uint32_t*>(dst.data());
   for (int64_t r = 0; r < n; r += 2) {
     uint32_t* d = d32 + (r / 2) * cp;
-    const uint16_t* lo = x + r * w;
+    const uint16_t* lo = x.p + r * x.ld;
     if (r + 1 < n) {
-      const uint16_t* hi = lo + w;
+      const uint16_t* hi = lo + x.ld;
 #pragma omp simd
       for (int64_t c = 0; c < w; ++c) d[c] = uint32_t(lo[c]) | (uint32_t(hi[c]) << 16);
     } else {
@@ -109,12 +170,12 @@ void vnni_rows(const uint16_t* x, int64_t n, int64_t w, std::vector<uint16_t>& d
 }
 // B operand x^T (the reduction runs over the columns of x [n, w]): B(k = c, col = r) = x[r][c]. A
 // VNNI pair is two neighbouring elements of one row of x, so this transposes 32-bit pairs.
-void vnni_cols(const uint16_t* x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t kp, int64_t cp) {
+void vnni_cols(Rows x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t kp, int64_t cp) {
   dst.assign(size_t(kp / 2 * 2 * cp), 0);
   uint32_t* d32 = reinterpret_cast<uint32_t*>(dst.data());
   const int64_t pairs = w / 2;
   for (int64_t r = 0; r < n; ++r) {
-    const uint16_t* s = x + r * w;
+    const uint16_t* s = x.p + r * x.ld;
     for (int64_t c = 0; c < pairs; ++c) {
       uint32_t u;
       std::memcpy(&u, s + 2 * c, 4);
@@ -124,11 +185,25 @@ void vnni_cols(const uint16_t* x, int64_t n, int64_t w, std::vector<uint16_t>& d
   }
 }
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Rows [0, n) of head (b, h) of a bfloat16 destination = a * acc rows (row stride ld), rounded once.
+void store_rows(const Dest& d, const float* acc, int64_t ld, int64_t b, int64_t h, int64_t n, int64_t w, float a,
+                std::vector<float>& tmp) {
+  uint16_t* base = static_cast<uint16_t*>(d.p) + b * d.sb + h * d.sh;
+  tmp.resize(size_t(w));
+  for (int64_t r = 0; r < n; ++r) {
+    const float* x = acc + r * ld;
+    if (a != 1.0f) {
+#pragma omp simd
+      for (int64_t c = 0; c < w; ++c) tmp[size_t(c)] = x[c] * a;
+      x = tmp.data();
+    }
+    round_row(x, base + r * d.st, w);
+  }
+}
 
 // One thread's buffers, reused across its tasks.
 struct Work {
-  std::vector<uint16_t> q, k, v, dout, qa, ktv, vv, pa, doa, vtv, pt, dov, dsa, kv, dst, qv, row;
+  std::vector<uint16_t> dout, qa, ktv, vv, pa, doa, vtv, pt, dov, dsa, kv, dst, qv, row, tmp;
   std::vector<float> s, o, dp, dq, dk, dv, orow, drow;
   int64_t head = -1;  // the (b * H + h) whose k, v packs are current (forward; reset per call)
 };
@@ -166,21 +241,24 @@ void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse
       const int64_t bh = task / nq, b = bh / H, h = bh % H;
       const int64_t i0 = (task % nq) * rows, ni = std::min(rows, T - i0), nip = r16(ni);
       if (w.head != bh) {
-        gather(pr.k_src, b, h, 0, S, w.k);
-        vnni_cols(w.k.data(), S, D, w.ktv, Dp, S16);
-        gather(pr.v_src, b, h, 0, S, w.v);
-        vnni_rows(w.v.data(), S, Dv, w.vv, S32, Dv16);
+        vnni_cols(rows_of(pr.k_src, b, h, 0, S, w.tmp), S, D, w.ktv, Dp, S16);
+        vnni_rows(rows_of(pr.v_src, b, h, 0, S, w.tmp), S, Dv, w.vv, S32, Dv16);
         w.head = bh;
       }
-      gather(pr.q_src, b, h, i0, ni, w.q);
-      pad_rows(w.q.data(), ni, D, w.qa, nip, Dp);
+      pad_rows(rows_of(pr.q_src, b, h, i0, ni, w.tmp), ni, D, w.qa, nip, Dp);
       w.s.resize(size_t(nip * S16));
       amx::bf16_gemm(nip, S16, Dp, w.qa.data(), Dp, w.ktv.data(), 2 * S16, w.s.data(), S16);
-      for (int64_t i = 0; i < ni; ++i) {
-        float* sr = w.s.data() + i * S16;
+      // Without a bias the masks only set -inf, so the scale can wait for the exponent (a positive
+      // scale keeps the row maximum where it was).
+      const bool fold = !pr.bias && pr.scale > 0;
+      if (!fold) {
+        for (int64_t i = 0; i < ni; ++i) {
+          float* sr = w.s.data() + i * S16;
 #pragma omp simd
-        for (int64_t j = 0; j < S; ++j) sr[j] *= pr.scale;
+          for (int64_t j = 0; j < S; ++j) sr[j] *= pr.scale;
+        }
       }
+      const float a = fold ? pr.scale : 1.0f;
       pr.mask(b, h, i0, ni, 0, S, w.s.data(), S16);
       // Softmax numerators exp(s - m) in float32; their float32 row sums normalise the output.
       w.pa.assign(size_t(nip * S32), 0);
@@ -193,15 +271,10 @@ void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse
           lse[bh * T + i0 + i] = kNegInf;
           continue;
         }
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < S; ++j) {
-          const float e = sr[j] == kNegInf ? 0.0f : vmath::exp(sr[j] - mx);
-          sr[j] = e;
-          sum += e;
-        }
+        const float m = mx * a;
+        const float sum = exp_row(sr, S, a, m);
         l[size_t(i)] = sum;
-        lse[bh * T + i0 + i] = mx + std::log(sum);
+        lse[bh * T + i0 + i] = m + std::log(sum);
         round_row(sr, w.pa.data() + i * S32, S);
       }
       w.o.resize(size_t(nip * Dv16));
@@ -227,10 +300,8 @@ void amx_backward(const BackwardArgs<float>& args) {
     Work& w = thread_work();
     for (int64_t bh = t0; bh < t1; ++bh) {
       const int64_t b = bh / H, h = bh % H;
-      gather(pr.q_src, b, h, 0, T, w.q);
-      gather(pr.k_src, b, h, 0, S, w.k);
-      gather(pr.v_src, b, h, 0, S, w.v);
-      gather(args.dout, b, h, 0, T, w.dout);
+      const Rows q = rows_of(pr.q_src, b, h, 0, T, w.tmp), k = rows_of(pr.k_src, b, h, 0, S, w.tmp),
+                 v = rows_of(pr.v_src, b, h, 0, S, w.tmp), dout = rows_of(args.dout, b, h, 0, T, w.dout);
       // delta_i = sum_d dO_id O_id (the softmax backward's row term) from the values as stored.
       std::vector<float>& delta = w.orow;
       delta.resize(size_t(T));
@@ -248,21 +319,22 @@ void amx_backward(const BackwardArgs<float>& args) {
             rows[x] = static_cast<const float*>(s.p) + off;
           }
         }
-        float acc = 0;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t d = 0; d < Dv; ++d) acc += rows[0][d] * rows[1][d];
-        delta[size_t(i)] = acc;
+        delta[size_t(i)] = dot(rows[0], rows[1], Dv);
       }
       // P = exp(scale q k^T + mask - lse), float32 [T16, S16].
-      pad_rows(w.q.data(), T, D, w.qa, T16, D32);
-      vnni_cols(w.k.data(), S, D, w.ktv, D32, S16);
+      pad_rows(q, T, D, w.qa, T16, D32);
+      vnni_cols(k, S, D, w.ktv, D32, S16);
       w.s.resize(size_t(T16 * S16));
       amx::bf16_gemm(T16, S16, D32, w.qa.data(), D32, w.ktv.data(), 2 * S16, w.s.data(), S16);
-      for (int64_t i = 0; i < T; ++i) {
-        float* sr = w.s.data() + i * S16;
+      const bool fold = !pr.bias;  // as in forward: masks only set -inf, the scale joins the exponent
+      if (!fold) {
+        for (int64_t i = 0; i < T; ++i) {
+          float* sr = w.s.data() + i * S16;
 #pragma omp simd
-        for (int64_t j = 0; j < S; ++j) sr[j] *= pr.scale;
+          for (int64_t j = 0; j < S; ++j) sr[j] *= pr.scale;
+        }
       }
+      const float a = fold ? pr.scale : 1.0f;
       pr.mask(b, h, 0, T, 0, S, w.s.data(), S16);
       for (int64_t i = 0; i < T; ++i) {
         float* sr = w.s.data() + i * S16;
@@ -271,12 +343,11 @@ void amx_backward(const BackwardArgs<float>& args) {
           std::fill(sr, sr + S, 0.0f);
           continue;
         }
-#pragma omp simd
-        for (int64_t j = 0; j < S; ++j) sr[j] = sr[j] == kNegInf ? 0.0f : vmath::exp(sr[j] - li);
+        exp_row(sr, S, a, li);
       }
       // dP = dO v^T, then dS = P (dP - delta) in place.
-      pad_rows(w.dout.data(), T, Dv, w.doa, T16, Dv32);
-      vnni_cols(w.v.data(), S, Dv, w.vtv, Dv32, S16);
+      pad_rows(dout, T, Dv, w.doa, T16, Dv32);
+      vnni_cols(v, S, Dv, w.vtv, Dv32, S16);
       w.dp.resize(size_t(T16 * S16));
       amx::bf16_gemm(T16, S16, Dv32, w.doa.data(), Dv32, w.vtv.data(), 2 * S16, w.dp.data(), S16);
       for (int64_t i = 0; i < T; ++i) {
@@ -288,27 +359,22 @@ void amx_backward(const BackwardArgs<float>& args) {
       }
       // dv = P^T dO
       round_transposed(w.s.data(), T, S, S16, w.pt, S16, T32, w.row);
-      vnni_rows(w.dout.data(), T, Dv, w.dov, T32, Dv16);
+      vnni_rows(dout, T, Dv, w.dov, T32, Dv16);
       w.dv.resize(size_t(S16 * Dv16));
       amx::bf16_gemm(S16, Dv16, T32, w.pt.data(), T32, w.dov.data(), 2 * Dv16, w.dv.data(), Dv16);
       // dq = scale dS k
       round_rows(w.dp.data(), T, S, S16, w.dsa, T16, S32);
-      vnni_rows(w.k.data(), S, D, w.kv, S32, D16);
+      vnni_rows(k, S, D, w.kv, S32, D16);
       w.dq.resize(size_t(T16 * D16));
       amx::bf16_gemm(T16, D16, S32, w.dsa.data(), S32, w.kv.data(), 2 * D16, w.dq.data(), D16);
       // dk = scale dS^T q
       round_transposed(w.dp.data(), T, S, S16, w.dst, S16, T32, w.row);
-      vnni_rows(w.q.data(), T, D, w.qv, T32, D16);
+      vnni_rows(q, T, D, w.qv, T32, D16);
       w.dk.resize(size_t(S16 * D16));
       amx::bf16_gemm(S16, D16, T32, w.dst.data(), T32, w.qv.data(), 2 * D16, w.dk.data(), D16);
-      for (float* m : {w.dq.data(), w.dk.data()}) {
-        const int64_t n = (m == w.dq.data() ? T : S) * D16;
-#pragma omp simd
-        for (int64_t i = 0; i < n; ++i) m[i] *= pr.scale;
-      }
-      args.dq_out.store(w.dq.data(), D16, b, h, 0, T, D);
-      args.dk_out.store(w.dk.data(), D16, b, h, 0, S, D);
-      args.dv_out.store(w.dv.data(), Dv16, b, h, 0, S, Dv);
+      store_rows(args.dq_out, w.dq.data(), D16, b, h, T, D, pr.scale, w.drow);
+      store_rows(args.dk_out, w.dk.data(), D16, b, h, S, D, pr.scale, w.drow);
+      store_rows(args.dv_out, w.dv.data(), Dv16, b, h, S, Dv, 1.0f, w.drow);
     }
   });
 }
