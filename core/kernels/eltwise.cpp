@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/kernels/bf16_tables.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
 #include "core/kernels/vec_math.h"
@@ -184,6 +185,34 @@ template <typename A> [[gnu::always_inline]] inline A apply_unary(UnaryOp op, A 
   }
   return x;
 }
+// Transcendental ops, which a dense bfloat16 tensor runs by table (bf16_tables.h): one load per
+// element instead of a float32 polynomial, bit-identical results.
+bool unary_by_table(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Log1p: case UnaryOp::Expm1: case UnaryOp::Sin:
+    case UnaryOp::Cos: case UnaryOp::Tan: case UnaryOp::Sigmoid: case UnaryOp::Tanh: case UnaryOp::Gelu:
+    case UnaryOp::GeluTanh: case UnaryOp::Silu: case UnaryOp::Erf: return true;
+    default: return false;
+  }
+}
+
+// Activation gradients of the form g * factor(saved) (the float32 lambdas below compute exactly that
+// product, so a bfloat16 table of the factor gives the same bits).
+template <typename A> [[gnu::always_inline]] inline A gelu_grad_factor(A x) {
+  constexpr A kInvSqrt2Pi = A(0.39894228040143267794);
+  A gauss;
+  const A cdf = vmath::normal_cdf(x, gauss);
+  return cdf + x * gauss * kInvSqrt2Pi;
+}
+template <typename A> [[gnu::always_inline]] inline A gelu_tanh_grad_factor(A x) {
+  constexpr A kSqrt2OverPi = A(0.79788456080286535588);
+  const A x2 = x * x;
+  const A t = vmath::tanh(kSqrt2OverPi * (x + A(0.044715) * x2 * x));
+  const A du = kSqrt2OverPi * (A(1) + A(3 * 0.044715) * x2);
+  return A(0.5) * (A(1) + t) + A(0.5) * x * (A(1) - t * t) * du;
+}
+template <typename A> [[gnu::always_inline]] inline A tanh_grad_factor(A y) { return A(1) - y * y; }
+
 bool unary_allows_integers(UnaryOp op) { return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Square; }
 }  // namespace
 
@@ -207,6 +236,12 @@ Tensor unary(UnaryOp op, const Tensor& a) {
     });
     return out;
   }
+  if (a.dtype() == DType::BFloat16 && a.is_contiguous() && unary_by_table(op)) {
+    profile::Scope prof_scope(profile::Family::Elementwise);
+    const uint16_t* tab = bf16_result_table(int(op), [op](float x) { return apply_unary<float>(op, x); });
+    bf16_lookup(static_cast<const uint16_t*>(a.raw_data()), static_cast<uint16_t*>(out.raw_data()), a.numel(), tab);
+    return out;
+  }
   dispatch_floating(a.dtype(), "unary op", [&]<typename T>() {
     using A = acc_t<T>;
     switch (op) {
@@ -223,25 +258,26 @@ Tensor unary(UnaryOp op, const Tensor& a) {
 Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
   Tensor out = empty(saved.shape(), {.dtype = saved.dtype()});
   Tensor gc = to_dtype(g, saved.dtype());
+  if (saved.dtype() == DType::BFloat16 && saved.is_contiguous() && gc.is_contiguous() && gc.shape() == saved.shape() &&
+      (op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Tanh)) {
+    profile::Scope prof_scope(profile::Family::Elementwise);
+    const float* tab = bf16_float_table(int(op), [op](float x) {
+      return op == UnaryOp::Gelu ? gelu_grad_factor(x) : op == UnaryOp::GeluTanh ? gelu_tanh_grad_factor(x)
+                                                                                 : tanh_grad_factor(x);
+    });
+    bf16_mul_by_table(static_cast<const uint16_t*>(gc.raw_data()), static_cast<const uint16_t*>(saved.raw_data()),
+                      static_cast<uint16_t*>(out.raw_data()), out.numel(), tab);
+    return out;
+  }
   dispatch_floating(saved.dtype(), "activation_backward", [&]<typename T>() {
     using A = acc_t<T>;
-    constexpr A kInvSqrt2Pi = A(0.39894228040143267794),
-                kSqrt2OverPi = A(0.79788456080286535588), kTwoOverSqrtPi = A(1.12837916709551257390);
+    constexpr A kTwoOverSqrtPi = A(1.12837916709551257390);
     switch (op) {
       case UnaryOp::Gelu:
-        map_kernel<T, T, T>(out, [](A gv, A xv) {
-          A x = A(xv), gauss;
-          A cdf = vmath::normal_cdf(x, gauss);
-          return A(gv) * (cdf + x * gauss * kInvSqrt2Pi);
-        }, {gc, saved});
+        map_kernel<T, T, T>(out, [](A gv, A xv) { return A(gv) * gelu_grad_factor(A(xv)); }, {gc, saved});
         break;
       case UnaryOp::GeluTanh:
-        map_kernel<T, T, T>(out, [](A gv, A xv) {
-          A x = A(xv), x2 = x * x;
-          A t = vmath::tanh(kSqrt2OverPi * (x + A(0.044715) * x2 * x));
-          A du = kSqrt2OverPi * (A(1) + A(3 * 0.044715) * x2);
-          return A(gv) * (A(0.5) * (A(1) + t) + A(0.5) * x * (A(1) - t * t) * du);
-        }, {gc, saved});
+        map_kernel<T, T, T>(out, [](A gv, A xv) { return A(gv) * gelu_tanh_grad_factor(A(xv)); }, {gc, saved});
         break;
       case UnaryOp::Silu:
         map_kernel<T, T, T>(out, [](A gv, A xv) {
@@ -256,7 +292,7 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
         map_kernel<T, T, T>(out, [](A gv, A yv) { A y = A(yv); return A(gv) * y * (A(1) - y); }, {gc, saved});
         break;
       case UnaryOp::Tanh:
-        map_kernel<T, T, T>(out, [](A gv, A yv) { A y = A(yv); return A(gv) * (A(1) - y * y); }, {gc, saved});
+        map_kernel<T, T, T>(out, [](A gv, A yv) { return A(gv) * tanh_grad_factor(A(yv)); }, {gc, saved});
         break;
       case UnaryOp::Relu:
         // torch's threshold_backward(g, y, 0): 0 where y <= 0, else g (so a NaN output, which
