@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <stdexcept>
 
 namespace tessera::kernels::amx {
 
@@ -83,7 +84,11 @@ bool available() {
   return ok;
 }
 
-__attribute__((target("amx-tile"))) TileScope::TileScope() { _tile_loadconfig(&kConfig); }
+__attribute__((target("amx-tile"))) TileScope::TileScope() {
+  // available() also asks Linux for the tile state: without that grant ldtilecfg faults.
+  if (!available()) throw std::logic_error("amx::TileScope on a CPU or process without AMX-BF16 tiles");
+  _tile_loadconfig(&kConfig);
+}
 
 __attribute__((target("amx-tile"))) TileScope::~TileScope() { _tile_release(); }
 
