@@ -185,6 +185,23 @@ void vnni_cols(Rows x, int64_t n, int64_t w, std::vector<uint16_t>& dst, int64_t
   }
 }
 
+// Scores q k^T of queries [i0, i0 + ni) against all keys (rows of s, stride lds) -> what the
+// exponent needs: bias added and hidden pairs -inf. Without a bias the masks only set -inf, so the
+// scale waits for the exponent (a positive scale keeps each row's maximum where it was): returns the
+// factor exp_row must still apply (the scale, or 1 when it was applied here).
+float mask_scores(const Problem<float>& pr, int64_t b, int64_t h, int64_t i0, int64_t ni, float* s, int64_t lds) {
+  const bool fold = !pr.bias && pr.scale > 0;
+  if (!fold) {
+    for (int64_t i = 0; i < ni; ++i) {
+      float* sr = s + i * lds;
+#pragma omp simd
+      for (int64_t j = 0; j < pr.S; ++j) sr[j] *= pr.scale;
+    }
+  }
+  pr.mask(b, h, i0, ni, 0, pr.S, s, lds);
+  return fold ? pr.scale : 1.0f;
+}
+
 // Rows [0, n) of head (b, h) of a bfloat16 destination = a * acc rows (row stride ld), rounded once.
 void store_rows(const Dest& d, const float* acc, int64_t ld, int64_t b, int64_t h, int64_t n, int64_t w, float a,
                 std::vector<float>& tmp) {
@@ -248,18 +265,7 @@ void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse
       pad_rows(rows_of(pr.q_src, b, h, i0, ni, w.tmp), ni, D, w.qa, nip, Dp);
       w.s.resize(size_t(nip * S16));
       amx::bf16_gemm(nip, S16, Dp, w.qa.data(), Dp, w.ktv.data(), 2 * S16, w.s.data(), S16);
-      // Without a bias the masks only set -inf, so the scale can wait for the exponent (a positive
-      // scale keeps the row maximum where it was).
-      const bool fold = !pr.bias && pr.scale > 0;
-      if (!fold) {
-        for (int64_t i = 0; i < ni; ++i) {
-          float* sr = w.s.data() + i * S16;
-#pragma omp simd
-          for (int64_t j = 0; j < S; ++j) sr[j] *= pr.scale;
-        }
-      }
-      const float a = fold ? pr.scale : 1.0f;
-      pr.mask(b, h, i0, ni, 0, S, w.s.data(), S16);
+      const float a = mask_scores(pr, b, h, i0, ni, w.s.data(), S16);
       // Softmax numerators exp(s - m) in float32; their float32 row sums normalise the output.
       w.pa.assign(size_t(nip * S32), 0);
       std::vector<float>& l = w.orow;
@@ -326,16 +332,7 @@ void amx_backward(const BackwardArgs<float>& args) {
       vnni_cols(k, S, D, w.ktv, D32, S16);
       w.s.resize(size_t(T16 * S16));
       amx::bf16_gemm(T16, S16, D32, w.qa.data(), D32, w.ktv.data(), 2 * S16, w.s.data(), S16);
-      const bool fold = !pr.bias;  // as in forward: masks only set -inf, the scale joins the exponent
-      if (!fold) {
-        for (int64_t i = 0; i < T; ++i) {
-          float* sr = w.s.data() + i * S16;
-#pragma omp simd
-          for (int64_t j = 0; j < S; ++j) sr[j] *= pr.scale;
-        }
-      }
-      const float a = fold ? pr.scale : 1.0f;
-      pr.mask(b, h, 0, T, 0, S, w.s.data(), S16);
+      const float a = mask_scores(pr, b, h, 0, T, w.s.data(), S16);
       for (int64_t i = 0; i < T; ++i) {
         float* sr = w.s.data() + i * S16;
         const float li = args.lse[bh * T + i];
