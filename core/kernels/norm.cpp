@@ -485,7 +485,6 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
     T* gxp = nx ? r.gx.data_ptr<T>() : nullptr;
     const A inv_m = A(1.0 / double(cols));
     parallel_for(nchunks, 1, [&](int64_t c0, int64_t c1) {
-      std::vector<A> xhat(static_cast<size_t>(cols)), dxh(static_cast<size_t>(cols));
       // Weight / bias gradient sums: kBlock rows at a time in the accumulation type, then into the
       // double partials. A double add per element and row (with its conversion, at half the vector
       // width) made this backward ~5x its forward; a block of 32 float additions keeps the error
@@ -506,33 +505,42 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
         for (int64_t row = rows * ch / nchunks; row < rows * (ch + 1) / nchunks; ++row) {
           const T* gr = gp + row * cols;
           const T* xr = xp + row * cols;
-          A mu = mp ? A(mp[row]) : A(0), rs = A(rp[row]);
+          const A mu = mp ? A(mp[row]) : A(0), rs = A(rp[row]);
+          // One pass for the parameter sums and the row sums s1 = sum d, s2 = sum d xhat (d = g w),
+          // a second for the input gradient; xhat and d are recomputed rather than stored (the
+          // buffered form made 5 passes per row, ~3.3x the forward's time on ViT-T's 192 columns).
+          // The row sums run in kLanes partial sums folded at the end, so the loop vectorises
+          // without the scalar epilogue of a reduction clause.
+          constexpr int kLanes = 16;
+          A p1[kLanes] = {}, p2[kLanes] = {};
+          A* aw_ = pwc ? aw.data() : nullptr;
+          A* ab_ = pbc ? ab.data() : nullptr;
+          auto first = [&](int64_t i, int l) {
+            const A gv = A(gr[i]), xh = (A(xr[i]) - mu) * rs;
+            if (aw_) aw_[i] += gv * xh;
+            if (ab_) ab_[i] += gv;
+            const A d = wp ? gv * A(wp[i]) : gv;
+            p1[l] += d;
+            p2[l] += d * xh;
+          };
+          int64_t i0 = 0;
+          for (; i0 + kLanes <= cols; i0 += kLanes) {
 #pragma omp simd
-          for (int64_t i = 0; i < cols; ++i) xhat[size_t(i)] = (A(xr[i]) - mu) * rs;
-          if (pwc) {
-            A* a = aw.data();
-#pragma omp simd
-            for (int64_t i = 0; i < cols; ++i) a[i] += A(gr[i]) * xhat[size_t(i)];
+            for (int l = 0; l < kLanes; ++l) first(i0 + l, l);
           }
-          if (pbc) {
-            A* a = ab.data();
-#pragma omp simd
-            for (int64_t i = 0; i < cols; ++i) a[i] += A(gr[i]);
-          }
+          for (int l = 0; i0 + l < cols; ++l) first(i0 + l, l);
           if ((pwc || pbc) && ++pending == kBlock) flush();
           if (!gxp) continue;
           A s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s1, s2)
-          for (int64_t i = 0; i < cols; ++i) {
-            A d = wp ? A(gr[i]) * A(wp[i]) : A(gr[i]);
-            dxh[size_t(i)] = d;
-            s1 += d;
-            s2 += d * xhat[size_t(i)];
-          }
-          A m1 = center ? s1 * inv_m : A(0), m2 = s2 * inv_m;
+          for (int l = 0; l < kLanes; ++l) s1 += p1[l], s2 += p2[l];
+          const A m1 = center ? s1 * inv_m : A(0), m2 = s2 * inv_m;
           T* o = gxp + row * cols;
 #pragma omp simd
-          for (int64_t i = 0; i < cols; ++i) o[i] = T(rs * (dxh[size_t(i)] - m1 - xhat[size_t(i)] * m2));
+          for (int64_t i = 0; i < cols; ++i) {
+            const A gv = A(gr[i]), xh = (A(xr[i]) - mu) * rs;
+            const A d = wp ? gv * A(wp[i]) : gv;
+            o[i] = T(rs * (d - m1 - xh * m2));
+          }
         }
         flush();
       }
