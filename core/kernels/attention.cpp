@@ -508,7 +508,7 @@ AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const
       std::vector<Tensor> keep;
       const Problem<C> pr = problem<C>(q, k, v, p, keep);
       if constexpr (std::is_same_v<C, float>) {
-        if (amx_forward_applies(pr)) return amx_forward(pr, operand<C>(out), lse.data_ptr<C>());
+        if (amx_forward_applies(pr.q_src.bf16, pr.S)) return amx_forward(pr, operand<C>(out), lse.data_ptr<C>());
       }
       forward_impl(pr, operand<C>(out), lse.data_ptr<C>());
     }
@@ -556,8 +556,7 @@ AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const 
     dv = empty({B, H, S, Dv}, {.dtype = q_in.dtype()});
   }
   // bfloat16 inputs on AMX (attention_amx.h) write rounded rows straight from per-head buffers.
-  const bool amx = bf16 && !want_dscores && attention_bf16_products_on_amx() && S <= kAttentionSingleBlock &&
-                   T <= kAttentionSingleBlock && per_head_schedule(B * H);
+  const bool amx = amx_backward_applies(bf16, T, S) && !want_dscores && per_head_schedule(B * H);
   Tensor aq = bf16 && !amx ? empty({B, H, T, D}) : dq, ak = bf16 && !amx ? empty({B, H, S, D}) : dk;
   Tensor av = bf16 && !amx ? empty({B, H, S, Dv}) : dv;
   Tensor ds = want_dscores ? zeros({B, H, T, S}, {.dtype = ct}) : Tensor();

@@ -233,12 +233,12 @@ Work& thread_work() {
 
 }  // namespace
 
-bool amx_forward_applies(const Problem<float>& pr) {
-  return pr.q_src.bf16 && attention_bf16_products_on_amx() && pr.S <= kAttentionSingleBlock;
+bool amx_forward_applies(bool bf16_inputs, int64_t S) {
+  return bf16_inputs && S <= kAttentionSingleBlock && attention_bf16_products_on_amx();
 }
 
-bool amx_backward_applies(const Problem<float>& pr) {
-  return amx_forward_applies(pr) && pr.T <= kAttentionSingleBlock;
+bool amx_backward_applies(bool bf16_inputs, int64_t T, int64_t S) {
+  return amx_forward_applies(bf16_inputs, S) && T <= kAttentionSingleBlock;
 }
 
 void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse) {

@@ -15,9 +15,10 @@
 namespace tessera::kernels::attention_detail {
 
 // bfloat16 inputs, AMX available, not switched off (set_attention_bf16_products), S short enough.
-bool amx_forward_applies(const Problem<float>& pr);
-// The same for backward, which also needs T short enough (one block of queries per head).
-bool amx_backward_applies(const Problem<float>& pr);
+bool amx_forward_applies(bool bf16_inputs, int64_t S);
+// The same for backward, which also needs T short enough (one block of queries per head); the
+// caller adds its own conditions (one head per task, no dscores).
+bool amx_backward_applies(bool bf16_inputs, int64_t T, int64_t S);
 
 // Output rows [i0, i0 + ni) of every (b, h) task the float32 path would run: out float32 rows
 // through strides, lse [B, H, T] contiguous. Splits the work over threads like forward_impl.

@@ -1,6 +1,7 @@
 // The AMX tile product (core/kernels/amx_gemm.h) against a float64 product of the same bfloat16
-// values. On a CPU without AMX-BF16 the product cannot run; the test then checks that the kernel
-// reports it unavailable, which is what keeps its callers on their float32 paths.
+// values. On a CPU without AMX-BF16 the product cannot run; the tests then check that the kernel
+// reports it unavailable (which keeps its callers on their float32 paths) and that configuring
+// tiles refuses with an exception.
 #include <gtest/gtest.h>
 
 #include <cpuid.h>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "core/kernels/amx_gemm.h"
@@ -79,7 +81,8 @@ TEST(AmxGemm, MatchesFloat64ProductOfTheBFloat16Values) {
 // Each thread configures its own tiles: products on all threads at once agree with one thread's.
 TEST(AmxGemm, ThreadsConfigureTheirOwnTiles) {
   if (!kernels::amx::available()) {
-    EXPECT_FALSE(cpu_has_amx_bf16() && kernels::amx::available());
+    // Without the tile state, configuring tiles refuses instead of faulting in ldtilecfg.
+    EXPECT_THROW(kernels::amx::TileScope tiles, std::logic_error);
     return;
   }
   const int64_t M = 32, N = 32, K = 64;
