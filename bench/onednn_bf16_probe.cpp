@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   cases.push_back({"wgrad", 768, M, 192, {1, 768}, {192, 1}});
   cases.push_back({"wgrad_c", 768, M, 192, {M, 1}, {192, 1}});
   cases.push_back({"wgrad", 192, M, 768, {1, 192}, {768, 1}});
+  // The qkv projection's weight gradient both ways round: dW [576, 192] = g^T x, or dW^T = x^T g.
+  cases.push_back({"wgrad", 576, M, 192, {1, 576}, {192, 1}});
+  cases.push_back({"wgrad", 192, M, 576, {1, 192}, {576, 1}});
   for (const Case& c : cases)
     for (Mode m : {Mode::F32, Mode::BF16, Mode::F32_FPMATH_BF16}) run(eng, s, c, m, iters);
   return 0;
