@@ -33,9 +33,21 @@ inline uint16_t round_bits(float x) {
   const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
   return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
 }
+inline float bf16_value(uint16_t b) {
+  const uint32_t u = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 inline void round_row(const float* __restrict__ x, uint16_t* __restrict__ y, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) y[i] = round_bits(x[i]);
+}
+
+// Row i of head (b, h) of a source stored as E (uint16_t: bfloat16 bits).
+template <typename E>
+const E* row(const Source<float>& s, int64_t b, int64_t h, int64_t i) {
+  return static_cast<const E*>(s.p) + b * s.sb + h * s.sh + i * s.st;
 }
 
 // Rows [r0, r0 + n) of head (b, h) of a source as bfloat16 bits, row r at p + r * ld: bfloat16
@@ -77,46 +89,50 @@ inline float hsum16(const float* m) {
 }
 #endif
 
-// sum_d x[d] y[d] in sixteen lanes.
-inline float dot(const float* x, const float* y, int64_t n) {
+// The row loops below run whole groups of sixteen lanes over a row's n valid entries, the last
+// group masked (lanes j >= n contribute nothing): a scalar tail cost as much as the vector body on
+// ViT's 65-entry rows (exp_row was 16% of the kernel). Rows are read up to r16(n): the score
+// buffers have stride r16(S) and delta's source rows are read through `load`.
+
+// sum_d x[d] y[d] over float32 or bfloat16 rows.
+inline float value(float x) { return x; }
+inline float value(uint16_t x) { return bf16_value(x); }
+template <typename X, typename Y>
+inline float dot(const X* x, const Y* y, int64_t n) {
   float part[16] = {};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int l = 0; l < 16; ++l) part[l] += x[j + l] * y[j + l];
-  for (int l = 0; j + l < n; ++l) part[l] += x[j + l] * y[j + l];
+  for (int64_t j = 0; j < n; j += 16)
+#pragma omp simd
+    for (int l = 0; l < 16; ++l)
+      if (j + l < n) part[l] += value(x[j + l]) * value(y[j + l]);
   return hsum16(part);
 }
 
-// x[j] = exp(a x[j] - m) (0 where x[j] is -inf), returning the sum of the results in sixteen lanes.
+// x[j] = exp(a x[j] - m) (0 where x[j] is -inf) for j < n, returning the sum of the results;
+// entries n .. r16(n) - 1 become 0.
 inline float exp_row(float* x, int64_t n, float a, float m) {
   float part[16] = {};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
+  for (int64_t j = 0; j < n; j += 16) {
     float* xj = x + j;
 #pragma omp simd
     for (int l = 0; l < 16; ++l) {
-      const float e = xj[l] == kNegInf ? 0.0f : vmath::exp(std::fma(xj[l], a, -m));
+      const float e = j + l < n && xj[l] != kNegInf ? vmath::exp(std::fma(xj[l], a, -m)) : 0.0f;
       xj[l] = e;
       part[l] += e;
     }
   }
-  for (int l = 0; j + l < n; ++l) {
-    const float e = x[j + l] == kNegInf ? 0.0f : vmath::exp(std::fma(x[j + l], a, -m));
-    x[j + l] = e;
-    part[l] += e;
-  }
   return hsum16(part);
 }
 
-// max_j x[j] (-inf for n = 0; the scores hold no NaN unless the inputs do, and then the row is NaN
-// either way). Sixteen running maxima, so the loop vectorises (a plain max reduction stays scalar).
+// max_j x[j] over j < n (-inf for n = 0; the scores hold no NaN unless the inputs do, and then the
+// row is NaN either way). Sixteen running maxima, so the loop vectorises (a plain max reduction
+// stays scalar).
 inline float row_max(const float* x, int64_t n) {
   float m[16];
-  for (float& v : m) v = -std::numeric_limits<float>::infinity();
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int l = 0; l < 16; ++l) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
-  for (int l = 0; j + l < n; ++l) m[l] = x[j + l] > m[l] ? x[j + l] : m[l];
+  for (float& v : m) v = kNegInf;
+  for (int64_t j = 0; j < n; j += 16)
+#pragma omp simd
+    for (int l = 0; l < 16; ++l)
+      if (j + l < n && x[j + l] > m[l]) m[l] = x[j + l];
   return hmax16(m);
 }
 
@@ -376,22 +392,12 @@ void amx_backward(const BackwardArgs<float>& args) {
       // delta_i = sum_d dO_id O_id (the softmax backward's row term) from the values as stored.
       std::vector<float>& delta = w.orow;
       delta.resize(size_t(T));
-      w.drow.resize(size_t(2 * Dv));
-      for (int64_t i = 0; i < T; ++i) {
-        const float* rows[2];
-        const Source<float>* src[2] = {&args.dout, &args.out};
-        for (int x = 0; x < 2; ++x) {
-          const Source<float>& s = *src[x];
-          const int64_t off = b * s.sb + h * s.sh + i * s.st;
-          if (s.bf16) {
-            bf16_to_f32_serial(static_cast<const uint16_t*>(s.p) + off, w.drow.data() + x * Dv, Dv);
-            rows[x] = w.drow.data() + x * Dv;
-          } else {
-            rows[x] = static_cast<const float*>(s.p) + off;
-          }
-        }
-        delta[size_t(i)] = dot(rows[0], rows[1], Dv);
-      }
+      const Source<float>&g = args.dout, &o = args.out;
+      for (int64_t i = 0; i < T; ++i)
+        delta[size_t(i)] = g.bf16 ? (o.bf16 ? dot(row<uint16_t>(g, b, h, i), row<uint16_t>(o, b, h, i), Dv)
+                                            : dot(row<uint16_t>(g, b, h, i), row<float>(o, b, h, i), Dv))
+                                  : (o.bf16 ? dot(row<float>(g, b, h, i), row<uint16_t>(o, b, h, i), Dv)
+                                            : dot(row<float>(g, b, h, i), row<float>(o, b, h, i), Dv));
       // P = exp(scale q k^T + mask - lse), float32 [T16, S16].
       pad_rows(q, T, D, w.qa, T16, D32);
       vnni_cols(k, S, D, w.ktv, D32, S16);
