@@ -322,7 +322,7 @@ TEST(GradFlashAttention, BFloat16InputsReadInPlaceEqualTheFloat32Kernel) {
 // bfloat16 inputs on AMX tiles (the default where the CPU has AMX-BF16; attention_amx.h): P and dS
 // are rounded to bfloat16 for the products that take them, so results are compared with the float64
 // attention of the same bfloat16 values at bfloat16 tolerances, for every mask kind, a bias, lengths
-// with tile remainders (and T != S), head widths that are not multiples of 16 or 32, separate and
+// with tile remainders (and T != S), head widths that are not multiples of 16 or 32 (one odd), separate and
 // packed q, k, v, a float32 and a bfloat16 output gradient, several threads per head and several
 // heads per thread. The float32 products of the same inputs agree to the same tolerance. On a CPU
 // without AMX the same checks run on the float32 products.
@@ -331,7 +331,8 @@ TEST(GradFlashAttention, BFloat16ProductsOnAmxAgainstFloat64) {
   else EXPECT_FALSE(kernels::attention_bf16_products_on_amx());
   const int64_t B = 2, H = 3;
   struct Dims { int64_t T, S, D, Dv; };
-  for (const Dims& d : {Dims{kTile + 37, kTile + 37, 64, 64}, Dims{17, 45, 24, 40}, Dims{kOneBlock, 33, 8, 72}})
+  for (const Dims& d : {Dims{kTile + 37, kTile + 37, 64, 64}, Dims{17, 45, 24, 40}, Dims{kOneBlock, 33, 8, 72},
+                        Dims{23, 23, 13, 13}})  // odd width: a lone last VNNI column, odd packed row stride
   for (bool packed : {false, true})
   for (bool bf16_grad : {false, true}) {
     const int64_t T = d.T, S = d.S, D = d.D, Dv = d.Dv;
