@@ -155,26 +155,32 @@ void col_reduce(const T* x, const Split& s, A init, Step step, Fin fin) {
                });
 }
 
-// Column sums of bfloat16 [outer, R, inner] (the bias gradients of autocast's products): float
-// partials over fixed blocks of kColBlock rows, widened inside the one vectorised loop, then the
-// blocks added in double in block order, so results do not depend on the thread count. A float sum
-// of 256 bfloat16 values is within ~1e-5 relative of exact, far below the bfloat16 result's 4e-3
-// step; double accumulation of every element through a widening buffer was 6% of vit_t's bf16 step.
-template <typename Fin>
-void bf16_column_sums(const uint16_t* x, const Split& s, Fin fin) {
-  constexpr int64_t kCols = 512;  // columns per task: a 2 KB float accumulator row
+// Column sums of float32 or bfloat16 [outer, R, inner] (bias gradients: [tokens, features] summed
+// over tokens) as partials over fixed blocks of kColBlock rows and 512 columns, then the blocks
+// added in double in block order: results do not depend on the thread count, and the rows split
+// into blocks keep every thread busy (512-column tasks alone left ViT's 576 and 768 columns as 3
+// tasks for 2 threads). float32 partials are double; bfloat16 ones are float, widened inside the
+// one vectorised loop: a float sum of 256 bfloat16 values is within ~1e-5 relative of exact, far
+// below the bfloat16 result's 4e-3 step (double accumulation of every element through a widening
+// buffer was 6% of vit_t's bf16 step).
+inline float column_value(uint16_t bf16_bits) { return detail::bf16_bits_to_float(bf16_bits); }
+inline double column_value(float x) { return double(x); }
+template <typename E, typename Fin>
+void column_sums(const E* x, const Split& s, Fin fin) {
+  using Acc = decltype(column_value(E{}));
+  constexpr int64_t kCols = 512;
   const int64_t nb = (s.R + kColBlock - 1) / kColBlock, nc = (s.inner + kCols - 1) / kCols;
-  std::vector<float> part(size_t(s.outer * nb * s.inner));
+  std::vector<Acc> part(size_t(s.outer * nb * s.inner));
   parallel_for(s.outer * nb * nc, 1, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       const int64_t ob = t / nc, o = ob / nb, r0 = (ob % nb) * kColBlock, r1 = std::min(s.R, r0 + kColBlock);
       const int64_t j0 = (t % nc) * kCols, n = std::min(s.inner - j0, kCols);
-      float* __restrict__ acc = part.data() + ob * s.inner + j0;
-      std::fill(acc, acc + n, 0.0f);
+      Acc* __restrict__ acc = part.data() + ob * s.inner + j0;
+      std::fill(acc, acc + n, Acc(0));
       for (int64_t r = r0; r < r1; ++r) {
-        const uint16_t* __restrict__ xr = x + (o * s.R + r) * s.inner + j0;
+        const E* __restrict__ xr = x + (o * s.R + r) * s.inner + j0;
 #pragma omp simd
-        for (int64_t j = 0; j < n; ++j) acc[j] += detail::bf16_bits_to_float(xr[j]);
+        for (int64_t j = 0; j < n; ++j) acc[j] += column_value(xr[j]);
       }
     }
   });
@@ -201,9 +207,11 @@ bool fast_sum(const Tensor& in, const std::vector<int64_t>& dims, const char* op
   if (!s.ok) return false;
   using W = wide_t<T>;
   const T* x = static_cast<const T*>(in.raw_data());
-  if constexpr (std::is_same_v<T, BFloat16> && std::is_same_v<Map, Identity>) {
+  if constexpr ((std::is_same_v<T, BFloat16> || std::is_same_v<T, float>) && std::is_same_v<Map, Identity>) {
     if (s.inner > 1) {
-      bf16_column_sums(reinterpret_cast<const uint16_t*>(x), s, [&](int64_t i, double a) { fin(i, a, s.R); });
+      auto done = [&](int64_t i, double a) { fin(i, a, s.R); };
+      if constexpr (std::is_same_v<T, float>) column_sums(x, s, done);
+      else column_sums(reinterpret_cast<const uint16_t*>(x), s, done);
       return true;
     }
   }

@@ -226,30 +226,33 @@ TEST(Reduce, FewColumnSumsMatchReferenceForEveryThreadCount) {
   }
 }
 
-// bfloat16 column sums (autocast's bias gradients) add float partials of fixed row blocks in
-// double: within one bfloat16 rounding of the exact sum, bit-identical for every thread count, for
-// one and several column chunks and an outer dim.
-TEST(Reduce, BFloat16ColumnSumsMatchReferenceForEveryThreadCount) {
+// Column sums (bias gradients) add partials of fixed row blocks in double: float32 ones within a
+// float32 rounding of the exact sum, bfloat16 ones within one bfloat16 rounding; bit-identical for
+// every thread count, for one and several column chunks and an outer dim.
+TEST(Reduce, ColumnSumsMatchReferenceForEveryThreadCount) {
+  for (DType dt : {DType::Float32, DType::BFloat16})
   for (const Shape& shape : {Shape{3001, 70}, Shape{700, 1100}, Shape{3, 530, 40}}) {
     Generator g(6);
-    Tensor x = tessera::to(add(randn(shape, {}, &g), 0.25), DType::BFloat16);
+    Tensor x = tessera::to(add(randn(shape, {}, &g), 0.25), dt);
     const int64_t C = shape.back(), R = shape[shape.size() - 2], O = x.numel() / (R * C);
     std::vector<float> xv = kernels::to_vector<float>(tessera::to(x, DType::Float32));
     std::vector<double> ref(size_t(O * C), 0.0);
     for (int64_t o = 0; o < O; ++o)
       for (int64_t r = 0; r < R; ++r)
         for (int64_t c = 0; c < C; ++c) ref[size_t(o * C + c)] += double(xv[size_t((o * R + r) * C + c)]);
+    const double rel = dt == DType::Float32 ? 1.2e-7 : 1.0 / 256;
     tessera::testing::ScopedSetting threads(get_num_threads, set_num_threads);
     std::vector<float> first;
     for (int t : {1, 2, 3, 16}) {
       set_num_threads(t);
       Tensor s = sum(x, {int64_t(shape.size()) - 2});
-      ASSERT_EQ(s.dtype(), DType::BFloat16);
+      ASSERT_EQ(s.dtype(), dt);
       std::vector<float> sv = kernels::to_vector<float>(tessera::to(s, DType::Float32));
       for (size_t i = 0; i < ref.size(); ++i)
-        ASSERT_LE(std::abs(double(sv[i]) - ref[i]), std::abs(ref[i]) / 256 + 1e-6) << shape_str(shape) << " column " << i;
+        ASSERT_LE(std::abs(double(sv[i]) - ref[i]), std::abs(ref[i]) * rel + 1e-6)
+            << dtype_name(dt) << " " << shape_str(shape) << " column " << i;
       if (first.empty()) first = sv;
-      EXPECT_EQ(sv, first) << shape_str(shape) << ", " << t << " threads";
+      EXPECT_EQ(sv, first) << dtype_name(dt) << " " << shape_str(shape) << ", " << t << " threads";
     }
   }
 }
