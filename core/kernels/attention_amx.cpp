@@ -24,24 +24,11 @@ int64_t r32(int64_t x) { return (x + 31) / 32 * 32; }
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// float32 -> bfloat16 bits, round to nearest even, NaN kept quiet (BFloat16(float)); inline so the
-// per-row calls on 65-element rows vectorise in place (the shared converter is a call through an
-// ifunc per row).
-inline uint16_t round_bits(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
-}
-inline float bf16_value(uint16_t b) {
-  const uint32_t u = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+// float32 rows -> bfloat16 bits with the inline rounding, so the per-row calls on 65-element rows
+// vectorise in place (the shared converter is a call through an ifunc per row).
 inline void round_row(const float* __restrict__ x, uint16_t* __restrict__ y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) y[i] = round_bits(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = float_to_bf16_bits(x[i]);
 }
 
 // Row i of head (b, h) of a source stored as E (uint16_t: bfloat16 bits).
@@ -90,13 +77,13 @@ inline float hsum16(const float* m) {
 #endif
 
 // The row loops below run whole groups of sixteen lanes over a row's n valid entries, the last
-// group masked (lanes j >= n contribute nothing): a scalar tail cost as much as the vector body on
-// ViT's 65-entry rows (exp_row was 16% of the kernel). Rows are read up to r16(n): the score
-// buffers have stride r16(S) and delta's source rows are read through `load`.
+// group masked (lanes j >= n read nothing and contribute nothing): a scalar tail cost as much as the
+// vector body on ViT's 65-entry rows (exp_row was 16% of the kernel). exp_row writes its zeros up to
+// r16(n): the score buffers have stride r16(S).
 
 // sum_d x[d] y[d] over float32 or bfloat16 rows.
 inline float value(float x) { return x; }
-inline float value(uint16_t x) { return bf16_value(x); }
+inline float value(uint16_t x) { return bf16_bits_to_float(x); }
 template <typename X, typename Y>
 inline float dot(const X* x, const Y* y, int64_t n) {
   float part[16] = {};
@@ -223,13 +210,13 @@ void round_transposed(const float* x, int64_t n, int64_t w, int64_t ld, std::vec
       const float* hi = lo + ld;
 #pragma omp simd
       for (int64_t c = 0; c < w; ++c) {
-        const uint32_t v = uint32_t(round_bits(lo[c])) | (uint32_t(round_bits(hi[c])) << 16);
+        const uint32_t v = uint32_t(float_to_bf16_bits(lo[c])) | (uint32_t(float_to_bf16_bits(hi[c])) << 16);
         std::memcpy(d + 2 * c, &v, 4);
       }
     } else {
 #pragma omp simd
       for (int64_t c = 0; c < w; ++c) {
-        const uint32_t v = round_bits(lo[c]);
+        const uint32_t v = float_to_bf16_bits(lo[c]);
         std::memcpy(d + 2 * c, &v, 4);
       }
     }

@@ -18,8 +18,6 @@ namespace tessera::kernels {
 
 namespace {
 
-using detail::bf16_bits_to_float;
-using detail::float_to_bf16_bits;
 
 constexpr int64_t kPatterns = 65536;
 

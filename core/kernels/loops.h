@@ -120,20 +120,6 @@ constexpr int64_t kBf16Block = 512;
 // (Reading and writing the BFloat16 struct inside the loop keeps it scalar: ~15x slower.)
 // f is handed floats where it declares BFloat16 parameters; that conversion is exact, so results
 // are bit-identical to the element-by-element loop.
-// bfloat16 bits <-> float inside a loop body (inline, so the loop vectorises): the same values as
-// the converters of bf16_convert.h (round to nearest even, NaN kept quiet).
-[[gnu::always_inline]] inline float bf16_bits_to_float(uint16_t b) {
-  const uint32_t u = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-[[gnu::always_inline]] inline uint16_t float_to_bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  return uint16_t((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded);
-}
 template <typename T>
 [[gnu::always_inline]] inline auto staged_load(const T* p, int64_t i) {
   if constexpr (is_bf16_v<T>) return bf16_bits_to_float(reinterpret_cast<const uint16_t*>(p)[i]);

@@ -9,7 +9,6 @@
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
-#include "core/kernels/loops.h"
 #include "core/kernels/softmax.h"
 
 namespace tessera::kernels {
@@ -163,7 +162,7 @@ void col_reduce(const T* x, const Split& s, A init, Step step, Fin fin) {
 // one vectorised loop: a float sum of 256 bfloat16 values is within ~1e-5 relative of exact, far
 // below the bfloat16 result's 4e-3 step (double accumulation of every element through a widening
 // buffer was 6% of vit_t's bf16 step).
-inline float column_value(uint16_t bf16_bits) { return detail::bf16_bits_to_float(bf16_bits); }
+inline float column_value(uint16_t bf16_bits) { return bf16_bits_to_float(bf16_bits); }
 inline double column_value(float x) { return double(x); }
 template <typename E, typename Fin>
 void column_sums(const E* x, const Split& s, Fin fin) {
