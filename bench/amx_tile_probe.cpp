@@ -9,6 +9,10 @@
 //   copy         the rewrite alone (what fresh costs beyond it is the wait on the stores)
 //   evict        no rewrite: 64 KB of other data read before each product (operands leave L1)
 //   read         that read alone
+//   mfence       fresh with an MFENCE after the stores (is it the stores' ordering? no gain seen)
+//   Demote       fresh with CLDEMOTE of every operand line after the stores (lines pushed out of
+//                L1/L2 first: 2.5-3x slower, so the tile loads do want the lines close)
+//   wback        fresh with CLWB of every operand line (written back: as slow as Demote)
 //   build/bench/amx_tile_probe [reps]
 // Prints nothing but a note on a CPU without AMX-BF16.
 #include <algorithm>
@@ -50,7 +54,8 @@ int main(int argc, char** argv) {
     std::vector<float> c(size_t(s.M * s.N));
     volatile float sink = 0;
     volatile uint16_t key = 0;  // keeps the rewrite a loop of vector stores
-    for (const char* mode : {"independent", "dependent", "fresh", "stale", "copy", "evict", "read"}) {
+    for (const char* mode : {"independent", "dependent", "fresh", "stale", "copy", "evict", "read", "mfence",
+                             "Demote", "wback"}) {
       std::vector<double> rounds;
       for (int r = 0; r < 5; ++r) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -59,7 +64,8 @@ int main(int argc, char** argv) {
           const bool other = mode[0] == 's' && i % 2;
           uint16_t* pa = other ? a2.data() : a.data();
           uint16_t* pb = other ? b2.data() : b.data();
-          if (mode[0] == 'f' || mode[0] == 's' || mode[0] == 'c') {  // vector stores, as the kernel's packs
+          if (mode[0] == 'f' || mode[0] == 's' || mode[0] == 'c' || mode[0] == 'm' || mode[0] == 'D' ||
+              mode[0] == 'w') {  // vector stores, as the kernel's packs
             uint16_t* wa = mode[0] == 's' ? (other ? a.data() : a2.data()) : pa;
             uint16_t* wb = mode[0] == 's' ? (other ? b.data() : b2.data()) : pb;
             const uint16_t k = key;
@@ -67,6 +73,17 @@ int main(int argc, char** argv) {
             for (size_t j = 0; j < a.size(); ++j) wa[j] = uint16_t(a0[j] ^ k);
 #pragma omp simd
             for (size_t j = 0; j < b.size(); ++j) wb[j] = uint16_t(b0[j] ^ k);
+          }
+          if (mode[0] == 'm') asm volatile("mfence" ::: "memory");
+          if (mode[0] == 'D' || mode[0] == 'w') {
+            for (size_t j = 0; j < a.size(); j += 32) {
+              if (mode[0] == 'D') asm volatile("cldemote %0" ::"m"(a[j]) : "memory");
+              else asm volatile("clwb %0" ::"m"(a[j]) : "memory");
+            }
+            for (size_t j = 0; j < b.size(); j += 32) {
+              if (mode[0] == 'D') asm volatile("cldemote %0" ::"m"(b[j]) : "memory");
+              else asm volatile("clwb %0" ::"m"(b[j]) : "memory");
+            }
           }
           if (mode[0] == 'c') {
             sink = sink + float(a[0] + b[b.size() - 1]);

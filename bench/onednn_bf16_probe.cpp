@@ -86,7 +86,17 @@ void run(dnnl::engine& eng, dnnl::stream& s, const Case& c, Mode mode, int iters
   dnnl::memory A = filled(pd.src_desc(), ad, 0.25f), B = filled(pd.weights_desc(), bd, 0.5f), C(pd.dst_desc(), eng);
   dnnl::matmul prim(pd);
   std::vector<double> ms;
+  // PROBE_FLUSH=MB writes that many megabytes of another buffer before each execution (not timed):
+  // the operands then come from wherever a training step's other passes leave them, not from a
+  // cache the previous execution warmed.
+  const size_t flush_mb = std::getenv("PROBE_FLUSH") ? size_t(std::atol(std::getenv("PROBE_FLUSH"))) : 0;
+  static std::vector<float> flush;
+  flush.resize(flush_mb << 18);
   for (int i = 0; i < iters + 2; ++i) {
+    if (!flush.empty()) {
+#pragma omp parallel for
+      for (size_t j = 0; j < flush.size(); ++j) flush[j] = flush[j] * 0.5f + float(i);
+    }
     auto t0 = std::chrono::steady_clock::now();
     prim.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
     s.wait();

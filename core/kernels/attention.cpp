@@ -228,9 +228,15 @@ void forward_impl(const Problem<C>& pr_in, const Operand<C>& out, C* lse) {
         for (int64_t i = 0; i < ni; ++i) {
           C* sr = s.data() + i * nj;
           C mx = ninf;
-#pragma omp simd reduction(max : mx)
-          for (int64_t j = 0; j < nj; ++j) mx = sr[j] > mx ? sr[j] : mx;
-          const C mnew = std::max(m[i], mx);
+          int nan = 0;
+#pragma omp simd reduction(max : mx) reduction(| : nan)
+          for (int64_t j = 0; j < nj; ++j) {
+            mx = sr[j] > mx ? sr[j] : mx;
+            nan |= sr[j] != sr[j];
+          }
+          // A NaN score (a NaN input) makes the row NaN, as in PyTorch, instead of being skipped
+          // by the max (a NaN query's row looked like one that sees no key and came out 0).
+          const C mnew = nan || m[i] != m[i] ? std::numeric_limits<C>::quiet_NaN() : std::max(m[i], mx);
           if (mnew == ninf) {  // nothing visible to this row yet
             std::fill(sr, sr + nj, C(0));
             continue;
@@ -258,13 +264,13 @@ void forward_impl(const Problem<C>& pr_in, const Operand<C>& out, C* lse) {
       }
       for (int64_t i = 0; i < ni; ++i) {
         C* o = acc + i * out.st;
-        const C inv = l[i] > 0 ? C(1) / l[i] : C(0);
+        const C inv = l[i] == 0 ? C(0) : C(1) / l[i];  // a NaN sum stays NaN
         if (first)
           std::fill(o, o + Dv, C(0));
         else
 #pragma omp simd
           for (int64_t d = 0; d < Dv; ++d) o[d] *= inv;
-        lse[bh * pr.T + i0 + i] = l[i] > 0 ? m[i] + std::log(l[i]) : ninf;
+        lse[bh * pr.T + i0 + i] = l[i] == 0 ? ninf : m[i] + std::log(l[i]);
       }
     }
   });

@@ -15,6 +15,14 @@
 #include "core/kernels/vec_math.h"
 #include "core/threading.h"
 
+// GCC 12's AVX-512 intrinsics (unpack / shuffle, scalef, roundscale) pass _mm512_undefined_*() as
+// the masked-off source, which its own -Wmaybe-uninitialized reports inside the header wherever
+// they are inlined: silenced for this file's vector code.
+#if defined(__AVX512F__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace tessera::kernels::attention_detail {
 
 namespace {
@@ -97,6 +105,39 @@ inline float dot(const X* x, const Y* y, int64_t n) {
 // x[j] = exp(a x[j] - m) (0 where x[j] is -inf) for j < n, returning the sum of the results;
 // entries n .. r16(n) - 1 become 0.
 inline float exp_row(float* x, int64_t n, float a, float m) {
+#if defined(__AVX512F__)
+  // vmath::exp's reduction and polynomial with its range handling left to VSCALEFPS (p * 2^n rounds
+  // to a subnormal or 0 below the float range, to inf above): the clamps, the two-half exponent
+  // and the masked -inf test were half of this loop's instructions, and the loop ~18% of the
+  // attention kernel. The argument is clamped to [-104, 89] first (exp(-104) is below the smallest
+  // subnormal, exp(89) above FLT_MAX) so that -inf scores (masked keys) give exactly 0; a NaN
+  // passes through the clamps and the polynomial and comes out NaN.
+  const __m512 va = _mm512_set1_ps(a), vm = _mm512_set1_ps(-m);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
+    __m512 t = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + j), va, vm);
+    // MINPS / MAXPS return their second operand when either is NaN: t goes second.
+    t = _mm512_max_ps(_mm512_set1_ps(-104.0f), _mm512_min_ps(_mm512_set1_ps(89.0f), t));
+    const __m512 nn = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(nn, _mm512_set1_ps(-0.693359375f), t);
+    r = _mm512_fmadd_ps(nn, _mm512_set1_ps(2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512 e = _mm512_maskz_scalef_ps(k, y, nn);
+    _mm512_storeu_ps(x + j, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  alignas(64) float part[16];
+  _mm512_store_ps(part, sum);
+  return hsum16(part);
+#else
   float part[16] = {};
   for (int64_t j = 0; j < n; j += 16) {
     float* xj = x + j;
@@ -108,18 +149,25 @@ inline float exp_row(float* x, int64_t n, float a, float m) {
     }
   }
   return hsum16(part);
+#endif
 }
 
-// max_j x[j] over j < n (-inf for n = 0; the scores hold no NaN unless the inputs do, and then the
-// row is NaN either way). Sixteen running maxima, so the loop vectorises (a plain max reduction
-// stays scalar).
+// max_j x[j] over j < n (-inf for n = 0), NaN when any x[j] is NaN: a NaN input must make its
+// rows NaN (as PyTorch's attention does), not look like a row that sees no key (a max that skips
+// NaN scores was -inf for a NaN query, and the row came out 0). Sixteen running maxima, so the loop
+// vectorises (a plain max reduction stays scalar).
 inline float row_max(const float* x, int64_t n) {
   float m[16];
+  int nan[16] = {};
   for (float& v : m) v = kNegInf;
   for (int64_t j = 0; j < n; j += 16)
 #pragma omp simd
-    for (int l = 0; l < 16; ++l)
+    for (int l = 0; l < 16; ++l) {
       if (j + l < n && x[j + l] > m[l]) m[l] = x[j + l];
+      if (j + l < n) nan[l] |= x[j + l] != x[j + l];
+    }
+  for (int l = 0; l < 16; ++l)
+    if (nan[l]) return std::numeric_limits<float>::quiet_NaN();
   return hmax16(m);
 }
 
@@ -146,12 +194,6 @@ void round_rows(const float* x, int64_t n, int64_t w, int64_t ld, std::vector<ui
 // for r < n, c < m (strides in 16-bit elements; other dst elements untouched). The packs below are
 // such transposes of VNNI pairs: element by element they were ~5% of vit_t's bf16 step (4-byte
 // stores 2 * cp bytes apart); 16 x 16 blocks in registers take a fraction of that.
-#if defined(__AVX512F__)
-// GCC 12's unpack / shuffle intrinsics pass _mm512_undefined_epi32() as the masked-off source, which
-// its own -Wmaybe-uninitialized reports inside the header.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 void transpose_pairs(const uint16_t* src, int64_t lds, int64_t n, int64_t m, uint32_t* dst, int64_t ldd) {
 #if defined(__AVX512F__)
   for (int64_t r0 = 0; r0 < n; r0 += 16) {
@@ -192,9 +234,6 @@ void transpose_pairs(const uint16_t* src, int64_t lds, int64_t n, int64_t m, uin
     for (int64_t c = 0; c < m; ++c) std::memcpy(dst + c * ldd + r, src + r * lds + 2 * c, 4);
 #endif
 }
-#if defined(__AVX512F__)
-#pragma GCC diagnostic pop
-#endif
 
 // A operand x^T from float32 x [n, w] (row stride ld): [wp, np] with element (c, r) = x[r][c]. Rows
 // 2p and 2p + 1 of x, rounded, make row p of 32-bit pairs ([n / 2, w] in `pairs`); row c of x^T,
@@ -356,7 +395,7 @@ void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse
       for (int64_t i = 0; i < ni; ++i) {
         float* o = out.row(b, h, i0 + i);
         const float* a = w.o.data() + i * Dv16;
-        const float inv = l[size_t(i)] > 0 ? 1.0f / l[size_t(i)] : 0.0f;
+        const float inv = l[size_t(i)] == 0 ? 0.0f : 1.0f / l[size_t(i)];  // a NaN sum stays NaN
 #pragma omp simd
         for (int64_t d = 0; d < Dv; ++d) o[d] = a[d] * inv;
       }
@@ -435,3 +474,7 @@ void amx_backward(const BackwardArgs<float>& args) {
 }
 
 }  // namespace tessera::kernels::attention_detail
+
+#if defined(__AVX512F__)
+#pragma GCC diagnostic pop
+#endif

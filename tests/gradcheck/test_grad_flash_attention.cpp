@@ -6,6 +6,9 @@
 // composite fallback, input errors, and that a long causal step keeps no [T, T] tensor.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "autograd/autocast.h"
 #include "autograd/ops/attention.h"
 #include "autograd/tessera.h"
@@ -378,6 +381,56 @@ TEST(GradFlashAttention, BFloat16ProductsOnAmxAgainstFloat64) {
         }
       }
     }
+  }
+}
+
+// The softmax exponent's range on the AMX path (its own vector exp, whose range handling is
+// VSCALEFPS's): scores spanning hundreds (an additive bias of +-300) underflow to exactly 0 beside
+// the row maximum and match float64; a NaN query element makes its own output row NaN and leaves the
+// other rows as they were; a row that sees no key is 0 with lse -inf.
+TEST(GradFlashAttention, BFloat16ProductsOnAmxSoftmaxRange) {
+  const int64_t B = 2, H = 2, T = 40, D = 32;
+  Tensor q = to(leaf({B, H, T, D}, 71), DType::BFloat16).detach(), k = to(leaf({B, H, T, D}, 72), DType::BFloat16).detach();
+  Tensor v = to(leaf({B, H, T, D}, 73), DType::BFloat16).detach(), g = to(leaf({B, H, T, D}, 74), DType::Float32).detach();
+  Bf16ProductsGuard guard(kernels::AttentionBf16Products::Auto);
+  {
+    SCOPED_TRACE("wide scores");
+    const Tensor bias = leaf({H, T, T}, 75, -300.0, 300.0).detach();
+    const kernels::AttentionParams p{.attn_bias = bias};
+    auto f64 = [](const Tensor& t) { return to(t, DType::Float64).detach().requires_grad_(true); };
+    Tensor q64 = f64(q), k64 = f64(k), v64 = f64(v);
+    Tensor ref = explicit_attention(q64, k64, v64, p);
+    TensorList want = grad({sum(mul(ref, to(g, DType::Float64)))}, {q64, k64, v64});
+    kernels::AttentionForward a = kernels::attention_forward(q, k, v, p, DType::Float32);
+    EXPECT_TRUE(allclose(a.out, to(ref, DType::Float32), 1e-2, 1e-2)) << "forward";
+    kernels::AttentionGrads gr = kernels::attention_backward(q, k, v, a.out, a.lse, g, p, false);
+    const Tensor got[3] = {gr.dq, gr.dk, gr.dv};
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(allclose(to(got[i], DType::Float64), want[size_t(i)], 3e-2, 3e-2)) << i;
+  }
+  // Both product paths for bfloat16 inputs, and float32 inputs (the float32 kernel).
+  for (int path = 0; path < 3; ++path) {
+    SCOPED_TRACE(path == 0 ? "NaN query, row without keys: bf16 auto" : path == 1 ? "bf16 float32 products" : "float32 inputs");
+    Bf16ProductsGuard prod(path == 1 ? kernels::AttentionBf16Products::Float32 : kernels::AttentionBf16Products::Auto);
+    const Tensor qp = path == 2 ? to(q, DType::Float32) : q, kp = path == 2 ? to(k, DType::Float32) : k,
+                 vp = path == 2 ? to(v, DType::Float32) : v;
+    const kernels::AttentionParams p{.key_padding_mask = cat({ones({1, T}, {.dtype = DType::Bool}),
+                                                              bool_mask({1, T}, 76, 0.3)}, 0)};
+    kernels::AttentionForward clean = kernels::attention_forward(qp, kp, vp, p, DType::Float32);
+    Tensor qn = clone(qp);
+    Tensor elem = select(select(select(select(qn, 0, 1), 0, 1), 0, 7), 0, 3);
+    fill_(elem, std::numeric_limits<double>::quiet_NaN());
+    kernels::AttentionForward a = kernels::attention_forward(qn, kp, vp, p, DType::Float32);
+    auto row7 = [](const Tensor& t) { return select(select(select(t, 0, 1), 0, 1), 0, 7); };
+    EXPECT_EQ(sum(isnan(row7(a.out))).item_double(), double(D)) << "the NaN query's row";
+    EXPECT_TRUE(std::isnan(row7(a.lse).item_double())) << "its lse";
+    Tensor rest = select(select(a.out, 0, 1), 0, 0), rest_clean = select(select(clean.out, 0, 1), 0, 0);
+    EXPECT_TRUE(allclose(rest, rest_clean, 0, 0)) << "another head of that batch";
+    // Batch 0 sees no key at all (every key padded): zeros and lse -inf, not NaN.
+    EXPECT_EQ(sum(abs(select(a.out, 0, 0))).item_double(), 0.0);
+    EXPECT_EQ(max(select(a.lse, 0, 0)).item_double(), -std::numeric_limits<double>::infinity());
+    kernels::AttentionGrads gr = kernels::attention_backward(qn, kp, vp, a.out, a.lse, g, p, false);
+    EXPECT_EQ(sum(isnan(row7(gr.dq))).item_double(), double(D)) << "the NaN query's gradient";
+    EXPECT_EQ(sum(isnan(select(gr.dq, 0, 0))).item_double(), 0.0) << "the rows without keys";
   }
 }
 
