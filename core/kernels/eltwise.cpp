@@ -238,6 +238,7 @@ Tensor unary(UnaryOp op, const Tensor& a) {
   }
   if (a.dtype() == DType::BFloat16 && a.is_contiguous() && unary_by_table(op)) {
     profile::Scope prof_scope(profile::Family::Elementwise);
+    if (profile::tracing()) profile::annotate("unary by table " + shape_str(a.shape()));
     const uint16_t* tab = bf16_result_table(int(op), [op](float x) { return apply_unary<float>(op, x); });
     bf16_lookup(static_cast<const uint16_t*>(a.raw_data()), static_cast<uint16_t*>(out.raw_data()), a.numel(), tab);
     return out;
@@ -261,6 +262,7 @@ Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
   if (saved.dtype() == DType::BFloat16 && saved.is_contiguous() && gc.is_contiguous() && gc.shape() == saved.shape() &&
       (op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Tanh)) {
     profile::Scope prof_scope(profile::Family::Elementwise);
+    if (profile::tracing()) profile::annotate("activation backward by table " + shape_str(saved.shape()));
     const float* tab = bf16_float_table(int(op), [op](float x) {
       return op == UnaryOp::Gelu ? gelu_grad_factor(x) : op == UnaryOp::GeluTanh ? gelu_tanh_grad_factor(x)
                                                                                  : tanh_grad_factor(x);

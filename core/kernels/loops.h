@@ -5,6 +5,7 @@
 // Work is split across threads by outer index, statically, so results are deterministic.
 #include <algorithm>
 #include <array>
+#include <string>
 #include <cstring>
 #include <cstdint>
 #include <tuple>
@@ -180,6 +181,11 @@ void dense_row_bf16(unsigned mask, R* o, const Tup& p, int64_t n, const F& f, st
 template <typename R, typename... In, typename F>
 void map_kernel(const Tensor& out, F f, const std::array<Tensor, sizeof...(In)>& ins) {
   profile::Scope prof_scope(profile::Family::Elementwise);
+  if (profile::tracing()) {  // which elementwise call this is: shapes and dtypes of output and inputs
+    std::string note = "map " + shape_str(out.shape()) + " " + dtype_name(out.dtype()) + " <-";
+    for (const Tensor& t : ins) note += " " + shape_str(t.shape()) + " " + dtype_name(t.dtype());
+    profile::annotate(note);
+  }
   constexpr size_t N = sizeof...(In);
   constexpr size_t K = 1 + N;
   std::array<Tensor, N> bins;
