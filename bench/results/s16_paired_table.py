@@ -8,25 +8,30 @@ import re
 import statistics
 import sys
 
-ms = collections.defaultdict(dict)  # (model, threads, round) -> {(who, precision): ms}
-key = None
+# A configuration is one Tessera run and the PyTorch runs after it (fp32; for bf16-mixed also bf16).
+ms = collections.defaultdict(dict)  # (model, threads, round, precision) -> {"tessera" | "torch-fp32" | "torch-bf16": ms}
+cfg = None
 for line in open(sys.argv[1]):
     m = re.match(r"== (\S+) round=(\d+) threads=(\d+) (\S+)", line)
     if m:
         who, r, t, p = m.groups()
-        key = (who.split("_")[0], int(r), int(t), "bf16" if p.startswith("bf16") else "fp32")
+        p = "bf16" if p.startswith("bf16") else "fp32"
+        if who.startswith("tessera"):
+            cfg, slot = (int(r), int(t), p), "tessera"
+        else:
+            slot = "torch-" + p
         continue
     m = re.match(r"(\w+) batch=\d+ step_ms=[\d.]+ min_ms=([\d.]+)", line) or re.match(r"(\w+) params=\S+ ([\d.]+) ms/step", line)
-    if m and key:
-        who, r, t, p = key
-        ms[(m.group(1), t, r)][(who, p)] = float(m.group(2))
+    if m and cfg:
+        r, t, p = cfg
+        ms[(m.group(1), t, r, p)][slot] = float(m.group(2))
 rows = collections.defaultdict(list)  # (model, threads, precision) -> [(tessera, torch, ratio)]
-for (model, t, r), d in sorted(ms.items()):
-    for p in ("fp32", "bf16"):
-        if ("tessera", p) not in d or ("torch", "fp32") not in d:
-            continue
-        best = d[("torch", "fp32")] if p == "fp32" else min(v for (w, q), v in d.items() if w == "torch")
-        rows[(model, t, p)].append((d[("tessera", p)], best, best / d[("tessera", p)]))
+for (model, t, r, p), d in sorted(ms.items()):
+    torch = [v for k, v in d.items() if k.startswith("torch")]
+    if "tessera" not in d or not torch:
+        continue
+    best = min(torch)
+    rows[(model, t, p)].append((d["tessera"], best, best / d["tessera"]))
 print("| model | threads | precision | Tessera ms per round | PyTorch ms per round (bf16: its best) | PyTorch / Tessera per round | median |")
 print("|---|---|---|---|---|---|---|")
 for (model, t, p), v in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1])):
