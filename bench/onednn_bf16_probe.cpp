@@ -13,7 +13,8 @@
 // Each case runs in f32, in bf16 (bf16 inputs, f32 output: Tensor's autocast products), so the
 // ratio is the bf16 gain oneDNN gives for that descriptor, and as "f32>bf16": f32 operands with the
 // fpmath_mode=bf16 attribute (oneDNN rounds the inputs to bf16 itself, so no separate cast pass). A descriptor oneDNN rejects prints
-// "unsupported" (bf16 needs AVX-512 BF16 or AMX).
+// "unsupported" (bf16 needs AVX-512 BF16 or AMX). PROBE_FLUSH=MB writes that many megabytes of other
+// memory before each execution, so the operands are not in the cache the previous run warmed.
 #include <omp.h>
 
 #include <algorithm>

@@ -23,6 +23,15 @@ namespace {
 int64_t calls(const profile::Totals& t, Family f) { return t.calls[size_t(f)]; }
 int64_t ns(const profile::Totals& t, Family f) { return t.ns[size_t(f)]; }
 
+// Under AddressSanitizer, aligned_alloc is ASan's: it touches the block's shadow and its own metadata
+// pages when it maps the block, so the allocator's scope sees ~1000 faults for a 32 MiB block. The
+// two tests below then check only where the kernel's own faults go (make test-sanitize).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kFaultsDistortedByAsan = true;
+#else
+constexpr bool kFaultsDistortedByAsan = false;
+#endif
+
 // Leaves the profiler off whatever a test does.
 struct ProfilerOn {
   ProfilerOn() { profile::set_enabled(true); }
@@ -120,7 +129,9 @@ TEST(Profiler, PageFaultsOfFreshMemoryGoToTheKernelThatWritesIt) {
   EXPECT_EQ(calls(t, Family::Copy), 1);
   EXPECT_GE(calls(t, Family::Allocator), 1);
   EXPECT_GT(t.faults[size_t(Family::Copy)], 1000) << "8192 pages written";
-  EXPECT_LE(t.faults[size_t(Family::Allocator)], 4) << "the block's header page at most";
+  if (!kFaultsDistortedByAsan) {
+    EXPECT_LE(t.faults[size_t(Family::Allocator)], 4) << "the block's header page at most";
+  }
 }
 
 TEST(Profiler, FaultsOfNestedScopesAreSubtractedFromTheExclusiveParent) {
@@ -135,7 +146,9 @@ TEST(Profiler, FaultsOfNestedScopesAreSubtractedFromTheExclusiveParent) {
   }
   auto t = profile::totals();
   EXPECT_GT(t.faults[size_t(Family::Copy)], 1000);
-  EXPECT_LE(t.faults[size_t(Family::Optimizer)], 4);
+  if (!kFaultsDistortedByAsan) {
+    EXPECT_LE(t.faults[size_t(Family::Optimizer)], 4);
+  }
 }
 
 TEST(Profiler, TraceLinesNameEachProductWhenAsked) {
