@@ -68,6 +68,46 @@ void parallel_over_tensors(const std::vector<int64_t>& offsets, F&& f) {
   });
 }
 
+template <typename A>
+struct AdamConsts {
+  A b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay;
+};
+
+// One contiguous span of one parameter: the Adam / AdamW update with the same arithmetic as torch
+// 1.13's single-tensor Adam (mul_/add_, addcmul_, addcdiv_), element by element.
+template <typename T, typename S, typename A, bool kMaster, bool kDecoupled, bool kL2, bool kAmsgrad>
+void adam_span(T* __restrict__ p, const T* __restrict__ g, S* __restrict__ m, S* __restrict__ v,
+               S* __restrict__ vmax, S* __restrict__ master, int64_t n, const AdamConsts<A>& c, A step_size,
+               A bc2_sqrt) {
+  const A b1 = c.b1, one_minus_b1 = c.one_minus_b1, b2 = c.b2, one_minus_b2 = c.one_minus_b2, eps = c.eps,
+          wd = c.wd, decay = c.decay;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    A x;
+    if constexpr (kMaster) x = master[j];
+    else x = A(p[j]);
+    A d = A(g[j]);
+    // x * decay, rounded on its own as torch's param.mul_ does (and as the scalar loop did, where
+    // the branch kept GCC from fusing it into the update's subtraction): an FMA with a -0 addend is
+    // that product exactly (signed zeros included) and cannot be contracted again.
+    if constexpr (kDecoupled) x = std::fma(x, decay, A(-0.0));
+    if constexpr (kL2) d += wd * x;
+    A mj = A(m[j]) * b1 + d * one_minus_b1;
+    A vj = A(v[j]) * b2 + d * d * one_minus_b2;
+    m[j] = S(mj);
+    v[j] = S(vj);
+    A vv = vj;
+    if constexpr (kAmsgrad) {
+      vv = std::max(A(vmax[j]), vj);
+      vmax[j] = S(vv);
+    }
+    A denom = std::sqrt(vv) / bc2_sqrt + eps;
+    A updated = x - step_size * mj / denom;
+    if constexpr (kMaster) master[j] = updated;
+    p[j] = T(updated);
+  }
+}
+
 template <typename T>
 void adam_impl(const AdamTensors& t, const AdamHyper& h, const std::vector<int64_t>& offsets) {
   using S = state_t<T>;
@@ -96,31 +136,23 @@ void adam_impl(const AdamTensors& t, const AdamHyper& h, const std::vector<int64
               A(std::sqrt(bc2))};
   }
   const bool decoupled = h.decoupled_weight_decay, l2 = !decoupled && h.weight_decay != 0;
-  const A b1 = A(h.beta1), one_minus_b1 = A(1 - h.beta1), b2 = A(h.beta2), one_minus_b2 = A(1 - h.beta2);
-  const A eps = A(h.eps), wd = A(h.weight_decay), decay = A(decoupled ? 1 - h.lr * h.weight_decay : 1.0);
+  const AdamConsts<A> c{A(h.beta1), A(1 - h.beta1), A(h.beta2), A(1 - h.beta2), A(h.eps), A(h.weight_decay),
+                        A(decoupled ? 1 - h.lr * h.weight_decay : 1.0)};
   parallel_over_tensors(offsets, [&](size_t i, int64_t b, int64_t e) {
     const Per& q = per[i];
-    for (int64_t j = b; j < e; ++j) {
-      A x;
-      if constexpr (kMaster) x = q.master[j];
-      else x = A(q.p[j]);
-      A d = A(q.g[j]);
-      if (decoupled) x *= decay;
-      else if (l2) d += wd * x;
-      A mj = A(q.m[j]) * b1 + d * one_minus_b1;
-      A vj = A(q.v[j]) * b2 + d * d * one_minus_b2;
-      q.m[j] = S(mj);
-      q.v[j] = S(vj);
-      A vv = vj;
-      if (q.vmax) {
-        vv = std::max(A(q.vmax[j]), vj);
-        q.vmax[j] = S(vv);
-      }
-      A denom = std::sqrt(vv) / q.bc2_sqrt + eps;
-      A updated = x - q.step_size * mj / denom;
-      if constexpr (kMaster) q.master[j] = updated;
-      q.p[j] = T(updated);
-    }
+    // Each combination of the loop-invariant switches is its own loop, so the element loop has no
+    // branch and no possible aliasing between the six arrays: it runs as 16-lane vectors (it was
+    // scalar, ~2x the memory-bound time of the fused AdamW step at 2 threads).
+    auto run = [&]<bool kDecoupled, bool kL2, bool kAmsgrad>() {
+      adam_span<T, S, A, kMaster, kDecoupled, kL2, kAmsgrad>(q.p + b, q.g + b, q.m + b, q.v + b,
+                                                             kAmsgrad ? q.vmax + b : nullptr,
+                                                             kMaster ? q.master + b : nullptr, e - b, c,
+                                                             q.step_size, q.bc2_sqrt);
+    };
+    const bool ams = q.vmax != nullptr;
+    if (decoupled) ams ? run.template operator()<true, false, true>() : run.template operator()<true, false, false>();
+    else if (l2) ams ? run.template operator()<false, true, true>() : run.template operator()<false, true, false>();
+    else ams ? run.template operator()<false, false, true>() : run.template operator()<false, false, false>();
   });
 }
 
