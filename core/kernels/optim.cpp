@@ -156,6 +156,39 @@ void adam_impl(const AdamTensors& t, const AdamHyper& h, const std::vector<int64
   });
 }
 
+template <typename A>
+struct SGDConsts {
+  A wd, mom, one_minus_damp, lr;
+};
+
+// One contiguous span of one parameter: SGD with optional L2 decay, momentum (kBuf: 0 none, 1 a
+// fresh buffer that takes the gradient, 2 an existing buffer) and Nesterov, as torch's SGD.
+template <typename T, typename S, typename A, bool kMaster, bool kL2, int kBuf, bool kNesterov>
+void sgd_span(T* __restrict__ p, const T* __restrict__ g, S* __restrict__ bufp, S* __restrict__ master, int64_t n,
+              const SGDConsts<A>& c) {
+  const A wd = c.wd, mom = c.mom, one_minus_damp = c.one_minus_damp, lr = c.lr;
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) {
+    A x;
+    if constexpr (kMaster) x = master[j];
+    else x = A(p[j]);
+    A d = A(g[j]);
+    if constexpr (kL2) d += wd * x;
+    if constexpr (kBuf != 0) {
+      A buf;
+      if constexpr (kBuf == 1) buf = d;
+      else buf = mom * A(bufp[j]) + one_minus_damp * d;
+      bufp[j] = S(buf);
+      if constexpr (kNesterov) d = d + mom * buf;
+      else d = buf;
+    }
+    A updated = x - lr * d;
+    if constexpr (kMaster) master[j] = updated;
+    p[j] = T(updated);
+  }
+  (void)wd, (void)mom, (void)one_minus_damp;
+}
+
 template <typename T>
 void sgd_impl(const SGDTensors& t, const SGDHyper& h, const std::vector<int64_t>& offsets) {
   using S = state_t<T>;
@@ -175,23 +208,21 @@ void sgd_impl(const SGDTensors& t, const SGDHyper& h, const std::vector<int64_t>
               kMaster ? t.master_params[i].data_ptr<S>() : nullptr, has_buf && t.fresh_buffers[i]};
   const bool l2 = h.weight_decay != 0, nesterov = h.nesterov;
   const A wd = A(h.weight_decay), mom = A(h.momentum), one_minus_damp = A(1 - h.dampening), lr = A(h.lr);
+  const SGDConsts<A> c{wd, mom, one_minus_damp, lr};
   parallel_over_tensors(offsets, [&](size_t i, int64_t b, int64_t e) {
     const Per& q = per[i];
-    for (int64_t j = b; j < e; ++j) {
-      A x;
-      if constexpr (kMaster) x = q.master[j];
-      else x = A(q.p[j]);
-      A d = A(q.g[j]);
-      if (l2) d += wd * x;
-      if (q.buf) {
-        A buf = q.fresh ? d : mom * A(q.buf[j]) + one_minus_damp * d;
-        q.buf[j] = S(buf);
-        d = nesterov ? d + mom * buf : buf;
-      }
-      A updated = x - lr * d;
-      if constexpr (kMaster) q.master[j] = updated;
-      q.p[j] = T(updated);
-    }
+    // As in the Adam step: one branch-free, vectorised loop per combination of the switches.
+    auto run = [&]<bool kL2, int kBuf, bool kNesterov>() {
+      sgd_span<T, S, A, kMaster, kL2, kBuf, kNesterov>(q.p + b, q.g + b, kBuf ? q.buf + b : nullptr,
+                                                      kMaster ? q.master + b : nullptr, e - b, c);
+    };
+    // kBuf: 0 no momentum, 1 a fresh buffer (takes d), 2 an existing one.
+    auto with_buf = [&]<bool kL2>() {
+      if (!q.buf) return run.template operator()<kL2, 0, false>();
+      if (q.fresh) return nesterov ? run.template operator()<kL2, 1, true>() : run.template operator()<kL2, 1, false>();
+      return nesterov ? run.template operator()<kL2, 2, true>() : run.template operator()<kL2, 2, false>();
+    };
+    l2 ? with_buf.template operator()<true>() : with_buf.template operator()<false>();
   });
 }
 
