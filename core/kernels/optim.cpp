@@ -68,6 +68,19 @@ void parallel_over_tensors(const std::vector<int64_t>& offsets, F&& f) {
   });
 }
 
+// The value a step starts from (the float32 master copy of a bfloat16 parameter, else the
+// parameter) and where its result goes (the master copy too, when there is one).
+template <bool kMaster, typename A, typename T, typename S>
+[[gnu::always_inline]] inline A param_value(const T* p, const S* master, int64_t j) {
+  if constexpr (kMaster) return master[j];
+  else return A(p[j]);
+}
+template <bool kMaster, typename A, typename T, typename S>
+[[gnu::always_inline]] inline void store_param(T* p, S* master, int64_t j, A updated) {
+  if constexpr (kMaster) master[j] = updated;
+  p[j] = T(updated);
+}
+
 template <typename A>
 struct AdamConsts {
   A b1, one_minus_b1, b2, one_minus_b2, eps, wd, decay;
@@ -83,9 +96,7 @@ void adam_span(T* __restrict__ p, const T* __restrict__ g, S* __restrict__ m, S*
           wd = c.wd, decay = c.decay;
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
-    A x;
-    if constexpr (kMaster) x = master[j];
-    else x = A(p[j]);
+    A x = param_value<kMaster, A>(p, master, j);
     A d = A(g[j]);
     // x * decay, rounded on its own as torch's param.mul_ does (and as the scalar loop did, where
     // the branch kept GCC from fusing it into the update's subtraction): an FMA with a -0 addend is
@@ -103,8 +114,7 @@ void adam_span(T* __restrict__ p, const T* __restrict__ g, S* __restrict__ m, S*
     }
     A denom = std::sqrt(vv) / bc2_sqrt + eps;
     A updated = x - step_size * mj / denom;
-    if constexpr (kMaster) master[j] = updated;
-    p[j] = T(updated);
+    store_param<kMaster>(p, master, j, updated);
   }
 }
 
@@ -169,9 +179,7 @@ void sgd_span(T* __restrict__ p, const T* __restrict__ g, S* __restrict__ bufp, 
   const A wd = c.wd, mom = c.mom, one_minus_damp = c.one_minus_damp, lr = c.lr;
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
-    A x;
-    if constexpr (kMaster) x = master[j];
-    else x = A(p[j]);
+    A x = param_value<kMaster, A>(p, master, j);
     A d = A(g[j]);
     if constexpr (kL2) d += wd * x;
     if constexpr (kBuf != 0) {
@@ -183,8 +191,7 @@ void sgd_span(T* __restrict__ p, const T* __restrict__ g, S* __restrict__ bufp, 
       else d = buf;
     }
     A updated = x - lr * d;
-    if constexpr (kMaster) master[j] = updated;
-    p[j] = T(updated);
+    store_param<kMaster>(p, master, j, updated);
   }
   (void)wd, (void)mom, (void)one_minus_damp;
 }
