@@ -9,6 +9,7 @@
 #include "autograd/record.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/eltwise.h"
+#include "core/memory_format.h"
 
 namespace tessera::autograd {
 
@@ -30,8 +31,15 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   if (!cur.defined()) {
     // Steal the buffer when nobody else holds it; otherwise copy, so that later in-place
     // accumulation cannot write into a tensor someone else sees.
-    bool sole = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous();
-    variable.set_grad(GradMode::is_enabled() ? g : (sole ? g.detach() : kernels::clone(g)));
+    // A channels-last gradient (core/memory_format.h) keeps its layout, as torch's does.
+    const bool cl = is_channels_last(g);
+    bool sole = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && (g.is_contiguous() || cl);
+    Tensor copy;
+    if (!GradMode::is_enabled() && !sole) {
+      copy = cl ? empty_channels_last(g.shape(), {.dtype = g.dtype()}) : empty(g.shape(), {.dtype = g.dtype()});
+      kernels::copy_(copy, g);
+    }
+    variable.set_grad(GradMode::is_enabled() ? g : (sole ? g.detach() : copy));
   } else if (GradMode::is_enabled()) {
     variable.set_grad(add(cur, g));  // create_graph: keep the sum differentiable
   } else {

@@ -14,6 +14,8 @@
 #include "core/kernels/conv.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/matmul.h"
+#include "core/kernels/norm.h"
+#include "core/memory_format.h"
 #include "nn/init.h"
 #if __has_include("autograd/ops/softmax.h")
 #include "autograd/ops/softmax.h"
@@ -343,6 +345,25 @@ void BM_BatchNorm(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_BatchNorm)->ArgsProduct({{0, 1}, {64}, {32}})->Args({1, 128, 16})->Args({1, 256, 8})->Args({1, 512, 4})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+
+// Batch norm's kernels alone (forward with statistics, then the fused backward), contiguous or
+// channels-last input and gradient (core/memory_format.h: what ResNet's bf16 convolutions on AMX
+// hand batch norm). Args: dtype (0 float32, 1 bfloat16), C, H, channels-last (0 / 1).
+void BM_BatchNormKernels(benchmark::State& st) {
+  const int64_t C = st.range(1), H = st.range(2);
+  const MemoryFormat f = st.range(3) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  Tensor x = to_memory_format(rnd_as({64, C, H, H}, 15, st.range(0)), f);
+  Tensor g = to_memory_format(rnd_as({64, C, H, H}, 18, st.range(0)), f);
+  Tensor w = rnd({C}, 16), b = rnd({C}, 17);
+  for (auto _ : st) {
+    Tensor mean, rstd;
+    Tensor y = kernels::batch_norm(x, Tensor(), Tensor(), w, b, true, 0.1, 1e-5, mean, rstd);
+    kernels::NormGrads r = kernels::batch_norm_backward(g, x, mean, rstd, w, true, true, true, true);
+    benchmark::DoNotOptimize(y.raw_data());
+    benchmark::DoNotOptimize(r.gx.raw_data());
+  }
+}
+BENCHMARK(BM_BatchNormKernels)->ArgsProduct({{1}, {64}, {32}, {0, 1}})->ArgsProduct({{1}, {128}, {16}, {0, 1}})->ArgsProduct({{1}, {256}, {8}, {0, 1}})->ArgsProduct({{1}, {512}, {4}, {0, 1}})->Args({0, 64, 32, 0})->Args({0, 64, 32, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 #endif
 
 // Column sum of a [4096, 384] gradient (a bias gradient), float32 or bfloat16.

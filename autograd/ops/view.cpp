@@ -309,6 +309,13 @@ Tensor contiguous(const Tensor& x) {
   return clone(x);
 }
 
+Tensor contiguous(const Tensor& x, MemoryFormat format) {
+  if (format == MemoryFormat::Contiguous) return contiguous(x);
+  Tensor out = to_memory_format(x, format);
+  if (out.is_same(x)) return x;
+  return record_view("CloneBackward", x, out, [](const Tensor& g) { return g; });
+}
+
 Tensor clone(const Tensor& x) {
   Tensor out = kernels::clone(x);
   return record_view("CloneBackward", x, out, [](const Tensor& g) { return g; });

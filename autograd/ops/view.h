@@ -3,6 +3,7 @@
 // are seen by the other), exactly like their torch counterparts.
 #include <vector>
 
+#include "core/memory_format.h"
 #include "core/tensor.h"
 
 namespace tessera {
@@ -25,6 +26,9 @@ Tensor squeeze(const Tensor& t, int64_t dim);
 Tensor unsqueeze(const Tensor& t, int64_t dim);
 Tensor unfold(const Tensor& t, int64_t dim, int64_t size, int64_t step);  // sliding windows as a new last dim
 Tensor contiguous(const Tensor& t);
+// torch's x.contiguous(memory_format=...): MemoryFormat::ChannelsLast lays a 4-d tensor out as
+// N, H, W, C (core/memory_format.h); the gradient passes through unchanged.
+Tensor contiguous(const Tensor& t, MemoryFormat format);
 Tensor clone(const Tensor& t);
 Tensor to(const Tensor& t, DType dtype);  // differentiable between floating dtypes
 

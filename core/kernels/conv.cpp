@@ -8,6 +8,7 @@
 #include "core/kernels/conv_gemm.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/onednn_util.h"
+#include "core/memory_format.h"
 #include "core/profiler.h"
 #include "core/threading.h"
 
@@ -248,8 +249,30 @@ Conv2dParams without_compute(Conv2dParams p) {
   return p;
 }
 
-// Runs a cached primitive on plain (contiguous, PyTorch-layout) tensors, reordering to and from
-// the layouts oneDNN picked.
+// An operand or result as oneDNN sees it: its tensor and the memory desc of that tensor's layout.
+struct Plain {
+  Tensor t;
+  dnnl::memory::desc md;
+};
+// A channels-last activation is handed over as it is (oneDNN's nhwc); anything else contiguous.
+Plain plain_operand(const Tensor& t0) {
+  if (is_channels_last(t0)) return {t0, onednn::plain_desc(t0.shape(), channels_last_strides(t0.shape()), t0.dtype())};
+  Tensor t = contiguous(t0);
+  return {t, onednn::contiguous_desc(t.shape(), t.dtype())};
+}
+// A result is allocated channels-last where the primitive writes nhwc (oneDNN's choice for bf16
+// on AMX), so nothing is reordered after it and the next convolution reads it as it is; otherwise
+// contiguous (and reordered into from oneDNN's blocked layout).
+Plain plain_result(const dnnl::memory::desc& chosen, const Shape& shape, DType dt) {
+  if (shape.size() == 4) {
+    dnnl::memory::desc cl = onednn::plain_desc(shape, channels_last_strides(shape), dt);
+    if (chosen == cl) return {empty_channels_last(shape, {.dtype = dt}), cl};
+  }
+  return {empty(shape, {.dtype = dt}), onednn::contiguous_desc(shape, dt)};
+}
+
+// Runs a cached primitive on plain (contiguous or channels-last) tensors, reordering to and from
+// the layouts oneDNN picked where they differ.
 void run_dnnl(const DnnlConv& c, const Tensor& in1, const dnnl::memory::desc& u1, const Tensor& in2,
               const dnnl::memory::desc& u2, const Tensor& out, const dnnl::memory::desc& uo, const Tensor& bias) {
   if (profile::tracing()) {
@@ -386,12 +409,11 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
   if ((!c->ok || !onednn::bf16_conv_native()) && x0.dtype() == DType::BFloat16)
     return narrow(conv2d(widen(x0), widen(w0), widen(b0), p));
   if (!c->ok) return conv2d_reference(x0, w0, b0, p);
-  Tensor x = contiguous(x0), w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
-  Tensor y = empty({g.N, g.O, g.OH, g.OW}, {.dtype = x.dtype()});
-  if (y.numel() == 0) return y;
-  run_dnnl(*c, x, onednn::contiguous_desc(x.shape(), x.dtype()), w, user_weight_desc(g, w.dtype()), y,
-           onednn::contiguous_desc(y.shape(), y.dtype()), b);
-  return y;
+  Plain x = plain_operand(x0), y = plain_result(c->md_out, {g.N, g.O, g.OH, g.OW}, x0.dtype());
+  Tensor w = contiguous(w0), b = b0.defined() ? contiguous(b0) : Tensor();
+  if (y.t.numel() == 0) return y.t;
+  run_dnnl(*c, x.t, x.md, w, user_weight_desc(g, w.dtype()), y.t, y.md, b);
+  return y.t;
 }
 
 Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p) {
@@ -408,12 +430,11 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
   if ((!c->ok || !onednn::bf16_conv_native()) && gy0.dtype() == DType::BFloat16)
     return narrow(conv2d_backward_input(widen(gy0), widen(w0), in_shape, p));
   if (!c->ok) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
-  Tensor gy = contiguous(gy0), w = contiguous(w0);
-  Tensor gx = empty(in_shape, {.dtype = gy.dtype()});
-  if (gx.numel() == 0) return gx;
-  run_dnnl(*c, gy, onednn::contiguous_desc(gy.shape(), gy.dtype()), w, user_weight_desc(g, w.dtype()), gx,
-           onednn::contiguous_desc(in_shape, gx.dtype()), Tensor());
-  return gx;
+  Plain gy = plain_operand(gy0), gx = plain_result(c->md_out, in_shape, gy0.dtype());
+  Tensor w = contiguous(w0);
+  if (gx.t.numel() == 0) return gx.t;
+  run_dnnl(*c, gy.t, gy.md, w, user_weight_desc(g, w.dtype()), gx.t, gx.md, Tensor());
+  return gx.t;
 }
 
 Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& w_shape, const Conv2dParams& p) {
@@ -430,12 +451,11 @@ Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& 
   if ((!c->ok || !onednn::bf16_conv_native()) && gy0.dtype() == DType::BFloat16)
     return narrow(conv2d_backward_weight(widen(gy0), widen(x0), w_shape, p));
   if (!c->ok) return conv2d_backward_weight_reference(gy0, x0, w_shape, p);
-  Tensor gy = contiguous(gy0), x = contiguous(x0);
-  Tensor gw = empty(w_shape, {.dtype = gy.dtype()});
+  Plain gy = plain_operand(gy0), x = plain_operand(x0);
+  Tensor gw = empty(w_shape, {.dtype = gy0.dtype()});
   if (gw.numel() == 0) return gw;
-  if (gy.numel() == 0) { fill_(gw, 0.0); return gw; }
-  run_dnnl(*c, gy, onednn::contiguous_desc(gy.shape(), gy.dtype()), x, onednn::contiguous_desc(x.shape(), x.dtype()), gw,
-           user_weight_desc(g, gw.dtype()), Tensor());
+  if (gy.t.numel() == 0) { fill_(gw, 0.0); return gw; }
+  run_dnnl(*c, gy.t, gy.md, x.t, x.md, gw, user_weight_desc(g, gw.dtype()), Tensor());
   return gw;
 }
 

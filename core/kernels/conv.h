@@ -2,7 +2,10 @@
 // 2-d convolution (NCHW input, weight [out, in / groups, kh, kw], PyTorch semantics) and its two
 // backward kernels. float32/bfloat16 run on oneDNN (primitives cached per problem, blocked
 // layouts chosen by oneDNN and reordered internally); float64 runs on the direct-loop reference,
-// which tests also use to check the oneDNN path.
+// which tests also use to check the oneDNN path. Channels-last activations and gradients
+// (core/memory_format.h) are handed to oneDNN as they are, and a result is channels-last wherever
+// the primitive writes that layout (bf16 on AMX) or the im2col path ran: a CNN's activations then
+// stay channels-last from the first convolution on, with no reorder around the next one.
 #include <array>
 #include <optional>
 

@@ -5,6 +5,7 @@
 #include "core/factory.h"
 #include "core/kernels/copy.h"
 #include "core/kernels/matmul.h"
+#include "core/memory_format.h"
 #include "core/profiler.h"
 #include "core/threading.h"
 
@@ -16,6 +17,11 @@ namespace {
 // gradients [N, C, H, W] -> [N, H, W, C], through copy_'s tiled transpose (planes of >= 16 pixels
 // take it; the weights' 3x3 "planes" go through swap_last_two below).
 Tensor channels_last_copy(const Tensor& t0, DType dt) {
+  if (is_channels_last(t0)) {  // already laid out so: a view (after a layout-keeping cast)
+    Tensor t = to_dtype(t0, dt);
+    const Shape& s = t.shape();
+    return t.as_strided({s[0], s[2], s[3], s[1]}, contiguous_strides({s[0], s[2], s[3], s[1]}), t.storage_offset());
+  }
   Tensor t = contiguous(t0);
   const Shape& s = t.shape();
   const int64_t A = s[0], B = s[1], C = s[2], D = s[3];
@@ -28,14 +34,13 @@ Tensor channels_last_copy(const Tensor& t0, DType dt) {
   return out;
 }
 
-// The inverse: a contiguous channels-last [A, C, D, B] tensor back to [A, B, C, D], in dtype dt.
-Tensor channels_first_copy(const Tensor& t, DType dt) {
+// A contiguous [A, C, D, B] tensor (the products' rows are output pixels) as the channels-last
+// [A, B, C, D] result, in dtype dt: a view, no copy back to NCHW (core/memory_format.h).
+Tensor channels_last_result(const Tensor& t0, DType dt) {
+  Tensor t = to_dtype(t0, dt);
   const Shape& s = t.shape();
-  const int64_t A = s[0], C = s[1], D = s[2], B = s[3];
-  Tensor same = empty({A, B, C, D}, {.dtype = t.dtype()});
-  if (same.numel() == 0) return t.dtype() == dt ? same : empty({A, B, C, D}, {.dtype = dt});
-  copy_(same, t.as_strided({A, B, C, D}, {C * D * B, 1, D * B, B}, t.storage_offset()));
-  return to_dtype(same, dt);
+  const Shape shape{s[0], s[3], s[1], s[2]};
+  return t.as_strided(shape, channels_last_strides(shape), t.storage_offset());
 }
 
 // [A, B, D] -> [A, D, B] for a contiguous t, same dtype: the weights' [O, C, KH*KW] <-> [O, KH*KW, C].
@@ -156,7 +161,7 @@ Tensor conv2d_gemm(const ConvGeometry& g, const Tensor& x, const Tensor& w, cons
   profile::FaultWatch mm_watch;
   Tensor y = linear(col, wm, bias, out_dt);
   mm_watch.annotate("matmul");
-  return channels_first_copy(y.as_strided({g.N, g.OH, g.OW, g.O}, {g.OH * g.OW * g.O, g.OW * g.O, g.O, 1}, y.storage_offset()), out_dt);
+  return channels_last_result(y.as_strided({g.N, g.OH, g.OW, g.O}, {g.OH * g.OW * g.O, g.OW * g.O, g.O, 1}, y.storage_offset()), out_dt);
 }
 
 Tensor conv2d_backward_input_gemm(const ConvGeometry& g, const Tensor& gy, const Tensor& w, DType cdt) {
@@ -171,7 +176,7 @@ Tensor conv2d_backward_input_gemm(const ConvGeometry& g, const Tensor& gy, const
   Tensor dxh = zeros({g.N, g.H, g.W, g.C});
   if (dxh.numel() > 0 && dcol.numel() > 0) col2im_add(g, dcol.data_ptr<float>(), dxh.data_ptr<float>());
   col_watch.annotate("col2im");
-  return channels_first_copy(dxh, gy.dtype());
+  return channels_last_result(dxh, gy.dtype());
 }
 
 Tensor conv2d_backward_weight_gemm(const ConvGeometry& g, const Tensor& gy, const Tensor& x, DType cdt) {

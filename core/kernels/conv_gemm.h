@@ -15,7 +15,9 @@ namespace tessera::kernels {
 
 // x [N, C, H, W], w [O, C, KH, KW] (groups == 1), bias [O] or undefined; operands read in cdt
 // (their own dtype or bfloat16), products accumulate in float32, the result is written in x's
-// dtype, rounded once.
+// dtype, rounded once. Activations and gradients that are already channels-last are read in place;
+// results (y, and the input gradient) are returned channels-last (core/memory_format.h), the layout
+// the products write, so no copy back to NCHW is made.
 Tensor conv2d_gemm(const ConvGeometry& g, const Tensor& x, const Tensor& w, const Tensor& bias, DType cdt);
 Tensor conv2d_backward_input_gemm(const ConvGeometry& g, const Tensor& grad_out, const Tensor& w, DType cdt);
 Tensor conv2d_backward_weight_gemm(const ConvGeometry& g, const Tensor& grad_out, const Tensor& x, DType cdt);

@@ -9,6 +9,7 @@
 #include "core/factory.h"
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/loops.h"
+#include "core/memory_format.h"
 #include "core/profiler.h"
 
 namespace tessera::kernels {
@@ -117,7 +118,8 @@ void copy_(const Tensor& dst, const Tensor& src) {
     return;
   }
   if (try_blocked_transpose_copy(dst, src)) return;
-  if (dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
+  // Same dense layout on both sides (both contiguous, or both channels-last): one flat run.
+  if (same_dense_layout(dst, src)) {
     // autocast's casts: a vectorised loop instead of the per-element conversion below.
     if (src.dtype() == DType::Float32 && dst.dtype() == DType::BFloat16) {
       f32_to_bf16(static_cast<const float*>(src.raw_data()), static_cast<uint16_t*>(dst.raw_data()), dst.numel());
@@ -177,7 +179,7 @@ template std::vector<bool> to_vector<bool>(const Tensor&);
 Tensor to_dtype(const Tensor& t, DType dtype) {
   profile::Scope prof_scope(profile::Family::Copy);
   if (t.dtype() == dtype) return t;
-  Tensor out = empty(t.shape(), {.dtype = dtype});
+  Tensor out = empty_like_layout(t.shape(), {.dtype = dtype}, t);  // a channels-last tensor stays so
   copy_(out, t);
   return out;
 }

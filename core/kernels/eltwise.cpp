@@ -10,11 +10,18 @@
 #include "core/kernels/copy.h"
 #include "core/kernels/loops.h"
 #include "core/kernels/vec_math.h"
+#include "core/memory_format.h"
 #include "core/threading.h"
 
 namespace tessera::kernels {
 
 namespace {
+
+// An elementwise result follows the layout of its first full-size input (a channels-last
+// activation stays channels-last, core/memory_format.h); otherwise it is contiguous.
+Tensor result_like(const Shape& shape, DType dt, const Tensor& a, const Tensor& b = Tensor()) {
+  return empty_like_layout(shape, {.dtype = dt}, a.shape() == shape ? a : b);
+}
 
 template <typename A> [[gnu::always_inline]] inline A apply_binary(BinaryOp op, A x, A y) {
   switch (op) {
@@ -100,7 +107,7 @@ DType result_type(BinaryOp op, const Tensor& a, const Tensor& b) {
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
   DType rt = result_type(op, a, b);
-  Tensor out = empty(shape, {.dtype = rt});
+  Tensor out = result_like(shape, rt, a, b);
   dispatch_all(rt, [&]<typename R>() { run_binary<R>(op, out, a, b); });
   return out;
 }
@@ -119,7 +126,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), "compare");
   DType ct = result_type(a, b);
   Tensor ca = to_dtype(a, ct), cb = to_dtype(b, ct);
-  Tensor out = empty(shape, {.dtype = DType::Bool});
+  Tensor out = result_like(shape, DType::Bool, a, b);
   dispatch_all(ct, [&]<typename T>() {
     using A = acc_t<T>;
     switch (op) {
@@ -135,7 +142,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
 Tensor logical(LogicalOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), "logical");
   Tensor ca = to_dtype(a, DType::Bool), cb = to_dtype(b, DType::Bool);
-  Tensor out = empty(shape, {.dtype = DType::Bool});
+  Tensor out = result_like(shape, DType::Bool, a, b);
   switch (op) {
     case LogicalOp::And: map_kernel<bool, bool, bool>(out, [](bool x, bool y) { return x && y; }, {ca, cb}); break;
     case LogicalOp::Or: map_kernel<bool, bool, bool>(out, [](bool x, bool y) { return x || y; }, {ca, cb}); break;
@@ -146,7 +153,7 @@ Tensor logical(LogicalOp op, const Tensor& a, const Tensor& b) {
 
 Tensor logical_not(const Tensor& a) {
   Tensor ca = to_dtype(a, DType::Bool);
-  Tensor out = empty(a.shape(), {.dtype = DType::Bool});
+  Tensor out = result_like(a.shape(), DType::Bool, a);
   map_kernel<bool, bool>(out, [](bool x) { return !x; }, {ca});
   return out;
 }
@@ -217,7 +224,7 @@ bool unary_allows_integers(UnaryOp op) { return op == UnaryOp::Neg || op == Unar
 }  // namespace
 
 Tensor unary(UnaryOp op, const Tensor& a) {
-  Tensor out = empty(a.shape(), {.dtype = a.dtype()});
+  Tensor out = result_like(a.shape(), a.dtype(), a);
   if (!a.is_floating_point()) {
     if (!unary_allows_integers(op)) throw_dtype_error("unary op", a.dtype(), "a floating dtype");
     dispatch_arith(a.dtype(), "unary op", [&]<typename T>() {
@@ -236,7 +243,7 @@ Tensor unary(UnaryOp op, const Tensor& a) {
     });
     return out;
   }
-  if (a.dtype() == DType::BFloat16 && a.is_contiguous() && unary_by_table(op)) {
+  if (a.dtype() == DType::BFloat16 && same_dense_layout(a, out) && unary_by_table(op)) {
     profile::Scope prof_scope(profile::Family::Elementwise);
     if (profile::tracing()) profile::annotate("unary by table " + shape_str(a.shape()));
     const uint16_t* tab = bf16_result_table(int(op), [op](float x) { return apply_unary<float>(op, x); });
@@ -257,9 +264,9 @@ Tensor unary(UnaryOp op, const Tensor& a) {
 }
 
 Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
-  Tensor out = empty(saved.shape(), {.dtype = saved.dtype()});
+  Tensor out = result_like(saved.shape(), saved.dtype(), saved, g);
   Tensor gc = to_dtype(g, saved.dtype());
-  if (saved.dtype() == DType::BFloat16 && saved.is_contiguous() && gc.is_contiguous() && gc.shape() == saved.shape() &&
+  if (saved.dtype() == DType::BFloat16 && same_dense_layout(saved, gc) && same_dense_layout(saved, out) &&
       (op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Tanh)) {
     profile::Scope prof_scope(profile::Family::Elementwise);
     if (profile::tracing()) profile::annotate("activation backward by table " + shape_str(saved.shape()));
@@ -312,7 +319,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   DType rt = result_type(a, b);
   Tensor cc = to_dtype(cond, DType::Bool), ca = to_dtype(a, rt), cb = to_dtype(b, rt);
-  Tensor out = empty(shape, {.dtype = rt});
+  Tensor out = result_like(shape, rt, a, b);
   dispatch_all(rt, [&]<typename T>() {
     using A = acc_t<T>;  // bfloat16 rows are staged as float (loops.h)
     map_kernel<T, bool, T, T>(out, [](bool c, A x, A y) { return c ? x : y; }, {cc, ca, cb});
@@ -326,7 +333,7 @@ Tensor clamp(const Tensor& a, double lo, double hi) {
   auto fractional = [](double v) { return std::isfinite(v) && std::floor(v) != v; };
   if (!is_floating(dt) && (fractional(lo) || fractional(hi) || std::isnan(lo) || std::isnan(hi))) dt = DType::Float32;
   Tensor ca = to_dtype(a, dt);
-  Tensor out = empty(a.shape(), {.dtype = dt});
+  Tensor out = result_like(a.shape(), dt, a);
   dispatch_arith(dt, "clamp", [&]<typename T>() {
     using A = acc_t<T>;
     if constexpr (std::is_floating_point_v<A>) {
@@ -366,7 +373,7 @@ Tensor pow_scalar(const Tensor& a, double e) {
     return binary(BinaryOp::Pow, a, s);
   }
   Tensor ca = to_dtype(a, rt);
-  Tensor out = empty(a.shape(), {.dtype = rt});
+  Tensor out = result_like(a.shape(), rt, a);
   dispatch_floating(rt, "pow", [&]<typename T>() {
     using A = acc_t<T>;
     if (e == 0) map_kernel<T, T>(out, [](T) { return A(1); }, {ca});
@@ -386,7 +393,7 @@ Tensor pow_scalar(const Tensor& a, double e) {
 }
 
 Tensor classify(FloatClass c, const Tensor& a) {
-  Tensor out = empty(a.shape(), {.dtype = DType::Bool});
+  Tensor out = result_like(a.shape(), DType::Bool, a);
   if (!a.is_floating_point()) {
     fill_(out, c == FloatClass::IsFinite ? 1.0 : 0.0);
     return out;
@@ -409,7 +416,7 @@ Tensor classify(FloatClass c, const Tensor& a) {
 }
 
 Tensor in_range_mask(const Tensor& a, double lo, double hi) {
-  Tensor out = empty(a.shape(), {.dtype = DType::Bool});
+  Tensor out = result_like(a.shape(), DType::Bool, a);
   dispatch_arith(a.dtype(), "clamp backward", [&]<typename T>() {
     using A = acc_t<T>;
     if constexpr (std::is_floating_point_v<A>) {
@@ -428,7 +435,7 @@ Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
   Shape shape = broadcast_shapes(x.shape(), y.shape(), greater ? "maximum" : "minimum");
   DType ct = result_type(x, y);  // compare in the forward's dtype
   Tensor cx = to_dtype(x, ct), cy = to_dtype(y, ct);
-  Tensor out = empty(shape, {.dtype = dt});
+  Tensor out = result_like(shape, dt, x, y);
   dispatch_floating(dt, "maximum/minimum backward", [&]<typename R>() {
     using AR = acc_t<R>;
     dispatch_all(ct, [&]<typename T>() {
@@ -444,7 +451,7 @@ Tensor winner_weight(const Tensor& x, const Tensor& y, bool greater, DType dt) {
 
 Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi) {
   Tensor g = to_dtype(grad, x.dtype());
-  Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+  Tensor out = result_like(x.shape(), x.dtype(), x, grad);
   dispatch_floating(x.dtype(), "clamp backward", [&]<typename T>() {
     using A = acc_t<T>;
     const A l = A(T(lo)), h = A(T(hi));
@@ -454,7 +461,7 @@ Tensor clamp_backward(const Tensor& grad, const Tensor& x, double lo, double hi)
 }
 
 Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bool greater) {
-  Tensor out = empty(grad.shape(), {.dtype = grad.dtype()});
+  Tensor out = result_like(grad.shape(), grad.dtype(), grad);
   DType ct = result_type(x, y);  // compare in the forward's dtype
   Tensor cx = to_dtype(x, ct), cy = to_dtype(y, ct);
   dispatch_floating(grad.dtype(), "maximum/minimum backward", [&]<typename R>() {
@@ -476,7 +483,7 @@ Tensor max_min_backward(const Tensor& grad, const Tensor& x, const Tensor& y, bo
 
 Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e) {
   Tensor g = to_dtype(grad, x.dtype());
-  Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+  Tensor out = result_like(x.shape(), x.dtype(), x, grad);
   dispatch_floating(x.dtype(), "pow backward", [&]<typename T>() {
     using A = acc_t<T>;
     const A ea = A(e);
@@ -493,7 +500,7 @@ Tensor pow_scalar_backward(const Tensor& grad, const Tensor& x, double e) {
 }
 
 Tensor softplus(const Tensor& a, double beta, double threshold) {
-  Tensor out = empty(a.shape(), {.dtype = a.dtype()});
+  Tensor out = result_like(a.shape(), a.dtype(), a);
   dispatch_floating(a.dtype(), "softplus", [&]<typename T>() {
     using A = acc_t<T>;
     A b = A(beta), th = A(threshold);

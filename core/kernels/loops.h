@@ -11,6 +11,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/bfloat16.h"
 #include "core/kernels/bf16_convert.h"
@@ -35,8 +36,19 @@ struct LoopPlan {
 template <size_t K>
 LoopPlan<K> make_loop_plan(const Shape& shape, const std::array<const Tensor*, K>& ops) {
   LoopPlan<K> p;
+  // Loop over the dims in the output's memory order (outermost = largest stride; a tie keeps the
+  // logical order), as torch's TensorIterator does: a channels-last output [N, C, H, W] runs as N,
+  // H, W, C and merges into one dense row instead of strided rows. For contiguous outputs this is
+  // the logical order.
+  std::array<size_t, 8> order_buf{};
+  std::vector<size_t> order_vec;
+  size_t* order = shape.size() <= order_buf.size() ? order_buf.data() : (order_vec.resize(shape.size()), order_vec.data());
+  for (size_t d = 0; d < shape.size(); ++d) order[d] = d;
+  const Shape& os = ops[0]->strides();
+  std::stable_sort(order, order + shape.size(), [&](size_t a, size_t b) { return os[a] > os[b]; });
   // Drop size-1 dims, then merge dim d into d+1 when every operand is contiguous across them.
-  for (size_t d = 0; d < shape.size(); ++d) {
+  for (size_t di = 0; di < shape.size(); ++di) {
+    const size_t d = order[di];
     if (shape[d] == 1) continue;
     bool merge = !p.shape.empty();
     if (merge)

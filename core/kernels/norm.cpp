@@ -5,8 +5,10 @@
 #include <stdexcept>
 
 #include "core/factory.h"
+#include "core/memory_format.h"
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/norm_channels_last.h"
 #include "core/profiler.h"
 #include "core/threading.h"
 
@@ -272,15 +274,17 @@ constexpr int64_t kShortRow = 64;
 class PerElement {
  public:
   PerElement(const std::vector<double>& per_channel, int64_t S)
-      : t_(empty({int64_t(per_channel.size()) * S}, {.dtype = DType::Float32})) {
-    float* v = t_.data_ptr<float>();
+      : t_(empty({int64_t(per_channel.size()) * S}, {.dtype = DType::Float32})), p_(t_.data_ptr<float>()) {
     for (size_t c = 0; c < per_channel.size(); ++c)
-      for (int64_t i = 0; i < S; ++i) v[c * size_t(S) + size_t(i)] = float(per_channel[c]);
+      for (int64_t i = 0; i < S; ++i) p_[c * size_t(S) + size_t(i)] = float(per_channel[c]);
   }
-  const float* data() const { return t_.data_ptr<float>(); }
+  // Read once per slab (once per row of a channels-last input): a plain pointer, not data_ptr's
+  // dtype check.
+  const float* data() const { return p_; }
 
  private:
   Tensor t_;
+  float* p_;
 };
 
 // Per-channel sums over images and plane of f's terms: f(acc, a, b, j0, len) adds the terms of slab
@@ -295,18 +299,30 @@ std::vector<double> slab_channel_sums(const T* a, const T* b, int64_t N, int64_t
   // fresh malloc of that size is a fresh mmap, ~5000 page faults per step.
   Tensor acc_t = empty({tasks * L}, {.dtype = DType::Float64});
   double* acc = acc_t.data_ptr<double>();
+  // Short slabs (a channels-last row of C values) are widened several at a time: one converter
+  // call per row cost more than the row's sums.
+  const int64_t per = L > 0 && L <= kBlock / 2 ? kBlock / L : 1;
   parallel_for(tasks, 1, [&](int64_t k0, int64_t k1) {
     alignas(64) float abuf[kBlock], bbuf[kBlock];
     for (int64_t k = k0; k < k1; ++k) {
       double* ak = acc + k * L;
       std::fill(ak, ak + L, 0.0);
-      for (int64_t n = N * k / tasks; n < N * (k + 1) / tasks; ++n)
+      const int64_t n1 = N * (k + 1) / tasks;
+      for (int64_t n = N * k / tasks; n < n1; n += per) {
+        if (per > 1) {
+          const int64_t cnt = std::min(per, n1 - n);
+          const float* qa = widened(a + n * L, cnt * L, abuf);
+          const float* qb = b ? widened(b + n * L, cnt * L, bbuf) : nullptr;
+          for (int64_t i = 0; i < cnt; ++i) f(ak, qa + i * L, qb ? qb + i * L : nullptr, 0, L);
+          continue;
+        }
         for (int64_t j0 = 0; j0 < L; j0 += kBlock) {
           const int64_t len = std::min(L - j0, kBlock);
           const float* qa = widened(a + n * L + j0, len, abuf);
           const float* qb = b ? widened(b + n * L + j0, len, bbuf) : nullptr;
           f(ak + j0, qa, qb, j0, len);
         }
+      }
     }
   });
   std::vector<double> out(size_t(C), 0.0);
@@ -324,9 +340,19 @@ std::vector<double> slab_channel_sums(const T* a, const T* b, int64_t N, int64_t
 // y[n] = f(a[n], b[n]) slab element-wise: f(out, a, b, j0, len) writes elements [j0, j0 + len).
 template <typename T, typename F>
 void slab_map(const T* a, const T* b, T* y, int64_t N, int64_t L, F&& f) {
+  const int64_t per = L > 0 && L <= kBlock / 2 ? kBlock / L : 1;  // several short slabs per block
   parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
     alignas(64) float abuf[kBlock], bbuf[kBlock], obuf[kBlock];
-    for (int64_t n = n0; n < n1; ++n)
+    for (int64_t n = n0; n < n1; n += per) {
+      if (per > 1) {
+        const int64_t cnt = std::min(per, n1 - n);
+        const float* qa = widened(a + n * L, cnt * L, abuf);
+        const float* qb = b ? widened(b + n * L, cnt * L, bbuf) : nullptr;
+        float* o = out_block(y + n * L, obuf);
+        for (int64_t i = 0; i < cnt; ++i) f(o + i * L, qa + i * L, qb ? qb + i * L : nullptr, 0, L);
+        store_block(y + n * L, obuf, cnt * L);
+        continue;
+      }
       for (int64_t j0 = 0; j0 < L; j0 += kBlock) {
         const int64_t len = std::min(L - j0, kBlock);
         const float* qa = widened(a + n * L + j0, len, abuf);
@@ -335,6 +361,7 @@ void slab_map(const T* a, const T* b, T* y, int64_t N, int64_t L, F&& f) {
         f(o, qa, qb, j0, len);
         store_block(y + n * L + j0, obuf, len);
       }
+    }
   });
 }
 }  // namespace
@@ -354,15 +381,19 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     throw std::invalid_argument("batch_norm: running_mean and running_var must both be given or both be undefined");
   if (!training && !running_mean.defined())
     throw std::invalid_argument("batch_norm: running_mean and running_var must be defined when training is false");
-  Tensor x = contiguous(x_in);
+  // A channels-last input is read as it is: its N * H * W rows of C values are the "images" of
+  // the short-plane path below with planes of one value, and the output keeps the layout.
+  const bool cl = is_channels_last(x_in);
+  Tensor x = cl ? x_in : contiguous(x_in);
   int64_t S = C ? x.numel() / std::max<int64_t>(N * C, 1) : 0;
   int64_t count = N * S;
   if (training && count <= 1)
     throw std::invalid_argument("batch_norm: expected more than 1 value per channel when training, got input of shape " +
                                 shape_str(x_in.shape()));
+  if (cl) N = count, S = 1;
   Tensor w = param(weight, x.dtype(), C, "batch_norm", "weight", true),
          b = param(bias, x.dtype(), C, "batch_norm", "bias", true);
-  Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+  Tensor out = empty_like_layout(x.shape(), {.dtype = x.dtype()}, x);
   // Statistics in the accumulation dtype: float32 for a bfloat16 input, as torch keeps them.
   const DType stat_dt = x.dtype() == DType::BFloat16 ? DType::Float32 : x.dtype();
   mean = empty({C}, {.dtype = stat_dt});
@@ -372,7 +403,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
     using A = acc_t<T>;
     const T* xp = x.data_ptr<T>();
     T* yp = out.data_ptr<T>();
-    if (training && S <= kShortRow && std::is_same_v<A, float>) {
+    if (training && cl && std::is_same_v<A, float>) {
+      bn_channels_last::statistics(x, N, C, mu, var);
+    } else if (training && S <= kShortRow && std::is_same_v<A, float>) {
       if constexpr (std::is_same_v<A, float>) {
         mu = slab_channel_sums<T>(xp, nullptr, N, C, S, [](double* acc, const float* q, const float*, int64_t, int64_t len) {
 #pragma omp simd
@@ -415,6 +448,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& 
       shift[size_t(c)] = bv[size_t(c)] - mu[size_t(c)] * scale[size_t(c)];
     }
     if constexpr (std::is_same_v<A, float>) {
+      if (cl) {
+        bn_channels_last::affine(x, out, N, C, scale, shift);
+        return;
+      }
       if (S <= kShortRow) {
         const PerElement sc(scale, S), sh(shift, S);
         const float *scp = sc.data(), *shp = sh.data();
@@ -612,12 +649,15 @@ NormGrads group_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t gr
 NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool training, bool nx, bool nw, bool nb) {
   profile::Scope prof_scope(profile::Family::Norm);
-  Tensor g = contiguous(g_in);
   bool need_x = training || nw;
-  Tensor x = need_x ? contiguous(x_in) : Tensor();
+  // Channels-last gradient and input: rows of C values, as in the forward.
+  const bool cl = is_channels_last(g_in) && (!need_x || is_channels_last(x_in));
+  Tensor g = cl ? g_in : contiguous(g_in);
+  Tensor x = need_x ? (cl ? x_in : contiguous(x_in)) : Tensor();
   int64_t N = g.size(0), C = g.size(1), S = (N * C) > 0 ? g.numel() / (N * C) : 0, M = N * S;
+  if (cl) N = M, S = 1;
   NormGrads r;
-  if (nx) r.gx = empty(g.shape(), {.dtype = g.dtype()});
+  if (nx) r.gx = empty_like_layout(g.shape(), {.dtype = g.dtype()}, g);
   std::vector<double> a(static_cast<size_t>(C)), bsum(static_cast<size_t>(C));
   // The weight may be float32 for a bfloat16 input (autocast); read it as numbers.
   const std::vector<double> wv = weight.defined() ? read_vec(weight) : std::vector<double>(size_t(C), 1.0);
@@ -628,7 +668,11 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
     // Statistics are in the accumulation dtype (float32 for bfloat16), as the forward wrote them.
     const A* mp = mean.data_ptr<A>();
     const A* rp = rstd.data_ptr<A>();
-    if ((need_x || nb) && S <= kShortRow && std::is_same_v<A, float>) {
+    if ((need_x || nb) && cl && std::is_same_v<A, float>) {
+      std::vector<double> mu(static_cast<size_t>(C)), rs(static_cast<size_t>(C));
+      for (int64_t c = 0; c < C; ++c) mu[size_t(c)] = mp[c], rs[size_t(c)] = rp[c];
+      bn_channels_last::grad_sums(g, xp ? x : Tensor(), N, C, mu, rs, a, bsum);
+    } else if ((need_x || nb) && S <= kShortRow && std::is_same_v<A, float>) {
       if constexpr (std::is_same_v<A, float>) {
         a = slab_channel_sums<T>(gp, nullptr, N, C, S, [](double* acc, const float* g, const float*, int64_t, int64_t len) {
 #pragma omp simd
@@ -691,6 +735,10 @@ NormGrads batch_norm_backward(const Tensor& g_in, const Tensor& x_in, const Tens
             m1[size_t(c)] = training ? a[size_t(c)] / double(M) : 0.0;
             mu[size_t(c)] = mp[c];
             r2[size_t(c)] = training ? rs * double(A(bsum[size_t(c)] / double(M))) : 0.0;
+          }
+          if (cl) {
+            bn_channels_last::grad_input(g, training ? x : Tensor(), r.gx, N, C, kk, m1, mu, r2);
+            return;
           }
           const PerElement k_el(kk, S), m1_el(m1, S), mu_el(mu, S), r2_el(r2, S);
           slab_map<T>(gp, training ? xp : nullptr, gxp, N, C * S, [&](float* o, const float* g, const float* x, int64_t j0, int64_t len) {

@@ -162,3 +162,47 @@ TEST(ConvBackends, GemmAndOneDnnAgreeThroughAutograd) {
   }
   for (size_t j = 0; j < 3; ++j) EXPECT_TRUE(allclose(grads[1][j], grads[0][j], 1e-4, 1e-4)) << j;
 }
+
+// Channels-last activations and gradients (core/memory_format.h) are read in place by both
+// algorithms and give the values of their contiguous copies. The im2col + GEMM path writes its
+// results channels-last (its products' rows are output pixels), and so does oneDNN wherever its
+// primitive picked that layout (bf16 on AMX), so the next layer reads them without a reorder.
+TEST(ConvBackends, ChannelsLastOperandsAndResults) {
+  tessera::testing::ScopedSetting algo(k::get_conv_algorithm, k::set_conv_algorithm);
+  struct Case { Shape x, w; Conv2dParams p; };
+  const std::vector<Case> cases = {
+      {{2, 16, 8, 8}, {24, 16, 3, 3}, {.padding = {1, 1}}},
+      {{3, 8, 9, 7}, {16, 8, 3, 3}, {.stride = {2, 2}, .padding = {1, 1}}},
+      {{2, 32, 4, 4}, {16, 32, 1, 1}, {.stride = {2, 2}}},
+  };
+  auto cl = [](const Tensor& t) { return to_memory_format(t, MemoryFormat::ChannelsLast); };
+  auto f64 = [](const Tensor& t) { return k::to_dtype(t, DType::Float64); };
+  const bool amx_bf16 = k::onednn::cpu_isa_name() == "avx512_core_amx" && k::onednn::bf16_conv_native();
+  uint64_t seed = 800;
+  for (k::ConvAlgorithm a : {k::ConvAlgorithm::OneDnn, k::ConvAlgorithm::Gemm})
+    for (DType dt : {DType::Float32, DType::BFloat16})
+      for (const Case& c : cases) {
+        SCOPED_TRACE(std::string(a == k::ConvAlgorithm::Gemm ? "gemm " : "onednn ") + dtype_name(dt) + " " + shape_str(c.x) +
+                     " * " + shape_str(c.w));
+        k::set_conv_algorithm(a);
+        Tensor x = k::to_dtype(rnd(c.x, seed++), dt), w = k::to_dtype(rnd(c.w, seed++), dt);
+        Tensor gy = k::to_dtype(rnd(k::conv2d_output_shape(c.x, c.w, c.p), seed++), dt);
+        Tensor y0 = k::conv2d(x, w, Tensor(), c.p), y1 = k::conv2d(cl(x), w, Tensor(), c.p);
+        Tensor gx0 = k::conv2d_backward_input(gy, w, c.x, c.p), gx1 = k::conv2d_backward_input(cl(gy), w, c.x, c.p);
+        Tensor gw0 = k::conv2d_backward_weight(gy, x, c.w, c.p), gw1 = k::conv2d_backward_weight(cl(gy), cl(x), c.w, c.p);
+        // The same numbers in the same order: only where they are read from differs.
+        EXPECT_TRUE(allclose(f64(y1), f64(y0), 1e-6, 1e-6));
+        EXPECT_TRUE(allclose(f64(gx1), f64(gx0), 1e-6, 1e-6));
+        EXPECT_TRUE(allclose(f64(gw1), f64(gw0), 1e-6, 1e-6));
+        EXPECT_TRUE(gw1.is_contiguous());  // weights keep PyTorch's layout
+        if (a == k::ConvAlgorithm::Gemm || (dt == DType::BFloat16 && amx_bf16)) {
+          EXPECT_TRUE(is_channels_last(y0) && is_channels_last(y1));
+          EXPECT_TRUE(is_channels_last(gx0) && is_channels_last(gx1));
+        }
+        // And both against the float64 reference.
+        const double tol = dt == DType::Float32 ? 1e-5 : 1.0 / 64;
+        EXPECT_TRUE(allclose(f64(y1), k::conv2d_reference(f64(x), f64(w), Tensor(), c.p), tol, tol));
+        EXPECT_TRUE(allclose(f64(gx1), k::conv2d_backward_input_reference(f64(gy), f64(w), c.x, c.p), tol, tol));
+        EXPECT_TRUE(allclose(f64(gw1), k::conv2d_backward_weight_reference(f64(gy), f64(x), c.w, c.p), tol, tol));
+      }
+}

@@ -244,3 +244,56 @@ TEST(GradNorm, LayerNormParameterGradientsOverManyRows) {
     EXPECT_TRUE(allclose(got[1], ref[1], 2e-6, 1e-5)) << "bias, " << t << " threads";
   }
 }
+
+// Channels-last batch norm (core/kernels/norm_channels_last.cpp: rows of C values, the
+// statistics in one shifted pass) against the float64 computation on contiguous inputs: training
+// with running statistics and eval, float32 and bf16, channel counts below, at and above one
+// vector, inputs far from zero mean (the shifted variance must not cancel). Outputs and input
+// gradients stay channels-last; a contiguous gradient of a channels-last input also works.
+TEST(GradNorm, ChannelsLastBatchNormMatchesFloat64) {
+  auto cl = [](const Tensor& t) { return contiguous(t, MemoryFormat::ChannelsLast); };
+  struct Case { Shape s; double offset; };
+  for (const Case& c : {Case{{3, 7, 3, 5}, 0.0}, Case{{5, 16, 4, 4}, 20.0}, Case{{2, 70, 2, 3}, -3.0}}) {
+    const int64_t C = c.s[1];
+    const Tensor xs = add(leaf(c.s, 300 + uint64_t(C)).detach(), full(c.s, c.offset, {.dtype = DType::Float64}));
+    Tensor w64 = leaf({C}, 301, 0.5, 1.5), b64 = leaf({C}, 302);
+    const Tensor vs = leaf(c.s, 303).detach();
+    Tensor erm = leaf({C}, 304).detach(), erv = leaf({C}, 305, 0.5, 2.0).detach();
+    for (DType dt : {DType::Float32, DType::BFloat16}) {
+      SCOPED_TRACE(shape_str(c.s) + " " + dtype_name(dt));
+      // The float64 computation on the values the kernel sees (bf16: the rounded inputs).
+      Tensor x64 = to(to(xs, dt), DType::Float64).set_requires_grad(true), v64 = to(to(vs, dt), DType::Float64);
+      Tensor rm64 = zeros({C}, {.dtype = DType::Float64}), rv64 = ones({C}, {.dtype = DType::Float64});
+      Tensor y64 = batch_norm(x64, rm64, rv64, w64, b64, true);
+      TensorList want = grad({y64}, {x64, w64, b64}, {v64});
+      Tensor ye64 = batch_norm(x64, erm, erv, w64.detach(), Tensor(), false);
+      Tensor gxe64 = grad({ye64}, {x64}, {v64})[0];
+      const double tol = dt == DType::Float32 ? 2e-4 : 3e-2;
+      auto near = [&](const Tensor& got, const Tensor& ref) { return allclose(to(got.detach(), DType::Float64), ref.detach(), tol, tol); };
+      Tensor x = cl(to(x64.detach(), dt)).set_requires_grad(true), v = cl(to(v64, dt));
+      ASSERT_TRUE(is_channels_last(x));
+      Tensor w = to(w64.detach(), DType::Float32).set_requires_grad(true), b = to(b64.detach(), DType::Float32).set_requires_grad(true);
+      Tensor rm = zeros({C}), rv = ones({C});
+      Tensor y = batch_norm(x, rm, rv, w, b, true);
+      EXPECT_TRUE(is_channels_last(y));
+      EXPECT_TRUE(near(y, y64));
+      const double stat_tol = 1e-5;  // statistics of the same values, in float32 and float64
+      EXPECT_TRUE(allclose(to(rm, DType::Float64), rm64, stat_tol, stat_tol));
+      EXPECT_TRUE(allclose(to(rv, DType::Float64), rv64, stat_tol, stat_tol));
+      TensorList got = grad({y}, {x, w, b}, {v});
+      EXPECT_TRUE(is_channels_last(got[0]));
+      for (size_t k = 0; k < 3; ++k) EXPECT_TRUE(near(got[k], want[k])) << k;
+      // A contiguous gradient: the kernels fall back to contiguous copies.
+      TensorList got_c = grad({batch_norm(x, Tensor(), Tensor(), w, b, true)}, {x, w, b}, {to(v64, dt)});
+      for (size_t k = 0; k < 3; ++k) EXPECT_TRUE(near(got_c[k], want[k])) << "contiguous gradient " << k;
+      Tensor ye = batch_norm(x, to(erm, DType::Float32), to(erv, DType::Float32), to(w64.detach(), DType::Float32), Tensor(), false);
+      EXPECT_TRUE(is_channels_last(ye));
+      EXPECT_TRUE(near(ye, ye64));
+      EXPECT_TRUE(near(grad({ye}, {x}, {v})[0], gxe64));
+    }
+  }
+  // Finite differences through a channels-last float64 input (the generic kernel's rows).
+  Tensor xd = cl(leaf({3, 4, 2, 3}, 310).detach()).set_requires_grad(true);
+  EXPECT_TRUE(gradcheck([](const TensorList& t) { return batch_norm(t[0], Tensor(), Tensor(), t[1], t[2], true); },
+                        {xd, leaf({4}, 311, 0.5, 1.5), leaf({4}, 312)}));
+}
