@@ -39,6 +39,16 @@ Tensor empty_like_layout(const Shape& shape, TensorOptions opt, const Tensor& li
   return empty(shape, opt);
 }
 
+Tensor in_layout_of(const Tensor& t, const Tensor& like) {
+  if (t.shape() != like.shape() || same_dense_layout(t, like) || t.numel() < 4096) return t;
+  const bool t_dense = t.is_contiguous() || is_channels_last(t);
+  const bool like_dense = like.is_contiguous() || is_channels_last(like);
+  if (!t_dense || !like_dense) return t;
+  Tensor c = empty_like_layout(like.shape(), {.dtype = t.dtype()}, like);
+  kernels::copy_(c, t);
+  return c;
+}
+
 Tensor to_memory_format(const Tensor& t, MemoryFormat f) {
   if (f == MemoryFormat::Contiguous) return kernels::contiguous(t);
   if (t.dim() != 4)

@@ -22,6 +22,13 @@ Tensor empty_channels_last(const Shape& shape, TensorOptions opt = {});
 // A result of `shape`: channels-last when `like` has that shape and is channels-last (how
 // elementwise results follow their first full-size input), contiguous otherwise.
 Tensor empty_like_layout(const Shape& shape, TensorOptions opt, const Tensor& like);
+// t in the layout of `like` when both have one shape and are dense in different layouts (channels-
+// last against contiguous), copied by copy_'s tiled transpose; otherwise t itself. Elementwise ops
+// call it on their inputs: their loop would read a mismatched input at a stride of C or H * W, one
+// element at a time (~20x slower for bfloat16). Layouts mix where convolutions pick different ones
+// (MOAT: oneDNN's depthwise kernels write their blocked layout, so NCHW results, beside
+// channels-last ones).
+Tensor in_layout_of(const Tensor& t, const Tensor& like);
 // t in the given layout: t itself when it already is, else a copy (no autograd: kernels only).
 Tensor to_memory_format(const Tensor& t, MemoryFormat f);
 

@@ -27,9 +27,12 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& bias0, const Con
   if (auto node = make_node("Conv2dBackward", inputs)) {
     auto sx = w.requires_grad() ? save(x) : autograd::SavedTensor();
     auto sw = x.requires_grad() ? save(w) : autograd::SavedTensor();
-    node->set_backward([sx, sw, xs = x.shape(), ws = w.shape(), p](const TensorList& g, const Node& n) {
+    // The input gradient takes the input's layout (torch's rule), so that the elementwise backward
+    // ops before this convolution meet gradients laid out like their saved activations.
+    const MemoryFormat xf = is_channels_last(x) ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+    node->set_backward([sx, sw, xs = x.shape(), ws = w.shape(), p, xf](const TensorList& g, const Node& n) {
       TensorList r(n.next_edges.size());
-      if (n.needs_input_grad(0)) r[0] = conv2d_backward_input(g[0], sw.unpack(n.name()), xs, p);
+      if (n.needs_input_grad(0)) r[0] = conv2d_backward_input(g[0], sw.unpack(n.name()), xs, p, xf);
       if (n.needs_input_grad(1)) r[1] = conv2d_backward_weight(g[0], sx.unpack(n.name()), ws, p);
       if (n.needs_input_grad(2)) r[2] = sum(g[0], {0, 2, 3});
       return r;
@@ -41,8 +44,9 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& bias0, const Con
 
 // gx = Bx(g, w) is the adjoint of u -> conv(u, w): <h, Bx(g, w)> = <conv(h, w), g>, so for an
 // incoming gradient h: d/dg = conv(h, w) and d/dw = Bw(g, h).
-Tensor conv2d_backward_input(const Tensor& g, const Tensor& w, const Shape& xs, const Conv2dParams& p) {
-  Tensor out = kernels::conv2d_backward_input(g, w, xs, p);
+Tensor conv2d_backward_input(const Tensor& g, const Tensor& w, const Shape& xs, const Conv2dParams& p,
+                             std::optional<MemoryFormat> result_format) {
+  Tensor out = kernels::conv2d_backward_input(g, w, xs, p, result_format);
   if (auto node = make_node("Conv2dBackwardInputBackward", {g, w})) {
     auto sg = w.requires_grad() ? save(g) : autograd::SavedTensor();
     auto sw = g.requires_grad() ? save(w) : autograd::SavedTensor();

@@ -10,8 +10,9 @@ namespace tessera {
 // x [N, C, H, W], weight [O, C / groups, kh, kw], bias [O] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Conv2dParams& p = {});
 // Gradient of conv2d w.r.t. its input / weight, for output gradient grad_out.
+// The input gradient is laid out as result_format asks (conv2d's backward passes its input's layout).
 Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Shape& input_shape,
-                             const Conv2dParams& p);
+                             const Conv2dParams& p, std::optional<MemoryFormat> result_format = std::nullopt);
 Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape,
                               const Conv2dParams& p);
 

@@ -263,10 +263,12 @@ Plain plain_operand(const Tensor& t0) {
 // A result is allocated channels-last where the primitive writes nhwc (oneDNN's choice for bf16
 // on AMX), so nothing is reordered after it and the next convolution reads it as it is; otherwise
 // contiguous (and reordered into from oneDNN's blocked layout).
-Plain plain_result(const dnnl::memory::desc& chosen, const Shape& shape, DType dt) {
+// want: a layout the caller asks for instead (oneDNN then reorders into it if it wrote another).
+Plain plain_result(const dnnl::memory::desc& chosen, const Shape& shape, DType dt,
+                   std::optional<MemoryFormat> want = std::nullopt) {
   if (shape.size() == 4) {
     dnnl::memory::desc cl = onednn::plain_desc(shape, channels_last_strides(shape), dt);
-    if (chosen == cl) return {empty_channels_last(shape, {.dtype = dt}), cl};
+    if (want ? *want == MemoryFormat::ChannelsLast : chosen == cl) return {empty_channels_last(shape, {.dtype = dt}), cl};
   }
   return {empty(shape, {.dtype = dt}), onednn::contiguous_desc(shape, dt)};
 }
@@ -416,7 +418,23 @@ Tensor conv2d(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Conv2d
   return y.t;
 }
 
-Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p) {
+namespace {
+Tensor backward_input_any_layout(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p,
+                                 std::optional<MemoryFormat> want);
+}
+
+Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p,
+                             std::optional<MemoryFormat> result_format) {
+  Tensor gx = backward_input_any_layout(gy0, w0, in_shape, p, result_format);
+  // The paths that do not take the hint (im2col, the reference, the float32 fallbacks) are converted.
+  if (result_format && gx.dim() == 4 && (*result_format == MemoryFormat::ChannelsLast) != is_channels_last(gx))
+    gx = to_memory_format(gx, *result_format);
+  return gx;
+}
+
+namespace {
+Tensor backward_input_any_layout(const Tensor& gy0, const Tensor& w0, const Shape& in_shape, const Conv2dParams& p,
+                                 std::optional<MemoryFormat> want) {
   profile::Scope prof_scope(profile::Family::Conv);
   if (!onednn::supports(gy0.dtype())) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
   check_dtypes(gy0, w0, "conv2d_backward_input");
@@ -430,12 +448,13 @@ Tensor conv2d_backward_input(const Tensor& gy0, const Tensor& w0, const Shape& i
   if ((!c->ok || !onednn::bf16_conv_native()) && gy0.dtype() == DType::BFloat16)
     return narrow(conv2d_backward_input(widen(gy0), widen(w0), in_shape, p));
   if (!c->ok) return conv2d_backward_input_reference(gy0, w0, in_shape, p);
-  Plain gy = plain_operand(gy0), gx = plain_result(c->md_out, in_shape, gy0.dtype());
+  Plain gy = plain_operand(gy0), gx = plain_result(c->md_out, in_shape, gy0.dtype(), want);
   Tensor w = contiguous(w0);
   if (gx.t.numel() == 0) return gx.t;
   run_dnnl(*c, gy.t, gy.md, w, user_weight_desc(g, w.dtype()), gx.t, gx.md, Tensor());
   return gx.t;
 }
+}  // namespace
 
 Tensor conv2d_backward_weight(const Tensor& gy0, const Tensor& x0, const Shape& w_shape, const Conv2dParams& p) {
   profile::Scope prof_scope(profile::Family::Conv);

@@ -9,6 +9,7 @@
 #include <array>
 #include <optional>
 
+#include "core/memory_format.h"
 #include "core/tensor.h"
 
 namespace tessera {
@@ -49,8 +50,11 @@ void check_conv_environment();
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p);
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
-// Gradient w.r.t. the input: the adjoint of conv2d(., w) applied to grad_out.
-Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Shape& input_shape, const Conv2dParams& p);
+// Gradient w.r.t. the input: the adjoint of conv2d(., w) applied to grad_out. result_format: the
+// layout of the result (autograd asks for the forward input's, as torch gives a gradient its
+// input's memory format); unset, the layout the kernel writes (channels-last on the bf16 AMX path).
+Tensor conv2d_backward_input(const Tensor& grad_out, const Tensor& w, const Shape& input_shape, const Conv2dParams& p,
+                             std::optional<MemoryFormat> result_format = std::nullopt);
 // Gradient w.r.t. the weight: the adjoint of conv2d(x, .) applied to grad_out.
 Tensor conv2d_backward_weight(const Tensor& grad_out, const Tensor& x, const Shape& weight_shape, const Conv2dParams& p);
 

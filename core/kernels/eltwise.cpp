@@ -108,7 +108,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
   DType rt = result_type(op, a, b);
   Tensor out = result_like(shape, rt, a, b);
-  dispatch_all(rt, [&]<typename R>() { run_binary<R>(op, out, a, b); });
+  const Tensor ra = in_layout_of(a, out), rb = in_layout_of(b, out);
+  dispatch_all(rt, [&]<typename R>() { run_binary<R>(op, out, ra, rb); });
   return out;
 }
 
@@ -118,7 +119,8 @@ void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
     throw std::invalid_argument(std::string(binary_name(op)) + "_: result type " + dtype_name(rt) +
                                 " can't be cast to the in-place tensor's dtype " + dtype_name(a.dtype()));
   broadcast_to_raw(b, a.shape(), binary_name(op));  // validates shapes
-  dispatch_all(a.dtype(), [&]<typename R>() { run_binary<R>(op, a, a, b); });
+  const Tensor rb = in_layout_of(b, a);
+  dispatch_all(a.dtype(), [&]<typename R>() { run_binary<R>(op, a, a, rb); });
   a.bump_version();
 }
 
@@ -265,7 +267,7 @@ Tensor unary(UnaryOp op, const Tensor& a) {
 
 Tensor activation_backward(UnaryOp op, const Tensor& g, const Tensor& saved) {
   Tensor out = result_like(saved.shape(), saved.dtype(), saved, g);
-  Tensor gc = to_dtype(g, saved.dtype());
+  Tensor gc = in_layout_of(to_dtype(g, saved.dtype()), out);
   if (saved.dtype() == DType::BFloat16 && same_dense_layout(saved, gc) && same_dense_layout(saved, out) &&
       (op == UnaryOp::Gelu || op == UnaryOp::GeluTanh || op == UnaryOp::Tanh)) {
     profile::Scope prof_scope(profile::Family::Elementwise);

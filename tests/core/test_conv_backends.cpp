@@ -206,3 +206,27 @@ TEST(ConvBackends, ChannelsLastOperandsAndResults) {
         EXPECT_TRUE(allclose(f64(gw1), k::conv2d_backward_weight_reference(f64(gy), f64(x), c.w, c.p), tol, tol));
       }
 }
+
+// Through autograd the input gradient takes the forward input's layout, whatever layout the
+// kernel writes (torch's rule), so the elementwise backward ops in front of a convolution meet
+// gradients laid out like their saved activations: contiguous input -> contiguous gradient, also
+// on the bf16 AMX path whose kernels write channels-last.
+TEST(ConvBackends, InputGradientFollowsTheInputsLayout) {
+  tessera::testing::ScopedSetting algo(k::get_conv_algorithm, k::set_conv_algorithm);
+  for (k::ConvAlgorithm a : {k::ConvAlgorithm::OneDnn, k::ConvAlgorithm::Gemm})
+    for (DType dt : {DType::Float32, DType::BFloat16})
+      for (bool channels_last : {false, true}) {
+        SCOPED_TRACE(std::string(a == k::ConvAlgorithm::Gemm ? "gemm " : "onednn ") + dtype_name(dt) +
+                     (channels_last ? " channels-last" : " contiguous"));
+        k::set_conv_algorithm(a);
+        Tensor x0 = k::to_dtype(rnd({2, 16, 8, 8}, 900), dt);
+        Tensor x = (channels_last ? to_memory_format(x0, MemoryFormat::ChannelsLast) : x0).detach().set_requires_grad(true);
+        Tensor w = k::to_dtype(rnd({24, 16, 3, 3}, 901), dt);
+        Tensor y = conv2d(x, w, Tensor(), {.padding = {1, 1}});
+        Tensor gy = k::to_dtype(rnd(y.shape(), 902), dt);
+        Tensor gx = grad({y}, {x}, {gy})[0];
+        EXPECT_EQ(is_channels_last(gx), channels_last);
+        EXPECT_EQ(gx.is_contiguous(), !channels_last);
+        EXPECT_TRUE(allclose(k::to_dtype(gx, DType::Float64), k::to_dtype(k::conv2d_backward_input(gy, w, x0.shape(), {.padding = {1, 1}}), DType::Float64), 1e-6, 1e-6));
+      }
+}

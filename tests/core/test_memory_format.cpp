@@ -7,6 +7,7 @@
 
 #include "autograd/tessera.h"
 #include "core/kernels/copy.h"
+#include "core/kernels/eltwise.h"
 #include "core/memory_format.h"
 #include "testing/gradcheck.h"
 
@@ -83,6 +84,17 @@ TEST(MemoryFormat, ElementwiseResultsFollowTheirFirstInput) {
     Tensor dg = grad({gl}, {xg}, {bcl})[0], dg0 = grad({gl0}, {xg0}, {b})[0];
     EXPECT_TRUE(is_channels_last(dg));
     EXPECT_TRUE(same_values(dg, dg0));
+    // Mixed layouts above the size where the mismatched input is first transposed into the
+    // result's layout (core/memory_format.h in_layout_of): same values, the first input's layout.
+    Tensor big = rnd({4, 32, 8, 8}, 13, dt), big2 = rnd({4, 32, 8, 8}, 14, dt);
+    Tensor mx = add(cl(big), big2), mx2 = sub(big, cl(big2));
+    EXPECT_TRUE(is_channels_last(mx));
+    EXPECT_TRUE(mx2.is_contiguous());
+    EXPECT_TRUE(same_values(mx, add(big, big2)));
+    EXPECT_TRUE(same_values(mx2, sub(big, big2)));
+    Tensor acc = cl(big).detach();
+    k::add_(acc, big2);  // in place, the other operand contiguous
+    EXPECT_TRUE(same_values(acc, add(big, big2)));
     // Casts keep the layout.
     Tensor w = to(acl, DType::Float64);
     EXPECT_TRUE(is_channels_last(w));
