@@ -17,6 +17,9 @@ std::string LayerNorm::extra_repr() const {
   return s + "), eps=" + std::to_string(o_.eps) + ", elementwise_affine=" + (o_.elementwise_affine ? "True" : "False");
 }
 Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, shape_, weight, bias, o_.eps); }
+AddLayerNormResult LayerNorm::forward_add(const Tensor& x, const Tensor& y, std::optional<DType> out_dtype) {
+  return add_layer_norm(x, y, shape_, weight, bias, o_.eps, out_dtype);
+}
 
 RMSNorm::RMSNorm(Shape normalized_shape, std::optional<double> eps, bool elementwise_affine)
     : shape_(std::move(normalized_shape)), eps_(eps) {

@@ -1,6 +1,7 @@
 #pragma once
 #include <optional>
 
+#include "autograd/ops/norm.h"
 #include "nn/module.h"
 
 namespace tessera::nn {
@@ -20,6 +21,9 @@ class LayerNorm : public Module {
   std::string type_name() const override { return "LayerNorm"; }
   std::string extra_repr() const override;
   Tensor forward(const Tensor& x) override;
+  // sum = x + y and this norm of it in one pass (add_layer_norm): a pre-norm block's residual add
+  // fused with the norm after it; out in out_dtype (default: sum's). y undefined: sum = x.
+  AddLayerNormResult forward_add(const Tensor& x, const Tensor& y, std::optional<DType> out_dtype = std::nullopt);
   const Shape& normalized_shape() const { return shape_; }
   double eps() const { return o_.eps; }
   Tensor weight, bias;

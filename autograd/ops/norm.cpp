@@ -173,6 +173,54 @@ Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& weight, const 
   return out;
 }
 
+AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& y, const Shape& ns, const Tensor& weight,
+                                  const Tensor& bias, double eps, std::optional<DType> out_dtype) {
+  check_trailing(x, ns, "add_layer_norm");
+  check_param_shape(weight, ns, "add_layer_norm", "weight");
+  check_param_shape(bias, ns, "add_layer_norm", "bias");
+  const bool has_y = y.defined();
+  auto is_f32 = [](const Tensor& t) { return !t.defined() || t.dtype() == DType::Float32; };
+  const bool fused = x.dtype() == DType::Float32 && is_f32(weight) && is_f32(bias) &&
+                     (!has_y || ((y.dtype() == DType::Float32 || y.dtype() == DType::BFloat16) && y.shape() == x.shape())) &&
+                     (!out_dtype || *out_dtype == DType::Float32 || *out_dtype == DType::BFloat16);
+  if (!fused) {  // the composition this op stands for
+    Tensor s = has_y ? add(x, y) : x;
+    Tensor out = layer_norm(s, ns, weight, bias, eps);
+    return {s, out_dtype && out.dtype() != *out_dtype ? to(out, *out_dtype) : out};
+  }
+  Tensor mean_c, rstd_c;
+  const int64_t cols = shape_numel(ns);
+  kernels::AddLayerNorm r = kernels::add_layer_norm(x, y, cols, weight, bias, eps, out_dtype.value_or(DType::Float32),
+                                                    mean_c, rstd_c);
+  Tensor s = has_y ? r.sum : x;
+  auto node = make_node("AddLayerNormBackward", {x, y, weight, bias});
+  if (!node) return {s, r.out};
+  // The sum is an output of this node when there is a y; its gradient (the residual stream's) comes
+  // in as g[0] and is added into the norm's input gradient.
+  set_history(node, has_y ? TensorList{r.sum, r.out} : TensorList{r.out});
+  SavedTensor ss = has_y ? autograd::save_output(r.sum) : save(x);
+  SavedTensor sw = weight.defined() ? save(weight) : SavedTensor();
+  node->set_backward([spec = trailing_spec(x, ns.size(), true, eps), ss, sw, has_y, wshape = weight.defined() ? weight.shape() : Shape{},
+                      bshape = bias.defined() ? bias.shape() : Shape{}, mean_c, rstd_c](const TensorList& g, const Node& n) {
+    const Tensor g_sum = has_y ? g[0] : Tensor(), g_out = has_y ? g[1] : g[0];
+    const Tensor s = ss.unpack(n.name()), w = sw.defined() ? sw.unpack(n.name()) : Tensor();
+    const bool nw = n.needs_input_grad(2), nb = n.needs_input_grad(3);
+    Tensor gs, gw, gb;
+    if (!GradMode::is_enabled()) {
+      kernels::NormGrads k = kernels::layer_norm_backward(g_out, s, spec.cols, mean_c, rstd_c, w, true, nw, nb, g_sum);
+      gs = k.gx, gw = k.gw, gb = k.gb;
+      if (gw.defined()) gw = reshape(gw, wshape);
+      if (gb.defined()) gb = reshape(gb, bshape);
+    } else {  // create_graph: the differentiable form
+      TensorList d = norm_backward(spec, to(g_out, DType::Float32), s, w, wshape, bshape, mean_c, rstd_c, true, nw, nb);
+      gs = g_sum.defined() ? add(g_sum, d[0]) : d[0];
+      gw = d[1], gb = d[2];
+    }
+    return TensorList{gs, n.needs_input_grad(1) ? gs : Tensor(), gw, gb};
+  });
+  return {s, r.out};
+}
+
 Tensor rms_norm(const Tensor& x, const Shape& ns, const Tensor& weight, std::optional<double> eps_in) {
   // autocast's float32 list: a bfloat16 input is widened first.
   if (autocast::is_enabled() && x.dtype() == autocast::dtype()) return rms_norm(autocast::to_float32(x), ns, weight, eps_in);

@@ -166,6 +166,79 @@ Tensor layer_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, const 
   return out;
 }
 
+AddLayerNorm add_layer_norm(const Tensor& x_in, const Tensor& y_in, int64_t cols, const Tensor& weight,
+                            const Tensor& bias, double eps, DType out_dtype, Tensor& mean, Tensor& rstd) {
+  profile::Scope prof_scope(profile::Family::Norm);
+  if (x_in.dtype() != DType::Float32)
+    throw std::invalid_argument(std::string("add_layer_norm: input dtype ") + dtype_name(x_in.dtype()) +
+                                ", expected float32");
+  if (y_in.defined() && ((y_in.dtype() != DType::Float32 && y_in.dtype() != DType::BFloat16) ||
+                         y_in.shape() != x_in.shape()))
+    throw std::invalid_argument("add_layer_norm: the added tensor (" + std::string(dtype_name(y_in.dtype())) + " " +
+                                shape_str(y_in.shape()) + ") must be float32 or bfloat16 of the input's shape " +
+                                shape_str(x_in.shape()));
+  if (out_dtype != DType::Float32 && out_dtype != DType::BFloat16)
+    throw std::invalid_argument(std::string("add_layer_norm: output dtype ") + dtype_name(out_dtype) +
+                                ", expected float32 or bfloat16");
+  if (cols <= 0 || x_in.numel() % cols != 0)
+    throw std::invalid_argument("add_layer_norm: " + std::to_string(cols) + " normalized elements do not divide input " +
+                                shape_str(x_in.shape()));
+  Tensor x = contiguous(x_in), y = y_in.defined() ? contiguous(y_in) : y_in;
+  const int64_t rows = x.numel() / cols;
+  Tensor w = param(weight, DType::Float32, cols, "add_layer_norm", "weight"),
+         b = param(bias, DType::Float32, cols, "add_layer_norm", "bias");
+  AddLayerNorm r;
+  if (y.defined()) r.sum = empty(x.shape(), {.dtype = DType::Float32});
+  r.out = empty(x.shape(), {.dtype = out_dtype});
+  mean = empty({rows}, {.dtype = DType::Float32});
+  rstd = empty({rows}, {.dtype = DType::Float32});
+  const float* xp = x.data_ptr<float>();
+  const float* yf = y.defined() && y.dtype() == DType::Float32 ? y.data_ptr<float>() : nullptr;
+  const uint16_t* yb = y.defined() && y.dtype() == DType::BFloat16 ? static_cast<const uint16_t*>(y.raw_data()) : nullptr;
+  float* sp = r.sum.defined() ? r.sum.data_ptr<float>() : nullptr;
+  float* of = out_dtype == DType::Float32 ? r.out.data_ptr<float>() : nullptr;
+  uint16_t* ob = out_dtype == DType::BFloat16 ? static_cast<uint16_t*>(r.out.raw_data()) : nullptr;
+  const float* wp = w.defined() ? w.data_ptr<float>() : nullptr;
+  const float* bp = b.defined() ? b.data_ptr<float>() : nullptr;
+  float* mp = mean.data_ptr<float>();
+  float* rp = rstd.data_ptr<float>();
+  parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+    alignas(64) float buf[kBlock];
+    for (int64_t row = r0; row < r1; ++row) {
+      const float* xr = xp + row * cols;
+      const float* src = xr;  // the row that is normalised: the sum, or x itself
+      if (sp) {
+        float* sr = sp + row * cols;
+        // The add as the element loop computes float32 + float32 / float32 + bfloat16.
+        for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+          const int64_t m = std::min(cols - c0, kBlock);
+          const float* yr = yf ? yf + row * cols + c0 : buf;
+          if (yb) bf16_to_f32_serial(yb + row * cols + c0, buf, m);
+#pragma omp simd
+          for (int64_t i = 0; i < m; ++i) sr[c0 + i] = xr[c0 + i] + yr[i];
+        }
+        src = sr;
+      }
+      double mu, var;
+      moments(src, cols, mu, var);
+      const double rs = 1.0 / std::sqrt(var + eps);
+      mp[row] = float(mu);
+      rp[row] = float(rs);
+      if (of) {
+        write_row(of + row * cols, src, cols, mu, rs, wp, bp);
+        continue;
+      }
+      // bfloat16 out: the float32 row a block at a time, rounded as to_dtype rounds.
+      for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+        const int64_t m = std::min(cols - c0, kBlock);
+        write_row(buf, src + c0, m, mu, rs, wp ? wp + c0 : nullptr, bp ? bp + c0 : nullptr);
+        f32_to_bf16_serial(buf, ob + row * cols + c0, m);
+      }
+    }
+  });
+  return r;
+}
+
 Tensor rms_norm(const Tensor& x_in, int64_t cols, const Tensor& weight, double eps, Tensor& rstd) {
   profile::Scope prof_scope(profile::Family::Norm);
   Tensor x = contiguous(x_in);
@@ -503,9 +576,19 @@ Tensor sum_partials(const std::vector<double>& part, int64_t rows, int64_t cols,
 }  // namespace
 
 NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t cols, const Tensor& mean,
-                              const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb) {
+                              const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb, const Tensor& g_add) {
   profile::Scope prof_scope(profile::Family::Norm);
   Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
+  // A bfloat16 g of a float32 x (add_layer_norm's bfloat16 output) is widened a row at a time.
+  const bool widen_g = g.dtype() == DType::BFloat16 && x.dtype() == DType::Float32;
+  if (g.dtype() != x.dtype() && !widen_g)
+    throw std::invalid_argument(std::string("layer_norm_backward: gradient dtype ") + dtype_name(g.dtype()) +
+                                " does not match input dtype " + dtype_name(x.dtype()));
+  Tensor ga = g_add.defined() ? contiguous(g_add) : g_add;
+  if (ga.defined() && (ga.dtype() != x.dtype() || ga.shape() != x.shape()))
+    throw std::invalid_argument("layer_norm_backward: the added gradient (" + std::string(dtype_name(ga.dtype())) +
+                                " " + shape_str(ga.shape()) + ") must have the input's dtype and shape " +
+                                shape_str(x.shape()));
   bool center = mean.defined();
   int64_t rows = cols ? x.numel() / cols : 0;
   NormGrads r;
@@ -514,7 +597,9 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
   std::vector<double> pw(size_t(nw ? nchunks * cols : 0), 0.0), pb(size_t(nb ? nchunks * cols : 0), 0.0);
   dispatch_floating(x.dtype(), "layer_norm_backward", [&]<typename T>() {
     using A = acc_t<T>;
-    const T* gp = g.data_ptr<T>();
+    const T* gp = widen_g ? nullptr : g.data_ptr<T>();
+    const uint16_t* gbp = widen_g ? static_cast<const uint16_t*>(g.raw_data()) : nullptr;
+    const T* gap = ga.defined() ? ga.data_ptr<T>() : nullptr;
     const T* xp = x.data_ptr<T>();
     const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
     const T* mp = center ? mean.data_ptr<T>() : nullptr;
@@ -528,6 +613,7 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
       // near float32's rounding of one term while the blocks still add in double.
       constexpr int64_t kBlock = 32;
       std::vector<A> aw(size_t(nw ? cols : 0)), ab(size_t(nb ? cols : 0));
+      std::vector<T> gwide(size_t(widen_g ? cols : 0));
       for (int64_t ch = c0; ch < c1; ++ch) {
         double* pwc = nw ? pw.data() + ch * cols : nullptr;
         double* pbc = nb ? pb.data() + ch * cols : nullptr;
@@ -540,7 +626,9 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
           pending = 0;
         };
         for (int64_t row = rows * ch / nchunks; row < rows * (ch + 1) / nchunks; ++row) {
-          const T* gr = gp + row * cols;
+          const T* gr = gp ? gp + row * cols : gwide.data();
+          if constexpr (std::is_same_v<T, float>)
+            if (gbp) bf16_to_f32_serial(gbp + row * cols, gwide.data(), cols);
           const T* xr = xp + row * cols;
           const A mu = mp ? A(mp[row]) : A(0), rs = A(rp[row]);
           // One pass for the parameter sums and the row sums s1 = sum d, s2 = sum d xhat (d = g w),
@@ -572,6 +660,19 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
           for (int l = 0; l < kLanes; ++l) s1 += p1[l], s2 += p2[l];
           const A m1 = center ? s1 * inv_m : A(0), m2 = s2 * inv_m;
           T* o = gxp + row * cols;
+          if (gap) {
+            // The residual stream's gradient added in the same pass (the unfused ops' separate
+            // add; the compiler may fuse this add into the product, so values can differ from
+            // theirs in the last bit).
+            const T* gar = gap + row * cols;
+#pragma omp simd
+            for (int64_t i = 0; i < cols; ++i) {
+              const A gv = A(gr[i]), xh = (A(xr[i]) - mu) * rs;
+              const A d = wp ? gv * A(wp[i]) : gv;
+              o[i] = T(rs * (d - m1 - xh * m2) + A(gar[i]));
+            }
+            continue;
+          }
 #pragma omp simd
           for (int64_t i = 0; i < cols; ++i) {
             const A gv = A(gr[i]), xh = (A(xr[i]) - mu) * rs;

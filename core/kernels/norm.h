@@ -12,6 +12,19 @@ namespace tessera::kernels {
 // elements or are undefined. mean and rstd get shape [rows] in x's dtype.
 Tensor layer_norm(const Tensor& x, int64_t cols, const Tensor& weight, const Tensor& bias, double eps, Tensor& mean,
                   Tensor& rstd);
+// The residual add of a pre-norm transformer fused with the layer norm after it:
+//   sum = x + y,  out = layer_norm(sum) written in out_dtype.
+// One pass reads x and y and writes sum and out (the unfused ops make three: the add, the norm,
+// and autocast's cast of the norm's float32 output for the next product). x, weight and bias are
+// float32; y is float32 or bfloat16 with x's shape (any layout); out_dtype is float32 or bfloat16,
+// a bfloat16 out holding the float32 layer norm's values rounded as to_dtype rounds. An undefined
+// y gives out = layer_norm(x) in out_dtype and an undefined sum. mean and rstd as layer_norm's,
+// of sum.
+struct AddLayerNorm {
+  Tensor sum, out;
+};
+AddLayerNorm add_layer_norm(const Tensor& x, const Tensor& y, int64_t cols, const Tensor& weight, const Tensor& bias,
+                            double eps, DType out_dtype, Tensor& mean, Tensor& rstd);
 // y = x / sqrt(mean(x^2) + eps) * weight; rstd gets shape [rows].
 Tensor rms_norm(const Tensor& x, int64_t cols, const Tensor& weight, double eps, Tensor& rstd);
 // x [N, C, *]; statistics per (sample, group of C/groups channels); weight/bias [C].
@@ -34,8 +47,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 struct NormGrads {
   Tensor gx, gw, gb;
 };
+// layer_norm_backward also takes a bfloat16 g for a float32 x (the gradient of add_layer_norm's
+// bfloat16 output), and adds g_add (x's dtype and shape; undefined: nothing) into gx in the same
+// pass: the residual stream's gradient that the fused add passes through.
 NormGrads layer_norm_backward(const Tensor& g, const Tensor& x, int64_t cols, const Tensor& mean, const Tensor& rstd,
-                              const Tensor& weight, bool nx, bool nw, bool nb);
+                              const Tensor& weight, bool nx, bool nw, bool nb, const Tensor& g_add = Tensor());
 NormGrads group_norm_backward(const Tensor& g, const Tensor& x, int64_t groups, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool nx, bool nw, bool nb);
 // batch_norm_backward: gx in g's dtype, gw and gb in the statistics' (float32 for a bfloat16 input).

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "autograd/autocast.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/shape.h"
@@ -49,8 +50,31 @@ Block::Block(int64_t dim, int64_t num_heads, BlockOptions o) {
 }
 
 Tensor Block::forward(const Tensor& x, const AttentionMask& m) {
-  Tensor h = add(x, drop_path1->forward(ls1->forward(attn->forward(norm1->forward(x), m))));
-  return add(h, drop_path2->forward(ls2->forward(mlp->forward(norm2->forward(h)))));
+  auto [stream, branch] = forward_fused(x, Tensor(), m);
+  return add(stream, branch);
+}
+
+namespace {
+// norm(x + y) and x + y through LayerNorm::forward_add when the norm is a LayerNorm, else the
+// plain ops. Under bfloat16 autocast the normed tokens feed autocast's products (attn.qkv,
+// mlp.fc1), which would cast them to bfloat16 first: the fused norm writes bfloat16 itself.
+std::pair<Tensor, Tensor> add_then_norm(Module& norm, const Tensor& x, const Tensor& y) {
+  if (auto* ln = dynamic_cast<LayerNorm*>(&norm)) {
+    std::optional<DType> out;
+    if (autocast::is_enabled() && autocast::dtype() == DType::BFloat16) out = DType::BFloat16;
+    AddLayerNormResult r = ln->forward_add(x, y, out);
+    return {r.sum, r.out};
+  }
+  Tensor s = y.defined() ? add(x, y) : x;
+  return {s, norm.forward(s)};
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> Block::forward_fused(const Tensor& x, const Tensor& pending, const AttentionMask& m) {
+  auto [s1, n1] = add_then_norm(*norm1, x, pending);
+  Tensor b1 = drop_path1->forward(ls1->forward(attn->forward(n1, m)));
+  auto [s2, n2] = add_then_norm(*norm2, s1, b1);
+  return {s2, drop_path2->forward(ls2->forward(mlp->forward(n2)))};
 }
 
 VisionTransformer::VisionTransformer(VisionTransformerOptions o) : o_(std::move(o)) {
@@ -121,8 +145,12 @@ Tensor VisionTransformer::forward_features(const Tensor& images) {
   if (cls_token.defined()) x = cat({expand(cls_token, {B, -1, -1}), x}, 1);
   x = add(x, pos_embed);
   x = norm_pre->forward(patch_drop->forward(pos_drop->forward(x)));
-  for (auto& b : blocks_) x = b->forward(x);
-  return norm->forward(x);
+  // Each residual add runs inside the layer norm after it (Block::forward_fused).
+  Tensor pending;
+  for (auto& b : blocks_) std::tie(x, pending) = b->forward_fused(x, pending);
+  if (!pending.defined()) return norm->forward(x);
+  if (auto* ln = dynamic_cast<LayerNorm*>(norm.get())) return ln->forward_add(x, pending).out;
+  return norm->forward(add(x, pending));
 }
 
 Tensor VisionTransformer::forward_head(const Tensor& x, bool pre_logits) {

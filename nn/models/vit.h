@@ -53,6 +53,11 @@ class Block : public Module {
   std::string type_name() const override { return "Block"; }
   Tensor forward(const Tensor& x) override { return forward(x, AttentionMask{}); }
   Tensor forward(const Tensor& x, const AttentionMask& m);
+  // The same block with its residual adds fused into the layer norms that follow them: given the
+  // residual stream x and the previous block's last branch output `pending` (undefined for the
+  // first block), returns {this block's stream, its last branch output} with that last add left
+  // to the caller (the next block's norm1, the final norm). forward(x) = sum of the two.
+  std::pair<Tensor, Tensor> forward_fused(const Tensor& x, const Tensor& pending, const AttentionMask& m = {});
 
   ModulePtr norm1, norm2;
   std::shared_ptr<Attention> attn;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "autograd/autocast.h"
 #include "autograd/tessera.h"
 #include "nn/attention.h"
 #include "nn/basic.h"
@@ -274,6 +275,61 @@ TEST(ViT, TimmInitAndForward) {
   EXPECT_TRUE(allclose(y, m.head->forward(select(f, 1, 0)), 1e-5, 1e-6));
   backward(sum(y));
   for (auto& [k, p] : m.named_parameters()) EXPECT_TRUE(p.grad().defined()) << k;
+}
+
+// forward_features runs each residual add inside the layer norm after it (Block::forward_fused,
+// add_layer_norm); the result and every parameter gradient must be timm's block formula, written
+// here with the unfused ops on the same modules: in float32 within float32 rounding, under bf16
+// autocast within bf16 rounding (the fused norms hand their bf16 output to the products, whose
+// input gradients then come back in bf16, as in torch's autocast).
+TEST(ViT, FusedResidualNormsMatchTheBlockFormula) {
+  manual_seed(8);
+  auto o = tiny_vit();
+  o.embed_dim = 32;
+  o.depth = 3;
+  o.init_values = 0.5;  // LayerScale on the branches
+  VisionTransformer m(o);
+  Tensor img = randn({3, 3, 16, 16});
+  auto formula = [&] {
+    Tensor x = m.patch_embed->forward(img);
+    x = add(cat({expand(m.cls_token, {3, -1, -1}), x}, 1), m.pos_embed);
+    for (size_t i = 0; i < m.num_blocks(); ++i) {
+      Block& b = m.block(i);
+      x = add(x, b.drop_path1->forward(b.ls1->forward(b.attn->forward(b.norm1->forward(x)))));
+      x = add(x, b.drop_path2->forward(b.ls2->forward(b.mlp->forward(b.norm2->forward(x)))));
+    }
+    return m.norm->forward(x);
+  };
+  Tensor v = randn({3, 5, 32});
+  auto run = [&](const std::function<Tensor()>& f, bool mixed) {
+    m.zero_grad();
+    Tensor y;
+    {
+      // One autocast region per forward (its weight casts are cached for the region).
+      std::optional<AutocastGuard> ac;
+      if (mixed) ac.emplace(true);
+      y = f();
+    }
+    backward(sum(mul(y, v)));
+    std::vector<Tensor> grads;
+    for (auto& [k, p] : m.named_parameters()) grads.push_back(p.grad().defined() ? to(p.grad(), DType::Float64) : Tensor());
+    return std::make_pair(to(y, DType::Float64), grads);
+  };
+  for (bool mixed : {false, true}) {
+    SCOPED_TRACE(mixed ? "bf16 autocast" : "float32");
+    auto [y_fused, g_fused] = run([&] { return m.forward_features(img); }, mixed);
+    auto [y_ref, g_ref] = run(formula, mixed);
+    const double tol = mixed ? 2e-2 : 1e-5;
+    EXPECT_TRUE(allclose(y_fused, y_ref, tol, tol));
+    auto names = m.named_parameters();
+    for (size_t i = 0; i < g_ref.size(); ++i) {
+      ASSERT_EQ(g_fused[i].defined(), g_ref[i].defined()) << names[i].first;
+      if (!g_ref[i].defined()) continue;  // the head: not in forward_features
+      // Gradients relative to their own scale: bf16 rounding moves small entries by more.
+      double scale = max(abs(g_ref[i])).item_double();
+      EXPECT_TRUE(allclose(g_fused[i], g_ref[i], tol, tol * scale)) << names[i].first;
+    }
+  }
 }
 
 TEST(ViT, DropPathScheduleAndTrainEval) {
