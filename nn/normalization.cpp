@@ -1,5 +1,7 @@
 #include "nn/normalization.h"
 
+#include "autograd/autocast.h"
+#include "autograd/ops/eltwise.h"
 #include "autograd/ops/norm.h"
 #include "core/factory.h"
 
@@ -17,6 +19,16 @@ std::string LayerNorm::extra_repr() const {
   return s + "), eps=" + std::to_string(o_.eps) + ", elementwise_affine=" + (o_.elementwise_affine ? "True" : "False");
 }
 Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, shape_, weight, bias, o_.eps); }
+AddLayerNormResult add_then_norm(Module& norm, const Tensor& x, const Tensor& y, bool for_products) {
+  if (auto* ln = dynamic_cast<LayerNorm*>(&norm)) {
+    std::optional<DType> out;
+    if (for_products && autocast::is_enabled() && autocast::dtype() == DType::BFloat16) out = DType::BFloat16;
+    return ln->forward_add(x, y, out);
+  }
+  Tensor s = y.defined() ? add(x, y) : x;
+  return {s, norm.forward(s)};
+}
+
 AddLayerNormResult LayerNorm::forward_add(const Tensor& x, const Tensor& y, std::optional<DType> out_dtype) {
   return add_layer_norm(x, y, shape_, weight, bias, o_.eps, out_dtype);
 }

@@ -33,6 +33,12 @@ class LayerNorm : public Module {
   LayerNormOptions o_;
 };
 
+// x + y and norm(x + y) (y undefined: x and norm(x)): one fused pass (LayerNorm::forward_add) when
+// norm is a LayerNorm, else the plain ops. for_products: the normed tokens go straight into linear
+// layers, so under bfloat16 autocast the fused norm writes bfloat16, the values their casts would
+// give (torch's autocast rounds their input gradients to bfloat16 too).
+AddLayerNormResult add_then_norm(Module& norm, const Tensor& x, const Tensor& y, bool for_products);
+
 // torch.nn.RMSNorm: weight ones; eps unset means the dtype's machine epsilon.
 class RMSNorm : public Module {
  public:

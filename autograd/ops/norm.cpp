@@ -200,15 +200,19 @@ AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& y, const Shape&
   set_history(node, has_y ? TensorList{r.sum, r.out} : TensorList{r.out});
   SavedTensor ss = has_y ? autograd::save_output(r.sum) : save(x);
   SavedTensor sw = weight.defined() ? save(weight) : SavedTensor();
-  node->set_backward([spec = trailing_spec(x, ns.size(), true, eps), ss, sw, has_y, wshape = weight.defined() ? weight.shape() : Shape{},
+  const bool y_bf16 = has_y && y.dtype() == DType::BFloat16;
+  node->set_backward([spec = trailing_spec(x, ns.size(), true, eps), ss, sw, has_y, y_bf16, wshape = weight.defined() ? weight.shape() : Shape{},
                       bshape = bias.defined() ? bias.shape() : Shape{}, mean_c, rstd_c](const TensorList& g, const Node& n) {
     const Tensor g_sum = has_y ? g[0] : Tensor(), g_out = has_y ? g[1] : g[0];
     const Tensor s = ss.unpack(n.name()), w = sw.defined() ? sw.unpack(n.name()) : Tensor();
     const bool nw = n.needs_input_grad(2), nb = n.needs_input_grad(3);
-    Tensor gs, gw, gb;
+    Tensor gs, gy, gw, gb;
     if (!GradMode::is_enabled()) {
-      kernels::NormGrads k = kernels::layer_norm_backward(g_out, s, spec.cols, mean_c, rstd_c, w, true, nw, nb, g_sum);
-      gs = k.gx, gw = k.gw, gb = k.gb;
+      // A bfloat16 y (autocast's branch output) gets its gradient rounded in the same pass.
+      const bool y_copy = y_bf16 && n.needs_input_grad(1);
+      kernels::NormGrads k =
+          kernels::layer_norm_backward(g_out, s, spec.cols, mean_c, rstd_c, w, true, nw, nb, g_sum, y_copy);
+      gs = k.gx, gy = k.gx_bf16, gw = k.gw, gb = k.gb;
       if (gw.defined()) gw = reshape(gw, wshape);
       if (gb.defined()) gb = reshape(gb, bshape);
     } else {  // create_graph: the differentiable form
@@ -216,7 +220,8 @@ AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& y, const Shape&
       gs = g_sum.defined() ? add(g_sum, d[0]) : d[0];
       gw = d[1], gb = d[2];
     }
-    return TensorList{gs, n.needs_input_grad(1) ? gs : Tensor(), gw, gb};
+    if (!gy.defined() && n.needs_input_grad(1)) gy = gs;  // the engine casts it to y's dtype
+    return TensorList{gs, gy, gw, gb};
   });
   return {s, r.out};
 }

@@ -576,7 +576,8 @@ Tensor sum_partials(const std::vector<double>& part, int64_t rows, int64_t cols,
 }  // namespace
 
 NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t cols, const Tensor& mean,
-                              const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb, const Tensor& g_add) {
+                              const Tensor& rstd, const Tensor& weight, bool nx, bool nw, bool nb, const Tensor& g_add,
+                              bool gx_bf16_copy) {
   profile::Scope prof_scope(profile::Family::Norm);
   Tensor g = contiguous(g_in), x = contiguous(x_in), w = weight.defined() ? contiguous(weight) : weight;
   // A bfloat16 g of a float32 x (add_layer_norm's bfloat16 output) is widened a row at a time.
@@ -593,6 +594,11 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
   int64_t rows = cols ? x.numel() / cols : 0;
   NormGrads r;
   if (nx) r.gx = empty(x.shape(), {.dtype = x.dtype()});
+  if (gx_bf16_copy && (!nx || x.dtype() != DType::Float32))
+    throw std::invalid_argument("layer_norm_backward: a bfloat16 copy of the input gradient needs a float32 input "
+                                "and its gradient");
+  if (gx_bf16_copy) r.gx_bf16 = empty(x.shape(), {.dtype = DType::BFloat16});
+  uint16_t* gx16 = gx_bf16_copy ? static_cast<uint16_t*>(r.gx_bf16.raw_data()) : nullptr;
   int64_t nchunks = chunk_count(rows);
   std::vector<double> pw(size_t(nw ? nchunks * cols : 0), 0.0), pb(size_t(nb ? nchunks * cols : 0), 0.0);
   dispatch_floating(x.dtype(), "layer_norm_backward", [&]<typename T>() {
@@ -660,6 +666,21 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
           for (int l = 0; l < kLanes; ++l) s1 += p1[l], s2 += p2[l];
           const A m1 = center ? s1 * inv_m : A(0), m2 = s2 * inv_m;
           T* o = gxp + row * cols;
+          if constexpr (std::is_same_v<T, float>) {
+            if (gx16) {  // the float32 gradient and its bfloat16 rounding (to_dtype's) in one pass
+              const T* gar = gap ? gap + row * cols : nullptr;
+              uint16_t* o16 = gx16 + row * cols;
+#pragma omp simd
+              for (int64_t i = 0; i < cols; ++i) {
+                const A gv = A(gr[i]), xh = (A(xr[i]) - mu) * rs;
+                const A d = wp ? gv * A(wp[i]) : gv;
+                const A v = gar ? rs * (d - m1 - xh * m2) + gar[i] : rs * (d - m1 - xh * m2);
+                o[i] = v;
+                o16[i] = float_to_bf16_bits(v);
+              }
+              continue;
+            }
+          }
           if (gap) {
             // The residual stream's gradient added in the same pass (the unfused ops' separate
             // add; the compiler may fuse this add into the product, so values can differ from

@@ -46,12 +46,16 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 // the weight gradient is not requested.
 struct NormGrads {
   Tensor gx, gw, gb;
+  Tensor gx_bf16;  // layer_norm_backward with gx_bf16_copy: gx rounded to bfloat16 in the same pass
 };
 // layer_norm_backward also takes a bfloat16 g for a float32 x (the gradient of add_layer_norm's
 // bfloat16 output), and adds g_add (x's dtype and shape; undefined: nothing) into gx in the same
-// pass: the residual stream's gradient that the fused add passes through.
+// pass: the residual stream's gradient that the fused add passes through. gx_bf16_copy (float32 x,
+// nx): also gx rounded to bfloat16 (NormGrads::gx_bf16), the gradient of a bfloat16 branch output
+// that the fused add took in, without a separate cast pass.
 NormGrads layer_norm_backward(const Tensor& g, const Tensor& x, int64_t cols, const Tensor& mean, const Tensor& rstd,
-                              const Tensor& weight, bool nx, bool nw, bool nb, const Tensor& g_add = Tensor());
+                              const Tensor& weight, bool nx, bool nw, bool nb, const Tensor& g_add = Tensor(),
+                              bool gx_bf16_copy = false);
 NormGrads group_norm_backward(const Tensor& g, const Tensor& x, int64_t groups, const Tensor& mean, const Tensor& rstd,
                               const Tensor& weight, bool nx, bool nw, bool nb);
 // batch_norm_backward: gx in g's dtype, gw and gb in the statistics' (float32 for a bfloat16 input).

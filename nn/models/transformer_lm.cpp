@@ -38,18 +38,21 @@ TransformerLMBlock::TransformerLMBlock(int64_t d, int64_t heads, int64_t mlp_hid
 Tensor TransformerLMBlock::forward(const Tensor& x) {
   const int64_t B = x.shape()[0], T = x.shape()[1], D = x.shape()[2], H = heads_, Dh = D / H;
   // One unbind (not three selects): backward writes q/k/v's gradients into one buffer, no zeros + adds.
-  TensorList qkv = unbind(permute(view(qkv_->forward(norm_first_ ? n1_->forward(x) : x), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4}), 0);
+  // The norms run fused with the residual add before them (add_then_norm); those feeding linear
+  // layers write bfloat16 under autocast.
+  const Tensor n1 = norm_first_ ? add_then_norm(*n1_, x, Tensor(), true).out : x;
+  TensorList qkv = unbind(permute(view(qkv_->forward(n1), {B, T, 3, H, Dh}), {2, 0, 3, 1, 4}), 0);
   const Tensor &q = qkv[0], &k = qkv[1], &v = qkv[2];
   // Fused causal attention (memory linear in T) unless nn::attention_backend() is Explicit.
   Tensor a = scaled_dot_product_attention(q, k, v, AttentionMask{.causal = true}, 0.0, false, nullptr,
                                           1.0 / std::sqrt(double(Dh)));
   Tensor y = reshape(transpose(a, 1, 2), {B, T, D});
-  if (!norm_first_) {
-    Tensor h = n1_->forward(add(x, drop_->forward(proj_->forward(y))));
-    return n2_->forward(add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(h))))));
+  if (!norm_first_) {  // post-LN: the normed sum is the residual stream (float32)
+    Tensor h = add_then_norm(*n1_, x, drop_->forward(proj_->forward(y)), false).out;
+    return add_then_norm(*n2_, h, drop_->forward(fc2_->forward(gelu(fc1_->forward(h)))), false).out;
   }
-  Tensor h = add(x, drop_->forward(proj_->forward(y)));
-  return add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(n2_->forward(h))))));
+  auto [h, n2] = add_then_norm(*n2_, x, drop_->forward(proj_->forward(y)), true);
+  return add(h, drop_->forward(fc2_->forward(gelu(fc1_->forward(n2)))));
 }
 
 TransformerLM::TransformerLM(TransformerLMOptions o) : o_(o) {

@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include "autograd/autocast.h"
 #include "autograd/ops/eltwise.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/shape.h"
@@ -54,26 +53,11 @@ Tensor Block::forward(const Tensor& x, const AttentionMask& m) {
   return add(stream, branch);
 }
 
-namespace {
-// norm(x + y) and x + y through LayerNorm::forward_add when the norm is a LayerNorm, else the
-// plain ops. Under bfloat16 autocast the normed tokens feed autocast's products (attn.qkv,
-// mlp.fc1), which would cast them to bfloat16 first: the fused norm writes bfloat16 itself.
-std::pair<Tensor, Tensor> add_then_norm(Module& norm, const Tensor& x, const Tensor& y) {
-  if (auto* ln = dynamic_cast<LayerNorm*>(&norm)) {
-    std::optional<DType> out;
-    if (autocast::is_enabled() && autocast::dtype() == DType::BFloat16) out = DType::BFloat16;
-    AddLayerNormResult r = ln->forward_add(x, y, out);
-    return {r.sum, r.out};
-  }
-  Tensor s = y.defined() ? add(x, y) : x;
-  return {s, norm.forward(s)};
-}
-}  // namespace
-
 std::pair<Tensor, Tensor> Block::forward_fused(const Tensor& x, const Tensor& pending, const AttentionMask& m) {
-  auto [s1, n1] = add_then_norm(*norm1, x, pending);
+  // norm1 feeds attn.qkv and norm2 mlp.fc1: linear layers (bfloat16 norms under autocast).
+  auto [s1, n1] = add_then_norm(*norm1, x, pending, true);
   Tensor b1 = drop_path1->forward(ls1->forward(attn->forward(n1, m)));
-  auto [s2, n2] = add_then_norm(*norm2, s1, b1);
+  auto [s2, n2] = add_then_norm(*norm2, s1, b1, true);
   return {s2, drop_path2->forward(ls2->forward(mlp->forward(n2)))};
 }
 
@@ -149,8 +133,7 @@ Tensor VisionTransformer::forward_features(const Tensor& images) {
   Tensor pending;
   for (auto& b : blocks_) std::tie(x, pending) = b->forward_fused(x, pending);
   if (!pending.defined()) return norm->forward(x);
-  if (auto* ln = dynamic_cast<LayerNorm*>(norm.get())) return ln->forward_add(x, pending).out;
-  return norm->forward(add(x, pending));
+  return add_then_norm(*norm, x, pending, false).out;
 }
 
 Tensor VisionTransformer::forward_head(const Tensor& x, bool pre_logits) {
