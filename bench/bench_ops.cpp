@@ -299,6 +299,25 @@ void BM_LayerNormStep(benchmark::State& st) {
   }
 }
 BENCHMARK(BM_LayerNormStep)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
+// ViT-T's residual add + layer norm under bf16 autocast, the kernels alone: forward (float32 stream
+// + bfloat16 branch -> float32 sum, bfloat16 norm) and backward (bfloat16 gradient, the stream's
+// float32 gradient added, a bfloat16 copy for the branch). Arg 1: the same bytes as plain passes,
+// the float32 -> bfloat16 cast of [4160, 192] five times (the copy kernel's bandwidth, a yardstick).
+void BM_AddLayerNormKernels(benchmark::State& st) {
+  Tensor x = rnd({64 * 65, 192}, 7), y = to(rnd({64 * 65, 192}, 8), DType::BFloat16), w = rnd({192}, 9),
+         b = rnd({192}, 10), g = to(rnd({64 * 65, 192}, 11), DType::BFloat16), ga = rnd({64 * 65, 192}, 12);
+  for (auto _ : st) {
+    if (st.range(0) == 0) {
+      Tensor mean, rstd;
+      kernels::AddLayerNorm f = kernels::add_layer_norm(x, y, 192, w, b, 1e-6, DType::BFloat16, mean, rstd);
+      kernels::NormGrads r = kernels::layer_norm_backward(g, f.sum, 192, mean, rstd, w, true, true, true, ga, true);
+      benchmark::DoNotOptimize(r.gx_bf16.raw_data());
+    } else {
+      for (int i = 0; i < 5; ++i) benchmark::DoNotOptimize(kernels::to_dtype(x, DType::BFloat16).raw_data());
+    }
+  }
+}
+BENCHMARK(BM_AddLayerNormKernels)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime()->MinWarmUpTime(0.1);
 #endif
 
 // Arg 0: float32, 1: bfloat16 (the activations autocast hands to elementwise ops).

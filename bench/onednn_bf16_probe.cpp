@@ -15,6 +15,7 @@
 // fpmath_mode=bf16 attribute (oneDNN rounds the inputs to bf16 itself, so no separate cast pass). A descriptor oneDNN rejects prints
 // "unsupported" (bf16 needs AVX-512 BF16 or AMX). PROBE_FLUSH=MB writes that many megabytes of other
 // memory before each execution, so the operands are not in the cache the previous run warmed.
+// PROBE_PREFETCH=share|all (with PROBE_FLUSH): alternate executions read the operands first.
 #include <omp.h>
 
 #include <algorithm>
@@ -93,19 +94,46 @@ void run(dnnl::engine& eng, dnnl::stream& s, const Case& c, Mode mode, int iters
   const size_t flush_mb = std::getenv("PROBE_FLUSH") ? size_t(std::atol(std::getenv("PROBE_FLUSH"))) : 0;
   static std::vector<float> flush;
   flush.resize(flush_mb << 18);
-  for (int i = 0; i < iters + 2; ++i) {
+  // PROBE_PREFETCH=share|all: every other execution first reads the operands with plain vector
+  // loads (timed with it): each thread its contiguous share of A's rows (share) or all of A (all),
+  // and all of B. The two kinds alternate, so the machine's drift falls on both medians alike.
+  const std::string pf = std::getenv("PROBE_PREFETCH") ? std::getenv("PROBE_PREFETCH") : "";
+  std::vector<double> ms_pf;
+  auto touch = [&](bool all) {
+    const char* pa = static_cast<const char*>(A.get_data_handle());
+    const char* pb = static_cast<const char*>(B.get_data_handle());
+    const size_t na = A.get_desc().get_size(), nb = B.get_desc().get_size();
+    float total = 0;
+#pragma omp parallel reduction(+ : total)
+    {
+      const size_t t = size_t(omp_get_thread_num()), T = size_t(omp_get_num_threads());
+      const size_t lo = all ? 0 : na * t / T / 64 * 64, hi = all ? na : na * (t + 1) / T / 64 * 64;
+      float acc = 0;
+      for (size_t j = lo; j < hi; j += 64) acc += *reinterpret_cast<const float*>(pa + j);
+      for (size_t j = 0; j + 64 <= nb; j += 64) acc += *reinterpret_cast<const float*>(pb + j);
+      total += acc;
+    }
+    asm volatile("" : : "x"(total));  // keep the loads
+  };
+  for (int i = 0; i < 2 * iters + 2; ++i) {
     if (!flush.empty()) {
 #pragma omp parallel for
       for (size_t j = 0; j < flush.size(); ++j) flush[j] = flush[j] * 0.5f + float(i);
     }
+    const bool with_pf = !pf.empty() && i % 2 == 1;
+    if (pf.empty() && i >= iters + 2) break;
     auto t0 = std::chrono::steady_clock::now();
+    if (with_pf) touch(pf == "all");
     prim.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
     s.wait();
-    if (i >= 2) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (i >= 2) (with_pf ? ms_pf : ms).push_back(t);
   }
   const double m = median(ms), gf = 2.0 * double(c.M) * double(c.N) * double(c.K) / (m * 1e6);
-  std::printf("%-8s %-8s M=%-5lld K=%-4lld N=%-4lld %8.3f ms %8.1f GFLOP/s  %s\n", c.name, mode_name(mode),
+  std::printf("%-8s %-8s M=%-5lld K=%-4lld N=%-4lld %8.3f ms %8.1f GFLOP/s  %s", c.name, mode_name(mode),
               (long long)c.M, (long long)c.K, (long long)c.N, m, gf, impl.c_str());
+  if (!ms_pf.empty()) std::printf("  prefetched(%s) %8.3f ms (%.2fx)", pf.c_str(), median(ms_pf), m / median(ms_pf));
+  std::printf("\n");
 }
 
 }  // namespace
