@@ -209,13 +209,16 @@ AddLayerNorm add_layer_norm(const Tensor& x_in, const Tensor& y_in, int64_t cols
       const float* src = xr;  // the row that is normalised: the sum, or x itself
       if (sp) {
         float* sr = sp + row * cols;
-        // The add as the element loop computes float32 + float32 / float32 + bfloat16.
-        for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
-          const int64_t m = std::min(cols - c0, kBlock);
-          const float* yr = yf ? yf + row * cols + c0 : buf;
-          if (yb) bf16_to_f32_serial(yb + row * cols + c0, buf, m);
+        // The add as the element loop computes float32 + float32 / float32 + bfloat16 (widened in
+        // the loop: a converter call per short row cost more than the row's arithmetic).
+        if (yb) {
+          const uint16_t* yr = yb + row * cols;
 #pragma omp simd
-          for (int64_t i = 0; i < m; ++i) sr[c0 + i] = xr[c0 + i] + yr[i];
+          for (int64_t i = 0; i < cols; ++i) sr[i] = xr[i] + bf16_bits_to_float(yr[i]);
+        } else {
+          const float* yr = yf + row * cols;
+#pragma omp simd
+          for (int64_t i = 0; i < cols; ++i) sr[i] = xr[i] + yr[i];
         }
         src = sr;
       }
@@ -228,7 +231,15 @@ AddLayerNorm add_layer_norm(const Tensor& x_in, const Tensor& y_in, int64_t cols
         write_row(of + row * cols, src, cols, mu, rs, wp, bp);
         continue;
       }
-      // bfloat16 out: the float32 row a block at a time, rounded as to_dtype rounds.
+      // bfloat16 out: write_row's float32 values rounded as to_dtype rounds; with weight and bias
+      // (the usual case) in one loop, else a block at a time through a buffer.
+      if (wp && bp) {
+        const float mm = float(mu), ss = float(rs);
+        uint16_t* o = ob + row * cols;
+#pragma omp simd
+        for (int64_t i = 0; i < cols; ++i) o[i] = float_to_bf16_bits((src[i] - mm) * ss * wp[i] + bp[i]);
+        continue;
+      }
       for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
         const int64_t m = std::min(cols - c0, kBlock);
         write_row(buf, src + c0, m, mu, rs, wp ? wp + c0 : nullptr, bp ? bp + c0 : nullptr);
@@ -633,8 +644,14 @@ NormGrads layer_norm_backward(const Tensor& g_in, const Tensor& x_in, int64_t co
         };
         for (int64_t row = rows * ch / nchunks; row < rows * (ch + 1) / nchunks; ++row) {
           const T* gr = gp ? gp + row * cols : gwide.data();
-          if constexpr (std::is_same_v<T, float>)
-            if (gbp) bf16_to_f32_serial(gbp + row * cols, gwide.data(), cols);
+          if constexpr (std::is_same_v<T, float>) {
+            if (gbp) {
+              const uint16_t* gb16 = gbp + row * cols;
+              float* gw32 = gwide.data();
+#pragma omp simd
+              for (int64_t i = 0; i < cols; ++i) gw32[i] = bf16_bits_to_float(gb16[i]);
+            }
+          }
           const T* xr = xp + row * cols;
           const A mu = mp ? A(mp[row]) : A(0), rs = A(rp[row]);
           // One pass for the parameter sums and the row sums s1 = sum d, s2 = sum d xhat (d = g w),
