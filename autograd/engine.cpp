@@ -1,5 +1,6 @@
 #include "autograd/engine.h"
 
+#include <algorithm>
 #include <queue>
 #include <stdexcept>
 #include <unordered_map>
@@ -122,8 +123,15 @@ TensorList run_backward(const TensorList& roots, const TensorList& root_grads, b
     TensorList grads = std::move(buffers[n]);
     buffers.erase(n);
     grads.resize(n->outputs.size());
+    auto is_target_slot = [&](size_t i) {
+      if (!targets) return false;
+      auto it = target_slots.find(n);
+      return it != target_slots.end() &&
+             std::any_of(it->second.begin(), it->second.end(), [&](const auto& si) { return si.first == i; });
+    };
     for (size_t i = 0; i < grads.size(); ++i) {
-      if (!grads[i].defined()) grads[i] = zeros(n->outputs[i].shape, {.dtype = n->outputs[i].dtype});
+      if (!grads[i].defined() && !(n->accepts_undefined_grads && n->pre_hooks[i].empty() && !is_target_slot(i)))
+        grads[i] = zeros(n->outputs[i].shape, {.dtype = n->outputs[i].dtype});
       for (auto& hook : n->pre_hooks[i]) {
         Tensor r = hook(grads[i]);
         if (r.defined()) grads[i] = r;

@@ -26,7 +26,8 @@ using Hook = std::function<Tensor(const Tensor&)>;
 struct Node : std::enable_shared_from_this<Node> {
   virtual ~Node() = default;
   virtual std::string name() const = 0;
-  // grads[i] is the gradient w.r.t. output i (zeros when nothing flowed into it); returns one
+  // grads[i] is the gradient w.r.t. output i (zeros when nothing flowed into it, or undefined for a
+  // node that accepts_undefined_grads); returns one
   // gradient per next edge (undefined where no gradient is needed).
   virtual TensorList apply(TensorList&& grads) = 0;
   // Frees saved tensors after a backward pass without retain_graph.
@@ -45,6 +46,11 @@ struct Node : std::enable_shared_from_this<Node> {
   // to its source dtype anyway, so autocast's float32 weight gradients reach their float32
   // parameters without a round trip through bfloat16.
   bool takes_any_float_grad = false;
+  // The node's backward handles an undefined gradient for an output that nothing flowed into
+  // (torch's materialize_grads = False), so the engine does not build zeros for it unless that
+  // output has hooks or is a grad() target. A fused op with several outputs, one of them often
+  // unused (add_layer_norm's sum after a post-LN block), then skips a pass over zeros.
+  bool accepts_undefined_grads = false;
 
   bool needs_input_grad(size_t i) const { return i < next_edges.size() && next_edges[i].valid(); }
 };

@@ -203,11 +203,14 @@ AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& y, const Shape&
   const bool y_bf16 = has_y && y.dtype() == DType::BFloat16;
   node->set_backward([spec = trailing_spec(x, ns.size(), true, eps), ss, sw, has_y, y_bf16, wshape = weight.defined() ? weight.shape() : Shape{},
                       bshape = bias.defined() ? bias.shape() : Shape{}, mean_c, rstd_c](const TensorList& g, const Node& n) {
+    // Either gradient may be undefined (accepts_undefined_grads): nothing flowed into that output.
     const Tensor g_sum = has_y ? g[0] : Tensor(), g_out = has_y ? g[1] : g[0];
     const Tensor s = ss.unpack(n.name()), w = sw.defined() ? sw.unpack(n.name()) : Tensor();
     const bool nw = n.needs_input_grad(2), nb = n.needs_input_grad(3);
     Tensor gs, gy, gw, gb;
-    if (!GradMode::is_enabled()) {
+    if (!g_out.defined()) {  // only the sum was used: the gradient passes through to x and y
+      gs = g_sum;
+    } else if (!GradMode::is_enabled()) {
       // A bfloat16 y (autocast's branch output) gets its gradient rounded in the same pass.
       const bool y_copy = y_bf16 && n.needs_input_grad(1);
       kernels::NormGrads k =
@@ -223,6 +226,7 @@ AddLayerNormResult add_layer_norm(const Tensor& x, const Tensor& y, const Shape&
     if (!gy.defined() && n.needs_input_grad(1)) gy = gs;  // the engine casts it to y's dtype
     return TensorList{gs, gy, gw, gb};
   });
+  node->accepts_undefined_grads = true;
   return {s, r.out};
 }
 

@@ -436,3 +436,40 @@ TEST(AddLayerNorm, Errors) {
   Tensor yb = randn({1, 3, 4});
   EXPECT_TRUE(allclose(add_layer_norm(x, yb, {4}).out, layer_norm(add(x, yb), {4}), 0, 0));
 }
+
+// add_layer_norm's backward accepts an undefined gradient for an output nothing flowed into (the
+// engine builds no zeros for it), but a hook on that output still sees a zero gradient, and the
+// gradients equal the unfused ops' either way.
+TEST(GradAddLayerNorm, UnusedOutputKeepsHooksAndValues) {
+  Tensor x = randn({4, 3, 16}).set_requires_grad(true), y = randn({4, 3, 16}).set_requires_grad(true);
+  Tensor w = randn({16}).set_requires_grad(true), b = randn({16}).set_requires_grad(true);
+  Tensor v = randn({4, 3, 16});
+  for (bool use_sum : {false, true}) {
+    SCOPED_TRACE(use_sum ? "sum only" : "norm only");
+    AddLayerNormResult r = add_layer_norm(x, y, {16}, w, b);
+    bool hook_ran = false;
+    register_hook(use_sum ? r.out : r.sum, [&](const Tensor& g) {
+      hook_ran = true;
+      EXPECT_TRUE(g.defined());
+      if (g.defined()) {
+        EXPECT_TRUE(allclose(g, zeros(g.shape()), 0, 0));
+      }
+      return Tensor();
+    });
+    TensorList got = grad({use_sum ? r.sum : r.out}, {x, y, w, b}, {v}, {.allow_unused = true});
+    EXPECT_TRUE(hook_ran);
+    AddLayerNormResult c = composed(x, y, {16}, w, b, 1e-5, std::nullopt);
+    TensorList want = grad({use_sum ? c.sum : c.out}, {x, y, w, b}, {v}, {.allow_unused = true});
+    for (size_t i = 0; i < 4; ++i) {
+      if (!want[i].defined()) continue;  // the sum alone does not reach weight and bias
+      ASSERT_TRUE(got[i].defined()) << i;
+      EXPECT_TRUE(allclose(got[i], want[i], 1e-5, 1e-6)) << i;
+    }
+  }
+  // Without hooks: only the sum used, its gradient passes straight to x (no layer norm backward
+  // runs); the weight, reached but given nothing, reads as zeros (the engine's rule for targets).
+  AddLayerNormResult r = add_layer_norm(x, y, {16}, w, b);
+  TensorList g = grad({r.sum}, {x, w}, {v}, {.allow_unused = true});
+  EXPECT_TRUE(allclose(g[0], v, 0, 0));
+  EXPECT_TRUE(!g[1].defined() || allclose(g[1], zeros({16}), 0, 0));
+}
