@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Session 18 device host: where vit_t's bf16 step goes at 8 and 16 threads (TESSERA_PROFILE_TRACE=1 ... --profile of
 # tessera_new, summed per op by trace_table.py), then more paired rounds (s18_device_paired.sh) of the configurations
-# given in CONFIGS. Carry .devcarry/s18 (bundle, this script, s18_device_paired.sh, trace_table.py, torch_steps.py).
+# given in CONFIGS. Carry .devcarry/s18 (bundle, this script, s18_device_paired.sh, s17_device_paired.sh, trace_table.py, torch_steps.py).
 # Env: TRACE_THREADS ("8 16"), TRACE_PRECISIONS (bf16-mixed), LOG (trace.txt in $OUT), ROUNDS, CONFIGS.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
