@@ -261,9 +261,11 @@ void BM_AttentionShort(benchmark::State& st) {
 BENCHMARK(BM_AttentionShort)->ArgsProduct({{0, 1}, {1, 0}, {0}})->Args({0, 1, 1})->Args({1, 1, 1})->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 
 // The fused kernels alone on ViT-T's autocast operands (bfloat16 q, k, v as the three slots of one
-// packed qkv tensor, float32 output and output gradient), forward + backward, by how the bf16
-// products run (arg: 0 float32 on widened rows, 1 AMX tiles where the CPU has them). Compare the two
-// with --benchmark_repetitions=N --benchmark_enable_random_interleaving=true on a noisy machine.
+// packed qkv tensor), forward + backward, by how the bf16 products run (arg: 0 float32 on widened
+// rows, 1 AMX tiles where the CPU has them, both with a float32 output and output gradient as
+// before session 19; 2 AMX tiles with the bfloat16 output and gradient that autocast's step has
+// since). Compare with --benchmark_repetitions=N --benchmark_enable_random_interleaving=true on a
+// noisy machine.
 void BM_AttentionKernelBf16(benchmark::State& st) {
   const int64_t B = 64, H = 3, T = 65, D = 64;
   const auto before = kernels::get_attention_bf16_products();
@@ -271,15 +273,16 @@ void BM_AttentionKernelBf16(benchmark::State& st) {
                                                     : kernels::AttentionBf16Products::Float32);
   Tensor qkv = to(rnd({B, T, 3, H, D}, 21), DType::BFloat16);
   TensorList s = unbind(permute(qkv, {2, 0, 3, 1, 4}), 0);
-  Tensor g = rnd({B, H, T, D}, 22);
+  const DType out_dtype = st.range(0) == 2 ? DType::BFloat16 : DType::Float32;
+  Tensor g = to(rnd({B, H, T, D}, 22), out_dtype);
   for (auto _ : st) {
-    kernels::AttentionForward f = kernels::attention_forward(s[0], s[1], s[2], {}, DType::Float32);
+    kernels::AttentionForward f = kernels::attention_forward(s[0], s[1], s[2], {}, out_dtype);
     kernels::AttentionGrads d = kernels::attention_backward(s[0], s[1], s[2], f.out, f.lse, g, {}, false);
     benchmark::DoNotOptimize(d.dq.raw_data());
   }
   kernels::set_attention_bf16_products(before);
 }
-BENCHMARK(BM_AttentionKernelBf16)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
+BENCHMARK(BM_AttentionKernelBf16)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(0.2);
 
 #ifdef TESSERA_HAS_NORM
 void BM_LayerNorm(benchmark::State& st) {

@@ -84,20 +84,17 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
       AutocastGuard off(false);  // the inner call runs the kernel on the bf16 operands
       return flash_attention(qc, kc, vc, o);
     }
-    // By default attention computes in float32 (its block products are float32 gemms) and returns
-    // float32 in the [B, T, H, Dv] layout that merges heads without a copy. bf16 q, k, v from
-    // autocast's projections are read in place (the kernel widens a head at a time) and get bf16
-    // gradients; a mix of bf16 and float32 is widened here.
+    // By default attention does not cast its operands: bf16 q, k, v from autocast's projections
+    // are read in place (float32 softmax and accumulation in the kernel) and give a bf16 output,
+    // as torch's SDPA does for bf16 tensors, in the [B, T, H, Dv] layout that merges heads without a
+    // copy; float32 ones stay float32; a mix of bf16 and float32 is widened here.
     const bool all_bf16 = q.dtype() == DType::BFloat16 && k.dtype() == DType::BFloat16 && v.dtype() == DType::BFloat16;
     if (!all_bf16 && (q.dtype() != DType::Float32 || k.dtype() != DType::Float32 || v.dtype() != DType::Float32)) {
       AutocastGuard off(false);
       return flash_attention(to(q, DType::Float32), to(k, DType::Float32), to(v, DType::Float32), o);
     }
   }
-  // Under autocast (not joining it) bf16 inputs give a float32 output; otherwise q's dtype.
-  const DType out_dtype =
-      autocast::lower_precision_operands({q, k, v}) && q.dtype() == DType::BFloat16 ? DType::Float32 : q.dtype();
-  kernels::AttentionForward fw = kernels::attention_forward(q, k, v, o, out_dtype);
+  kernels::AttentionForward fw = kernels::attention_forward(q, k, v, o);
   const bool has_bias = o.attn_bias.defined();
   TensorList inputs{q, k, v};
   if (has_bias) inputs.push_back(o.attn_bias);

@@ -21,10 +21,11 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
 // Whether flash_attention joins autocast (off by default; TESSERA_ATTENTION_AUTOCAST=bf16 turns it
 // on): inside an AutocastGuard, float32 q, k, v are then cast to bfloat16 (as torch's autocast runs
 // SDPA), the kernel keeps the softmax statistics and accumulation in float32, and the result is
-// bfloat16 (as torch's). Off (the default), attention under autocast returns float32: bfloat16
-// q, k, v (from autocast's projections) are read as they are, with float32 softmax and accumulation;
-// their tile products run on AMX in bfloat16 where the CPU has it, otherwise in float32 on the
-// widened values (kernels::AttentionBf16Products, core/kernels/attention.h).
+// bfloat16 (as torch's). Off (the default), operands are not cast: float32 q, k, v give float32, and
+// bfloat16 q, k, v (from autocast's projections) are read as they are, with float32 softmax and
+// accumulation, and give bfloat16 (torch's SDPA on bfloat16 tensors); their tile products run on AMX
+// in bfloat16 where the CPU has it, otherwise in float32 on the widened values
+// (kernels::AttentionBf16Products, core/kernels/attention.h).
 void set_flash_attention_autocast(bool on);
 bool flash_attention_autocast();
 

@@ -506,20 +506,36 @@ AttentionForward attention_forward(const Tensor& q_in, const Tensor& k_in, const
   Tensor q = prepared(q_in), k = prepared(k_in), v = prepared(v_in);
   const int64_t B = q.shape()[0], H = q.shape()[1], T = q.shape()[2], Dv = v.shape()[3];
   // The output is laid out [B, T, H, Dv] (strides of a transposed view): the heads merge back into
-  // [B, T, H * Dv] with no copy, and the gradient of that merge arrives in the same layout.
-  Tensor out = empty({B, T, H, Dv}, {.dtype = ct}).as_strided({B, H, T, Dv}, {T * H * Dv, Dv, H * Dv, 1}, 0);
+  // [B, T, H * Dv] with no copy, and the gradient of that merge arrives in the same layout. A
+  // bfloat16 output (of bfloat16 inputs) has the same layout: the AMX path rounds its rows straight
+  // into it, the float32 path converts its float32 result as one flat run.
+  auto merged_heads = [&](DType dt) {
+    return empty({B, T, H, Dv}, {.dtype = dt}).as_strided({B, H, T, Dv}, {T * H * Dv, Dv, H * Dv, 1}, 0);
+  };
   Tensor lse = empty({B, H, T}, {.dtype = ct});
+  Tensor out;
   dispatch_floating(ct, "flash_attention", [&]<typename C>() {
     if constexpr (std::is_same_v<C, float> || std::is_same_v<C, double>) {
       std::vector<Tensor> keep;
       const Problem<C> pr = problem<C>(q, k, v, p, keep);
       if constexpr (std::is_same_v<C, float>) {
-        if (amx_forward_applies(pr.q_src.bf16, pr.S)) return amx_forward(pr, operand<C>(out), lse.data_ptr<C>());
+        if (amx_forward_applies(pr.q_src.bf16, pr.S)) {
+          out = merged_heads(out_dtype);
+          const bool bf16_out = out_dtype == DType::BFloat16;
+          const Dest out16 = bf16_out ? Dest{out.raw_data(), out.stride(0), out.stride(1), out.stride(2)} : Dest{};
+          return amx_forward(pr, bf16_out ? Operand<C>{} : operand<C>(out), out16, lse.data_ptr<C>());
+        }
       }
+      out = merged_heads(ct);
       forward_impl(pr, operand<C>(out), lse.data_ptr<C>());
     }
   });
-  return {to_dtype(out, out_dtype), lse};
+  if (out.dtype() != out_dtype) {  // float32 -> bfloat16 (the only pair check above lets through)
+    Tensor r = merged_heads(out_dtype);
+    f32_to_bf16(static_cast<const float*>(out.raw_data()), static_cast<uint16_t*>(r.raw_data()), out.numel());
+    out = r;
+  }
+  return {out, lse};
 }
 
 AttentionGrads attention_backward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& out_in,

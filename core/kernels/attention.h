@@ -42,7 +42,7 @@ inline constexpr int64_t kAttentionKeyTile = 128;
 inline constexpr int64_t kAttentionSingleBlock = 256;
 
 struct AttentionForward {
-  Tensor out;  // [B, H, T, Dv], q's dtype; float32/64 laid out [B, T, H, Dv] (strides T*H*Dv, Dv, H*Dv, 1)
+  Tensor out;  // [B, H, T, Dv] laid out [B, T, H, Dv] (strides T*H*Dv, Dv, H*Dv, 1)
   Tensor lse;  // [B, H, T], float32 (float64 for float64 inputs); -inf for rows that see no key
 };
 AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p);

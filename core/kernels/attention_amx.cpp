@@ -39,12 +39,6 @@ inline void round_row(const float* __restrict__ x, uint16_t* __restrict__ y, int
   for (int64_t i = 0; i < n; ++i) y[i] = float_to_bf16_bits(x[i]);
 }
 
-// Row i of head (b, h) of a source stored as E (uint16_t: bfloat16 bits).
-template <typename E>
-const E* row(const Source<float>& s, int64_t b, int64_t h, int64_t i) {
-  return static_cast<const E*>(s.p) + b * s.sb + h * s.sh + i * s.st;
-}
-
 // Rows [r0, r0 + n) of head (b, h) of a source as bfloat16 bits, row r at p + r * ld: bfloat16
 // sources in place, float32 ones (a float32 dout) rounded into buf.
 struct Rows {
@@ -89,16 +83,13 @@ inline float hsum16(const float* m) {
 // vector body on ViT's 65-entry rows (exp_row was 16% of the kernel). exp_row writes its zeros up to
 // r16(n): the score buffers have stride r16(S).
 
-// sum_d x[d] y[d] over float32 or bfloat16 rows.
-inline float value(float x) { return x; }
-inline float value(uint16_t x) { return bf16_bits_to_float(x); }
-template <typename X, typename Y>
-inline float dot(const X* x, const Y* y, int64_t n) {
+// sum_j x[j] y[j] over float32 rows.
+inline float dot(const float* x, const float* y, int64_t n) {
   float part[16] = {};
   for (int64_t j = 0; j < n; j += 16)
 #pragma omp simd
     for (int l = 0; l < 16; ++l)
-      if (j + l < n) part[l] += value(x[j + l]) * value(y[j + l]);
+      if (j + l < n) part[l] += x[j + l] * y[j + l];
   return hsum16(part);
 }
 
@@ -348,7 +339,7 @@ bool amx_backward_applies(bool bf16_inputs, int64_t T, int64_t S) {
   return amx_forward_applies(bf16_inputs, S) && T <= kAttentionSingleBlock;
 }
 
-void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse) {
+void amx_forward(const Problem<float>& pr, const Operand<float>& out, const Dest& out16, float* lse) {
   const int64_t T = pr.T, S = pr.S, D = pr.D, Dv = pr.Dv, H = pr.H, BH = pr.B * pr.H;
   const int64_t Dp = r32(D), S16 = r16(S), S32 = r32(S), Dv16 = r16(Dv);
   // Query blocks: all of a head's rows in one product up to 128, more blocks when there are too
@@ -393,9 +384,16 @@ void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse
       w.o.resize(size_t(nip * Dv16));
       amx::bf16_gemm(nip, Dv16, S32, w.pa.data(), S32, w.vv.data(), 2 * Dv16, w.o.data(), Dv16);
       for (int64_t i = 0; i < ni; ++i) {
-        float* o = out.row(b, h, i0 + i);
-        const float* a = w.o.data() + i * Dv16;
+        float* a = w.o.data() + i * Dv16;
         const float inv = l[size_t(i)] == 0 ? 0.0f : 1.0f / l[size_t(i)];  // a NaN sum stays NaN
+        if (out16.p) {
+          // Normalised in place, then rounded once into the bfloat16 row.
+#pragma omp simd
+          for (int64_t d = 0; d < Dv; ++d) a[d] *= inv;
+          round_row(a, static_cast<uint16_t*>(out16.p) + b * out16.sb + h * out16.sh + (i0 + i) * out16.st, Dv);
+          continue;
+        }
+        float* o = out.row(b, h, i0 + i);
 #pragma omp simd
         for (int64_t d = 0; d < Dv; ++d) o[d] = a[d] * inv;
       }
@@ -415,15 +413,6 @@ void amx_backward(const BackwardArgs<float>& args) {
       const int64_t b = bh / H, h = bh % H;
       const Rows q = rows_of(pr.q_src, b, h, 0, T, w.tmp), k = rows_of(pr.k_src, b, h, 0, S, w.tmp),
                  v = rows_of(pr.v_src, b, h, 0, S, w.tmp), dout = rows_of(args.dout, b, h, 0, T, w.dout);
-      // delta_i = sum_d dO_id O_id (the softmax backward's row term) from the values as stored.
-      std::vector<float>& delta = w.orow;
-      delta.resize(size_t(T));
-      const Source<float>&g = args.dout, &o = args.out;
-      for (int64_t i = 0; i < T; ++i)
-        delta[size_t(i)] = g.bf16 ? (o.bf16 ? dot(row<uint16_t>(g, b, h, i), row<uint16_t>(o, b, h, i), Dv)
-                                            : dot(row<uint16_t>(g, b, h, i), row<float>(o, b, h, i), Dv))
-                                  : (o.bf16 ? dot(row<float>(g, b, h, i), row<uint16_t>(o, b, h, i), Dv)
-                                            : dot(row<float>(g, b, h, i), row<float>(o, b, h, i), Dv));
       // P = exp(scale q k^T + mask - lse), float32 [T16, S16].
       pad_rows(q, T, D, w.qa, T16, D32);
       vnni_cols(k, S, D, w.ktv, D32, S16);
@@ -439,7 +428,10 @@ void amx_backward(const BackwardArgs<float>& args) {
         }
         exp_row(sr, S, a, li);
       }
-      // dP = dO v^T, then dS = P (dP - delta) in place.
+      // dP = dO v^T, then dS = P (dP - delta) in place. The softmax backward's row term
+      // delta_i = sum_d dO_id O_id equals sum_j P_ij dP_ij (O_i = sum_j P_ij v_j): taken from the
+      // rows at hand, so the output is not read again, and the dS row sums to 0 with the P and dP the
+      // products use (O's stored values are rounded to bfloat16 under autocast).
       pad_rows(dout, T, Dv, w.doa, T16, Dv32);
       vnni_cols(v, S, Dv, w.vtv, Dv32, S16);
       w.dp.resize(size_t(T16 * S16));
@@ -447,7 +439,7 @@ void amx_backward(const BackwardArgs<float>& args) {
       for (int64_t i = 0; i < T; ++i) {
         float* dr = w.dp.data() + i * S16;
         const float* p = w.s.data() + i * S16;
-        const float di = delta[size_t(i)];
+        const float di = dot(p, dr, S);
 #pragma omp simd
         for (int64_t j = 0; j < S; ++j) dr[j] = p[j] * (dr[j] - di);
       }

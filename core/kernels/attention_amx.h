@@ -20,11 +20,14 @@ bool amx_forward_applies(bool bf16_inputs, int64_t S);
 // caller adds its own conditions (one head per task, no dscores).
 bool amx_backward_applies(bool bf16_inputs, int64_t T, int64_t S);
 
-// Output rows [i0, i0 + ni) of every (b, h) task the float32 path would run: out float32 rows
-// through strides, lse [B, H, T] contiguous. Splits the work over threads like forward_impl.
-void amx_forward(const Problem<float>& pr, const Operand<float>& out, float* lse);
+// Output rows [i0, i0 + ni) of every (b, h) task the float32 path would run, lse [B, H, T]
+// contiguous. The rows go to out16 rounded to bfloat16 when it is set (a bfloat16 output, written
+// once from the float32 accumulator), otherwise to out's float32 rows, both through strides. Splits
+// the work over threads like forward_impl.
+void amx_forward(const Problem<float>& pr, const Operand<float>& out, const Dest& out16, float* lse);
 // One task per head: dq, dk, dv rounded into args' bfloat16 destinations (dq_out, dk_out, dv_out);
-// the float32 accumulators of args are not used.
+// the float32 accumulators of args are not used, nor is args.out (the softmax backward's row term
+// comes from the recomputed probabilities and their gradients).
 void amx_backward(const BackwardArgs<float>& args);
 
 }  // namespace tessera::kernels::attention_detail

@@ -258,17 +258,20 @@ TEST(Autocast, FlashAttentionJoinsWhenSwitchedOn) {
     Tensor off = flash_attention(q, k, v, o);
     EXPECT_EQ(off.dtype(), DType::Float32);
     EXPECT_TRUE(allclose(off, ref32, 0, 0));
-    // Off, bf16 operands (autocast's projections return bf16) give a float32 result: with the float32
-    // products, exactly the float32 attention of the widened values; by default (AMX tile products
-    // where the CPU has them, kernels::AttentionBf16Products) the same within bfloat16 rounding.
+    // Off, bf16 operands (autocast's projections return bf16) give a bf16 result, as torch's SDPA on
+    // bf16 tensors: with the float32 products, exactly the float32 attention of the widened values
+    // rounded once; by default (AMX tile products where the CPU has them,
+    // kernels::AttentionBf16Products) the same within bfloat16 rounding.
     const Tensor widened = flash_attention(to(q16, DType::Float32), to(k16, DType::Float32), to(v16, DType::Float32), o);
     Tensor off16 = flash_attention(q16, k16, v16, o);
-    EXPECT_EQ(off16.dtype(), DType::Float32);
-    EXPECT_TRUE(allclose(off16, widened, 1e-2, 1e-2));
+    EXPECT_EQ(off16.dtype(), DType::BFloat16);
+    EXPECT_TRUE(allclose(to(off16, DType::Float32), widened, 1e-2, 1e-2));
     {
       tessera::testing::ScopedSetting f32(kernels::get_attention_bf16_products, kernels::set_attention_bf16_products,
                                           kernels::AttentionBf16Products::Float32);
-      EXPECT_TRUE(allclose(flash_attention(q16, k16, v16, o), widened, 0, 0));
+      Tensor exact = flash_attention(q16, k16, v16, o);
+      EXPECT_EQ(exact.dtype(), DType::BFloat16);
+      EXPECT_TRUE(allclose(to(exact, DType::Float32), to(to(widened, DType::BFloat16), DType::Float32), 0, 0));
     }
     Tensor on;
     {

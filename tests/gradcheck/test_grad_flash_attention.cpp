@@ -452,6 +452,39 @@ TEST(GradFlashAttention, BFloat16ProductsOnAmxIndependentOfThreads) {
   for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(allclose(one[i], many[i], 0, 0)) << "result " << i;
 }
 
+// A bfloat16 output of bfloat16 inputs (what flash_attention returns for them) is the float32 output
+// rounded once, bit for bit, on both paths (the AMX kernel rounds its rows itself, the float32 path
+// converts its result), in the [B, T, H, Dv] layout that merges heads without a copy; and its
+// backward from a bfloat16 output and gradient equals the one from the float32 output within
+// bfloat16 rounding of delta's operands. Fails if the bf16 rows are normalised differently, land in
+// the wrong slots, or the layout is lost.
+TEST(GradFlashAttention, BFloat16OutputIsTheFloat32OneRoundedInMergedHeadLayout) {
+  const int64_t B = 2, H = 3, T = 37, D = 24;
+  const Tensor base = to(leaf({B, T, 3, H, D}, 51), DType::BFloat16).detach();
+  TensorList s = unbind(permute(base, {2, 0, 3, 1, 4}), 0);
+  auto f32 = [](const Tensor& t) { return to(t, DType::Float32).detach(); };
+  for (kernels::AttentionBf16Products prod : {kernels::AttentionBf16Products::Auto, kernels::AttentionBf16Products::Float32})
+  for (const kernels::AttentionParams& p : {kernels::AttentionParams{}, kernels::AttentionParams{.causal = true}}) {
+    SCOPED_TRACE(prod == kernels::AttentionBf16Products::Auto ? "auto products" : "float32 products");
+    Bf16ProductsGuard guard(prod);
+    kernels::AttentionForward a32 = kernels::attention_forward(s[0], s[1], s[2], p, DType::Float32);
+    kernels::AttentionForward a16 = kernels::attention_forward(s[0], s[1], s[2], p, DType::BFloat16);
+    ASSERT_EQ(a16.out.dtype(), DType::BFloat16);
+    EXPECT_EQ(a16.out.strides(), a32.out.strides());
+    EXPECT_EQ(a16.out.strides(), (Shape{T * H * D, D, H * D, 1}));
+    EXPECT_TRUE(allclose(f32(a16.out), f32(to(a32.out, DType::BFloat16)), 0, 0)) << "forward";
+    EXPECT_TRUE(allclose(a16.lse, a32.lse, 0, 0)) << "lse";
+    // The merged [B, T, H * D] view of the bf16 output is a view, not a copy.
+    const Tensor merged = reshape(permute(a16.out, {0, 2, 1, 3}), {B, T, H * D});
+    EXPECT_TRUE(merged.shares_storage(a16.out));
+    const Tensor g32 = f32(to(leaf({B, H, T, D}, 52), DType::BFloat16)), g16 = to(g32, DType::BFloat16);
+    kernels::AttentionGrads d32 = kernels::attention_backward(s[0], s[1], s[2], a32.out, a32.lse, g32, p, false);
+    kernels::AttentionGrads d16 = kernels::attention_backward(s[0], s[1], s[2], a16.out, a16.lse, g16, p, false);
+    const Tensor r16[3] = {d16.dq, d16.dk, d16.dv}, r32[3] = {d32.dq, d32.dk, d32.dv};
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(allclose(f32(r16[i]), f32(r32[i]), 2e-2, 2e-2)) << "grad " << i;
+  }
+}
+
 // Through autograd under autocast: a packed qkv projection's gradient (unbind's backward takes the
 // kernel's packed gradients as they are) equals the one through contiguous copies of q, k, v (the
 // kernel's separate gradients, copied into place by unbind's backward).
@@ -467,7 +500,7 @@ TEST(GradFlashAttention, PackedGradientsThroughUnbindEqualCopiedOnes) {
       for (Tensor& t : s) t = contiguous(t);
     Tensor a = flash_attention(s[0], s[1], s[2], {.causal = true});
     EXPECT_EQ(s[0].dtype(), DType::BFloat16);
-    EXPECT_EQ(a.dtype(), DType::Float32);
+    EXPECT_EQ(a.dtype(), DType::BFloat16);  // torch's SDPA on bf16 tensors
     return grad({sum(mul(a, a))}, {x32, w32});
   };
   TensorList packed = run(false), copied = run(true);
