@@ -1,6 +1,7 @@
 #include "core/kernels/matmul.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -243,6 +244,125 @@ void run_onednn(const Plan& p, const Tensor& out) {
   watch.annotate("onednn");
 }
 
+// ---- split-K (matmul.h, MatmulSplitK) ---------------------------------------------------------
+
+std::atomic<MatmulSplitK>& split_k_slot() {
+  static std::atomic<MatmulSplitK> s{[] {
+    const char* e = std::getenv("TESSERA_MATMUL_SPLIT_K");
+    return e && std::string(e) == "off" ? MatmulSplitK::Off : MatmulSplitK::Auto;
+  }()};
+  return s;
+}
+
+// Each slice at least this long: shorter ones make the fixed cost of a oneDNN call and of the
+// partial result's pass dominate.
+constexpr int64_t kSplitKMinSlice = 256;
+
+// One K-slice's product as a oneDNN primitive planned for a single thread (it runs inside one of
+// our parallel regions, where oneDNN's OpenMP runtime runs it on the calling thread alone; planned
+// for the team it would block the slice for threads it does not get) with a user scratchpad, so
+// that the threads run it concurrently, each with its own (the library's scratchpad is shared).
+struct SliceMatmul {
+  dnnl::matmul prim;
+  dnnl::memory::desc src, wei, dst, scratch;
+  size_t scratch_bytes = 0;
+  bool fast = true;  // false: oneDNN offered only its reference kernel (then no split)
+};
+
+onednn::PrimitiveCache<SliceMatmul>& slice_cache() {
+  static onednn::PrimitiveCache<SliceMatmul> c;
+  return c;
+}
+
+std::shared_ptr<const SliceMatmul> slice_primitive(const Plan& p, int64_t Ks) {
+  onednn::KeyBuilder key;
+  key.add("slice").add(int64_t(p.a.dtype())).add(p.M).add(p.N).add(Ks);
+  key.add(p.a_rs).add(p.a_cs).add(p.b_rs).add(p.b_cs).add(int64_t(p.out_dtype));
+  return slice_cache().get(key.str(), [&] {
+    using dims = dnnl::memory::dims;
+    const auto ddt = onednn::data_type(p.a.dtype());
+    SliceMatmul m;
+    m.src = dnnl::memory::desc(dims{p.M, Ks}, ddt, dims{p.a_rs, p.a_cs});
+    m.wei = dnnl::memory::desc(dims{Ks, p.N}, ddt, dims{p.b_rs, p.b_cs});
+    m.dst = dnnl::memory::desc(dims{p.M, p.N}, onednn::data_type(p.out_dtype), dims{p.N, 1});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    // oneDNN plans a primitive's thread split when it is created, from omp_get_max_threads().
+    const int team = omp_get_max_threads();
+    omp_set_num_threads(1);
+    try {
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(m.src, m.wei, m.dst), attr, onednn::engine());
+      m.prim = dnnl::matmul(pd);
+      m.fast = std::string(pd.impl_info_str()).find("ref") == std::string::npos;
+      m.scratch = pd.scratchpad_desc();
+      m.scratch_bytes = m.scratch.get_size();
+    } catch (...) {
+      omp_set_num_threads(team);
+      throw;
+    }
+    omp_set_num_threads(team);
+    return m;
+  });
+}
+
+// out = sum over P K-slices of a[:, slice] b[slice, :]: slice s by thread s into out (s = 0) or a
+// partial buffer, then the partials added into out in slice order. False (nothing done) when
+// oneDNN has only its reference kernel for the slices.
+bool run_split_k(const Plan& p, const Tensor& out, int64_t P) {
+  const int64_t Ks = (p.K + P - 1) / P;
+  P = (p.K + Ks - 1) / Ks;
+  const int64_t last = p.K - (P - 1) * Ks;
+  const auto full = slice_primitive(p, Ks), tail = last == Ks ? full : slice_primitive(p, last);
+  if (!full->fast || !tail->fast) return false;
+  const int64_t MN = p.M * p.N;
+  Tensor parts = empty({P - 1, MN});
+  const size_t scratch = std::max(full->scratch_bytes, tail->scratch_bytes);
+  const int64_t scratch_stride = int64_t((scratch + 63) / 64 * 64);
+  Tensor pad = empty({std::max<int64_t>(1, P * scratch_stride)}, {.dtype = DType::UInt8});
+  const size_t es = p.a.element_size();
+  char* A = static_cast<char*>(p.a.raw_data());
+  char* Bp = static_cast<char*>(p.b.raw_data());
+  float* O = static_cast<float*>(out.raw_data());
+  float* W = static_cast<float*>(parts.raw_data());
+  uint8_t* S = static_cast<uint8_t*>(pad.raw_data());
+  profile::FaultWatch watch;
+  parallel_for(P, 1, [&](int64_t s0, int64_t s1) {
+    auto& strm = onednn::stream();
+    for (int64_t s = s0; s < s1; ++s) {
+      const SliceMatmul& m = s == P - 1 ? *tail : *full;
+      const int64_t k0 = s * Ks;
+      std::unordered_map<int, dnnl::memory> args{
+          {DNNL_ARG_SRC, onednn::wrap(m.src, A + k0 * p.a_cs * int64_t(es))},
+          {DNNL_ARG_WEIGHTS, onednn::wrap(m.wei, Bp + k0 * p.b_rs * int64_t(es))},
+          {DNNL_ARG_DST, onednn::wrap(m.dst, s == 0 ? O : W + (s - 1) * MN)}};
+      if (m.scratch_bytes) args.emplace(DNNL_ARG_SCRATCHPAD, onednn::wrap(m.scratch, S + s * scratch_stride));
+      m.prim.execute(strm, args);
+      strm.wait();
+      profile::count(profile::Counter::GemmPrimitiveRuns);
+    }
+  });
+  // Fixed order: out + part 1 + part 2 + ..., element by element.
+  parallel_for(MN, kParallelGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t s = 0; s < P - 1; ++s) {
+      const float* __restrict__ w = W + s * MN;
+#pragma omp simd
+      for (int64_t i = i0; i < i1; ++i) O[i] += w[i];
+    }
+  });
+  const std::string label = "onednn split-K " + std::to_string(P);
+  watch.annotate(label.c_str());
+  return true;
+}
+
+// oneDNN, split over K where matmul_split_k_slices says so.
+void run_dnnl(const Plan& p, const Tensor& out) {
+  if (p.B == 1 && p.loop.empty() && !p.bias.defined() && p.out_dtype == DType::Float32 && !omp_in_parallel()) {
+    const int64_t P = matmul_split_k_slices(p.M, p.N, p.K, get_num_threads());
+    if (P > 1 && run_split_k(p, out, P)) return;
+  }
+  run_onednn(p, out);
+}
+
 // out[r, :] += bias for every row of a contiguous float32 result [..., N] (bias float32 or bfloat16).
 void add_bias_rows(const Tensor& out, const Tensor& bias) {
   const Tensor b = bias.dtype() == DType::Float32 ? contiguous(bias) : to_dtype(bias, DType::Float32);
@@ -353,7 +473,7 @@ Tensor run(Plan& p, MatmulBackend backend) {
     static std::atomic<int> bf16_ok{-1};  // -1 not tried, 0 unsupported, 1 supported
     if (bf16_ok.load() != 0) {
       try {
-        run_onednn(p, out);
+        run_dnnl(p, out);
         bf16_ok.store(1);
         return out;
       } catch (const dnnl::error&) {
@@ -363,7 +483,7 @@ Tensor run(Plan& p, MatmulBackend backend) {
     }
     return run(p, MatmulBackend::OpenBLAS);
   }
-  run_onednn(p, out);
+  run_dnnl(p, out);
   return out;
 }
 
@@ -439,6 +559,19 @@ void check_matmul_environment() {
     throw std::invalid_argument(std::string("TESSERA_MATMUL_BACKEND=") + e + ": expected onednn or openblas");
   if (const char* e = std::getenv("TESSERA_MATMUL_ROUTE"); e && *e && std::string(e) != "0" && std::string(e) != "1")
     throw std::invalid_argument(std::string("TESSERA_MATMUL_ROUTE=") + e + ": expected 0 (off) or 1 (on, the default)");
+  if (const char* e = std::getenv("TESSERA_MATMUL_SPLIT_K"); e && *e && std::string(e) != "auto" && std::string(e) != "off")
+    throw std::invalid_argument(std::string("TESSERA_MATMUL_SPLIT_K=") + e + ": expected auto (the default) or off");
+}
+
+void set_matmul_split_k(MatmulSplitK s) { split_k_slot().store(s); }
+MatmulSplitK get_matmul_split_k() { return split_k_slot().load(); }
+
+int64_t matmul_split_k_slices(int64_t M, int64_t N, int64_t K, int threads) {
+  if (get_matmul_split_k() == MatmulSplitK::Off || threads < kSplitKMinThreads) return 0;
+  if (K < 4 * std::max(M, N)) return 0;
+  const int64_t P = std::min<int64_t>(threads, K / kSplitKMinSlice);
+  if (P < 2 || (P - 1) * M * N > (int64_t(1) << 26)) return 0;  // partial results beyond 256 MB: not worth it
+  return P;
 }
 
 void set_matmul_backend(MatmulBackend b) { backend_slot().store(b); }

@@ -12,8 +12,9 @@ namespace tessera::kernels {
 enum class MatmulBackend { OneDNN, OpenBLAS };
 void set_matmul_backend(MatmulBackend b);  // global; float64 always runs on OpenBLAS
 MatmulBackend get_matmul_backend();
-// Validates TESSERA_MATMUL_BACKEND (onednn|openblas: the default backend, for A/B runs) and
-// TESSERA_MATMUL_ROUTE (0|1); throws std::invalid_argument naming the variable and the choices.
+// Validates TESSERA_MATMUL_BACKEND (onednn|openblas: the default backend, for A/B runs),
+// TESSERA_MATMUL_ROUTE (0|1) and TESSERA_MATMUL_SPLIT_K (auto|off); throws std::invalid_argument
+// naming the variable and the choices.
 void check_matmul_environment();
 
 // Result shape of matmul(a, b); throws std::invalid_argument naming both shapes.
@@ -36,6 +37,21 @@ Tensor matmul(const Tensor& a, const Tensor& b, DType out_dtype);
 Tensor matmul(const Tensor& a, const Tensor& b, MatmulBackend backend, DType out_dtype);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType out_dtype);
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulBackend backend, DType out_dtype);
+
+// Weight-gradient-shaped products (one [M, K] x [K, N] with K >= 4 max(M, N), no bias, float32
+// result, oneDNN backend) split over K: each thread runs a single-threaded oneDNN product on its own
+// K-slice and the partial results are summed in a fixed order (so a thread count gives the same
+// bits every run). oneDNN's own split of such a product over M and N has every thread read a whole
+// operand's K extent: in ViT-T's steps these products ran at ~60% of the per-FLOP rate of the
+// others at 2 threads and ~35% at 16 (device host). Auto splits from kSplitKMinThreads threads on,
+// Off never; TESSERA_MATMUL_SPLIT_K=auto|off sets the start value (A/B runs on one binary).
+enum class MatmulSplitK { Auto, Off };
+void set_matmul_split_k(MatmulSplitK s);
+MatmulSplitK get_matmul_split_k();
+inline constexpr int kSplitKMinThreads = 2;
+// How many K-slices a product of these sizes (no batch, no bias, float32 result) is split into at
+// `threads` threads under the current setting (0: not split).
+int64_t matmul_split_k_slices(int64_t M, int64_t N, int64_t K, int threads);
 
 // Number of cached oneDNN matmul primitives (for tests of the cache).
 size_t matmul_primitive_cache_size();
