@@ -46,8 +46,8 @@ struct AttentionForward {
   Tensor lse;  // [B, H, T], float32 (float64 for float64 inputs); -inf for rows that see no key
 };
 AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p);
-// The same with the output in `out_dtype`: q's dtype or the compute dtype (float32 for bfloat16
-// inputs: autocast's default attention reads bf16 q, k, v in place and returns float32).
+// The same with the output in `out_dtype`: q's dtype (what flash_attention asks for) or the compute
+// dtype (float32 for bfloat16 inputs: the tests' reference for the rounded bfloat16 output).
 AttentionForward attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
                                    DType out_dtype);
 

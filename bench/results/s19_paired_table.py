@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Per-round figures of a s19_device_split.sh log: for each model, thread count and precision, every round's
+tessera_old / tessera_nosplit / tessera_new ms (min of 4 steps), PyTorch's ms (bf16: the faster of its fp32 and bf16
+in that round) and PyTorch / new, with medians of old / new, nosplit / new and PyTorch / new.
+Usage: python3 bench/results/s19_paired_table.py LOG"""
+import collections
+import re
+import statistics
+import sys
+
+ms = collections.defaultdict(dict)
+key = None
+for line in open(sys.argv[1]):
+    m = re.match(r"== (\S+) round=(\d+) threads=(\d+) (\S+)", line)
+    if m:
+        who, r, t, p = m.groups()
+        p2 = "bf16" if p.startswith("bf16") else "fp32"
+        if who.startswith("tessera"):
+            key, slot = (int(r), int(t), p2), who
+        else:
+            slot = "torch-" + p2
+        continue
+    m = re.match(r"(\w+) batch=\d+ step_ms=[\d.]+ min_ms=([\d.]+)", line) or re.match(r"(\w+) params=\S+ ([\d.]+) ms/step", line)
+    if m and key:
+        r, t, p = key
+        ms[(m.group(1), t, r, p)][slot] = float(m.group(2))
+rows = collections.defaultdict(list)
+for (model, t, r, p), d in sorted(ms.items()):
+    torch = [v for k, v in d.items() if k.startswith("torch")]
+    if "tessera_new" not in d or not torch:
+        continue
+    rows[(model, t, p)].append((d.get("tessera_old"), d.get("tessera_nosplit"), d["tessera_new"], min(torch)))
+med = lambda xs: statistics.median(xs) if xs else float("nan")
+print("| model | threads | precision | old / nosplit / new Tessera ms per round | PyTorch ms | old / new | nosplit / new | PyTorch / new per round | median |")
+print("|---|---|---|---|---|---|---|---|---|")
+for (model, t, p), v in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1])):
+    f = lambda x: f"{x:.0f}" if x else "-"
+    per = " ; ".join(f"{f(o)} / {f(s)} / {f(n)}" for o, s, n, _ in v)
+    print(f"| {model} | {t} | {p} | {per} | {' / '.join(f(b) for *_, b in v)} | "
+          f"{med([o / n for o, _, n, _ in v if o]):.2f} | {med([s / n for _, s, n, _ in v if s]):.2f} | "
+          f"{' / '.join(f'{b / n:.2f}' for _, _, n, b in v)} | {med([b / n for _, _, n, b in v]):.2f} |")
