@@ -8,33 +8,42 @@ import re
 import statistics
 import sys
 
-ms = collections.defaultdict(dict)  # (model, threads, round, precision) -> {"tessera_old" | "tessera_new" | "torch-fp32" | "torch-bf16": ms}
-key = None
-for line in open(sys.argv[1]):
-    m = re.match(r"== (\S+) round=(\d+) threads=(\d+) (\S+)", line)
-    if m:
-        who, r, t, p = m.groups()
-        p2 = "bf16" if p.startswith("bf16") else "fp32"
-        if who.startswith("tessera"):
-            key, slot = (int(r), int(t), p2), who
-        else:
-            slot = "torch-" + p2
-        continue
-    m = re.match(r"(\w+) batch=\d+ step_ms=[\d.]+ min_ms=([\d.]+)", line) or re.match(r"(\w+) params=\S+ ([\d.]+) ms/step", line)
-    if m and key:
-        r, t, p = key
-        ms[(m.group(1), t, r, p)][slot] = float(m.group(2))
-rows = collections.defaultdict(list)
-for (model, t, r, p), d in sorted(ms.items()):
-    torch = [v for k, v in d.items() if k.startswith("torch")]
-    if "tessera_new" not in d or not torch:
-        continue
-    rows[(model, t, p)].append((d.get("tessera_old"), d["tessera_new"], min(torch)))
-print("| model | threads | precision | old / new Tessera ms per round | PyTorch ms (bf16: its best) | old / new median | PyTorch / new per round | median |")
-print("|---|---|---|---|---|---|---|---|")
-for (model, t, p), v in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1])):
-    on = " ; ".join(f"{o:.0f} / {n:.0f}" if o else f"- / {n:.0f}" for o, n, _ in v)
-    sp = [o / n for o, n, _ in v if o]
-    rt = [b / n for _, n, b in v]
-    print(f"| {model} | {t} | {p} | {on} | {' / '.join(f'{b:.0f}' for _, _, b in v)} | "
-          f"{statistics.median(sp) if sp else float('nan'):.2f} | {' / '.join(f'{x:.2f}' for x in rt)} | {statistics.median(rt):.2f} |")
+
+def parse(path):
+    """{(model, threads, round, precision): {slot: ms}} of a paired log; slots are the Tessera names
+    (tessera_old, tessera_new, ...) and torch-fp32 / torch-bf16."""
+    ms = collections.defaultdict(dict)  # (model, threads, round, precision) -> {"tessera_old" | "tessera_new" | "torch-fp32" | "torch-bf16": ms}
+    key = None
+    for line in open(path):
+        m = re.match(r"== (\S+) round=(\d+) threads=(\d+) (\S+)", line)
+        if m:
+            who, r, t, p = m.groups()
+            p2 = "bf16" if p.startswith("bf16") else "fp32"
+            if who.startswith("tessera"):
+                key, slot = (int(r), int(t), p2), who
+            else:
+                slot = "torch-" + p2
+            continue
+        m = re.match(r"(\w+) batch=\d+ step_ms=[\d.]+ min_ms=([\d.]+)", line) or re.match(r"(\w+) params=\S+ ([\d.]+) ms/step", line)
+        if m and key:
+            r, t, p = key
+            ms[(m.group(1), t, r, p)][slot] = float(m.group(2))
+    return ms
+
+
+if __name__ == "__main__":
+    ms = parse(sys.argv[1])
+    rows = collections.defaultdict(list)
+    for (model, t, r, p), d in sorted(ms.items()):
+        torch = [v for k, v in d.items() if k.startswith("torch")]
+        if "tessera_new" not in d or not torch:
+            continue
+        rows[(model, t, p)].append((d.get("tessera_old"), d["tessera_new"], min(torch)))
+    print("| model | threads | precision | old / new Tessera ms per round | PyTorch ms (bf16: its best) | old / new median | PyTorch / new per round | median |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (model, t, p), v in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1])):
+        on = " ; ".join(f"{o:.0f} / {n:.0f}" if o else f"- / {n:.0f}" for o, n, _ in v)
+        sp = [o / n for o, n, _ in v if o]
+        rt = [b / n for _, n, b in v]
+        print(f"| {model} | {t} | {p} | {on} | {' / '.join(f'{b:.0f}' for _, _, b in v)} | "
+              f"{statistics.median(sp) if sp else float('nan'):.2f} | {' / '.join(f'{x:.2f}' for x in rt)} | {statistics.median(rt):.2f} |")

@@ -4,26 +4,14 @@ tessera_old / tessera_nosplit / tessera_new ms (min of 4 steps), PyTorch's ms (b
 in that round) and PyTorch / new, with medians of old / new, nosplit / new and PyTorch / new.
 Usage: python3 bench/results/s19_paired_table.py LOG"""
 import collections
-import re
+import os
 import statistics
 import sys
 
-ms = collections.defaultdict(dict)
-key = None
-for line in open(sys.argv[1]):
-    m = re.match(r"== (\S+) round=(\d+) threads=(\d+) (\S+)", line)
-    if m:
-        who, r, t, p = m.groups()
-        p2 = "bf16" if p.startswith("bf16") else "fp32"
-        if who.startswith("tessera"):
-            key, slot = (int(r), int(t), p2), who
-        else:
-            slot = "torch-" + p2
-        continue
-    m = re.match(r"(\w+) batch=\d+ step_ms=[\d.]+ min_ms=([\d.]+)", line) or re.match(r"(\w+) params=\S+ ([\d.]+) ms/step", line)
-    if m and key:
-        r, t, p = key
-        ms[(m.group(1), t, r, p)][slot] = float(m.group(2))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from s17_paired_table import parse  # noqa: E402  (the same log format)
+
+ms = parse(sys.argv[1])
 rows = collections.defaultdict(list)
 for (model, t, r, p), d in sorted(ms.items()):
     torch = [v for k, v in d.items() if k.startswith("torch")]
