@@ -1,6 +1,7 @@
 #include "core/kernels/attention_amx.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #if defined(__AVX__)
@@ -374,7 +375,8 @@ void store_rows(const Dest& d, const float* acc, int64_t ld, int64_t b, int64_t 
 struct Work {
   std::vector<uint16_t> dout, qa, ktv, vv, pa, doa, vtv, pt, dov, dsa, kv, dst, qv, row, tmp;
   std::vector<float> s, o, dp, dq, dk, dv, orow;
-  int64_t head = -1;  // the (b * H + h) whose k, v packs are current (forward; reset per call)
+  int64_t head = -1;  // the (b * H + h) whose k, v packs are current (forward, within one call)
+  uint64_t call = 0;  // the amx_forward call `head` belongs to
 };
 
 // Kept per thread across calls: fresh buffers per call cost ~600 page faults a ViT-T step.
@@ -402,10 +404,16 @@ void amx_forward(const Problem<float>& pr, const Operand<float>& out, const Dest
   while (BH * nq < 4 * int64_t(get_num_threads()) && (T + nq) / (nq + 1) >= 16) ++nq;
   const int64_t rows = (T + nq - 1) / nq;
   nq = (T + rows - 1) / rows;
+  // parallel_for may hand one thread several chunks of this call: its packs stay valid across them.
+  static std::atomic<uint64_t> calls{0};
+  const uint64_t call = calls.fetch_add(1, std::memory_order_relaxed) + 1;
   parallel_for(BH * nq, 1, [&](int64_t t0, int64_t t1) {
     amx::TileScope tiles;
     Work& w = thread_work();
-    w.head = -1;  // packs of an earlier call are stale
+    if (w.call != call) {  // packs of an earlier call are stale
+      w.call = call;
+      w.head = -1;
+    }
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t bh = task / nq, b = bh / H, h = bh % H;
       const int64_t i0 = (task % nq) * rows, ni = std::min(rows, T - i0), nip = r16(ni);

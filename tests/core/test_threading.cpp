@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "core/threading.h"
@@ -72,4 +74,48 @@ TEST(Threading, SmallJobsKeepTheTeamAlive) {
     parallel_for(2, 1, [](int64_t, int64_t) {});
   }
   EXPECT_LE(ids.size(), 4u) << "full-team regions ran on " << ids.size() << " different threads";
+}
+
+TEST(Threading, ChunkBoundsDependOnlyOnTheSizeAndThreadCount) {
+  // min(kChunksPerThread x threads, ceil(n / grain)) chunks at n * c / chunks, whichever thread runs them.
+  ThreadCount four(4);
+  for (int64_t n : {5, 16, 100, 1001}) {
+    for (int64_t grain : {1, 7, 60}) {
+      if (n < grain) continue;
+      const int64_t chunks = std::min<int64_t>(4 * kChunksPerThread, (n + grain - 1) / grain);
+      std::mutex mu;
+      std::set<std::pair<int64_t, int64_t>> seen;
+      parallel_for(n, grain, [&](int64_t b, int64_t e) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.insert({b, e});
+      });
+      std::set<std::pair<int64_t, int64_t>> want;
+      for (int64_t c = 0; c < chunks; ++c)
+        if (n * c / chunks < n * (c + 1) / chunks) want.insert({n * c / chunks, n * (c + 1) / chunks});
+      EXPECT_EQ(seen, want) << "n=" << n << " grain=" << grain;
+    }
+  }
+}
+
+TEST(Threading, ASlowThreadsChunksAreTakenByTheOthers) {
+  // The thread that gets chunk 0 stalls there for 300 ms; the other three run every chunk left,
+  // including the rest of the stalled thread's own run (a static split would leave them to it), so
+  // it finds none when it wakes.
+  ThreadCount four(4);
+  const int64_t n = 4 * kChunksPerThread;  // one element per chunk
+  std::atomic<long> stalled{0};
+  std::atomic<bool> woke{false};
+  std::atomic<int> after_wake{0}, runs{0};
+  parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    const long id = long(syscall(SYS_gettid));
+    runs += int(e - b);
+    if (woke && id == stalled) ++after_wake;
+    if (b == 0) {
+      stalled = id;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      woke = true;
+    }
+  });
+  EXPECT_EQ(runs.load(), n);
+  EXPECT_EQ(after_wake.load(), 0) << "chunks waited for the stalled thread";
 }
