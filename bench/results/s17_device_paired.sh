@@ -5,6 +5,8 @@
 # bf16-mixed entry, bf16 (a bf16 ratio is against PyTorch's faster precision of that round).
 # Carry .devcarry/s17 (bundle.tar.xz with both binaries, torch_steps.py, this script). Log -> $OUT/${LOG:-paired.txt}.
 # Table: python3 bench/results/s17_paired_table.py LOG
+# Since session 20 even rounds run new before old (logs before that ran old first in every round, which alone moved
+# old / new by ~5% in session 20's local rounds).
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 mkdir -p /tmp/b && tar xJf $D/bundle.tar.xz -C /tmp/b
@@ -15,7 +17,8 @@ log=$OUT/${LOG:-paired.txt}
 for R in $(seq 1 ${ROUNDS:-3}); do
   for C in ${CONFIGS:-resnet18:8:bf16-mixed resnet18:16:bf16-mixed resnet18:2:bf16-mixed vit_t:2:bf16-mixed}; do
     M=${C%%:*}; rest=${C#*:}; T=${rest%%:*}; P=${rest#*:}
-    for B in tessera_old tessera_new; do
+    ORDER="tessera_old tessera_new"; [ $((R % 2)) = 0 ] && ORDER="tessera_new tessera_old"
+    for B in $ORDER; do
       echo "== $B round=$R threads=$T $P" >> $log
       timeout 200 $L --library-path /tmp/b/lib /tmp/b/$B bench $M --threads $T --iters 4 --warmup 1 --precision $P 2>&1 | grep step_ms >> $log
     done
