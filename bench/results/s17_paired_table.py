@@ -31,17 +31,23 @@ def parse(path):
     return ms
 
 
-if __name__ == "__main__":
-    ms = parse(sys.argv[1])
+def rounds(ms, slots):
+    """{(model, threads, precision): [(slot values..., PyTorch's best ms) per round]}, in table order, for the rounds
+    that have tessera_new and PyTorch; a missing slot is None."""
     rows = collections.defaultdict(list)
     for (model, t, r, p), d in sorted(ms.items()):
         torch = [v for k, v in d.items() if k.startswith("torch")]
         if "tessera_new" not in d or not torch:
             continue
-        rows[(model, t, p)].append((d.get("tessera_old"), d["tessera_new"], min(torch)))
+        rows[(model, t, p)].append(tuple(d.get(s) for s in slots) + (min(torch),))
+    return sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1]))
+
+
+if __name__ == "__main__":
+    rows = rounds(parse(sys.argv[1]), ["tessera_old", "tessera_new"])
     print("| model | threads | precision | old / new Tessera ms per round | PyTorch ms (bf16: its best) | old / new median | PyTorch / new per round | median |")
     print("|---|---|---|---|---|---|---|---|")
-    for (model, t, p), v in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1])):
+    for (model, t, p), v in rows:
         on = " ; ".join(f"{o:.0f} / {n:.0f}" if o else f"- / {n:.0f}" for o, n, _ in v)
         sp = [o / n for o, n, _ in v if o]
         rt = [b / n for _, n, b in v]

@@ -3,25 +3,18 @@
 tessera_old / tessera_nosplit / tessera_new ms (min of 4 steps), PyTorch's ms (bf16: the faster of its fp32 and bf16
 in that round) and PyTorch / new, with medians of old / new, nosplit / new and PyTorch / new.
 Usage: python3 bench/results/s19_paired_table.py LOG"""
-import collections
 import os
 import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s17_paired_table import parse  # noqa: E402  (the same log format)
+from s17_paired_table import parse, rounds  # noqa: E402  (the same log format)
 
-ms = parse(sys.argv[1])
-rows = collections.defaultdict(list)
-for (model, t, r, p), d in sorted(ms.items()):
-    torch = [v for k, v in d.items() if k.startswith("torch")]
-    if "tessera_new" not in d or not torch:
-        continue
-    rows[(model, t, p)].append((d.get("tessera_old"), d.get("tessera_nosplit"), d["tessera_new"], min(torch)))
+rows = rounds(parse(sys.argv[1]), ["tessera_old", "tessera_nosplit", "tessera_new"])
 med = lambda xs: statistics.median(xs) if xs else float("nan")
 print("| model | threads | precision | old / nosplit / new Tessera ms per round | PyTorch ms | old / new | nosplit / new | PyTorch / new per round | median |")
 print("|---|---|---|---|---|---|---|---|---|")
-for (model, t, p), v in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], -kv[0][1])):
+for (model, t, p), v in rows:
     f = lambda x: f"{x:.0f}" if x else "-"
     per = " ; ".join(f"{f(o)} / {f(s)} / {f(n)}" for o, s, n, _ in v)
     print(f"| {model} | {t} | {p} | {per} | {' / '.join(f(b) for *_, b in v)} | "
