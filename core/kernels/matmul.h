@@ -13,7 +13,7 @@ enum class MatmulBackend { OneDNN, OpenBLAS };
 void set_matmul_backend(MatmulBackend b);  // global; float64 always runs on OpenBLAS
 MatmulBackend get_matmul_backend();
 // Validates TESSERA_MATMUL_BACKEND (onednn|openblas: the default backend, for A/B runs),
-// TESSERA_MATMUL_ROUTE (0|1) and TESSERA_MATMUL_SPLIT_K (auto|off); throws std::invalid_argument
+// TESSERA_MATMUL_ROUTE (0|1), TESSERA_MATMUL_SPLIT_K and TESSERA_MATMUL_ROW_SPLIT (auto|off); throws std::invalid_argument
 // naming the variable and the choices.
 void check_matmul_environment();
 
@@ -39,8 +39,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, DType o
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulBackend backend, DType out_dtype);
 
 // Weight-gradient-shaped products (one [M, K] x [K, N] with K >= 4 max(M, N), no bias, float32
-// result, oneDNN backend) split over K: each thread runs a single-threaded oneDNN product on its own
-// K-slice and the partial results are summed in a fixed order (so a thread count gives the same
+// result, oneDNN backend) split over K: each thread runs single-threaded oneDNN products on its own
+// K-slice (and on what slower threads leave of theirs) and the partial results are summed in a fixed order (so a thread count gives the same
 // bits every run). oneDNN's own split of such a product over M and N has every thread read a whole
 // operand's K extent: in ViT-T's steps these products ran at ~60% of the per-FLOP rate of the
 // others at 2 threads and ~35% at 16 (device host). Auto splits from kSplitKMinThreads threads on,
@@ -52,6 +52,30 @@ inline constexpr int kSplitKMinThreads = 2;
 // How many K-slices a product of these sizes (no batch, no bias, float32 result) is split into at
 // `threads` threads under the current setting (0: not split).
 int64_t matmul_split_k_slices(int64_t M, int64_t N, int64_t K, int threads);
+// Each K-slice's product is cut into this many blocks of the result's rows (1 to kChunksPerThread,
+// each at least kSplitKMinRows high) so that there are about kChunksPerThread tasks per thread: a
+// thread whose core runs slowly leaves blocks of its slice to the others. One block when
+// MatmulRowSplit (below) is Off.
+inline constexpr int64_t kSplitKMinRows = 32;
+int64_t matmul_split_k_row_blocks(int64_t M, int64_t P, int threads);
+
+// Float32 forward and input-gradient products (one [M, K] x [K, N], M large, the weights small) cut
+// into blocks of rows, each a single-threaded oneDNN product, about kChunksPerThread per thread,
+// that threads take over from slower ones (core/threading.h). oneDNN splits a product statically:
+// on the shared 16-core device host some cores run at half speed while all are busy, and every
+// product waited for them (bench/onednn_split_probe.cpp: such blocks measured 1.06-1.15x faster
+// at 16 threads, 0.9-1.0x at 2, mixed at 8). Auto from kRowSplitMinThreads threads on, Off never
+// (and no row blocks in split-K products either); TESSERA_MATMUL_ROW_SPLIT=auto|off sets the start
+// value (A/B runs on one binary). Each block is at least kSplitKMinRows high
+// and there are at least 2 per thread, else no split; weights above kRowSplitMaxWeights elements
+// (the LM's output projection) stay with oneDNN, which splits them over N too.
+enum class MatmulRowSplit { Auto, Off };
+void set_matmul_row_split(MatmulRowSplit s);
+MatmulRowSplit get_matmul_row_split();
+inline constexpr int kRowSplitMinThreads = 12;
+inline constexpr int64_t kRowSplitMaxWeights = int64_t(1) << 20;
+// Blocks of rows for a product of these sizes and operand dtype at `threads` threads (0: not split).
+int64_t matmul_row_blocks(DType dt, int64_t M, int64_t N, int64_t K, int threads);
 
 // Number of cached oneDNN matmul primitives (for tests of the cache).
 size_t matmul_primitive_cache_size();

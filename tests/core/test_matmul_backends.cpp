@@ -237,8 +237,13 @@ TEST(MatmulBackends, SplitKWeightGradientsMatchNaiveAndRepeat) {
                  " " + dtype_name(dt));
     tessera::testing::ScopedSetting n(get_num_threads, set_num_threads, threads);
     tessera::testing::ScopedSetting split(k::get_matmul_split_k, k::set_matmul_split_k, k::MatmulSplitK::Auto);
-    const int64_t M = 24, N = 40;
-    ASSERT_GT(k::matmul_split_k_slices(M, N, K, threads), 1);
+    // M = 24: one block of rows per slice; M = 100: several, of two heights at 4 threads (100 / 3).
+    for (int64_t M : {int64_t(24), int64_t(100)}) {
+    SCOPED_TRACE("M=" + std::to_string(M));
+    const int64_t N = 40;
+    const int64_t P = k::matmul_split_k_slices(M, N, K, threads);
+    ASSERT_GT(P, 1);
+    EXPECT_EQ(k::matmul_split_k_row_blocks(M, P, threads) > 1, M == 100);
     Tensor a = transposed ? transpose(k::to_dtype(rnd({K, M}, 92), dt), 0, 1) : k::to_dtype(rnd({M, K}, 93), dt);
     Tensor b = k::to_dtype(rnd({K, N}, 94), dt);
     Tensor ref = k::matmul_naive(k::to_dtype(a, DType::Float32), k::to_dtype(b, DType::Float32));
@@ -253,6 +258,21 @@ TEST(MatmulBackends, SplitKWeightGradientsMatchNaiveAndRepeat) {
       unsplit = k::matmul(a, b, k::MatmulBackend::OneDNN, DType::Float32);
     }
     EXPECT_TRUE(allclose(r1, unsplit, 1e-4, 1e-4));
+    }
+  }
+  // Row blocks: about kChunksPerThread tasks per thread, blocks >= kSplitKMinRows high, at most
+  // kChunksPerThread per slice; one when not split.
+  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 16, 16), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 2, 2), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(100, 5, 5), 3);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(100, 4, 4), 3);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(24, 8, 16), 1);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 8, 16), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 16, 32), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 0, 16), 1);
+  {
+    tessera::testing::ScopedSetting off(k::get_matmul_row_split, k::set_matmul_row_split, k::MatmulRowSplit::Off);
+    EXPECT_EQ(k::matmul_split_k_row_blocks(768, 16, 16), 1);
   }
   // Auto: slices up to the thread count, each >= 256 long; none with one thread or a short K;
   // switched off: never.
@@ -263,4 +283,55 @@ TEST(MatmulBackends, SplitKWeightGradientsMatchNaiveAndRepeat) {
   EXPECT_EQ(k::matmul_split_k_slices(24, 40, 64, 16), 0);
   tessera::testing::ScopedSetting off(k::get_matmul_split_k, k::set_matmul_split_k, k::MatmulSplitK::Off);
   EXPECT_EQ(k::matmul_split_k_slices(24, 40, 2048, 16), 0);
+}
+
+// Forward and input-gradient products cut into blocks of rows (kernels::MatmulRowSplit), at 12 and
+// 16 threads (more threads than this machine's cores is fine: only the split depends on the count):
+// linear with a transposed-view weight and a fused bias, a plain [K, N] right operand, and a
+// transposed left operand, with block heights that differ by one: the split product agrees with the
+// naive one and with the unsplit oneDNN product, and repeats bit for bit. Fails if a block is
+// skipped, offset wrongly, or the packed weights or the bias are wrong.
+TEST(MatmulBackends, RowSplitProductsMatchNaiveAndRepeat) {
+  for (int threads : {12, 16})
+  for (int64_t M : {int64_t(1600), int64_t(2080)})
+  for (int kind : {0, 1, 2}) {
+    SCOPED_TRACE("threads=" + std::to_string(threads) + " M=" + std::to_string(M) + " kind=" + std::to_string(kind));
+    tessera::testing::ScopedSetting n(get_num_threads, set_num_threads, threads);
+    tessera::testing::ScopedSetting split(k::get_matmul_row_split, k::set_matmul_row_split, k::MatmulRowSplit::Auto);
+    const int64_t K = 72, N = 40;
+    const int64_t R = k::matmul_row_blocks(DType::Float32, M, N, K, threads);
+    ASSERT_GE(R, 2 * threads);
+    Tensor w = rnd({N, K}, 95), bias = rnd({N}, 96), b = rnd({K, N}, 97);
+    Tensor a = kind == 2 ? transpose(rnd({K, M}, 98), 0, 1) : rnd({M, K}, 99);
+    auto once = [&] {
+      return kind == 0 ? k::linear(a, w, bias, k::MatmulBackend::OneDNN) : k::matmul(a, b, k::MatmulBackend::OneDNN);
+    };
+    Tensor ref = kind == 0 ? k::add(k::matmul_naive(a, transpose(w, 0, 1)), bias) : k::matmul_naive(a, b);
+    const size_t whole = k::matmul_primitive_cache_size();
+    Tensor r1 = once(), r2 = once();
+    // The blocks ran: no whole-product primitive was planned (the first pass of each shape, at 12 threads).
+    if (threads == 12) {
+      EXPECT_EQ(k::matmul_primitive_cache_size(), whole);
+    }
+    EXPECT_TRUE(allclose(r1, ref, 1e-4, 1e-4));
+    EXPECT_TRUE(allclose(r1, r2, 0, 0)) << "not repeatable";
+    Tensor unsplit;
+    {
+      tessera::testing::ScopedSetting off(k::get_matmul_row_split, k::set_matmul_row_split, k::MatmulRowSplit::Off);
+      unsplit = once();
+    }
+    EXPECT_TRUE(allclose(r1, unsplit, 1e-4, 1e-4));
+  }
+  // Auto: float32 only, from kRowSplitMinThreads threads on, >= 2 blocks of >= kSplitKMinRows rows per
+  // thread, small weights, not a split-K shape; switched off: never.
+  tessera::testing::ScopedSetting autosplit(k::get_matmul_row_split, k::set_matmul_row_split, k::MatmulRowSplit::Auto);
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 4160, 768, 192, 16), 64);
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 1000, 40, 72, 16), 0);  // 31 blocks < 2 per thread
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 1000, 40, 72, 12), 31);
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 4160, 768, 192, 8), 0);
+  EXPECT_EQ(k::matmul_row_blocks(DType::BFloat16, 4160, 768, 192, 16), 0);
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 2048, 33278, 256, 16), 0);
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 768, 192, 4160, 16), 0);
+  tessera::testing::ScopedSetting off(k::get_matmul_row_split, k::set_matmul_row_split, k::MatmulRowSplit::Off);
+  EXPECT_EQ(k::matmul_row_blocks(DType::Float32, 4160, 768, 192, 16), 0);
 }
