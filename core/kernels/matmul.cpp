@@ -362,7 +362,7 @@ bool run_split_k(const Plan& p, const Tensor& out, int64_t P) {
   const int64_t Ks = (p.K + P - 1) / P;
   P = (p.K + Ks - 1) / Ks;
   const int64_t last = p.K - (P - 1) * Ks;
-  const int64_t R = matmul_split_k_row_blocks(p.M, P, get_num_threads());
+  const int64_t R = matmul_split_k_row_blocks(p.a.dtype(), p.M, P, get_num_threads());
   const BlockSet blocks(p, R, Ks, last, false);
   if (!blocks.fast) return false;
   const int64_t MN = p.M * p.N;
@@ -693,8 +693,8 @@ int64_t matmul_row_blocks(DType dt, int64_t M, int64_t N, int64_t K, int threads
   return R >= 2 * threads ? R : 0;
 }
 
-int64_t matmul_split_k_row_blocks(int64_t M, int64_t P, int threads) {
-  if (P < 2 || get_matmul_row_split() == MatmulRowSplit::Off) return 1;
+int64_t matmul_split_k_row_blocks(DType dt, int64_t M, int64_t P, int threads) {
+  if (P < 2 || dt != DType::Float32 || get_matmul_row_split() == MatmulRowSplit::Off) return 1;
   const int64_t want = (kChunksPerThread * threads + P - 1) / P;
   return std::clamp<int64_t>(std::min(want, M / kSplitKMinRows), 1, kChunksPerThread);
 }

@@ -52,12 +52,14 @@ inline constexpr int kSplitKMinThreads = 2;
 // How many K-slices a product of these sizes (no batch, no bias, float32 result) is split into at
 // `threads` threads under the current setting (0: not split).
 int64_t matmul_split_k_slices(int64_t M, int64_t N, int64_t K, int threads);
-// Each K-slice's product is cut into this many blocks of the result's rows (1 to kChunksPerThread,
-// each at least kSplitKMinRows high) so that there are about kChunksPerThread tasks per thread: a
-// thread whose core runs slowly leaves blocks of its slice to the others. One block when
+// Each K-slice's product of float32 operands is cut into this many blocks of the result's rows (1 to
+// kChunksPerThread, each at least kSplitKMinRows high) so that there are about kChunksPerThread
+// tasks per thread: a thread whose core runs slowly leaves blocks of its slice to the others. One
+// block for bfloat16 operands (AMX products of short blocks are slow: ViT-T's bf16-mixed step at 16
+// threads measured 1.06x slower with them, bench/results/s21_device_knob_second.txt) and when
 // MatmulRowSplit (below) is Off.
 inline constexpr int64_t kSplitKMinRows = 32;
-int64_t matmul_split_k_row_blocks(int64_t M, int64_t P, int threads);
+int64_t matmul_split_k_row_blocks(DType dt, int64_t M, int64_t P, int threads);
 
 // Float32 forward and input-gradient products (one [M, K] x [K, N], M large, the weights small) cut
 // into blocks of rows, each a single-threaded oneDNN product, about kChunksPerThread per thread,

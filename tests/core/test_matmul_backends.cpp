@@ -237,13 +237,13 @@ TEST(MatmulBackends, SplitKWeightGradientsMatchNaiveAndRepeat) {
                  " " + dtype_name(dt));
     tessera::testing::ScopedSetting n(get_num_threads, set_num_threads, threads);
     tessera::testing::ScopedSetting split(k::get_matmul_split_k, k::set_matmul_split_k, k::MatmulSplitK::Auto);
-    // M = 24: one block of rows per slice; M = 100: several, of two heights at 4 threads (100 / 3).
+    // M = 24: one block of rows per slice; M = 100: several for float32, of two heights at 4 threads (100 / 3).
     for (int64_t M : {int64_t(24), int64_t(100)}) {
     SCOPED_TRACE("M=" + std::to_string(M));
     const int64_t N = 40;
     const int64_t P = k::matmul_split_k_slices(M, N, K, threads);
     ASSERT_GT(P, 1);
-    EXPECT_EQ(k::matmul_split_k_row_blocks(M, P, threads) > 1, M == 100);
+    EXPECT_EQ(k::matmul_split_k_row_blocks(dt, M, P, threads) > 1, M == 100 && dt == DType::Float32);
     Tensor a = transposed ? transpose(k::to_dtype(rnd({K, M}, 92), dt), 0, 1) : k::to_dtype(rnd({M, K}, 93), dt);
     Tensor b = k::to_dtype(rnd({K, N}, 94), dt);
     Tensor ref = k::matmul_naive(k::to_dtype(a, DType::Float32), k::to_dtype(b, DType::Float32));
@@ -262,17 +262,18 @@ TEST(MatmulBackends, SplitKWeightGradientsMatchNaiveAndRepeat) {
   }
   // Row blocks: about kChunksPerThread tasks per thread, blocks >= kSplitKMinRows high, at most
   // kChunksPerThread per slice; one when not split.
-  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 16, 16), 4);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 2, 2), 4);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(100, 5, 5), 3);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(100, 4, 4), 3);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(24, 8, 16), 1);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 8, 16), 4);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 16, 32), 4);
-  EXPECT_EQ(k::matmul_split_k_row_blocks(768, 0, 16), 1);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 768, 16, 16), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 768, 2, 2), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 100, 5, 5), 3);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 100, 4, 4), 3);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 24, 8, 16), 1);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 768, 8, 16), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 768, 16, 32), 4);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 768, 0, 16), 1);
+  EXPECT_EQ(k::matmul_split_k_row_blocks(DType::BFloat16, 768, 16, 16), 1);
   {
     tessera::testing::ScopedSetting off(k::get_matmul_row_split, k::set_matmul_row_split, k::MatmulRowSplit::Off);
-    EXPECT_EQ(k::matmul_split_k_row_blocks(768, 16, 16), 1);
+    EXPECT_EQ(k::matmul_split_k_row_blocks(DType::Float32, 768, 16, 16), 1);
   }
   // Auto: slices up to the thread count, each >= 256 long; none with one thread or a short K;
   // switched off: never.
