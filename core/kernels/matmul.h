@@ -13,8 +13,8 @@ enum class MatmulBackend { OneDNN, OpenBLAS };
 void set_matmul_backend(MatmulBackend b);  // global; float64 always runs on OpenBLAS
 MatmulBackend get_matmul_backend();
 // Validates TESSERA_MATMUL_BACKEND (onednn|openblas: the default backend, for A/B runs),
-// TESSERA_MATMUL_ROUTE (0|1), TESSERA_MATMUL_SPLIT_K and TESSERA_MATMUL_ROW_SPLIT (auto|off); throws std::invalid_argument
-// naming the variable and the choices.
+// TESSERA_MATMUL_ROUTE (0|1), TESSERA_MATMUL_SPLIT_K and TESSERA_MATMUL_ROW_SPLIT (auto|off); throws
+// std::invalid_argument naming the variable and the choices.
 void check_matmul_environment();
 
 // Result shape of matmul(a, b); throws std::invalid_argument naming both shapes.
@@ -40,10 +40,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, MatmulB
 
 // Weight-gradient-shaped products (one [M, K] x [K, N] with K >= 4 max(M, N), no bias, float32
 // result, oneDNN backend) split over K: each thread runs single-threaded oneDNN products on its own
-// K-slice (and on what slower threads leave of theirs) and the partial results are summed in a fixed order (so a thread count gives the same
-// bits every run). oneDNN's own split of such a product over M and N has every thread read a whole
-// operand's K extent: in ViT-T's steps these products ran at ~60% of the per-FLOP rate of the
-// others at 2 threads and ~35% at 16 (device host). Auto splits from kSplitKMinThreads threads on,
+// K-slice (and on what slower threads leave of theirs) and the partial results are summed in a fixed
+// order (so a thread count gives the same bits every run). oneDNN's own split of such a product over
+// M and N has every thread read a whole operand's K extent: in ViT-T's steps these products ran at
+// ~60% of the per-FLOP rate of the others at 2 threads and ~35% at 16 (device host). Auto splits from kSplitKMinThreads threads on,
 // Off never; TESSERA_MATMUL_SPLIT_K=auto|off sets the start value (A/B runs on one binary).
 enum class MatmulSplitK { Auto, Off };
 void set_matmul_split_k(MatmulSplitK s);
@@ -63,14 +63,16 @@ int64_t matmul_split_k_row_blocks(DType dt, int64_t M, int64_t P, int threads);
 
 // Float32 forward and input-gradient products (one [M, K] x [K, N], M large, the weights small) cut
 // into blocks of rows, each a single-threaded oneDNN product, about kChunksPerThread per thread,
-// that threads take over from slower ones (core/threading.h). oneDNN splits a product statically:
-// on the shared 16-core device host some cores run at half speed while all are busy, and every
-// product waited for them (bench/onednn_split_probe.cpp: such blocks measured 1.06-1.15x faster
-// at 16 threads, 0.9-1.0x at 2, mixed at 8). Auto from kRowSplitMinThreads threads on, Off never
-// (and no row blocks in split-K products either); TESSERA_MATMUL_ROW_SPLIT=auto|off sets the start
-// value (A/B runs on one binary). Each block is at least kSplitKMinRows high
-// and there are at least 2 per thread, else no split; weights above kRowSplitMaxWeights elements
-// (the LM's output projection) stay with oneDNN, which splits them over N too.
+// that threads take over from slower ones (core/threading.h); the weights are packed once per
+// product for all blocks. oneDNN splits a product statically: on the shared 16-core device host some
+// cores run at half speed while all are busy, and every product waited for them. With the blocks,
+// ViT-T's products at 16 threads took 0.75-0.82x the time and its fp32 step 0.72-0.89x (medians of
+// three sittings, bench/results/s21_device_knob*.txt). Auto from kRowSplitMinThreads threads on
+// (session 20's probe of such blocks showed no gain at 2 and 8), Off never (and no row blocks in
+// split-K products either); TESSERA_MATMUL_ROW_SPLIT=auto|off sets the start value (A/B runs on one
+// binary). Each block is at least kSplitKMinRows high and there are at least 2 per thread, else no
+// split; weights above kRowSplitMaxWeights elements (the LM's output projection) stay with oneDNN,
+// which splits them over N too.
 enum class MatmulRowSplit { Auto, Off };
 void set_matmul_row_split(MatmulRowSplit s);
 MatmulRowSplit get_matmul_row_split();
